@@ -1,0 +1,69 @@
+"""`edgeimpro` entry point: parse, dispatch to the verb module, map EdgeImproError to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from edgeimpro import __version__
+from edgeimpro.errors import EdgeImproError
+
+# verb -> module under edgeimpro.cli; modules are imported lazily so `edgeimpro inspect` never loads TF.
+VERBS: dict[str, str] = {
+    "datasets": "datasets",
+    "train": "train",
+    "convert": "convert",
+    "inspect": "inspect",
+    "export": "export",
+}
+
+HELP: dict[str, str] = {
+    "datasets": "write a demo image-folder dataset (digits, faces, shapes)",
+    "train": "train a compact CNN on a folder of class subfolders",
+    "convert": "quantize a Keras model to full-int8 TFLite",
+    "inspect": "per-layer MACs, flash, RAM and board fit of a .tflite",
+    "export": "emit C/C++ for TFLite Micro firmware",
+}
+
+
+def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(prog="edgeimpro", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"edgeimpro {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    # Import only the module of the verb being run (plus cheap parsers for --help listings).
+    wanted = next((a for a in argv if a in VERBS), None)
+    modules = {}
+    for verb, modname in VERBS.items():
+        if wanted is None or verb == wanted:
+            mod = importlib.import_module(f"edgeimpro.cli.{modname}")
+            modules[verb] = mod
+            mod.add_parser(sub.add_parser(verb, help=HELP[verb], description=HELP[verb]))
+        else:
+            sub.add_parser(verb, help=HELP[verb])
+    return parser, modules
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, modules = build_parser(argv)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(modules[args.verb].run(args) or 0)
+    except EdgeImproError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(f"  hint: {e.hint}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Read a .tflite flatbuffer into a typed Graph with the `tflite` schema package (no TensorFlow)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tflite
+
+from edgeimpro.errors import ModelError
+from edgeimpro.graph.model import Graph, Op, Quantization, Tensor
+
+_OPCODE_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+_TYPE_NAMES = {v: k.lower() for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
+_ACTIVATIONS = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_")}
+_PADDINGS = {v: k for k, v in vars(tflite.Padding).items() if not k.startswith("_")}
+_NP_DTYPES = {
+    "int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
+    "float16": np.float16, "float32": np.float32, "float64": np.float64, "bool": np.bool_,
+    "uint16": np.uint16, "uint32": np.uint32,
+}
+
+
+def load_graph(source: str | Path | bytes) -> Graph:
+    """Parse a .tflite file (path or bytes). Raises ModelError naming the file when it is not one."""
+    name = "<bytes>"
+    if isinstance(source, (str, Path)):
+        name = str(source)
+        try:
+            buf = Path(source).read_bytes()
+        except FileNotFoundError:
+            raise ModelError(f"model file not found: {source}") from None
+        except IsADirectoryError:
+            raise ModelError(f"{source} is a folder, not a .tflite file") from None
+    else:
+        buf = bytes(source)
+    if len(buf) < 8 or buf[4:8] != b"TFL3":
+        raise ModelError(f"{name} is not a TFLite flatbuffer (no TFL3 identifier)",
+                         hint="give a .tflite written by `edgeimpro convert` or the TFLite converter")
+    try:
+        return _parse(buf)
+    except ModelError:
+        raise
+    except Exception as e:  # a truncated or corrupt flatbuffer surfaces as struct/index errors
+        raise ModelError(f"{name} is corrupt: cannot parse the flatbuffer ({type(e).__name__}: {e})",
+                         hint="re-export the model; the file may be truncated") from None
+
+
+def _parse(buf: bytes) -> Graph:
+    model = tflite.Model.GetRootAsModel(buf, 0)
+    if model.SubgraphsLength() < 1:
+        raise ModelError("model has no subgraph")
+    sg = model.Subgraphs(0)
+
+    tensors = [_tensor(model, sg.Tensors(i), i, buf) for i in range(sg.TensorsLength())]
+    ops = []
+    for i in range(sg.OperatorsLength()):
+        o = sg.Operators(i)
+        code = model.OperatorCodes(o.OpcodeIndex())
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        opcode = _OPCODE_NAMES.get(builtin, f"BUILTIN_{builtin}")
+        if opcode == "CUSTOM":
+            cc = code.CustomCode()
+            opcode = "CUSTOM:" + (cc.decode() if cc else "?")
+        ops.append(Op(
+            index=i,
+            opcode=opcode,
+            inputs=[int(x) for x in o.InputsAsNumpy()] if o.InputsLength() else [],
+            outputs=[int(x) for x in o.OutputsAsNumpy()] if o.OutputsLength() else [],
+            options=_options(o),
+            version=code.Version(),
+        ))
+    desc = model.Description()
+    return Graph(
+        tensors=tensors,
+        ops=ops,
+        inputs=[int(x) for x in sg.InputsAsNumpy()] if sg.InputsLength() else [],
+        outputs=[int(x) for x in sg.OutputsAsNumpy()] if sg.OutputsLength() else [],
+        sha256=hashlib.sha256(buf).hexdigest(),
+        size_bytes=len(buf),
+        schema_version=model.Version(),
+        description=desc.decode(errors="replace") if desc else "",
+        subgraph_count=model.SubgraphsLength(),
+    )
+
+
+def _tensor(model: Any, t: Any, index: int, buf: bytes) -> Tensor:
+    dtype = _TYPE_NAMES.get(t.Type(), f"type{t.Type()}")
+    shape = tuple(int(x) for x in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+    sig = tuple(int(x) for x in t.ShapeSignatureAsNumpy()) if t.ShapeSignatureLength() else None
+    q = t.Quantization()
+    quant = None
+    if q is not None and q.ScaleLength() > 0:
+        zp = q.ZeroPointAsNumpy() if q.ZeroPointLength() else np.zeros(q.ScaleLength(), np.int64)
+        quant = Quantization(
+            scale=np.asarray(q.ScaleAsNumpy(), dtype=np.float32),
+            zero_point=np.asarray(zp, dtype=np.int64),
+            quantized_dimension=q.QuantizedDimension(),
+        )
+    data = None
+    b = model.Buffers(t.Buffer()) if t.Buffer() < model.BuffersLength() else None
+    if b is not None:
+        raw: bytes | None = None
+        if b.DataLength() > 0:
+            raw = b.DataAsNumpy().tobytes()
+        elif b.Offset() > 1:  # large models keep buffers after the flatbuffer
+            raw = buf[b.Offset(): b.Offset() + b.Size()]
+        if raw is not None and dtype in _NP_DTYPES:
+            arr = np.frombuffer(raw, dtype=_NP_DTYPES[dtype])
+            expected = int(np.prod(shape)) if shape else 1
+            if arr.size != expected:
+                raise ModelError(f"tensor {index} ({t.Name().decode()}) holds {arr.size} values, "
+                                 f"its shape {list(shape)} needs {expected}", hint="the model file is corrupt")
+            data = arr.reshape(shape).copy()
+        elif raw is not None:
+            data = np.frombuffer(raw, dtype=np.uint8).copy()
+    return Tensor(
+        index=index,
+        name=t.Name().decode(errors="replace") if t.Name() else f"t{index}",
+        shape=shape,
+        dtype=dtype,
+        quantization=quant,
+        data=data,
+        shape_signature=sig,
+        is_variable=bool(t.IsVariable()),
+    )
+
+
+def _activation(v: int) -> str:
+    return _ACTIVATIONS.get(v, f"ACT_{v}")
+
+
+def _options(o: Any) -> dict[str, Any]:
+    """Builtin options as a plain dict, for the ops the int8 path knows."""
+    kind = o.BuiltinOptionsType()
+    table = o.BuiltinOptions()
+    if table is None:
+        return {}
+    opt = tflite.BuiltinOptions
+    if kind == opt.Conv2DOptions:
+        x = tflite.Conv2DOptions(); x.Init(table.Bytes, table.Pos)
+        return {"padding": _PADDINGS[x.Padding()], "stride_h": x.StrideH(), "stride_w": x.StrideW(),
+                "dilation_h": x.DilationHFactor(), "dilation_w": x.DilationWFactor(),
+                "activation": _activation(x.FusedActivationFunction())}
+    if kind == opt.DepthwiseConv2DOptions:
+        x = tflite.DepthwiseConv2DOptions(); x.Init(table.Bytes, table.Pos)
+        return {"padding": _PADDINGS[x.Padding()], "stride_h": x.StrideH(), "stride_w": x.StrideW(),
+                "dilation_h": x.DilationHFactor(), "dilation_w": x.DilationWFactor(),
+                "depth_multiplier": x.DepthMultiplier(),
+                "activation": _activation(x.FusedActivationFunction())}
+    if kind == opt.Pool2DOptions:
+        x = tflite.Pool2DOptions(); x.Init(table.Bytes, table.Pos)
+        return {"padding": _PADDINGS[x.Padding()], "stride_h": x.StrideH(), "stride_w": x.StrideW(),
+                "filter_h": x.FilterHeight(), "filter_w": x.FilterWidth(),
+                "activation": _activation(x.FusedActivationFunction())}
+    if kind == opt.FullyConnectedOptions:
+        x = tflite.FullyConnectedOptions(); x.Init(table.Bytes, table.Pos)
+        return {"activation": _activation(x.FusedActivationFunction()), "keep_num_dims": bool(x.KeepNumDims()),
+                "weights_format": x.WeightsFormat(),
+                "asymmetric_quantize_inputs": bool(x.AsymmetricQuantizeInputs())}
+    if kind in (opt.AddOptions, opt.MulOptions, opt.SubOptions, opt.DivOptions):
+        cls = {opt.AddOptions: tflite.AddOptions, opt.MulOptions: tflite.MulOptions,
+               opt.SubOptions: tflite.SubOptions, opt.DivOptions: tflite.DivOptions}[kind]
+        x = cls(); x.Init(table.Bytes, table.Pos)
+        return {"activation": _activation(x.FusedActivationFunction())}
+    if kind == opt.ConcatenationOptions:
+        x = tflite.ConcatenationOptions(); x.Init(table.Bytes, table.Pos)
+        return {"axis": x.Axis(), "activation": _activation(x.FusedActivationFunction())}
+    if kind == opt.SoftmaxOptions:
+        x = tflite.SoftmaxOptions(); x.Init(table.Bytes, table.Pos)
+        return {"beta": float(x.Beta())}
+    if kind == opt.ReducerOptions:
+        x = tflite.ReducerOptions(); x.Init(table.Bytes, table.Pos)
+        return {"keep_dims": bool(x.KeepDims())}
+    if kind == opt.LeakyReluOptions:
+        x = tflite.LeakyReluOptions(); x.Init(table.Bytes, table.Pos)
+        return {"alpha": float(x.Alpha())}
+    if kind == opt.ReshapeOptions:
+        x = tflite.ReshapeOptions(); x.Init(table.Bytes, table.Pos)
+        return {"new_shape": [int(v) for v in x.NewShapeAsNumpy()] if x.NewShapeLength() else []}
+    return {}
