@@ -17,6 +17,7 @@ VERBS: dict[str, str] = {
     "convert": "convert",
     "inspect": "inspect",
     "export": "export",
+    "run": "run",
 }
 
 HELP: dict[str, str] = {
@@ -24,7 +25,8 @@ HELP: dict[str, str] = {
     "train": "train a compact CNN on a folder of class subfolders",
     "convert": "quantize a Keras model to full-int8 TFLite",
     "inspect": "per-layer MACs, flash, RAM and board fit of a .tflite",
-    "export": "emit C/C++ for TFLite Micro firmware",
+    "export": "emit C/C++ for TFLite Micro firmware or the AOT runtime",
+    "run": "run raw int8 input tensors through the AOT runtime (host or board)",
 }
 
 

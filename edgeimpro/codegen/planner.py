@@ -12,9 +12,10 @@ ping-pong placement that greedy misses); the result is checked exhaustively.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edgeimpro.graph.model import Graph
+from edgeimpro.graph.model import Graph, Op
 
 # Ops whose output is a view of their first input.
 ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
@@ -51,7 +52,10 @@ def _align(n: int, a: int) -> int:
     return (n + a - 1) // a * a
 
 
-def plan_arena(graph: Graph, inplace_ops: frozenset[str] = frozenset(), alignment: int = 16) -> MemoryPlan:
+def plan_arena(graph: Graph, can_run_inplace: Callable[[Op], bool] = lambda op: False,
+               alignment: int = 16) -> MemoryPlan:
+    """Offsets for every activation tensor. `can_run_inplace(op)` says whether op's kernel may write its
+    output over an input (the kernel's promise: element i is read before element i is written)."""
     n_ops = len(graph.ops)
     acts = graph.activation_tensors()
     first = {t: (-1 if t in graph.inputs else n_ops) for t in acts}
@@ -88,7 +92,7 @@ def plan_arena(graph: Graph, inplace_ops: frozenset[str] = frozenset(), alignmen
             continue
         if op.opcode in ALIAS_OPS:
             parent[find(out)] = find(src)
-        elif op.opcode in inplace_ops:
+        elif can_run_inplace(op):
             # Try every activation input of the op that dies here and has the output's size.
             for cand in op.inputs:
                 if cand < 0 or cand not in parent or cand in graph.inputs:

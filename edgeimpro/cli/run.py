@@ -1,0 +1,38 @@
+"""`edgeimpro run model.tflite --inputs X.npy --on host -o Y.npz [--json]`."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edgeimpro.modelcard import write_atomic
+
+
+def add_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, help="full-int8 .tflite")
+    p.add_argument("--inputs", type=Path, required=True,
+                   help="X.npy (N, *input shape) int8, or .npz with input_0, input_1, ...")
+    p.add_argument("--on", default="host", help="where to run: host (compiled with the host gcc)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="Y.npz to write (output_0, ...)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgeimpro.run import run_model
+
+    result = run_model(args.model, args.inputs, on=args.on)
+    buf = io.BytesIO()
+    np.savez(buf, **result.outputs)
+    write_atomic(args.output, buf.getvalue())
+    summary = dict(result.summary, output=str(args.output),
+                   outputs={k: list(v.shape) for k, v in result.outputs.items()})
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"ran {summary['samples']} inputs on {summary['on']}: arena {summary['arena_bytes']:,} B, "
+              f"weights {summary['weights_bytes']:,} B -> {args.output}")
+    return 0

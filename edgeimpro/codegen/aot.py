@@ -1,0 +1,491 @@
+"""Ahead-of-time C for a full-int8 .tflite: weights as const arrays, precomputed kernel parameters, one static
+arena with a memory plan, and one entry point. No interpreter; the kernels live in firmware/runtime/.
+
+The generated code follows docs/aot-model-api.md. Every integer parameter comes from
+`edgeimpro.codegen.quantparams` (TFLM's Prepare arithmetic); the params struct layouts are read from the
+runtime's own header (`eip_kernels.h`), so Python and C cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeimpro import __version__
+from edgeimpro.codegen import quantparams
+from edgeimpro.codegen.planner import ALIAS_OPS, MemoryPlan, plan_arena
+from edgeimpro.errors import UnsupportedOpError
+from edgeimpro.firmware import runtime_dir
+from edgeimpro.graph.model import Graph, Op, Tensor
+from edgeimpro.graph.validate import check_int8, check_single_subgraph, check_static_shapes
+
+FORMAT_VERSION = 1
+POISON_BYTE = 0xA5
+
+
+@dataclass(frozen=True)
+class Kernel:
+    function: str
+    struct: str          # C params struct type
+    args: str            # "in", "in_w_b", "in2", "inputs" (concatenation): how the kernel takes tensors
+
+
+# opcode -> kernel. The only ops the AOT runtime runs; anything else is refused at export.
+KERNELS: dict[str, Kernel] = {
+    "CONV_2D": Kernel("eip_conv2d", "eip_conv2d_params_t", "in_w_b"),
+    "DEPTHWISE_CONV_2D": Kernel("eip_depthwise_conv2d", "eip_depthwise_conv2d_params_t", "in_w_b"),
+    "FULLY_CONNECTED": Kernel("eip_fully_connected", "eip_fully_connected_params_t", "in_w_b"),
+    "MAX_POOL_2D": Kernel("eip_max_pool2d", "eip_pool2d_params_t", "in"),
+    "AVERAGE_POOL_2D": Kernel("eip_average_pool2d", "eip_pool2d_params_t", "in"),
+    "ADD": Kernel("eip_add", "eip_add_params_t", "in2"),
+    "MUL": Kernel("eip_mul", "eip_mul_params_t", "in2"),
+    "MEAN": Kernel("eip_mean", "eip_mean_params_t", "in"),
+    "SOFTMAX": Kernel("eip_softmax", "eip_softmax_params_t", "in"),
+    "LOGISTIC": Kernel("eip_logistic", "eip_logistic_params_t", "in"),
+    "TANH": Kernel("eip_tanh", "eip_logistic_params_t", "in"),
+    "HARD_SWISH": Kernel("eip_hard_swish", "eip_hard_swish_params_t", "in"),
+    "LEAKY_RELU": Kernel("eip_leaky_relu", "eip_leaky_relu_params_t", "in"),
+    "RELU": Kernel("eip_relu", "eip_relu_params_t", "in"),
+    "RELU6": Kernel("eip_relu6", "eip_relu6_params_t", "in"),
+    "PAD": Kernel("eip_pad", "eip_pad_params_t", "in"),
+    "PADV2": Kernel("eip_pad", "eip_pad_params_t", "in"),
+    "CONCATENATION": Kernel("eip_concatenation", "eip_concatenation_params_t", "inputs"),
+    "QUANTIZE": Kernel("eip_quantize", "eip_quantize_params_t", "in"),
+    "RESHAPE": Kernel("eip_reshape", "eip_reshape_params_t", "in"),
+}
+AOT_OPS = frozenset(KERNELS)
+
+# Kernels that promise to read element i before writing element i (eip_kernels.h): safe to run in place.
+_ELEMENTWISE = frozenset({"LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "RELU", "RELU6", "QUANTIZE", "SOFTMAX"})
+
+
+def can_run_inplace(graph: Graph, op: Op) -> bool:
+    if op.opcode in _ELEMENTWISE:
+        return True
+    if op.opcode in ("ADD", "MUL"):  # in place only without broadcasting
+        shapes = {graph.tensors[i].shape for i in op.inputs + op.outputs if i >= 0}
+        return len(shapes) == 1
+    return False
+
+
+@dataclass
+class AotResult:
+    files: dict[str, str]            # file name -> text
+    plan: MemoryPlan
+    arena_bytes: int
+    weights_bytes: int
+    layers: int
+
+
+# --- params struct layouts, read from the runtime header ------------------------------------------------
+
+_STRUCT_RE = re.compile(r"typedef struct \{(.*?)\}\s*(\w+);", re.S)
+_MEMBER_RE = re.compile(r"^\s*(const int32_t \*|int32_t )(\w+)(\[EIP_MAX_DIMS\])?;", re.M)
+
+
+def param_struct_layouts(header: Path | None = None) -> dict[str, list[tuple[str, str]]]:
+    """struct type -> [(member, kind)] with kind 'int', 'dims' or 'ptr', in declaration order."""
+    text = (header or runtime_dir() / "include" / "eip_kernels.h").read_text()
+    layouts = {}
+    for body, name in _STRUCT_RE.findall(text):
+        members = []
+        for ptr, member, dims in _MEMBER_RE.findall(body):
+            members.append((member, "ptr" if "*" in ptr else "dims" if dims else "int"))
+        layouts[name] = members
+    return layouts
+
+
+# --- emission -------------------------------------------------------------------------------------------
+
+def _c_ident(text: str, limit: int = 28) -> str:
+    head = text.split(";")[0].split("/")[-1] if text else ""
+    ident = re.sub(r"[^0-9A-Za-z_]", "_", head).strip("_").lower()
+    return ident[:limit] or "t"
+
+
+def _c_array(values: np.ndarray, per_line: int = 16) -> str:
+    flat = [str(int(v)) for v in np.asarray(values).reshape(-1)]
+    if not flat:
+        return "{0}"
+    lines = [", ".join(flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
+    return "{\n    " + ",\n    ".join(lines) + ",\n}"
+
+
+def _shape(t: Tensor) -> str:
+    return "x".join(str(d) for d in t.shape) or "scalar"
+
+
+class _Emitter:
+    def __init__(self, graph: Graph, name: str) -> None:
+        self.g = graph
+        self.name = name
+        self.layouts = param_struct_layouts()
+        self.consts: list[str] = []       # const data definitions
+        self.params: list[str] = []       # params struct definitions
+        self.calls: list[str] = []        # body of invoke
+        self.const_names: dict[int, str] = {}
+        self.weights_bytes = 0
+
+    # tensors
+    def tname(self, idx: int) -> str:
+        t = self.g.tensors[idx]
+        return f"T{idx}_{_c_ident(t.name)}".upper()
+
+    def const(self, idx: int) -> str:
+        if idx in self.const_names:
+            return self.const_names[idx]
+        t = self.g.tensors[idx]
+        ctype = {"int8": "int8_t", "int32": "int32_t"}.get(t.dtype)
+        if ctype is None:
+            raise UnsupportedOpError(f"constant tensor {idx} ({t.name}) has type {t.dtype}; the AOT runtime "
+                                     "takes int8 and int32 constants only")
+        name = f"c{idx}_{_c_ident(t.name)}"
+        self.consts.append(f"/* tensor {idx} '{t.name}' {t.dtype} {_shape(t)} */\n"
+                           f"static const {ctype} {name}[{max(t.size, 1)}] __attribute__((aligned(16))) = "
+                           f"{_c_array(t.data)};\n")
+        self.const_names[idx] = name
+        self.weights_bytes += t.nbytes
+        return name
+
+    def ptr(self, idx: int, writable: bool = False) -> str:
+        if idx < 0:
+            return "NULL"
+        t = self.g.tensors[idx]
+        if t.is_constant:
+            if writable:
+                raise UnsupportedOpError(f"op writes constant tensor {idx}")
+            return self.const(idx)
+        return f"(arena + {self.tname(idx)})"
+
+    # params
+    def render_params(self, layer: int, struct: str, values: Any) -> str:
+        if struct not in self.layouts:
+            raise AssertionError(f"{struct} not found in eip_kernels.h")
+        fields = dataclasses.asdict(values) if dataclasses.is_dataclass(values) else dict(values)
+        members = self.layouts[struct]
+        if [m for m, _ in members] != list(fields):
+            raise AssertionError(f"{struct} members {[m for m, _ in members]} != params fields {list(fields)}")
+        inits = []
+        for member, kind in members:
+            v = fields[member]
+            if kind == "int":
+                inits.append(f"    .{member} = {int(v)},")
+            elif kind == "dims":
+                inits.append(f"    .{member} = {{{', '.join(str(int(x)) for x in v)}}},")
+            else:
+                arr = f"layer{layer}_{member}"
+                self.params.append(f"static const int32_t {arr}[{max(len(v), 1)}] = {_c_array(np.asarray(v))};")
+                inits.append(f"    .{member} = {arr},")
+        self.params.append(f"static const {struct} layer{layer}_params = {{\n" + "\n".join(inits) + "\n};\n")
+        return f"&layer{layer}_params"
+
+
+def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = None) -> AotResult:
+    """C code for `graph`. Raises ModelError / UnsupportedOpError naming the op, layer and parameter."""
+    check_single_subgraph(graph)
+    check_int8(graph)
+    check_static_shapes(graph)
+    for op in graph.ops:
+        if op.opcode not in KERNELS:
+            raise UnsupportedOpError(
+                f"layer {op.index} ({op.opcode}) is not supported by the AOT runtime",
+                hint="supported ops: " + ", ".join(sorted(KERNELS))
+                     + "; export for TensorFlow Lite Micro instead: --target tflm")
+    op_params = [quantparams.op_params(graph, op) for op in graph.ops]  # validates every op first
+    plan = plan or plan_arena(graph, lambda op: can_run_inplace(graph, op))
+    em = _Emitter(graph, name)
+
+    body = []
+    for op, params in zip(graph.ops, op_params, strict=True):
+        k = KERNELS[op.opcode]
+        ins = op.input_tensors(graph)
+        out = op.outputs[0]
+        out_t = graph.tensors[out]
+        act_in = [t for t in ins if t is not None and not t.is_constant]
+        desc = (f"layer {op.index}: {op.opcode} {' + '.join(_shape(t) for t in act_in)} -> {_shape(out_t)}")
+        body.append(f"    /* {desc} */")
+        aliased = op.opcode in ALIAS_OPS and plan.offsets.get(op.inputs[0]) == plan.offsets.get(out)
+        if aliased:
+            body.append("    /* no copy: the output aliases the input in the arena */")
+        else:
+            pref = em.render_params(op.index, k.struct, params)
+            if k.args == "in_w_b":
+                args = [em.ptr(op.inputs[0]), em.ptr(op.inputs[1]),
+                        em.ptr(op.inputs[2]) if len(op.inputs) > 2 else "NULL"]
+            elif k.args == "in2":
+                args = [em.ptr(op.inputs[0]), em.ptr(op.inputs[1])]
+            elif k.args == "inputs":
+                arr = f"layer{op.index}_inputs"
+                body.append(f"    const int8_t *const {arr}[{len(op.inputs)}] = "
+                            f"{{{', '.join(em.ptr(i) for i in op.inputs)}}};")
+                args = [arr]
+            else:
+                args = [em.ptr(op.inputs[0])]
+            body.append(f"    st = {k.function}({pref}, {', '.join(args)}, {em.ptr(out, writable=True)});")
+            body.append("    if (st != EIP_OK) {\n        return st;\n    }")
+        builtin = quantparams.builtin_code(op.opcode)
+        body.append(f"    LAYER_DONE({op.index}, {builtin}, {em.ptr(out)}, {out_t.nbytes}u);")
+    em.calls = body
+    files = {"model.h": _header(graph, name, plan, em), "model.c": _source(graph, name, plan, em)}
+    return AotResult(files=files, plan=plan, arena_bytes=plan.arena_bytes, weights_bytes=em.weights_bytes,
+                     layers=len(graph.ops))
+
+
+def _banner(graph: Graph, name: str) -> str:
+    return (f"/*\n * Generated by edgeimpro {__version__} (AOT format {FORMAT_VERSION}) from {name}.tflite\n"
+            f" * sha256 {graph.sha256}\n * Do not edit: regenerate with `edgeimpro export {name}.tflite --target aot`.\n */\n")
+
+
+def _info_rows(graph: Graph, tensors: list[int]) -> str:
+    rows = []
+    for i in tensors:
+        t = graph.tensors[i]
+        s, z = t.quantization.scalar if t.quantization else (0.0, 0)
+        dims = list(t.shape) + [0] * (6 - len(t.shape))
+        rows.append(f"    {{\"{t.name}\", {len(t.shape)}, {{{', '.join(map(str, dims))}}}, {t.nbytes}u, "
+                    f"{float(np.float32(s))!r}f, {z}}},")
+    return "\n".join(rows)
+
+
+def _header(graph: Graph, name: str, plan: MemoryPlan, em: _Emitter) -> str:
+    guard = f"EIP_MODEL_{_c_ident(name).upper()}_H"
+    lines = [_banner(graph, name), f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", "",
+             '#include "eip_model_api.h"', "", '#ifdef __cplusplus\nextern "C" {\n#endif', "",
+             f"#define EIP_MODEL_FORMAT_VERSION {FORMAT_VERSION}",
+             f'#define EIP_MODEL_SHA256 "{graph.sha256}"',
+             f'#define EIP_MODEL_NAME "{name}"',
+             f"#define EIP_MODEL_ARENA_BYTES {plan.arena_bytes}u",
+             f"#define EIP_MODEL_WEIGHTS_BYTES {em.weights_bytes}u",
+             f"#define EIP_MODEL_NUM_LAYERS {len(graph.ops)}",
+             f"#define EIP_MODEL_NUM_INPUTS {len(graph.inputs)}",
+             f"#define EIP_MODEL_NUM_OUTPUTS {len(graph.outputs)}"]
+    for kind, idxs in (("INPUT", graph.inputs), ("OUTPUT", graph.outputs)):
+        for j, i in enumerate(idxs):
+            t = graph.tensors[i]
+            s, z = t.quantization.scalar if t.quantization else (0.0, 0)
+            lines += [f"#define EIP_MODEL_{kind}_{j}_BYTES {t.nbytes}u",
+                      f"#define EIP_MODEL_{kind}_{j}_SCALE {float(np.float32(s))!r}f",
+                      f"#define EIP_MODEL_{kind}_{j}_ZERO_POINT ({z})"]
+        lines.append(f"#define EIP_MODEL_MAX_{kind}_BYTES {max(graph.tensors[i].nbytes for i in idxs)}u")
+    lines += ["",
+              "extern const eip_tensor_info_t eip_model_inputs[EIP_MODEL_NUM_INPUTS];",
+              "extern const eip_tensor_info_t eip_model_outputs[EIP_MODEL_NUM_OUTPUTS];", "",
+              "/* Run one inference. Inputs and outputs may point into the arena (then nothing is copied). */",
+              "eip_status_t eip_model_invoke_n(const int8_t *const inputs[], int8_t *const outputs[]);"]
+    if len(graph.inputs) == 1 and len(graph.outputs) == 1:
+        lines.append("eip_status_t eip_model_invoke(const int8_t *input, int8_t *output);")
+    lines += ["/* Where input / output i lives in the arena: fill or read it in place. */",
+              "int8_t *eip_model_input_ptr(int i);",
+              "const int8_t *eip_model_output_ptr(int i);", "",
+              "#ifdef EIP_LAYER_HOOK",
+              "void eip_model_set_layer_hook(eip_layer_hook_t hook, void *ctx);",
+              "#endif", "", '#ifdef __cplusplus\n}\n#endif', "", f"#endif /* {guard} */", ""]
+    return "\n".join(lines)
+
+
+def _source(graph: Graph, name: str, plan: MemoryPlan, em: _Emitter) -> str:
+    offsets = []
+    for b in sorted(plan.blocks, key=lambda b: (b.offset, b.first)):
+        for t in b.tensors:
+            tt = graph.tensors[t]
+            offsets.append(f"    {em.tname(t)} = {b.offset}, /* {tt.nbytes} B, {_shape(tt)}, "
+                           f"live ops {b.first}..{b.last} */")
+    blocks = "\n".join(f"    {{{b.offset}u, {graph.tensors[b.tensors[0]].nbytes if len(b.tensors) == 1 else max(graph.tensors[t].nbytes for t in b.tensors)}u, {b.first}, {b.last}}},"
+                       for b in plan.blocks)
+    in_ptrs = ", ".join(f"arena + {em.tname(i)}" for i in graph.inputs)
+    out_ptrs = ", ".join(f"arena + {em.tname(i)}" for i in graph.outputs)
+    copy_in = "\n".join(
+        f"    if (inputs[{j}] != arena + {em.tname(i)}) {{\n"
+        f"        memcpy(arena + {em.tname(i)}, inputs[{j}], {graph.tensors[i].nbytes}u);\n    }}"
+        for j, i in enumerate(graph.inputs))
+    copy_out = "\n".join(
+        f"    if (outputs[{j}] != arena + {em.tname(i)}) {{\n"
+        f"        memcpy(outputs[{j}], arena + {em.tname(i)}, {graph.tensors[i].nbytes}u);\n    }}"
+        for j, i in enumerate(graph.outputs))
+    single = ""
+    if len(graph.inputs) == 1 and len(graph.outputs) == 1:
+        single = ("\neip_status_t eip_model_invoke(const int8_t *input, int8_t *output)\n{\n"
+                  "    const int8_t *const inputs[1] = {input};\n    int8_t *const outputs[1] = {output};\n"
+                  "    return eip_model_invoke_n(inputs, outputs);\n}\n")
+    return f"""{_banner(graph, name)}
+#include <stddef.h>
+#include <string.h>
+
+#include "eip_kernels.h"
+#include "model.h"
+
+#if EIP_RUNTIME_ABI_VERSION != {quantparams.RUNTIME_ABI_VERSION}
+#error "model.c was generated for runtime ABI {quantparams.RUNTIME_ABI_VERSION}: regenerate it with this edgeimpro"
+#endif
+
+/* Memory plan: byte offset of every activation tensor in the arena ({plan.arena_bytes} B). */
+enum {{
+{chr(10).join(offsets)}
+}};
+
+static int8_t arena[EIP_MODEL_ARENA_BYTES] __attribute__((aligned(16)));
+
+const eip_tensor_info_t eip_model_inputs[EIP_MODEL_NUM_INPUTS] = {{
+{_info_rows(graph, graph.inputs)}
+}};
+const eip_tensor_info_t eip_model_outputs[EIP_MODEL_NUM_OUTPUTS] = {{
+{_info_rows(graph, graph.outputs)}
+}};
+
+/* ---- weights and biases (flash) ---- */
+{chr(10).join(em.consts)}
+/* ---- kernel parameters, precomputed at export ---- */
+{chr(10).join(em.params)}
+/* ---- per-layer hook and dead-buffer poisoning (both compiled out by default) ---- */
+#ifdef EIP_LAYER_HOOK
+static eip_layer_hook_t layer_hook;
+static void *layer_hook_ctx;
+
+void eip_model_set_layer_hook(eip_layer_hook_t hook, void *ctx)
+{{
+    layer_hook = hook;
+    layer_hook_ctx = ctx;
+}}
+#endif
+
+#ifdef EIP_POISON_DEAD
+/* {{offset, bytes, first op, last op}} of every arena block; after layer k only blocks with
+   first <= k < last hold data anyone will read again: everything else is overwritten. */
+static const struct {{
+    uint32_t offset;
+    uint32_t bytes;
+    int32_t first;
+    int32_t last;
+}} blocks[] = {{
+{blocks}
+}};
+
+static void poison_dead(int layer)
+{{
+    static int8_t keep[EIP_MODEL_ARENA_BYTES];
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {{
+        if (blocks[i].first <= layer && layer < blocks[i].last) {{
+            memcpy(keep + blocks[i].offset, arena + blocks[i].offset, blocks[i].bytes);
+        }}
+    }}
+    memset(arena, (int8_t){POISON_BYTE:#x}, sizeof arena);
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {{
+        if (blocks[i].first <= layer && layer < blocks[i].last) {{
+            memcpy(arena + blocks[i].offset, keep + blocks[i].offset, blocks[i].bytes);
+        }}
+    }}
+}}
+#endif
+
+#if defined(EIP_LAYER_HOOK) && defined(EIP_POISON_DEAD)
+#define LAYER_DONE(layer, opcode, out, bytes)                               \\
+    do {{                                                                    \\
+        if (layer_hook != NULL) {{                                          \\
+            layer_hook((layer), (opcode), (out), (bytes), layer_hook_ctx);  \\
+        }}                                                                  \\
+        poison_dead(layer);                                                 \\
+    }} while (0)
+#elif defined(EIP_LAYER_HOOK)
+#define LAYER_DONE(layer, opcode, out, bytes)                               \\
+    do {{                                                                    \\
+        if (layer_hook != NULL) {{                                          \\
+            layer_hook((layer), (opcode), (out), (bytes), layer_hook_ctx);  \\
+        }}                                                                  \\
+    }} while (0)
+#elif defined(EIP_POISON_DEAD)
+#define LAYER_DONE(layer, opcode, out, bytes) poison_dead(layer)
+#else
+#define LAYER_DONE(layer, opcode, out, bytes) ((void)0)
+#endif
+
+int8_t *eip_model_input_ptr(int i)
+{{
+    static int8_t *const ptrs[EIP_MODEL_NUM_INPUTS] = {{{in_ptrs}}};
+    return (i >= 0 && i < EIP_MODEL_NUM_INPUTS) ? ptrs[i] : NULL;
+}}
+
+const int8_t *eip_model_output_ptr(int i)
+{{
+    static const int8_t *const ptrs[EIP_MODEL_NUM_OUTPUTS] = {{{out_ptrs}}};
+    return (i >= 0 && i < EIP_MODEL_NUM_OUTPUTS) ? ptrs[i] : NULL;
+}}
+
+eip_status_t eip_model_invoke_n(const int8_t *const inputs[], int8_t *const outputs[])
+{{
+    eip_status_t st = EIP_OK;
+    if (inputs == NULL || outputs == NULL) {{
+        return EIP_ERR_NULL_POINTER;
+    }}
+{copy_in}
+
+{chr(10).join(em.calls)}
+
+{copy_out}
+    return st;
+}}
+{single}"""
+
+
+def aot_report(graph: Graph, result: AotResult, tflm_arena: dict[str, Any] | None) -> dict[str, Any]:
+    """The figures `export --target aot` prints and writes beside the code (aot_report.json)."""
+    from edgeimpro.graph.analysis import ram_lower_bound
+
+    bound, peak_op = ram_lower_bound(graph)
+    rep: dict[str, Any] = {
+        "model_sha256": graph.sha256,
+        "generator": f"edgeimpro {__version__}",
+        "format_version": FORMAT_VERSION,
+        "layers": result.layers,
+        "arena_bytes": result.arena_bytes,
+        "weights_bytes": result.weights_bytes,
+        "ram_lower_bound": bound,
+        "ram_lower_bound_op": peak_op,
+        "arena_vs_lower_bound": round(result.arena_bytes / bound, 4) if bound else None,
+        "inplace_ops": [op for op, _, _ in result.plan.inplace],
+        "tflm_arena_bytes_64bit": None,
+        "tflm_arena_bytes_32bit": None,
+        "arena_vs_tflm_32bit": None,
+    }
+    if tflm_arena:
+        rep["tflm_arena_bytes_64bit"] = tflm_arena["bytes_64bit"]
+        rep["tflm_arena_bytes_32bit"] = tflm_arena["bytes_32bit"]
+        rep["arena_vs_tflm_32bit"] = round(result.arena_bytes / tflm_arena["bytes_32bit"], 4)
+    return rep
+
+
+def export_aot(model_path: Path, out_dir: Path, measure_tflm: bool = True) -> dict[str, Any]:
+    """Write model.c, model.h and aot_report.json to `out_dir` (all or nothing). Returns the report."""
+    import json
+
+    from edgeimpro.graph.loader import load_graph
+    from edgeimpro.modelcard import write_tree_atomic
+
+    model_path = Path(model_path)
+    graph = load_graph(model_path)
+    name = _c_ident(model_path.stem, 40) or "model"
+    result = generate_aot(graph, name)
+    tflm = None
+    if measure_tflm:
+        tflm = measure_tflm_arena_sizes(model_path)
+    report = aot_report(graph, result, tflm)
+    files: dict[str, bytes | str] = dict(result.files)
+    files["aot_report.json"] = json.dumps(report, indent=2) + "\n"
+    write_tree_atomic(Path(out_dir), files)
+    return report
+
+
+def measure_tflm_arena_sizes(model_path: Path) -> dict[str, int] | None:
+    """TFLM's arena for the same model (x86-64 measured, 32-bit estimated); None without tflite_micro."""
+    from edgeimpro.errors import DependencyError
+    from edgeimpro.references import estimate_arena_32bit, measure_tflm_arena
+
+    try:
+        m = measure_tflm_arena(model_path)
+    except DependencyError:
+        return None
+    return {"bytes_64bit": m.total, "bytes_32bit": estimate_arena_32bit(m)}

@@ -1,0 +1,107 @@
+"""`run`: push a batch of raw int8 input tensors through the AOT runtime (host build now; boards later).
+
+Inputs: `X.npy` shaped (N, *shape) for a one-input model, or `.npz` with `input_0`, `input_1`, ...;
+shape is the tensor's shape without its leading batch dimension of 1 (the full shape is accepted too).
+Outputs: a dict `output_0`, ... shaped (N, *shape) the same way.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeimpro.errors import DataError, UsageError
+from edgeimpro.graph.loader import load_graph
+from edgeimpro.graph.model import Graph, Tensor
+
+
+@dataclass
+class RunResult:
+    outputs: dict[str, np.ndarray]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def sample_shape(t: Tensor) -> tuple[int, ...]:
+    """A tensor's shape without its leading batch dimension of 1."""
+    return tuple(t.shape[1:]) if len(t.shape) > 1 and t.shape[0] == 1 else tuple(t.shape)
+
+
+def load_inputs(path: Path, graph: Graph) -> list[np.ndarray]:
+    """Read X.npy / X.npz and check every array against the model's inputs; returns (N, *full shape) int8."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"inputs file not found: {path}", hint="give a .npy (N, *input shape) or .npz with input_0...")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise DataError(f"cannot read {path} as a NumPy .npy/.npz file: {e}") from None
+    if isinstance(loaded, np.ndarray):
+        if len(graph.inputs) != 1:
+            raise DataError(f"the model has {len(graph.inputs)} inputs; a .npy holds one",
+                            hint="give an .npz with arrays input_0, input_1, ...")
+        arrays = [loaded]
+    else:
+        names = [f"input_{i}" for i in range(len(graph.inputs))]
+        missing = [n for n in names if n not in loaded.files]
+        if missing:
+            raise DataError(f"{path} lacks {', '.join(missing)} (it has {', '.join(loaded.files) or 'nothing'})",
+                            hint="name the arrays input_0, input_1, ... in model input order")
+        arrays = [loaded[n] for n in names]
+    out = []
+    count = None
+    for i, (x, t) in enumerate(zip(arrays, graph.input_tensors, strict=True)):
+        if x.dtype != np.int8:
+            raise DataError(f"input_{i} has dtype {x.dtype}; the model takes int8",
+                            hint=f"quantize with the input's scale {t.quantization.scalar[0]:.6g} and zero point "
+                                 f"{t.quantization.scalar[1]} first (q = round(x / scale) + zero_point)"
+                            if t.quantization else None)
+        if tuple(x.shape[1:]) == tuple(t.shape):
+            full = x
+        elif tuple(x.shape[1:]) == sample_shape(t):
+            full = x.reshape(x.shape[0], *t.shape)
+        else:
+            raise DataError(f"input_{i} has shape {list(x.shape)}; the model wants (N, "
+                            f"{', '.join(map(str, sample_shape(t)))})",
+                            hint="stack N samples along the first axis")
+        if count is not None and full.shape[0] != count:
+            raise DataError(f"inputs disagree on N: {count} vs {full.shape[0]}")
+        count = full.shape[0]
+        out.append(np.ascontiguousarray(full))
+    return out
+
+
+def run_host(model_path: Path, inputs: list[np.ndarray], sanitize: bool = False) -> RunResult:
+    """Export the model to AOT C, build it with the host compiler (cached) and run the batch."""
+    from edgeimpro.codegen.aot import generate_aot
+    from edgeimpro.codegen.hostbuild import compile_host, run_host as run_build
+
+    graph = load_graph(model_path)
+    result = generate_aot(graph, Path(model_path).stem)
+    with tempfile.TemporaryDirectory(prefix="edgeimpro-aot-") as td:
+        for name, text in result.files.items():
+            (Path(td) / name).write_text(text)
+        build = compile_host(Path(td), sanitize=sanitize)
+    t0 = time.perf_counter()
+    outs, _ = run_build(build, inputs, [t.shape for t in graph.output_tensors])
+    elapsed = time.perf_counter() - t0
+    n = int(inputs[0].shape[0])
+    outputs = {f"output_{j}": o.reshape(n, *sample_shape(t))
+               for j, (o, t) in enumerate(zip(outs, graph.output_tensors, strict=True))}
+    return RunResult(outputs, {
+        "on": "host", "samples": n, "model_sha256": graph.sha256,
+        "arena_bytes": result.arena_bytes, "weights_bytes": result.weights_bytes,
+        "seconds": round(elapsed, 4),
+    })
+
+
+def run_model(model_path: Path, inputs_path: Path, on: str = "host") -> RunResult:
+    graph = load_graph(model_path)
+    inputs = load_inputs(inputs_path, graph)
+    if on == "host":
+        return run_host(model_path, inputs)
+    raise UsageError(f"--on {on} is not available yet", hint="use --on host")
