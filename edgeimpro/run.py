@@ -78,7 +78,8 @@ def load_inputs(path: Path, graph: Graph) -> list[np.ndarray]:
 def run_host(model_path: Path, inputs: list[np.ndarray], sanitize: bool = False) -> RunResult:
     """Export the model to AOT C, build it with the host compiler (cached) and run the batch."""
     from edgeimpro.codegen.aot import generate_aot
-    from edgeimpro.codegen.hostbuild import compile_host, run_host as run_build
+    from edgeimpro.codegen.hostbuild import compile_host
+    from edgeimpro.codegen.hostbuild import run_host as run_build
 
     graph = load_graph(model_path)
     result = generate_aot(graph, Path(model_path).stem)

@@ -28,37 +28,13 @@ FORMAT_VERSION = 1
 POISON_BYTE = 0xA5
 
 
-@dataclass(frozen=True)
-class Kernel:
-    function: str
-    struct: str          # C params struct type
-    args: str            # "in", "in_w_b", "in2", "inputs" (concatenation): how the kernel takes tensors
-
-
-# opcode -> kernel. The only ops the AOT runtime runs; anything else is refused at export.
-KERNELS: dict[str, Kernel] = {
-    "CONV_2D": Kernel("eip_conv2d", "eip_conv2d_params_t", "in_w_b"),
-    "DEPTHWISE_CONV_2D": Kernel("eip_depthwise_conv2d", "eip_depthwise_conv2d_params_t", "in_w_b"),
-    "FULLY_CONNECTED": Kernel("eip_fully_connected", "eip_fully_connected_params_t", "in_w_b"),
-    "MAX_POOL_2D": Kernel("eip_max_pool2d", "eip_pool2d_params_t", "in"),
-    "AVERAGE_POOL_2D": Kernel("eip_average_pool2d", "eip_pool2d_params_t", "in"),
-    "ADD": Kernel("eip_add", "eip_add_params_t", "in2"),
-    "MUL": Kernel("eip_mul", "eip_mul_params_t", "in2"),
-    "MEAN": Kernel("eip_mean", "eip_mean_params_t", "in"),
-    "SOFTMAX": Kernel("eip_softmax", "eip_softmax_params_t", "in"),
-    "LOGISTIC": Kernel("eip_logistic", "eip_logistic_params_t", "in"),
-    "TANH": Kernel("eip_tanh", "eip_logistic_params_t", "in"),
-    "HARD_SWISH": Kernel("eip_hard_swish", "eip_hard_swish_params_t", "in"),
-    "LEAKY_RELU": Kernel("eip_leaky_relu", "eip_leaky_relu_params_t", "in"),
-    "RELU": Kernel("eip_relu", "eip_relu_params_t", "in"),
-    "RELU6": Kernel("eip_relu6", "eip_relu6_params_t", "in"),
-    "PAD": Kernel("eip_pad", "eip_pad_params_t", "in"),
-    "PADV2": Kernel("eip_pad", "eip_pad_params_t", "in"),
-    "CONCATENATION": Kernel("eip_concatenation", "eip_concatenation_params_t", "inputs"),
-    "QUANTIZE": Kernel("eip_quantize", "eip_quantize_params_t", "in"),
-    "RESHAPE": Kernel("eip_reshape", "eip_reshape_params_t", "in"),
-}
-AOT_OPS = frozenset(KERNELS)
+# How each kernel takes its tensors (eip_kernels.h); function names and params come from quantparams.OPS.
+#   in: (params, input, output); in_w_b: (params, input, weights, bias|NULL, output);
+#   in2: (params, input1, input2, output); inputs: (params, const int8_t *const inputs[], output).
+ARG_PATTERNS: dict[str, str] = {op: "in" for op in quantparams.OPS}
+ARG_PATTERNS.update({"CONV_2D": "in_w_b", "DEPTHWISE_CONV_2D": "in_w_b", "FULLY_CONNECTED": "in_w_b",
+                     "ADD": "in2", "MUL": "in2", "CONCATENATION": "inputs"})
+AOT_OPS = frozenset(quantparams.OPS)
 
 # Kernels that promise to read element i before writing element i (eip_kernels.h): safe to run in place.
 _ELEMENTWISE = frozenset({"LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "RELU", "RELU6", "QUANTIZE", "SOFTMAX"})
@@ -191,10 +167,10 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
     check_int8(graph)
     check_static_shapes(graph)
     for op in graph.ops:
-        if op.opcode not in KERNELS:
+        if op.opcode not in AOT_OPS:
             raise UnsupportedOpError(
                 f"layer {op.index} ({op.opcode}) is not supported by the AOT runtime",
-                hint="supported ops: " + ", ".join(sorted(KERNELS))
+                hint="supported ops: " + ", ".join(sorted(AOT_OPS))
                      + "; export for TensorFlow Lite Micro instead: --target tflm")
     op_params = [quantparams.op_params(graph, op) for op in graph.ops]  # validates every op first
     plan = plan or plan_arena(graph, lambda op: can_run_inplace(graph, op))
@@ -202,7 +178,7 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
 
     body = []
     for op, params in zip(graph.ops, op_params, strict=True):
-        k = KERNELS[op.opcode]
+        function, pattern = quantparams.kernel_name(op.opcode), ARG_PATTERNS[op.opcode]
         ins = op.input_tensors(graph)
         out = op.outputs[0]
         out_t = graph.tensors[out]
@@ -213,20 +189,20 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
         if aliased:
             body.append("    /* no copy: the output aliases the input in the arena */")
         else:
-            pref = em.render_params(op.index, k.struct, params)
-            if k.args == "in_w_b":
+            pref = em.render_params(op.index, params.C_STRUCT, params)
+            if pattern == "in_w_b":
                 args = [em.ptr(op.inputs[0]), em.ptr(op.inputs[1]),
                         em.ptr(op.inputs[2]) if len(op.inputs) > 2 else "NULL"]
-            elif k.args == "in2":
+            elif pattern == "in2":
                 args = [em.ptr(op.inputs[0]), em.ptr(op.inputs[1])]
-            elif k.args == "inputs":
+            elif pattern == "inputs":
                 arr = f"layer{op.index}_inputs"
                 body.append(f"    const int8_t *const {arr}[{len(op.inputs)}] = "
                             f"{{{', '.join(em.ptr(i) for i in op.inputs)}}};")
                 args = [arr]
             else:
                 args = [em.ptr(op.inputs[0])]
-            body.append(f"    st = {k.function}({pref}, {', '.join(args)}, {em.ptr(out, writable=True)});")
+            body.append(f"    st = {function}({pref}, {', '.join(args)}, {em.ptr(out, writable=True)});")
             body.append("    if (st != EIP_OK) {\n        return st;\n    }")
         builtin = quantparams.builtin_code(op.opcode)
         body.append(f"    LAYER_DONE({op.index}, {builtin}, {em.ptr(out)}, {out_t.nbytes}u);")
