@@ -1,0 +1,367 @@
+"""Desktop runtimes behind one interface: `run(batch) -> outputs`.
+
+- `TflmReference`: the TFLite Micro C++ interpreter with reference kernels (`tflite_micro` package). This
+  is the ground truth for what a TFLM device computes: compare int8 results with it exactly.
+- `LiteRTReference`: LiteRT (`ai_edge_litert`), fast; its default kernels differ from TFLM by a few LSB in
+  a small fraction of elements (DESIGN.md §4), so it is for speed, not for bit-exactness.
+
+Runtimes are imported lazily (never TensorFlow); a missing one raises DependencyError with the pip line.
+Arena figures: `measure_tflm_arena()` reads TFLM's RecordingMicroAllocator totals (x86-64 sizes) and
+`estimate_arena_32bit()` turns them into a Cortex-M figure (see its docstring for the adjustment).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from edgeimpro.errors import DependencyError, ModelError, UsageError
+from edgeimpro.graph.loader import load_graph
+from edgeimpro.graph.model import Graph
+from edgeimpro.graph.validate import check_tflm_aborts
+
+TFLM_PIP = "pip install --pre tflite-micro  (or: pip install --pre -e '.[train]', which pins the version)"
+LITERT_PIP = "pip install ai-edge-litert  (or: pip install -e '.[pi]')"
+
+ARENA_ALIGNMENT = 16       # TFLM aligns arena buffers to 16 bytes (MicroArenaBufferAlignment)
+# 32-bit sizes of the two pointer-bearing per-tensor / per-node records (x86-64 sizes are measured).
+EVAL_TENSOR_BYTES_32 = 12  # TfLiteEvalTensor: data pointer, dims pointer, type
+NODE_AND_REGISTRATION_BYTES_32 = 32  # TfLiteNode (6 pointers + int) + registration pointer
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float | None
+    zero_point: int | None
+
+
+class Reference(Protocol):
+    """What every desktop runtime offers."""
+    name: str
+    exact: bool                               # True: bit-exact with a TFLM device
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+
+    def run(self, batch: np.ndarray) -> np.ndarray: ...
+    def run_all(self, batch: np.ndarray) -> list[np.ndarray]: ...
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _model_bytes(model: bytes | str | Path) -> bytes:
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model)
+    try:
+        return Path(model).read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"model file not found: {model}") from None
+
+
+def _tensor_infos(graph: Graph, indices: list[int]) -> list[TensorInfo]:
+    out = []
+    for i in indices:
+        t = graph.tensors[i]
+        q = t.quantization.scalar if t.quantization is not None and not t.quantization.per_channel else None
+        out.append(TensorInfo(i, t.name, t.shape, t.dtype, q[0] if q else None, q[1] if q else None))
+    return out
+
+
+def _check_batch(batch: np.ndarray, info: TensorInfo) -> np.ndarray:
+    """A batch is (N, *input shape without its batch dim). Integer inputs are never cast silently."""
+    batch = np.asarray(batch)
+    sample = tuple(info.shape[1:])
+    if batch.shape[1:] != sample or batch.ndim != len(info.shape):
+        raise UsageError(f"input batch has shape {list(batch.shape)}; model input '{info.name}' needs "
+                         f"[N, {', '.join(map(str, sample))}]")
+    if batch.dtype != np.dtype(info.dtype):
+        raise UsageError(f"input batch is {batch.dtype}; model input '{info.name}' is {info.dtype}",
+                         hint="quantize with edgeimpro.preprocess (scale and zero point of the model input)")
+    return batch
+
+
+@contextlib.contextmanager
+def capture_c_stderr() -> Iterator[list[str]]:
+    """Capture what C code writes to file descriptor 2 (TFLM reports there); text lands in the list."""
+    result: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield result
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            f.seek(0)
+            result.append(f.read().decode(errors="replace"))
+
+
+def _import_tflm() -> Any:
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError as e:
+        raise DependencyError(f"tflite_micro (the TFLite Micro Python interpreter) is not installed ({e})",
+                              hint=TFLM_PIP) from None
+    return runtime
+
+
+def _align(n: int, a: int = ARENA_ALIGNMENT) -> int:
+    return (n + a - 1) // a * a
+
+
+def _generous_arena(graph: Graph) -> int:
+    """Big enough for every activation at once (kPreserveAllTensors) plus TFLM's bookkeeping."""
+    acts = sum(_align(graph.tensors[t].nbytes) for t in graph.activation_tensors())
+    return acts + 2 * graph.size_bytes + 64 * 1024
+
+
+def _tflm_interpreter(runtime: Any, data: bytes, arena: int, preserve: bool) -> Any:
+    config = (runtime.InterpreterConfig.kPreserveAllTensors if preserve
+              else runtime.InterpreterConfig.kAllocationRecording)
+    attempts = 4
+    for attempt in range(attempts):
+        with capture_c_stderr() as err:
+            try:
+                return runtime.Interpreter.from_bytes(data, arena_size=arena, intrepreter_config=config)
+            except RuntimeError as e:
+                failure = str(e)
+        text = "".join(err).strip()
+        arena_short = "Failed to allocate" in text or "Failed to resize buffer" in text
+        if not arena_short or attempt == attempts - 1:
+            raise ModelError(f"TFLite Micro cannot prepare the model: {failure}"
+                             + (f": {_first_lines(text)}" if text else ""), hint=_tflm_hint(text))
+        arena *= 2                            # our first guess was short: grow, do not fail
+    raise AssertionError("unreachable")
+
+
+def _first_lines(text: str, n: int = 3) -> str:
+    return " | ".join(line.strip() for line in text.splitlines()[:n] if line.strip())
+
+
+def _tflm_hint(text: str) -> str:
+    m = re.search(r"Didn't find op for builtin opcode '([A-Z0-9_]+)'", text)
+    if m:
+        return f"TFLite Micro has no kernel for {m.group(1)}: `edgeimpro inspect` lists the model's ops"
+    if "Hybrid models are not supported" in text:
+        return "the model is hybrid (float activations, int8 weights): convert it with full-integer int8"
+    return "check the model with `edgeimpro inspect model.tflite`"
+
+
+# ---------------------------------------------------------------------------------------------- TFLM
+
+
+class TflmReference:
+    """The TFLite Micro interpreter (reference kernels): bit-exact with a TFLM device."""
+
+    name = "tflm"
+    exact = True
+
+    def __init__(self, model: bytes | str | Path, arena_size: int | None = None) -> None:
+        self._runtime = _import_tflm()
+        self._data = _model_bytes(model)      # keep the bytes alive as long as the interpreter
+        self.graph = load_graph(self._data)
+        check_tflm_aborts(self.graph)          # parameters that would abort this process
+        self.inputs = _tensor_infos(self.graph, self.graph.inputs)
+        self.outputs = _tensor_infos(self.graph, self.graph.outputs)
+        self.arena_size = arena_size or _generous_arena(self.graph)
+        self._interp = _tflm_interpreter(self._runtime, self._data, self.arena_size, preserve=False)
+        self._preserving: Any = None
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Output 0 for every sample of `batch` (N, *input shape[1:]) -> (N, *output shape[1:])."""
+        return self.run_all(batch)[0]
+
+    def run_all(self, batch: np.ndarray) -> list[np.ndarray]:
+        if len(self.inputs) != 1:
+            raise UsageError(f"model has {len(self.inputs)} inputs; run() feeds one")
+        batch = _check_batch(batch, self.inputs[0])
+        outs: list[list[np.ndarray]] = [[] for _ in self.outputs]
+        for sample in batch:
+            self._invoke(self._interp, sample)
+            for k, o in enumerate(outs):
+                o.append(np.array(self._interp.get_output(k)).reshape(self.outputs[k].shape[1:]))
+        return [np.stack(o) if o else np.zeros((0, *info.shape[1:]), info.dtype)
+                for o, info in zip(outs, self.outputs, strict=True)]
+
+    def intermediates(self, sample: np.ndarray) -> dict[int, np.ndarray]:
+        """Every activation tensor (input, intermediates, outputs) after one inference, by tensor index.
+
+        `sample` is one input without the batch dimension, or with a batch of 1."""
+        sample = np.asarray(sample)
+        if sample.shape == tuple(self.inputs[0].shape[1:]):
+            sample = sample[None]
+        sample = _check_batch(sample, self.inputs[0])[0]
+        if self._preserving is None:
+            self._preserving = _tflm_interpreter(self._runtime, self._data, _generous_arena(self.graph),
+                                                 preserve=True)
+        self._invoke(self._preserving, sample)
+        out = {}
+        for t in self.graph.activation_tensors():
+            d = self._preserving.GetTensor(t, 0)
+            out[t] = np.array(d["tensor_data"]).reshape(self.graph.tensors[t].shape)
+        return out
+
+    def _invoke(self, interp: Any, sample: np.ndarray) -> None:
+        interp.set_input(np.ascontiguousarray(sample.reshape(self.inputs[0].shape)), 0)
+        with capture_c_stderr() as err:
+            try:
+                interp.invoke()
+            except RuntimeError as e:
+                failure: RuntimeError | None = e
+            else:
+                failure = None
+        if failure is not None:
+            text = "".join(err).strip()
+            raise ModelError(f"TFLite Micro failed to run the model: {failure}"
+                             + (f": {_first_lines(text)}" if text else ""), hint=_tflm_hint(text))
+
+
+@dataclass(frozen=True)
+class AllocationSection:
+    used: int
+    requested: int
+    count: int
+
+
+@dataclass(frozen=True)
+class ArenaMeasurement:
+    """TFLM's RecordingMicroAllocator totals for one model on this (64-bit) host."""
+    total: int                                 # bytes; the smallest arena that works is within 16 B
+    head: int                                  # non-persistent: planned activations and scratch
+    tail: int                                  # persistent: TFLM structs, per-op data, quantization
+    sections: dict[str, AllocationSection] = field(default_factory=dict)
+    report: str = ""
+
+    @property
+    def estimate_32bit(self) -> int:
+        return estimate_arena_32bit(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total_x86_64": self.total, "head": self.head, "tail": self.tail,
+                "estimate_32bit": self.estimate_32bit,
+                "sections": {k: vars(v) for k, v in self.sections.items()}}
+
+
+_TOTAL_RE = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
+_SECTION_RE = re.compile(r"'([^']+)' used (\d+) bytes with alignment overhead \(requested (\d+) bytes for (\d+)")
+
+
+def parse_allocations(report: str) -> ArenaMeasurement:
+    """Parse the text `Interpreter.print_allocations()` writes to stderr."""
+    totals = {k: int(v) for k, v in _TOTAL_RE.findall(report)}
+    if "total" not in totals:
+        raise ModelError("TFLite Micro printed no arena totals", hint=f"its report was: {report[:200]!r}")
+    sections = {name: AllocationSection(int(u), int(r), int(c)) for name, u, r, c in _SECTION_RE.findall(report)}
+    return ArenaMeasurement(totals["total"], totals.get("head", 0), totals.get("tail", 0), sections, report)
+
+
+def measure_tflm_arena(model: bytes | str | Path) -> ArenaMeasurement:
+    """Arena TFLM needs for `model` on this 64-bit host, as its RecordingMicroAllocator reports it.
+
+    Measured after AllocateTensors (no inference, so no input data can make a kernel abort). The smallest
+    arena that works differs from the reported total by the alignment of the arena start (< 16 B): on
+    this host VWW reports 103,680 B and runs with 103,672-103,684 B depending on where malloc put it.
+    """
+    runtime = _import_tflm()
+    data = _model_bytes(model)
+    graph = load_graph(data)
+    check_tflm_aborts(graph)
+    interp = _tflm_interpreter(runtime, data, _generous_arena(graph), preserve=False)
+    with capture_c_stderr() as out:
+        interp.print_allocations()
+    return parse_allocations("".join(out))
+
+
+def estimate_arena_32bit(m: ArenaMeasurement) -> int:
+    """Arena for a 32-bit Cortex-M from the 64-bit measurement.
+
+    TFLM's tail holds structs with pointers, which halve on a 32-bit target. Two of them have a size
+    that does not depend on the kernels and are subtracted exactly: the TfLiteEvalTensor array (24 -> 12
+    bytes per tensor, rounded up to the 16-byte alignment) and the NodeAndRegistration array (64 -> 32
+    bytes per op). Everything else (per-op kernel data, persistent TfLiteTensors, allocator objects) is
+    kept at its 64-bit size, so the estimate is an upper bound: VWW 101,632 B against 100,660 B measured
+    on a Cortex-M4 (+972 B), ResNet-8 55,024 B against 54,340 B (+684 B). The head (planned activations)
+    is the same on both. The result is rounded up to 16 bytes.
+    """
+    saving = 0
+    ev = m.sections.get("TfLiteEvalTensor data")
+    if ev is not None:
+        saving += max(0, ev.used - _align(EVAL_TENSOR_BYTES_32 * ev.count))
+    nodes = m.sections.get("NodeAndRegistration struct")
+    if nodes is not None:
+        saving += max(0, nodes.used - NODE_AND_REGISTRATION_BYTES_32 * nodes.count)
+    return _align(m.total - saving)
+
+
+# ---------------------------------------------------------------------------------------------- LiteRT
+
+
+class LiteRTReference:
+    """LiteRT (`ai_edge_litert`): the fast desktop / Raspberry Pi runtime. `kernels="reference"` selects
+    BUILTIN_REF kernels (closer to TFLM, still not exact: DESIGN.md §4)."""
+
+    name = "litert"
+    exact = False
+
+    def __init__(self, model: bytes | str | Path, kernels: str = "default", num_threads: int = 1) -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        except ImportError as e:
+            raise DependencyError(f"LiteRT (ai_edge_litert) is not installed ({e})", hint=LITERT_PIP) from None
+        if kernels not in ("default", "reference"):
+            raise UsageError(f"unknown LiteRT kernels {kernels!r}", hint="use default or reference")
+        self._data = _model_bytes(model)
+        self.graph = load_graph(self._data)
+        self.inputs = _tensor_infos(self.graph, self.graph.inputs)
+        self.outputs = _tensor_infos(self.graph, self.graph.outputs)
+        resolver = OpResolverType.BUILTIN_REF if kernels == "reference" else OpResolverType.AUTO
+        try:
+            self._interp = Interpreter(model_content=self._data, num_threads=num_threads,
+                                       experimental_op_resolver_type=resolver)
+            self._interp.allocate_tensors()
+        except (RuntimeError, ValueError) as e:
+            raise ModelError(f"LiteRT cannot prepare the model: {e}") from None
+        self._in = [d["index"] for d in self._interp.get_input_details()]
+        self._out = [d["index"] for d in self._interp.get_output_details()]
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.run_all(batch)[0]
+
+    def run_all(self, batch: np.ndarray) -> list[np.ndarray]:
+        if len(self.inputs) != 1:
+            raise UsageError(f"model has {len(self.inputs)} inputs; run() feeds one")
+        batch = _check_batch(batch, self.inputs[0])
+        outs: list[list[np.ndarray]] = [[] for _ in self._out]
+        for sample in batch:
+            self._interp.set_tensor(self._in[0], np.ascontiguousarray(sample.reshape(self.inputs[0].shape)))
+            self._interp.invoke()
+            for k, idx in enumerate(self._out):
+                outs[k].append(self._interp.get_tensor(idx).reshape(self.outputs[k].shape[1:]).copy())
+        return [np.stack(o) if o else np.zeros((0, *info.shape[1:]), info.dtype)
+                for o, info in zip(outs, self.outputs, strict=True)]
+
+
+REFERENCES = {"tflm": TflmReference, "litert": LiteRTReference}
+
+
+def get_reference(kind: str, model: bytes | str | Path, **options: Any) -> Reference:
+    """A runtime by name: "tflm" (exact) or "litert" (fast)."""
+    try:
+        cls = REFERENCES[kind]
+    except KeyError:
+        raise UsageError(f"unknown reference runtime {kind!r}", hint="use one of: " + ", ".join(REFERENCES)) from None
+    return cls(model, **options)

@@ -1,0 +1,243 @@
+"""The graph layer: MACs, RAM lower bound, per-layer stats, validation messages, board fit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, mlperf_model
+from tiny_models import edit_model, tiny_model, two_subgraphs
+
+from edgeimpro.boards import BOARDS, get_board
+from edgeimpro.errors import BoardFitError, ModelError, UnsupportedOpError
+from edgeimpro.graph import load_graph
+from edgeimpro.graph.analysis import analyze, board_fit, check_board_fit, live_ranges, op_macs
+from edgeimpro.graph.validate import TFLM_OPS, validate_int8
+
+pytestmark = pytest.mark.unit
+
+# name -> (MACs exactly, MACs in M as published, RAM lower bound, op index of the peak, parameters)
+KNOWN = {
+    "vww": (7_489_664, 7.49, 55_296, 2, 210_850),
+    "resnet8": (12_501_632, 12.50, 49_152, 2, 77_706),
+    "kws": (2_656_768, 2.66, 16_000, 1, 22_604),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN))
+def test_mlperf_macs_and_ram_lower_bound(name: str) -> None:
+    macs, macs_m, ram, peak, params = KNOWN[name]
+    stats = analyze(load_graph(mlperf_model(name)))
+    assert round(stats.macs / 1e6, 2) == macs_m
+    assert stats.macs == macs
+    assert stats.ram_lower_bound == ram
+    assert stats.ram_peak_op == peak
+    assert stats.parameters == params
+    assert stats.flash_estimate == stats.model_bytes + stats.code_allowance
+    assert max(layer.live_bytes for layer in stats.layers) == ram
+
+
+def test_conv_layer_figures_by_hand() -> None:
+    g = load_graph(mlperf_model("vww"))
+    conv, dw = g.ops[0], g.ops[1]
+    # CONV_2D 96x96x3 -> 48x48x8, 3x3 kernel over 3 input channels
+    assert op_macs(g, conv) == 48 * 48 * 8 * (3 * 3 * 3)
+    # DEPTHWISE_CONV_2D 48x48x8, 3x3 per channel
+    assert op_macs(g, dw) == 48 * 48 * 8 * (3 * 3)
+    layer = analyze(g).layers[0]
+    assert layer.params == "3x3 s2 SAME relu"
+    assert layer.weight_bytes == 8 * 3 * 3 * 3 * 1 + 8 * 4          # int8 weights + int32 bias
+    assert layer.input_shapes == [[1, 96, 96, 3]] and layer.output_shapes == [[1, 48, 48, 8]]
+    # op 0 holds its input and output: 96*96*3 + 48*48*8
+    assert layer.live_bytes == 96 * 96 * 3 + 48 * 48 * 8
+    kws = load_graph(mlperf_model("kws"))
+    assert op_macs(kws, kws.ops[0]) == 25 * 5 * 64 * (10 * 4 * 1)   # 10x4 kernel, stride 2, 1 channel
+    assert analyze(kws).layers[0].params == "10x4 s2 SAME relu"
+
+
+def test_other_layer_params_and_fc_macs() -> None:
+    stats = analyze(load_graph(mlperf_model("vww")))
+    by_op = {layer.op: layer for layer in stats.layers}
+    assert by_op["AVERAGE_POOL_2D"].params == "3x3 s3 VALID" and by_op["AVERAGE_POOL_2D"].macs == 0
+    assert by_op["FULLY_CONNECTED"].params == "256->2" and by_op["FULLY_CONNECTED"].macs == 256 * 2
+    assert by_op["FULLY_CONNECTED"].weight_bytes == 2 * 256 + 2 * 4
+
+
+def test_resnet_skip_connection_keeps_tensor_alive() -> None:
+    g = load_graph(mlperf_model("resnet8"))
+    ranges = live_ranges(g)
+    # tensor 22 (first conv output) is read again by the ADD at op 3: live over ops 0..3
+    assert ranges[22] == (0, 3)
+    assert ranges[g.inputs[0]] == (0, 0)
+    assert ranges[g.outputs[0]] == (len(g.ops) - 1, len(g.ops) - 1)
+    assert analyze(g).layers[2].live_bytes == 3 * 32 * 32 * 16        # skip input, conv input, conv output
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN))
+def test_shared_models_pass_int8_validation(name: str) -> None:
+    validate_int8(load_graph(mlperf_model(name)))        # -1 batch in the signature, no SHAPE ops: fine
+
+
+# ------------------------------------------------------------------------------------- bad files
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    p = tmp_path / "cut.tflite"
+    p.write_bytes(mlperf_model("vww").read_bytes()[:50_000])
+    with pytest.raises(ModelError, match=r"cut\.tflite is corrupt") as e:
+        load_graph(p)
+    assert "truncated" in e.value.hint
+
+
+def test_not_a_tflite_file(tmp_path: Path) -> None:
+    p = tmp_path / "image.png"
+    p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ModelError, match=r"image\.png is not a TFLite flatbuffer"):
+        load_graph(p)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not found"):
+        load_graph(tmp_path / "nope.tflite")
+
+
+# ------------------------------------------------------------------------------------- validation
+
+
+def test_float_model_is_named() -> None:
+    with pytest.raises(ModelError, match=r"^float model: op 0 CONV_2D computes in float32") as e:
+        validate_int8(load_graph(tiny_model("float")))
+    assert "edgeimpro convert" in e.value.hint
+
+
+def test_hybrid_model_is_named() -> None:
+    with pytest.raises(ModelError, match=r"^hybrid model: op \d+ FULLY_CONNECTED takes float32 activations "
+                                         r"with int8 weights") as e:
+        validate_int8(load_graph(tiny_model("hybrid")))
+    assert "full-integer" in e.value.hint
+
+
+def test_float_interface_is_named() -> None:
+    g = load_graph(tiny_model("float_io"))
+    with pytest.raises(ModelError, match=r"^model input '.+' is float32: the model is int8 inside") as e:
+        validate_int8(g)
+    assert "inference_input_type" in e.value.hint
+
+
+def test_dynamic_batch_is_named() -> None:
+    g = load_graph(tiny_model("dynamic"))
+    name = g.input_tensors[0].name
+    with pytest.raises(ModelError, match=r"has a dynamic batch size \(shape signature \[-1, 8, 8, 3\]\)") as e:
+        validate_int8(g)
+    assert name in e.value.message and "SHAPE op" in e.value.message
+    assert "batch_size=1" in e.value.hint
+
+
+def test_dynamic_spatial_dimension_is_named() -> None:
+    g = load_graph(tiny_model("int8"))
+    t = g.tensors[g.ops[0].outputs[0]]
+    t.shape_signature = (1, -1, 8, 4)
+    with pytest.raises(ModelError, match=rf"tensor '{t.name}' has a dynamic shape \[1, -1, 8, 4\]"):
+        validate_int8(g)
+
+
+def test_unsupported_op_is_named() -> None:
+    with pytest.raises(UnsupportedOpError, match=r"^TFLite Micro has no kernel for GELU \(op 1\)") as e:
+        validate_int8(load_graph(tiny_model("gelu")))
+    assert "relu" in e.value.hint
+
+
+def test_target_op_set_is_a_parameter() -> None:
+    g = load_graph(mlperf_model("vww"))
+    with pytest.raises(UnsupportedOpError) as e:
+        validate_int8(g, {"CONV_2D", "DEPTHWISE_CONV_2D", "RESHAPE"}, target="edgeimpro AOT")
+    assert e.value.message.startswith("edgeimpro AOT has no kernel for AVERAGE_POOL_2D (op 27), "
+                                      "FULLY_CONNECTED (op 29), SOFTMAX (op 30)")
+
+
+def test_more_than_one_subgraph() -> None:
+    g = load_graph(two_subgraphs(tiny_model("int8").read_bytes()))
+    with pytest.raises(ModelError, match=r"^model has 2 subgraphs"):
+        validate_int8(g)
+
+
+def test_add_that_would_abort_tflm_is_rejected() -> None:
+    """A degenerate ADD output scale makes TFLM abort the process (INT8_SEMANTICS.md §5): reject first."""
+    g0 = load_graph(mlperf_model("resnet8"))
+    add = next(op for op in g0.ops if op.opcode == "ADD")
+    out = add.outputs[0]
+
+    def shrink(m) -> None:
+        m.subgraphs[0].tensors[out].quantization.scale = np.array([7.8e-9], np.float32)
+
+    g = load_graph(edit_model(mlperf_model("resnet8").read_bytes(), shrink))
+    with pytest.raises(ModelError, match=rf"^op {add.index} ADD has output scale 7.8e-09 .* TFLite Micro aborts"):
+        validate_int8(g)
+
+
+def test_tflm_op_table_names_real_kernels() -> None:
+    """Every table entry has a kernel (Register_<OP>) in the pinned tflite_micro and an Add<Name> method."""
+    pytest.importorskip("tflite_micro")
+    from tflite_micro.python.tflite_micro import _runtime
+
+    so = Path(_runtime.__file__).read_bytes()
+    missing = [op for op in TFLM_OPS if f"Register_{op}Ev".encode() not in so]
+    assert missing == []
+    assert all(m.startswith("Add") for m in TFLM_OPS.values())
+    for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
+               "MUL", "SUB", "MEAN", "SOFTMAX", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "RELU",
+               "RELU6", "PAD", "PADV2", "CONCATENATION", "RESHAPE", "QUANTIZE", "DEQUANTIZE", "SQUEEZE"):
+        assert op in TFLM_OPS
+    assert TFLM_OPS["CONV_2D"] == "AddConv2D" and TFLM_OPS["DEPTHWISE_CONV_2D"] == "AddDepthwiseConv2D"
+
+
+# ------------------------------------------------------------------------------------- boards
+
+
+def test_model_too_big_for_a_board() -> None:
+    stats = analyze(load_graph(tiny_model("big")))
+    assert stats.ram_lower_bound == 160 * 160 * 3 + 160 * 160 * 16
+    with pytest.raises(BoardFitError) as e:
+        check_board_fit(stats, get_board("stm32f405"))
+    needed = stats.ram_lower_bound + 8 * 1024
+    assert e.value.message.startswith(f"model needs {needed / 1024:,.1f} KiB of RAM")
+    assert "board stm32f405 has 128.0 KiB" in e.value.message
+    assert f"{(needed - 128 * 1024) / 1024:,.1f} KiB short" in e.value.message
+    assert "--input-size" in e.value.hint and "nucleo-l4r5zi" in e.value.hint
+
+
+def test_fit_margins() -> None:
+    stats = analyze(load_graph(mlperf_model("vww")))
+    board = get_board("stm32f405")
+    fit = board_fit(stats, board, arena_bytes=101_632)
+    assert fit.fits
+    assert fit.ram_needed == 101_632 + 8 * 1024
+    assert fit.ram_margin == 128 * 1024 - fit.ram_needed
+    assert fit.flash_margin == 1024 * 1024 - (stats.model_bytes + 64 * 1024)
+    assert check_board_fit(stats, board, 101_632) == fit
+    assert not board_fit(stats, board, arena_bytes=130_000).fits
+    assert set(BOARDS) >= {"qemu-m4", "stm32f405", "nucleo-l4r5zi"}
+
+
+# ------------------------------------------------------------------------------------- light path
+
+
+def test_graph_and_inspect_do_not_import_tensorflow() -> None:
+    """`inspect` (arena measurement included) must run on a machine without TensorFlow."""
+    code = (
+        "import sys, io, contextlib\n"
+        "import edgeimpro.graph, edgeimpro.graph.analysis, edgeimpro.graph.validate, edgeimpro.cli.inspect\n"
+        "import edgeimpro.inspect, edgeimpro.references, edgeimpro.codegen.tflm, edgeimpro.cli.export\n"
+        "assert 'tensorflow' not in sys.modules, 'imported tensorflow'\n"
+        "from edgeimpro.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main(['inspect', {str(mlperf_model('kws'))!r}, '--json'])\n"
+        "assert rc == 0, rc\n"
+        "bad = [m for m in sys.modules if m == 'tensorflow' or m.startswith(('tensorflow.', 'keras'))]\n"
+        "assert not bad, bad[:5]\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
