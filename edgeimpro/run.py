@@ -82,7 +82,7 @@ def run_host(model_path: Path, inputs: list[np.ndarray], sanitize: bool = False)
     from edgeimpro.codegen.hostbuild import run_host as run_build
 
     graph = load_graph(model_path)
-    result = generate_aot(graph, Path(model_path).stem)
+    result = generate_aot(graph, "model", source=Path(model_path).name)
     with tempfile.TemporaryDirectory(prefix="edgeimpro-aot-") as td:
         for name, text in result.files.items():
             (Path(td) / name).write_text(text)

@@ -16,7 +16,8 @@ from tiny_models import tiny_model
 
 from edgeimpro.cli.main import main
 from edgeimpro.codegen import tflm
-from edgeimpro.codegen.tflm import MANIFEST, export_tflm
+from edgeimpro.codegen.output import MANIFEST
+from edgeimpro.codegen.tflm import export_tflm
 from edgeimpro.errors import ModelError, UnsupportedOpError, UsageError
 from edgeimpro.graph import load_graph
 from edgeimpro.graph.validate import TFLM_OPS

@@ -19,8 +19,25 @@ def _tflm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _aot(args: argparse.Namespace) -> int:
+    from edgeimpro.codegen.aot import export_aot
+
+    rep = export_aot(args.model, args.output, measure_tflm=not args.no_tflm_arena)
+    print(f"AOT C export in {args.output}: model.c, model.h, aot_report.json ({rep['layers']} layers)")
+    print(f"  arena            {rep['arena_bytes']:>9,} B  (static memory plan)")
+    print(f"  weights          {rep['weights_bytes']:>9,} B  (const, flash)")
+    print(f"  RAM lower bound  {rep['ram_lower_bound']:>9,} B  -> arena / bound = {rep['arena_vs_lower_bound']:.3f}")
+    if rep["tflm_arena_bytes_32bit"]:
+        print(f"  TFLM arena       {rep['tflm_arena_bytes_32bit']:>9,} B  (32-bit estimate; "
+              f"{rep['tflm_arena_bytes_64bit']:,} B measured on this 64-bit host) "
+              f"-> arena / TFLM = {rep['arena_vs_tflm_32bit']:.3f}")
+    else:
+        print("  TFLM arena       not measured (tflite_micro not installed)")
+    return 0
+
+
 # target -> function(args) -> exit code. Targets add their own options in add_parser.
-TARGETS: dict[str, Callable[[argparse.Namespace], int]] = {"tflm": _tflm}
+TARGETS: dict[str, Callable[[argparse.Namespace], int]] = {"tflm": _tflm, "aot": _aot}
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +49,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="tflm: plain files, or an Arduino library folder")
     parser.add_argument("--arena-size", type=int, default=None,
                         help="tflm: tensor arena in bytes (default: measured with tflite_micro + margin)")
+    parser.add_argument("--no-tflm-arena", action="store_true",
+                        help="aot: skip measuring TFLM's arena for comparison")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,18 +18,15 @@ alignment of the arena start.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgeimpro import __version__
+from edgeimpro.codegen.output import check_out_dir, read_model, write_export
 from edgeimpro.errors import ModelError, UsageError
 from edgeimpro.graph.loader import load_graph
 from edgeimpro.graph.model import Graph, Tensor
@@ -37,7 +34,6 @@ from edgeimpro.graph.validate import TFLM_OPS, resolver_ops, validate_int8
 from edgeimpro.modelcard import find_card
 
 EXPORT_FORMAT_VERSION = 1
-MANIFEST = "edgeimpro_export.json"
 LAYOUTS = ("plain", "arduino")
 ARENA_MARGIN_FRACTION = 0.05
 ARENA_MARGIN_MIN = 1024
@@ -100,8 +96,8 @@ def export_tflm(model_path: str | Path, out_dir: str | Path, layout: str = "plai
     model_path, out_dir = Path(model_path), Path(out_dir)
     if layout not in LAYOUTS:
         raise UsageError(f"unknown layout {layout!r}", hint="use " + " or ".join(LAYOUTS))
-    _check_out_dir(out_dir)
-    data = _read(model_path)
+    check_out_dir(out_dir)
+    data = read_model(model_path)
     graph = load_graph(data)
     validate_int8(graph, supported_ops, "TFLite Micro")
     ops = resolver_ops(graph, {k: TFLM_OPS[k] for k in TFLM_OPS if k in supported_ops})
@@ -126,8 +122,7 @@ def export_tflm(model_path: str | Path, out_dir: str | Path, layout: str = "plai
                 "target": "tflm", "layout": layout, "model": model_path.name, "model_sha256": graph.sha256,
                 "model_bytes": len(data), "arena": arena.to_dict(),
                 "ops": [op for op, _ in ops], "files": sorted(files)}
-    files[MANIFEST] = json.dumps(manifest, indent=2) + "\n"
-    write_tree_atomic(out_dir, files)
+    write_export(out_dir, files, manifest)
     return TflmExport(out_dir, layout, [out_dir / f for f in sorted(files)], arena, ops, graph.sha256,
                       len(data), labels)
 
@@ -329,15 +324,6 @@ def _arduino_name(name: str) -> str:
 # ---------------------------------------------------------------------------------------------- io
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"model file not found: {path}") from None
-    except IsADirectoryError:
-        raise ModelError(f"{path} is a folder, not a .tflite file") from None
-
-
 def _labels(model_path: Path, graph: Graph) -> list[str]:
     card = find_card(model_path)
     if card is None or not card.labels:
@@ -351,42 +337,6 @@ def _labels(model_path: Path, graph: Graph) -> list[str]:
         raise ModelError(f"model.json lists {len(card.labels)} labels but the model outputs {classes} scores",
                          hint="re-run `edgeimpro convert` so model.json matches the model")
     return list(card.labels)
-
-
-def _check_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"{out_dir} exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).exists():
-        raise UsageError(f"{out_dir} is not empty and was not written by `edgeimpro export`",
-                         hint="give a new or empty folder with -o; edgeimpro replaces only its own exports")
-
-
-def write_tree_atomic(out_dir: Path, files: dict[str, str]) -> None:
-    """Write every file into a temporary sibling folder, then swap it in: nothing half-written."""
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    old: Path | None = None
-    try:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)           # mkdtemp makes 0700; an export is an ordinary folder
-        for rel, text in files.items():
-            p = tmp / rel
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(text)
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent))
-            os.rmdir(old)
-            os.rename(out_dir, old)
-        os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and old.exists() and not out_dir.exists():
-            os.rename(old, out_dir)             # put the previous export back
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _align(n: int, a: int) -> int:

@@ -1,0 +1,67 @@
+"""Writing an export folder: all or nothing, and never over a folder edgeimpro did not write."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edgeimpro.errors import ModelError, UsageError
+
+MANIFEST = "edgeimpro_export.json"   # what was exported from what; marks the folder as ours
+
+
+def read_model(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"model file not found: {path}") from None
+    except IsADirectoryError:
+        raise ModelError(f"{path} is a folder, not a .tflite file") from None
+
+
+def check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).exists():
+        raise UsageError(f"{out_dir} is not empty and was not written by `edgeimpro export`",
+                         hint="give a new or empty folder with -o; edgeimpro replaces only its own exports")
+
+
+def write_export(out_dir: Path, files: dict[str, str | bytes], manifest: dict[str, Any]) -> None:
+    """Check the folder, add the manifest and write everything atomically."""
+    check_out_dir(out_dir)
+    files = dict(files)
+    files[MANIFEST] = json.dumps(dict(manifest, files=sorted(files)), indent=2) + "\n"
+    write_tree_atomic(out_dir, files)
+
+
+def write_tree_atomic(out_dir: Path, files: dict[str, str | bytes]) -> None:
+    """Write every file into a temporary sibling folder, then swap it in: nothing half-written."""
+    out_dir = Path(out_dir).resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    old: Path | None = None
+    try:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)           # mkdtemp makes 0700; an export is an ordinary folder
+        for rel, data in files.items():
+            p = tmp / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(data.encode() if isinstance(data, str) else data)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent))
+            os.rmdir(old)
+            os.rename(out_dir, old)
+        os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not out_dir.exists():
+            os.rename(old, out_dir)             # put the previous export back
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

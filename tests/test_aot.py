@@ -1,0 +1,195 @@
+"""The AOT runtime end to end on the host: generated C + reference kernels, bit-exact with tflite_micro."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import mlperf_model
+from tiny_models import tiny_model
+
+from edgeimpro.cli.main import main
+from edgeimpro.codegen.aot import export_aot, generate_aot
+from edgeimpro.codegen.hostbuild import compile_host, run_host
+from edgeimpro.codegen.planner import check_plan, plan_arena
+from edgeimpro.errors import ModelError, UnsupportedOpError
+from edgeimpro.graph import load_graph
+from edgeimpro.graph.analysis import ram_lower_bound
+from edgeimpro.references import TflmReference
+
+pytestmark = pytest.mark.host
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden"
+TFLM_M4_ARENA = {"vww": 100_660, "resnet8": 54_340}   # measured on a Cortex-M4 (DESIGN.md §7)
+
+
+def inputs_for(graph, n: int, seed: int) -> np.ndarray:
+    """n int8 inputs shaped (n, *input shape without batch): the extremes (all -128, all 127, all zero
+    point, a ramp), then random."""
+    t = graph.input_tensors[0]
+    shape = t.shape[1:]
+    zp = t.quantization.scalar[1]
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, size=(n, *shape), dtype=np.int8)
+    x[0] = -128
+    x[1] = 127
+    x[2] = zp
+    x[3] = (np.arange(t.size) % 256 - 128).astype(np.int8).reshape(shape)
+    return x
+
+
+def host_outputs(exe, graph, x: np.ndarray, want_layers: bool = False):
+    full = x.reshape(x.shape[0], *graph.input_tensors[0].shape)
+    return run_host(exe, [full], [t.shape for t in graph.output_tensors], want_layers=want_layers)
+
+
+def build(graph, **kw):
+    result = generate_aot(graph, "model")
+    d = Path(tempfile.mkdtemp(prefix="aot-test-"))
+    for name, text in result.files.items():
+        (d / name).write_text(text)
+    return result, compile_host(d, **kw)
+
+
+def assert_bit_exact(model: Path, n: int, seed: int = 0, layers_for: int = 2, **kw) -> None:
+    graph = load_graph(model)
+    _, exe = build(graph, layer_hook=True, poison=True, **kw)
+    x = inputs_for(graph, n, seed)
+    outs, layers = host_outputs(exe, graph, x, want_layers=True)
+    ref = TflmReference(model)
+    expected = ref.run(x)
+    got = outs[0].reshape(expected.shape)
+    bad = [i for i in range(n) if not np.array_equal(got[i], expected[i])]
+    assert not bad, f"{len(bad)}/{n} outputs differ from tflite_micro (first: sample {bad[0]})"
+    # Every layer, not only the output, for the first samples.
+    for s in range(layers_for):
+        inter = ref.intermediates(x[s])
+        for op in graph.ops:
+            want = inter[op.outputs[0]].reshape(-1)
+            assert np.array_equal(layers[s][op.index], want), f"sample {s} layer {op.index} {op.opcode} differs"
+
+
+@pytest.mark.parametrize("name", ["resnet8", "kws", "vww"])
+def test_mlperf_model_bit_exact_with_poisoned_dead_buffers(name):
+    assert_bit_exact(mlperf_model(name), n=50, seed=hash(name) % 1000)
+
+
+def test_tiny_model_bit_exact():
+    assert_bit_exact(GOLDEN / "tiny.tflite", n=60, layers_for=4)
+
+
+@pytest.mark.parametrize("name", ["resnet8", "kws"])
+def test_sanitizer_build_bit_exact(name):
+    assert_bit_exact(mlperf_model(name), n=6, layers_for=1, sanitize=True, opt="-O1")
+
+
+@pytest.mark.parametrize("name", ["vww", "resnet8", "kws"])
+def test_arena_within_5_percent_of_the_live_set_lower_bound(name):
+    graph = load_graph(mlperf_model(name))
+    result = generate_aot(graph)
+    bound, _ = ram_lower_bound(graph)
+    assert result.arena_bytes <= 1.05 * bound, (result.arena_bytes, bound)
+    if name in TFLM_M4_ARENA:
+        assert result.arena_bytes < TFLM_M4_ARENA[name]
+    if name == "vww":
+        assert result.arena_bytes <= 0.57 * TFLM_M4_ARENA["vww"]
+
+
+def test_poisoning_catches_a_broken_memory_plan():
+    """Negative control: move a tensor onto bytes another live tensor uses; the poisoned build must differ."""
+    model = mlperf_model("resnet8")
+    graph = load_graph(model)
+    plan = plan_arena(graph)
+    # Two blocks live at the same time, placed apart: put the second on top of the first.
+    a, b = next((a, b) for a in plan.blocks for b in plan.blocks
+                if a is not b and a.overlaps(b) and a.first >= 0 and b.first > a.first and b.first < a.last)
+    b.offset = a.offset
+    for t in b.tensors:
+        plan.offsets[t] = a.offset
+    with pytest.raises(AssertionError, match="overlap"):
+        check_plan(plan)
+    result = generate_aot(graph, "model", plan=plan)
+    d = Path(tempfile.mkdtemp(prefix="aot-broken-"))
+    for name, text in result.files.items():
+        (d / name).write_text(text)
+    exe = compile_host(d, poison=True)
+    x = inputs_for(graph, 8, 3)
+    outs, _ = host_outputs(exe, graph, x)
+    expected = TflmReference(model).run(x)
+    assert not np.array_equal(outs[0].reshape(expected.shape), expected)
+
+
+def test_golden_snapshot_of_generated_c():
+    """The emitted C for a small model, compared as text: a change in the generator shows in review.
+    Regenerate with UPDATE_GOLDEN=1 after an intended change."""
+    graph = load_graph(GOLDEN / "tiny.tflite")
+    files = generate_aot(graph, "model", source="tiny.tflite").files
+    for name, text in files.items():
+        path = GOLDEN / name
+        if os.environ.get("UPDATE_GOLDEN"):
+            path.write_text(text)
+        assert path.read_text() == text, f"{name} differs from {path}; UPDATE_GOLDEN=1 if intended"
+
+
+def test_unsupported_op_fails_export_naming_layer_and_op(tmp_path):
+    with pytest.raises(UnsupportedOpError) as e:
+        export_aot(tiny_model("gelu"), tmp_path / "out", measure_tflm=False)
+    assert "GELU" in str(e.value) and "layer" in str(e.value)
+    assert "--target tflm" in (e.value.hint or "")
+    assert not (tmp_path / "out").exists()
+
+
+def test_float_model_fails_export(tmp_path):
+    with pytest.raises(ModelError) as e:
+        export_aot(tiny_model("float"), tmp_path / "out", measure_tflm=False)
+    assert "float" in str(e.value).lower()
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_cli_writes_code_and_report(tmp_path, capsys):
+    out = tmp_path / "aot"
+    assert main(["export", str(mlperf_model("resnet8")), "--target", "aot", "-o", str(out)]) == 0
+    assert {"model.c", "model.h", "aot_report.json", "edgeimpro_export.json"} <= {p.name for p in out.iterdir()}
+    rep = json.loads((out / "aot_report.json").read_text())
+    assert rep["arena_bytes"] == 49_152 and rep["ram_lower_bound"] == 49_152
+    assert rep["tflm_arena_bytes_64bit"] >= rep["tflm_arena_bytes_32bit"] > rep["arena_bytes"]
+    assert rep["model_sha256"] in (out / "model.h").read_text()
+    assert "arena / TFLM" in capsys.readouterr().out
+    # A folder edgeimpro did not write is never overwritten.
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    assert main(["export", str(mlperf_model("resnet8")), "--target", "aot", "-o", str(foreign)]) != 0
+    assert (foreign / "notes.txt").read_text() == "keep"
+
+
+def test_run_cli_on_host(tmp_path, capsys):
+    model = mlperf_model("kws")
+    graph = load_graph(model)
+    x = inputs_for(graph, 12, 5)                # (N, 49, 10, 1): the shape without the batch dimension
+    np.save(tmp_path / "x.npy", x)
+    rc = main(["run", str(model), "--inputs", str(tmp_path / "x.npy"), "--on", "host",
+               "-o", str(tmp_path / "y.npz"), "--json"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["samples"] == 12 and summary["arena_bytes"] == 16_000
+    y = np.load(tmp_path / "y.npz")["output_0"]
+    assert y.shape == (12, 12) and y.dtype == np.int8
+    assert np.array_equal(y, TflmReference(model).run(x))
+
+
+def test_run_cli_rejects_bad_inputs(tmp_path, capsys):
+    model = str(mlperf_model("kws"))
+    np.save(tmp_path / "f.npy", np.zeros((2, 49, 10, 1), np.float32))
+    assert main(["run", model, "--inputs", str(tmp_path / "f.npy"), "-o", str(tmp_path / "y.npz")]) == 3
+    err = capsys.readouterr().err
+    assert "float32" in err and "zero point" in err
+    np.save(tmp_path / "s.npy", np.zeros((2, 10, 49, 1), np.int8))
+    assert main(["run", model, "--inputs", str(tmp_path / "s.npy"), "-o", str(tmp_path / "y.npz")]) == 3
+    assert "(N, 49, 10, 1)" in capsys.readouterr().err
+    assert main(["run", model, "--inputs", str(tmp_path / "nope.npy"), "-o", str(tmp_path / "y.npz")]) == 3
+    assert not (tmp_path / "y.npz").exists()
