@@ -132,6 +132,12 @@ def _activation(v: int) -> str:
     return _ACTIVATIONS.get(v, f"ACT_{v}")
 
 
+def _init(cls: Any, table: Any) -> Any:
+    x = cls()
+    x.Init(table.Bytes, table.Pos)
+    return x
+
+
 def _options(o: Any) -> dict[str, Any]:
     """Builtin options as a plain dict, for the ops the int8 path knows."""
     kind = o.BuiltinOptionsType()
@@ -140,44 +146,44 @@ def _options(o: Any) -> dict[str, Any]:
         return {}
     opt = tflite.BuiltinOptions
     if kind == opt.Conv2DOptions:
-        x = tflite.Conv2DOptions(); x.Init(table.Bytes, table.Pos)
+        x = _init(tflite.Conv2DOptions, table)
         return {"padding": _PADDINGS[x.Padding()], "stride_h": x.StrideH(), "stride_w": x.StrideW(),
                 "dilation_h": x.DilationHFactor(), "dilation_w": x.DilationWFactor(),
                 "activation": _activation(x.FusedActivationFunction())}
     if kind == opt.DepthwiseConv2DOptions:
-        x = tflite.DepthwiseConv2DOptions(); x.Init(table.Bytes, table.Pos)
+        x = _init(tflite.DepthwiseConv2DOptions, table)
         return {"padding": _PADDINGS[x.Padding()], "stride_h": x.StrideH(), "stride_w": x.StrideW(),
                 "dilation_h": x.DilationHFactor(), "dilation_w": x.DilationWFactor(),
                 "depth_multiplier": x.DepthMultiplier(),
                 "activation": _activation(x.FusedActivationFunction())}
     if kind == opt.Pool2DOptions:
-        x = tflite.Pool2DOptions(); x.Init(table.Bytes, table.Pos)
+        x = _init(tflite.Pool2DOptions, table)
         return {"padding": _PADDINGS[x.Padding()], "stride_h": x.StrideH(), "stride_w": x.StrideW(),
                 "filter_h": x.FilterHeight(), "filter_w": x.FilterWidth(),
                 "activation": _activation(x.FusedActivationFunction())}
     if kind == opt.FullyConnectedOptions:
-        x = tflite.FullyConnectedOptions(); x.Init(table.Bytes, table.Pos)
+        x = _init(tflite.FullyConnectedOptions, table)
         return {"activation": _activation(x.FusedActivationFunction()), "keep_num_dims": bool(x.KeepNumDims()),
                 "weights_format": x.WeightsFormat(),
                 "asymmetric_quantize_inputs": bool(x.AsymmetricQuantizeInputs())}
     if kind in (opt.AddOptions, opt.MulOptions, opt.SubOptions, opt.DivOptions):
         cls = {opt.AddOptions: tflite.AddOptions, opt.MulOptions: tflite.MulOptions,
                opt.SubOptions: tflite.SubOptions, opt.DivOptions: tflite.DivOptions}[kind]
-        x = cls(); x.Init(table.Bytes, table.Pos)
+        x = _init(cls, table)
         return {"activation": _activation(x.FusedActivationFunction())}
     if kind == opt.ConcatenationOptions:
-        x = tflite.ConcatenationOptions(); x.Init(table.Bytes, table.Pos)
+        x = _init(tflite.ConcatenationOptions, table)
         return {"axis": x.Axis(), "activation": _activation(x.FusedActivationFunction())}
     if kind == opt.SoftmaxOptions:
-        x = tflite.SoftmaxOptions(); x.Init(table.Bytes, table.Pos)
+        x = _init(tflite.SoftmaxOptions, table)
         return {"beta": float(x.Beta())}
     if kind == opt.ReducerOptions:
-        x = tflite.ReducerOptions(); x.Init(table.Bytes, table.Pos)
+        x = _init(tflite.ReducerOptions, table)
         return {"keep_dims": bool(x.KeepDims())}
     if kind == opt.LeakyReluOptions:
-        x = tflite.LeakyReluOptions(); x.Init(table.Bytes, table.Pos)
+        x = _init(tflite.LeakyReluOptions, table)
         return {"alpha": float(x.Alpha())}
     if kind == opt.ReshapeOptions:
-        x = tflite.ReshapeOptions(); x.Init(table.Bytes, table.Pos)
+        x = _init(tflite.ReshapeOptions, table)
         return {"new_shape": [int(v) for v in x.NewShapeAsNumpy()] if x.NewShapeLength() else []}
     return {}
