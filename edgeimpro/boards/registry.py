@@ -24,6 +24,13 @@ class Board:
     uart: str                    # "cmsdk@0x40004000", "stm32-usart@0x40011000", ...
     qemu_machine: str | None     # None for a board that runs only on hardware
     flash_method: str | None     # "pyocd:<target>" for real boards
+    support: str = ""            # folder of board C under firmware/boards/ ("" = the board's name)
+    uart_baud: int = 115200      # ignored by QEMU; the real UART's rate (the ST-LINK VCP default)
+    stack_bytes: int = 8 * KIB   # reserved after .bss; counted in the RAM the build reports
+
+    @property
+    def support_dir(self) -> str:
+        return self.support or self.name
 
 
 BOARDS: dict[str, Board] = {
@@ -36,7 +43,7 @@ BOARDS: dict[str, Board] = {
             cpu_flags=("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
             flash_bytes=4 * MIB, ram_bytes=4 * MIB, flash_origin=0x0, ram_origin=0x20000000,
             clock_hz=25_000_000, uart="cmsdk@0x40004000",
-            qemu_machine="mps2-an386", flash_method=None,
+            qemu_machine="mps2-an386", flash_method=None, support="arm-mps",
         ),
         Board(
             name="qemu-m7",
@@ -45,7 +52,7 @@ BOARDS: dict[str, Board] = {
             cpu_flags=("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"),
             flash_bytes=4 * MIB, ram_bytes=4 * MIB, flash_origin=0x0, ram_origin=0x20000000,
             clock_hz=25_000_000, uart="cmsdk@0x40004000",
-            qemu_machine="mps2-an500", flash_method=None,
+            qemu_machine="mps2-an500", flash_method=None, support="arm-mps",
         ),
         Board(
             name="qemu-m55",
@@ -54,7 +61,7 @@ BOARDS: dict[str, Board] = {
             cpu_flags=("-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"),
             flash_bytes=512 * KIB, ram_bytes=4 * MIB, flash_origin=0x0, ram_origin=0x21000000,
             clock_hz=32_000_000, uart="cmsdk@0x49303000",
-            qemu_machine="mps3-an547", flash_method=None,
+            qemu_machine="mps3-an547", flash_method=None, support="arm-mps",
         ),
         Board(
             name="stm32f405",

@@ -1,0 +1,66 @@
+"""`edgeimpro convert MODEL.keras -o model.tflite`: full-int8 TFLite, accuracy delta, worst layers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_SAMPLES = 200   # kept equal to edgeimpro.quantize.DEFAULT_SAMPLES (not imported: --help stays fast)
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, metavar="MODEL.keras", help="Keras model written by `edgeimpro train`")
+    parser.add_argument("-o", "--output", type=Path, default=None,
+                        help="output .tflite (or a folder for FOLDER/model.tflite); default: beside the model. "
+                             "model.json is written beside it")
+    parser.add_argument("--calibration", type=Path, default=None, metavar="DATA_DIR",
+                        help="image folder (class subfolders) for calibration and the held-out accuracy; "
+                             "default: the training data recorded in model.json")
+    parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
+                        help=f"calibration images (default {DEFAULT_SAMPLES})")
+    parser.add_argument("--eval-samples", type=int, default=None, metavar="N",
+                        help="cap the held-out images evaluated (default: all of the held-out split)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from edgeimpro.quantize import convert_model
+
+    def progress(msg: str) -> None:
+        print(f"  {msg}", file=sys.stderr, flush=True)
+
+    result = convert_model(args.model, args.output, calibration_dir=args.calibration, samples=args.samples,
+                           eval_samples=args.eval_samples, progress=None if args.json else progress)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    c = result.card.conversion
+    acc = result.accuracy
+    print(f"wrote {result.tflite_path} ({result.size_bytes:,} bytes, sha256 {result.card.tflite_sha256[:16]}...)")
+    print(f"wrote {result.card_path}")
+    q = result.card.quantization
+    print(f"input  {q['input']['shape']} int8  scale {q['input']['scale']:.6g} zero point {q['input']['zero_point']}")
+    print(f"output {q['output']['shape']} int8  scale {q['output']['scale']:.6g} zero point {q['output']['zero_point']}")
+    print(f"calibrated on {result.calibration_samples} images from {c['calibration']['data_dir']}")
+    if acc.samples:
+        print(f"held-out images: {acc.samples} (validation split {c['evaluation']['val_fraction']:g}, "
+              f"seed {c['evaluation']['seed']}); int8 run in {acc.runtime}")
+        print(f"  accuracy  float {acc.float_accuracy:6.1%}   int8 {acc.int8_accuracy:6.1%}   "
+              f"delta {acc.int8_accuracy - acc.float_accuracy:+.1%}")
+        print(f"  top-1 agreement {acc.agreement:6.1%} ({acc.disagreements} of {acc.samples} differ)")
+    else:
+        print("no held-out images: accuracy not measured")
+    if result.unreadable:
+        print(f"{len(result.unreadable)} unreadable images skipped, first: {result.unreadable[0][0]}")
+    if result.worst_layers:
+        print("largest quantization error (RMS error in output LSBs):")
+        width = max(len(e.layer) for e in result.worst_layers)
+        for e in result.worst_layers:
+            print(f"  {e.layer:<{width}}  {e.op:<18} {e.rmse_over_scale:8.3f}   max |err| {e.max_abs_error:.4g}")
+    else:
+        print("per-layer quantization error unavailable (run with -v for the reason)")
+    return 0

@@ -1,0 +1,40 @@
+"""`edgeimpro datasets list` and `edgeimpro datasets demo NAME OUT_DIR`: demo image-folder datasets."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEMO_NAMES = ("digits", "faces", "shapes")   # kept equal to edgeimpro.datasets.demo.DEMOS (fast --help)
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    sub.add_parser("list", help="list the demo datasets", description="list the demo datasets")
+    demo = sub.add_parser("demo", help="write a demo dataset as an image folder (one subfolder per class)",
+                          description="write a demo dataset as an image folder (one subfolder per class, PNG)")
+    demo.add_argument("name", choices=DEMO_NAMES, metavar="NAME", help="digits, faces or shapes")
+    demo.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder to create")
+    demo.add_argument("--count", type=int, default=None, metavar="N",
+                      help="images per class (default: digits 500, faces 100, shapes 120)")
+    demo.add_argument("--seed", type=int, default=0, help="picks the subset (digits, faces) or generates (shapes)")
+    demo.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists and is not empty")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgeimpro.datasets.demo import list_demos, write_demo
+
+    if args.action == "list":
+        print(f"{'name':8} {'classes':>7}  {'per class':>9}  {'images':12} description")
+        for d in list_demos():
+            per_class = f"{d.default_count}" + ("" if d.max_count else "+")
+            print(f"{d.name:8} {len(d.classes):>7}  {per_class:>9}  {d.image_size:12} {d.description}")
+        return 0
+    result = write_demo(args.name, args.out_dir, count=args.count, seed=args.seed, force=args.force)
+    print(f"wrote {result.total} images of {len(result.counts)} classes to {result.path}")
+    width = max(len(c) for c in result.counts)
+    for cls, n in result.counts.items():
+        print(f"  {cls:{width}}  {n}")
+    print(f"next: edgeimpro train {args.out_dir} -o runs/{args.name}")
+    return 0

@@ -1,0 +1,132 @@
+"""`edgeimpro train DATA_DIR -o RUN_DIR`: train a compact CNN on a folder of class subfolders."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# Kept equal to edgeimpro.training (not imported here so `--help` does not load TensorFlow).
+ARCHS = ("seed-cnn", "mobilenet", "dscnn", "resnet8", "mobilenetv2")
+OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad", "adadelta")
+MAX_LISTED = 20
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR",
+                        help="folder with one subfolder of images per class (jpg, png, bmp; any size)")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="RUN_DIR",
+                        help="run folder to write: model.keras, labels.txt, model.json, history.csv, plots")
+    parser.add_argument("--arch", choices=ARCHS, default="seed-cnn",
+                        help="seed-cnn (the workshop CNN), mobilenet (V1), dscnn, resnet8 (MLPerf Tiny IC), "
+                             "mobilenetv2 (transfer learning); default seed-cnn")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="width multiplier of mobilenet (default 0.25) and mobilenetv2 (default 0.35)")
+    parser.add_argument("--weights", default="none", metavar="imagenet|none|PATH",
+                        help="mobilenetv2 base weights: imagenet (from Keras's cache, never downloaded), "
+                             "none (train from scratch), or a weights file; given weights freeze the base")
+    parser.add_argument("--input-size", default="96x96", metavar="HxW", help="model input size (default 96x96)")
+    parser.add_argument("--color", choices=("rgb", "grayscale"), default="rgb", help="default rgb")
+    parser.add_argument("--epochs", type=int, default=20, help="maximum epochs (default 20)")
+    parser.add_argument("--batch-size", type=int, default=32, help="default 32")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                        help="default adam (sgd uses momentum 0.9)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate (default: sgd 0.01, adam 0.001, rmsprop 0.001, adagrad 0.01, "
+                             "adadelta 1.0)")
+    parser.add_argument("--patience", type=int, default=5,
+                        help="stop after this many epochs without a better validation loss and restore the "
+                             "best weights; 0 = train all epochs (default 5)")
+    parser.add_argument("--val-split", type=float, default=0.2, help="validation fraction per class (default 0.2)")
+    parser.add_argument("--augment", action="store_true",
+                        help="random flip, rotation and zoom while training (not part of the saved model)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split, initial weights and shuffling")
+    parser.add_argument("--board", default=None, metavar="NAME",
+                        help="refuse a model whose int8 estimate cannot fit this board (e.g. stm32f405)")
+    parser.add_argument("--force", action="store_true", help="replace RUN_DIR if it exists and is not empty")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from edgeimpro.boards.registry import get_board
+    from edgeimpro.preprocess import parse_size
+    from edgeimpro.training import TrainConfig, train
+
+    board = get_board(args.board) if args.board else None
+    config = TrainConfig(
+        arch=args.arch, input_size=parse_size(args.input_size), color=args.color, epochs=args.epochs,
+        batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, patience=args.patience,
+        val_split=args.val_split, augment=args.augment, seed=args.seed, alpha=args.alpha,
+        weights=None if args.weights == "none" else args.weights,
+    )
+    result = train(args.data_dir, args.output, config, board=board, force=args.force,
+                   verbose=0 if args.quiet else 2, on_event=_print_event)
+    _print_summary(result)
+    return 0
+
+
+def _print_event(name: str, payload) -> None:
+    from edgeimpro.training import format_bytes
+
+    if name == "data":
+        counts = ", ".join(f"{c} {n}" for c, n in payload.counts.items())
+        print(f"data     {payload.root.resolve()}: {len(payload.classes)} classes, "
+              f"{sum(payload.counts.values())} images ({counts})")
+        print(f"split    train {payload.train_files}, validation {payload.val_files}")
+        if payload.ignored:
+            print(f"ignored  {len(payload.ignored)} non-image files, first: {payload.ignored[0]}")
+    elif name == "estimate":
+        spec, est, fit = payload.spec, payload.estimate, payload.fit
+        colour = "rgb" if spec.channels == 3 else "grayscale"
+        print(f"model    {spec.option_text()}, input {spec.height}x{spec.width} {colour}, "
+              f"{spec.num_classes} classes ({spec.output}): {est.params:,} params, {est.macs / 1e6:.2f} M MACs")
+        print(f"int8     flash ~{format_bytes(est.flash_bytes)} of model data (+ runtime code), "
+              f"activation RAM >= {format_bytes(est.peak_ram_bytes)} (peak at {est.peak_layer}); "
+              "estimates before conversion")
+        if fit is not None:
+            print(f"board    {fit.board}: flash {format_bytes(fit.flash_needed)} of "
+                  f"{format_bytes(fit.flash_available)} ({fit.flash_needed / fit.flash_available:.0%}), "
+                  f"RAM >= {format_bytes(fit.ram_needed)} of {format_bytes(fit.ram_available)} "
+                  f"({fit.ram_needed / fit.ram_available:.0%}): fits")
+    elif name == "loaded":
+        if payload.unreadable:
+            print(f"unreadable images: {len(payload.unreadable)} (skipped; training continues with the rest)")
+            for path, reason in payload.unreadable[:MAX_LISTED]:
+                print(f"  {path}: {reason}")
+            if len(payload.unreadable) > MAX_LISTED:
+                print(f"  ... and {len(payload.unreadable) - MAX_LISTED} more (all listed in model.json)")
+        print(f"training on {payload.train_images} images, validating on {payload.val_images}")
+    sys.stdout.flush()
+
+
+def _print_summary(result) -> None:
+    from edgeimpro.training import format_bytes
+
+    m = result.metrics
+    t = result.card.training
+    which = "val" if "val_accuracy" in m else "train"
+    stop = (f"early stopped, best epoch {m['best_epoch']} restored" if m["early_stopped"]
+            else f"best epoch {m['best_epoch']}")
+    rows = [
+        ("run", str(result.run_dir)),
+        ("model", f"{t['arch']}" + (f" alpha {t['alpha']:g}" if t["alpha"] is not None else "")
+         + f", {result.estimate.params:,} params"),
+        ("labels", ", ".join(result.card.labels)),
+        ("images", f"train {t['images']['train']}, validation {t['images']['validation']}, "
+                   f"unreadable {len(result.unreadable)}"),
+        ("epochs", f"{m['epochs_run']} run ({stop})"),
+        (f"{which} accuracy", f"{m[f'{which}_accuracy']:.3f}"),
+        (f"{which} loss", f"{m[f'{which}_loss']:.4f}"),
+        ("int8 estimate", f"flash ~{format_bytes(result.estimate.flash_bytes)}, "
+                          f"RAM >= {format_bytes(result.estimate.peak_ram_bytes)}"),
+        ("time", f"{result.seconds:.1f} s"),
+        ("files", " ".join(result.files)),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print()
+    print("summary")
+    for k, v in rows:
+        print(f"  {k:{width}}  {v}")
+    print(f"next: edgeimpro convert {result.run_dir / 'model.keras'}")

@@ -1,0 +1,382 @@
+/*
+ * Protocol server. Inputs are written straight into the model's input tensors in the arena (no copy), the
+ * model runs in place, and outputs and layer tensors are streamed from the arena in frames of at most
+ * EIP_LINK_MAX_PAYLOAD bytes. Every bad frame is answered with ERROR; nothing the host sends can stop it.
+ */
+#include "eip_server.h"
+
+#include <string.h>
+
+#include "eip_board.h"
+#include "eip_frame.h"
+#include "model.h"
+
+#ifndef EIP_LINK_MAX_PAYLOAD
+#define EIP_LINK_MAX_PAYLOAD EIP_LINK_DEFAULT_MAX_PAYLOAD
+#endif
+
+_Static_assert(EIP_LINK_MAX_PAYLOAD >= 64 && EIP_LINK_MAX_PAYLOAD <= EIP_LINK_MAX_PAYLOAD_LIMIT,
+               "EIP_LINK_MAX_PAYLOAD must be within 64..65535");
+_Static_assert(EIP_MODEL_NUM_LAYERS < 0xFFFF, "layer indices are 16-bit on the wire");
+
+#define RX_CAP (EIP_LINK_HEADER_BYTES + EIP_LINK_MAX_PAYLOAD + EIP_LINK_CRC_BYTES)
+/* Largest data slice in a RESULT or LAYER frame: the frame stays within EIP_LINK_MAX_PAYLOAD. */
+#define RESULT_SLICE (EIP_LINK_MAX_PAYLOAD - EIP_RESULT_SIZE)
+#define LAYER_SLICE (EIP_LINK_MAX_PAYLOAD - EIP_LAYER_SIZE)
+
+static const char *const link_error_text[EIP_LINK_ERR_COUNT] = EIP_LINK_ERROR_STRINGS;
+
+static struct {
+    eip_rx_t rx;
+    eip_tx_t tx;
+    uint32_t input_filled;   /* input bytes received contiguously from offset 0 */
+    uint32_t input_total;
+    uint32_t output_total;
+    uint16_t seq;            /* sequence number of the request being answered */
+    uint64_t excluded;       /* counter time spent sending layer frames during invoke */
+#ifdef EIP_LAYER_HOOK
+    uint8_t layer_selected[(EIP_MODEL_NUM_LAYERS + 7) / 8];
+#endif
+} server;
+
+static uint8_t rx_buffer[RX_CAP];
+
+static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static void uart_sink(const uint8_t *data, uint32_t n, void *ctx)
+{
+    (void)ctx;
+    eip_uart_write(data, n);
+}
+
+static void begin(uint8_t type, uint32_t length) { eip_tx_begin(&server.tx, uart_sink, 0, type, server.seq, (uint16_t)length); }
+
+/* Length of a string field on the wire (at most 255 bytes). */
+static uint32_t cstr_len(const char *s)
+{
+    uint32_t n = 0;
+    while (s != 0 && n < 255 && s[n] != '\0') {
+        n++;
+    }
+    return n;
+}
+
+static void send_error(uint16_t seq, eip_link_error_t code, int32_t detail, const char *text)
+{
+    if (text == 0) {
+        text = link_error_text[code];
+    }
+    uint32_t n = cstr_len(text);
+    eip_tx_begin(&server.tx, uart_sink, 0, EIP_MSG_ERROR, seq, (uint16_t)(EIP_ERROR_SIZE + n));
+    eip_tx_u16(&server.tx, (uint16_t)code);
+    eip_tx_u32(&server.tx, (uint32_t)detail);
+    eip_tx_data(&server.tx, text, n);
+    eip_tx_end(&server.tx);
+}
+
+static void send_ack(uint32_t value)
+{
+    begin(EIP_MSG_ACK, EIP_ACK_SIZE);
+    eip_tx_u32(&server.tx, value);
+    eip_tx_end(&server.tx);
+}
+
+/* ---- INFO ---- */
+
+static void put_string(eip_tx_t *tx, const char *s)
+{
+    uint32_t n = cstr_len(s);
+    eip_tx_u8(tx, (uint8_t)n);
+    eip_tx_data(tx, s, n);
+}
+
+static void put_tensor(eip_tx_t *tx, const eip_tensor_info_t *t)
+{
+    float scale = t->scale;
+    uint32_t scale_bits;
+    memcpy(&scale_bits, &scale, sizeof scale_bits);
+    eip_tx_u8(tx, t->rank);
+    eip_tx_u32(tx, t->bytes);
+    eip_tx_u32(tx, scale_bits);
+    eip_tx_u32(tx, (uint32_t)t->zero_point);
+    for (int d = 0; d < t->rank && d < EIP_MAX_RANK; d++) {
+        eip_tx_u32(tx, (uint32_t)t->dims[d]);
+    }
+    put_string(tx, t->name);
+}
+
+static void put_info(eip_tx_t *tx)
+{
+#ifdef EIP_LAYER_HOOK
+    const uint8_t layer_hook = 1;
+#else
+    const uint8_t layer_hook = 0;
+#endif
+    eip_tx_u8(tx, EIP_LINK_VERSION);
+    eip_tx_u8(tx, EIP_BOARD_COUNT_KIND);
+    eip_tx_u8(tx, EIP_BOARD_BUILD_TARGET);
+    eip_tx_u8(tx, EIP_MODEL_NUM_INPUTS);
+    eip_tx_u8(tx, EIP_MODEL_NUM_OUTPUTS);
+    eip_tx_u8(tx, layer_hook);
+    eip_tx_u16(tx, EIP_LINK_MAX_PAYLOAD);
+    eip_tx_u32(tx, EIP_BOARD_CLOCK_HZ);
+    eip_tx_u32(tx, EIP_MODEL_ARENA_BYTES);
+    eip_tx_u32(tx, EIP_MODEL_WEIGHTS_BYTES);
+    eip_tx_u16(tx, EIP_MODEL_FORMAT_VERSION);
+    eip_tx_u16(tx, EIP_MODEL_NUM_LAYERS);
+    put_string(tx, EIP_FIRMWARE_VERSION);
+    put_string(tx, EIP_BOARD_NAME);
+    put_string(tx, EIP_BOARD_CORE);
+    put_string(tx, EIP_MODEL_NAME);
+    put_string(tx, EIP_MODEL_SHA256);
+    for (int i = 0; i < EIP_MODEL_NUM_INPUTS; i++) {
+        put_tensor(tx, &eip_model_inputs[i]);
+    }
+    for (int i = 0; i < EIP_MODEL_NUM_OUTPUTS; i++) {
+        put_tensor(tx, &eip_model_outputs[i]);
+    }
+}
+
+static void send_info(void)
+{
+    eip_tx_t counting;
+    eip_tx_begin(&counting, 0, 0, EIP_MSG_INFO, server.seq, 0);
+    put_info(&counting);
+    begin(EIP_MSG_INFO, eip_tx_counted(&counting));
+    put_info(&server.tx);
+    eip_tx_end(&server.tx);
+}
+
+/* ---- INPUT / INVOKE ---- */
+
+/* Copies a chunk of the concatenated inputs into the input tensors; returns 0 or an error code. */
+static eip_link_error_t accept_chunk(const uint8_t *payload, uint32_t length)
+{
+    if (length < EIP_CHUNK_SIZE) {
+        return EIP_LINK_ERR_BAD_PAYLOAD;
+    }
+    uint32_t offset = get_u32(payload + EIP_CHUNK_OFFSET);
+    const uint8_t *data = payload + EIP_CHUNK_SIZE;
+    uint32_t n = length - EIP_CHUNK_SIZE;
+    if (offset == 0) {
+        server.input_filled = 0;   /* a new input begins */
+    }
+    if (offset > server.input_filled) {
+        return EIP_LINK_ERR_BAD_OFFSET;
+    }
+    if (n > server.input_total - offset) {
+        return EIP_LINK_ERR_INPUT_OVERFLOW;
+    }
+    uint32_t base = 0;
+    for (int i = 0; i < EIP_MODEL_NUM_INPUTS && n > 0; i++) {
+        uint32_t size = eip_model_inputs[i].bytes;
+        if (offset < base + size) {
+            uint32_t at = offset - base;
+            uint32_t take = size - at < n ? size - at : n;
+            memcpy(eip_model_input_ptr(i) + at, data, take);
+            data += take;
+            offset += take;
+            n -= take;
+        }
+        base += size;
+    }
+    if (offset > server.input_filled) {
+        server.input_filled = offset;
+    }
+    return EIP_LINK_OK;
+}
+
+#ifdef EIP_LAYER_HOOK
+static int layer_is_selected(int layer)
+{
+    return layer >= 0 && layer < EIP_MODEL_NUM_LAYERS && (server.layer_selected[layer >> 3] & (1u << (layer & 7)));
+}
+
+static void on_layer(int layer, int opcode, const int8_t *output, uint32_t bytes, void *ctx)
+{
+    (void)ctx;
+    if (!layer_is_selected(layer)) {
+        return;
+    }
+    uint64_t start = eip_counter_read();
+    uint32_t offset = 0;
+    do {
+        uint32_t take = bytes - offset < LAYER_SLICE ? bytes - offset : LAYER_SLICE;
+        begin(EIP_MSG_LAYER, EIP_LAYER_SIZE + take);
+        eip_tx_u16(&server.tx, (uint16_t)layer);
+        eip_tx_u16(&server.tx, (uint16_t)opcode);
+        eip_tx_u32(&server.tx, offset);
+        eip_tx_u32(&server.tx, bytes);
+        eip_tx_data(&server.tx, output + offset, take);
+        eip_tx_end(&server.tx);
+        offset += take;
+    } while (offset < bytes);
+    server.excluded += eip_counter_read() - start;
+}
+#endif
+
+static void send_results(uint64_t count)
+{
+    uint32_t offset = 0;
+    int i = 0;
+    uint32_t at = 0;   /* position inside output i */
+    do {
+        uint32_t take = server.output_total - offset < RESULT_SLICE ? server.output_total - offset : RESULT_SLICE;
+        begin(EIP_MSG_RESULT, EIP_RESULT_SIZE + take);
+        eip_tx_u32(&server.tx, offset);
+        eip_tx_u32(&server.tx, server.output_total);
+        eip_tx_u64(&server.tx, count);
+        eip_tx_u8(&server.tx, EIP_BOARD_COUNT_KIND);
+        uint32_t left = take;
+        while (left > 0 && i < EIP_MODEL_NUM_OUTPUTS) {
+            uint32_t size = eip_model_outputs[i].bytes;
+            uint32_t piece = size - at < left ? size - at : left;
+            eip_tx_data(&server.tx, eip_model_output_ptr(i) + at, piece);
+            at += piece;
+            left -= piece;
+            if (at == size) {
+                i++;
+                at = 0;
+            }
+        }
+        eip_tx_end(&server.tx);
+        offset += take;
+    } while (offset < server.output_total);
+}
+
+static void handle_invoke(const uint8_t *payload, uint32_t length)
+{
+    eip_link_error_t err = accept_chunk(payload, length);
+    if (err != EIP_LINK_OK) {
+        send_error(server.seq, err, (int32_t)server.input_filled, 0);
+        return;
+    }
+    if (server.input_filled != server.input_total) {
+        send_error(server.seq, EIP_LINK_ERR_INPUT_INCOMPLETE, (int32_t)server.input_filled, 0);
+        return;
+    }
+    server.input_filled = 0;   /* the arena is reused during invoke: the next run needs a fresh input */
+    const int8_t *inputs[EIP_MODEL_NUM_INPUTS];
+    int8_t *outputs[EIP_MODEL_NUM_OUTPUTS];
+    for (int i = 0; i < EIP_MODEL_NUM_INPUTS; i++) {
+        inputs[i] = eip_model_input_ptr(i);
+    }
+    for (int i = 0; i < EIP_MODEL_NUM_OUTPUTS; i++) {
+        outputs[i] = (int8_t *)eip_model_output_ptr(i);   /* outputs stay in the arena: no copy */
+    }
+    server.excluded = 0;
+    eip_counter_start();
+    eip_status_t status = eip_model_invoke_n(inputs, outputs);
+    uint64_t count = eip_counter_read() - server.excluded;
+    if (status != EIP_OK) {
+        send_error(server.seq, EIP_LINK_ERR_MODEL_FAILED, (int32_t)status, eip_status_str(status));
+        return;
+    }
+    send_results(count);
+}
+
+static void handle_layers(const uint8_t *payload, uint32_t length)
+{
+#ifdef EIP_LAYER_HOOK
+    if (length < EIP_LAYERS_SIZE) {
+        send_error(server.seq, EIP_LINK_ERR_BAD_PAYLOAD, (int32_t)length, 0);
+        return;
+    }
+    uint16_t count = get_u16(payload + EIP_LAYERS_COUNT);
+    if (count == EIP_LINK_LAYERS_ALL) {
+        memset(server.layer_selected, 0xFF, sizeof server.layer_selected);
+        send_ack(EIP_MODEL_NUM_LAYERS);
+        return;
+    }
+    if (length != EIP_LAYERS_SIZE + 2u * count) {
+        send_error(server.seq, EIP_LINK_ERR_BAD_PAYLOAD, (int32_t)length, 0);
+        return;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        uint16_t layer = get_u16(payload + EIP_LAYERS_SIZE + 2 * k);
+        if (layer >= EIP_MODEL_NUM_LAYERS) {
+            send_error(server.seq, EIP_LINK_ERR_BAD_LAYER, layer, 0);
+            return;
+        }
+    }
+    memset(server.layer_selected, 0, sizeof server.layer_selected);
+    for (uint32_t k = 0; k < count; k++) {
+        uint16_t layer = get_u16(payload + EIP_LAYERS_SIZE + 2 * k);
+        server.layer_selected[layer >> 3] |= (uint8_t)(1u << (layer & 7));
+    }
+    send_ack(count);
+#else
+    (void)payload;
+    (void)length;
+    send_error(server.seq, EIP_LINK_ERR_NO_LAYER_HOOK, 0, 0);
+#endif
+}
+
+static void dispatch(const eip_frame_t *frame)
+{
+    server.seq = frame->seq;
+    switch (frame->type) {
+    case EIP_MSG_HELLO:
+        send_info();
+        break;
+    case EIP_MSG_INPUT: {
+        eip_link_error_t err = accept_chunk(frame->payload, frame->length);
+        if (err != EIP_LINK_OK) {
+            send_error(server.seq, err, (int32_t)server.input_filled, 0);
+        } else {
+            send_ack(server.input_filled);
+        }
+        break;
+    }
+    case EIP_MSG_INVOKE:
+        handle_invoke(frame->payload, frame->length);
+        break;
+    case EIP_MSG_LAYERS:
+        handle_layers(frame->payload, frame->length);
+        break;
+    default:
+        send_error(server.seq, EIP_LINK_ERR_UNKNOWN_TYPE, frame->type, 0);
+        break;
+    }
+}
+
+void eip_server_init(void)
+{
+    memset(&server, 0, sizeof server);
+    eip_rx_init(&server.rx, rx_buffer, sizeof rx_buffer);
+    for (int i = 0; i < EIP_MODEL_NUM_INPUTS; i++) {
+        server.input_total += eip_model_inputs[i].bytes;
+    }
+    for (int i = 0; i < EIP_MODEL_NUM_OUTPUTS; i++) {
+        server.output_total += eip_model_outputs[i].bytes;
+    }
+#ifdef EIP_LAYER_HOOK
+    eip_model_set_layer_hook(on_layer, 0);
+#endif
+}
+
+void eip_server_feed(uint8_t byte, int uart_error)
+{
+    if (uart_error) {
+        eip_rx_mark_uart_error(&server.rx);
+    }
+    eip_frame_t frame;
+    uint16_t seq;
+    int r = eip_rx_push(&server.rx, byte, &frame, &seq);
+    if (r == EIP_RX_FRAME) {
+        dispatch(&frame);
+    } else if (r > 0) {
+        int32_t detail = r == EIP_LINK_ERR_TOO_LONG ? EIP_LINK_MAX_PAYLOAD : 0;
+        send_error(seq, (eip_link_error_t)r, detail, 0);
+    }
+}
+
+void eip_server_report_fault(uint32_t detail)
+{
+    send_error(server.seq, EIP_LINK_ERR_FAULT, (int32_t)detail, 0);
+}

@@ -1,0 +1,30 @@
+/*
+ * What the app needs from a board: a UART, an instruction or cycle counter, and a way to stop on a fault.
+ * Each board folder implements eip_board_init(); the drivers under boards/common/ implement the rest.
+ * Board facts (name, core, clock, UART base, QEMU or hardware) come from the generated eip_board_config.h.
+ */
+#ifndef EIP_BOARD_H
+#define EIP_BOARD_H
+
+#include <stdint.h>
+
+#include "eip_board_config.h"
+
+/* Clocks, pins, UART, counter. Called once from main before anything else. */
+void eip_board_init(void);
+
+/* UART: blocking, polled. */
+void eip_uart_init(uint32_t kernel_clock_hz, uint32_t baud);
+void eip_uart_write(const uint8_t *data, uint32_t n);
+/* Waits for one byte; returns 0, or non-zero if the UART flagged an overrun/framing/noise error with it. */
+int eip_uart_read(uint8_t *byte);
+
+/* Counter: EIP_BOARD_COUNT_KIND says what it counts (instructions under QEMU -icount, cycles on hardware). */
+void eip_counter_init(void);
+void eip_counter_start(void);
+uint64_t eip_counter_read(void);
+
+/* Ends the program after an unrecoverable fault: semihosting exit on QEMU, a system reset on hardware. */
+void eip_board_fatal(uint32_t code) __attribute__((noreturn));
+
+#endif /* EIP_BOARD_H */

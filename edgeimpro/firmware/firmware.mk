@@ -1,0 +1,50 @@
+# Firmware build (GNU make). Run from a build folder prepared by edgeimpro.boards.build (`edgeimpro build`),
+# which writes config.mk (board, model folder, flags) and gen/ (eip_board_config.h, memory.ld); after that,
+# `make -C BUILD_DIR` rebuilds by hand.
+include config.mk
+
+CC := $(CROSS)gcc
+OBJCOPY := $(CROSS)objcopy
+
+APP := $(EIP_FIRMWARE_DIR)/app
+COMMON := $(EIP_FIRMWARE_DIR)/boards/common
+RUNTIME := $(EIP_FIRMWARE_DIR)/runtime
+
+CFLAGS := $(CPU_FLAGS) -std=c11 -O2 -g -Wall -Wextra -Werror -ffunction-sections -fdata-sections -fno-common \
+	-Igen -I$(APP) -I$(COMMON) -I$(RUNTIME)/include -I$(MODEL_DIR) $(DEFINES)
+LDFLAGS := $(CPU_FLAGS) -nostartfiles --specs=nano.specs -Wl,--gc-sections -Wl,-Map=firmware.map \
+	-Lgen -T$(COMMON)/sections.ld
+
+# Each source folder gets its own object folder, so equal file names in two folders cannot collide.
+DIRS := app:$(APP) runtime:$(RUNTIME)/src kernels:$(RUNTIME)/kernels model:$(MODEL_DIR) board:$(BOARD_DIR)
+COMMON_SRCS := startup.c fatal.c counter_$(COUNTER).c uart_$(UART_DRIVER).c
+
+srcs_of = $(notdir $(wildcard $(1)/*.c))
+OBJS := $(foreach d,$(DIRS),$(patsubst %.c,obj/$(word 1,$(subst :, ,$(d)))/%.o,\
+	$(call srcs_of,$(word 2,$(subst :, ,$(d))))))
+OBJS += $(patsubst %.c,obj/common/%.o,$(COMMON_SRCS))
+
+all: firmware.elf firmware.bin firmware.hex
+
+define compile_rule
+obj/$(1)/%.o: $(2)/%.c config.mk gen/eip_board_config.h
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) -MMD -MP -c $$< -o $$@
+endef
+$(foreach d,$(DIRS),$(eval $(call compile_rule,$(word 1,$(subst :, ,$(d))),$(word 2,$(subst :, ,$(d))))))
+$(eval $(call compile_rule,common,$(COMMON)))
+
+firmware.elf: $(OBJS) $(COMMON)/sections.ld gen/memory.ld
+	$(CC) $(LDFLAGS) $(OBJS) -lm -o $@
+
+firmware.bin: firmware.elf
+	$(OBJCOPY) -O binary $< $@
+
+firmware.hex: firmware.elf
+	$(OBJCOPY) -O ihex $< $@
+
+clean:
+	rm -rf obj firmware.elf firmware.bin firmware.hex firmware.map
+
+.PHONY: all clean
+-include $(OBJS:.o=.d)

@@ -1,0 +1,46 @@
+/* AVERAGE_POOL_2D, int8 (INT8_SEMANTICS §3.4): mean of the raw codes of the in-image cells,
+ * rounded to nearest with ties away from zero; padded cells are not counted. */
+#include "eip_kernels.h"
+#include "fixedpoint.h"
+
+eip_status_t eip_average_pool2d(const eip_pool2d_params_t *p, const int8_t *input, int8_t *output)
+{
+    if (p == 0 || input == 0 || output == 0) {
+        return EIP_ERR_NULL_POINTER;
+    }
+    if (p->batches <= 0 || p->in_h <= 0 || p->in_w <= 0 || p->channels <= 0 || p->out_h <= 0 ||
+        p->out_w <= 0 || p->filter_h <= 0 || p->filter_w <= 0) {
+        return EIP_ERR_BAD_SHAPE;
+    }
+    if (p->stride_h <= 0 || p->stride_w <= 0 || !eip_act_range_is_valid(p->act_min, p->act_max)) {
+        return EIP_ERR_BAD_PARAM;
+    }
+    for (int32_t b = 0; b < p->batches; ++b) {
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t y0 = oy * p->stride_h - p->pad_top;
+            const int32_t y_begin = eip_max_i32(0, y0);
+            const int32_t y_end = eip_min_i32(p->in_h, y0 + p->filter_h);
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                const int32_t x0 = ox * p->stride_w - p->pad_left;
+                const int32_t x_begin = eip_max_i32(0, x0);
+                const int32_t x_end = eip_min_i32(p->in_w, x0 + p->filter_w);
+                const int32_t count = (y_end - y_begin) * (x_end - x_begin);
+                if (count <= 0) {
+                    return EIP_ERR_BAD_PARAM; /* a window entirely in the padding: bad pad/stride */
+                }
+                for (int32_t c = 0; c < p->channels; ++c) {
+                    int32_t sum = 0;
+                    for (int32_t y = y_begin; y < y_end; ++y) {
+                        for (int32_t x = x_begin; x < x_end; ++x) {
+                            sum += input[((b * p->in_h + y) * p->in_w + x) * p->channels + c];
+                        }
+                    }
+                    const int32_t average = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+                    output[((b * p->out_h + oy) * p->out_w + ox) * p->channels + c] =
+                        (int8_t)eip_clamp_i32(average, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+    return EIP_OK;
+}

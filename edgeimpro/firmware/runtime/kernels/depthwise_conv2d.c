@@ -1,0 +1,68 @@
+/* DEPTHWISE_CONV_2D, int8 (INT8_SEMANTICS §3.2): output channel c = ic * depth_multiplier + m. */
+#include "eip_kernels.h"
+#include "fixedpoint.h"
+
+static eip_status_t check_params(const eip_depthwise_conv2d_params_t *p)
+{
+    if (p->batches <= 0 || p->in_h <= 0 || p->in_w <= 0 || p->in_c <= 0 || p->out_h <= 0 || p->out_w <= 0 ||
+        p->depth_multiplier <= 0 || p->out_c != p->in_c * p->depth_multiplier || p->filter_h <= 0 ||
+        p->filter_w <= 0) {
+        return EIP_ERR_BAD_SHAPE;
+    }
+    if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 ||
+        !eip_act_range_is_valid(p->act_min, p->act_max)) {
+        return EIP_ERR_BAD_PARAM;
+    }
+    for (int32_t c = 0; c < p->out_c; ++c) {
+        if (!eip_shift_is_valid(p->shift[c])) {
+            return EIP_ERR_BAD_PARAM;
+        }
+    }
+    return EIP_OK;
+}
+
+eip_status_t eip_depthwise_conv2d(const eip_depthwise_conv2d_params_t *p, const int8_t *input,
+                                  const int8_t *filter, const int32_t *bias, int8_t *output)
+{
+    if (p == 0 || input == 0 || filter == 0 || output == 0 || p->multiplier == 0 || p->shift == 0) {
+        return EIP_ERR_NULL_POINTER;
+    }
+    const eip_status_t status = check_params(p);
+    if (status != EIP_OK) {
+        return status;
+    }
+    for (int32_t b = 0; b < p->batches; ++b) {
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+                for (int32_t oc = 0; oc < p->out_c; ++oc) {
+                    const int32_t ic = oc / p->depth_multiplier;
+                    int32_t acc = 0;
+                    for (int32_t ky = 0; ky < p->filter_h; ++ky) {
+                        const int32_t iy = in_y0 + ky * p->dilation_h;
+                        if (iy < 0 || iy >= p->in_h) {
+                            continue;
+                        }
+                        for (int32_t kx = 0; kx < p->filter_w; ++kx) {
+                            const int32_t ix = in_x0 + kx * p->dilation_w;
+                            if (ix < 0 || ix >= p->in_w) {
+                                continue;
+                            }
+                            const int32_t x = input[((b * p->in_h + iy) * p->in_w + ix) * p->in_c + ic];
+                            const int32_t w = filter[(ky * p->filter_w + kx) * p->out_c + oc];
+                            acc += w * (x - p->in_zp);
+                        }
+                    }
+                    if (bias != 0) {
+                        acc += bias[oc];
+                    }
+                    const int32_t out = eip_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->out_zp;
+                    output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
+                        (int8_t)eip_clamp_i32(out, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+    return EIP_OK;
+}

@@ -1,0 +1,501 @@
+"""`Device`: the host side of the serial protocol, over any pyserial URL (docs/protocol.md).
+
+    with Device.open("socket://127.0.0.1:4444", model="model.tflite") as dev:
+        print(dev.info().board)
+        result = dev.infer(x)             # Result(outputs=[...], instructions=... | cycles=...)
+
+Every answer is CRC-checked; a corrupt or missing answer is retried a bounded number of times (the whole
+inference when the corruption hit its INVOKE), and a result is built only from intact frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeimpro.errors import EdgeImproError
+from edgeimpro.link.codec import (
+    DeviceInfo,
+    ErrorReport,
+    Frame,
+    FrameDecoder,
+    FrameError,
+    VersionMismatch,
+    chunk_payload,
+    encode_frame,
+    layers_payload,
+    parse_ack,
+    parse_error,
+    parse_info,
+    parse_layer,
+    parse_result,
+)
+from edgeimpro.link.protocol import (
+    LINK_ERRORS,
+    PROTOCOL_VERSION,
+    BuildTarget,
+    CountKind,
+    ErrorCode,
+    MsgType,
+    layout,
+)
+
+log = logging.getLogger(__name__)
+trace_log = logging.getLogger("edgeimpro.link.trace")
+
+_CHUNK_HEADER = layout("CHUNK").size
+
+
+class LinkError(EdgeImproError):
+    """The device did not answer, or answered only with corrupt frames, within the retries allowed."""
+
+    exit_code = 7
+
+
+class DeviceError(LinkError):
+    """The device answered with an ERROR frame."""
+
+    def __init__(self, report: ErrorReport, hint: str | None = None) -> None:
+        super().__init__(f"device error {report.name} ({report.code}): {report.text} (detail {report.detail})",
+                         hint=hint)
+        self.report = report
+
+
+class ModelMismatchError(EdgeImproError):
+    """The device holds another model than the one the user named."""
+
+    exit_code = 8
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Named timeouts in seconds. Override any of them: `Timeouts(invoke=300)`.
+
+    boot:   for the firmware to answer a first HELLO after open (QEMU start-up, a board coming out of reset)
+    hello:  for INFO after one HELLO (HELLO is resent until `boot` runs out)
+    ack:    for the ACK of one INPUT chunk, on top of the chunk's transfer time at the baud rate
+    invoke: for the first answer to INVOKE: the inference itself (and layer dumps before it)
+    frame:  between the frames of a multi-frame answer (RESULT or LAYER slices)
+    """
+
+    boot: float = 10.0
+    hello: float = 0.25
+    ack: float = 2.0
+    invoke: float = 60.0
+    frame: float = 2.0
+
+
+class Deadline:
+    """The one deadline helper: a point in time and how much is left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() >= self.end
+
+
+@dataclass
+class LinkStats:
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    frames_sent: int = 0
+    frames_received: int = 0
+    input_bytes: int = 0        # model input payload delivered (counted once per acknowledged chunk)
+    output_bytes: int = 0       # model output payload received
+    corrupt_frames: int = 0     # failed COBS, CRC, header or payload checks
+    stale_frames: int = 0       # intact, but answering an earlier request
+    link_errors: int = 0        # ERROR frames saying the device received a corrupt frame
+    retries: int = 0
+
+    def copy(self) -> LinkStats:
+        return replace(self)
+
+    def since(self, before: LinkStats) -> LinkStats:
+        return LinkStats(**{k: getattr(self, k) - getattr(before, k) for k in self.__dataclass_fields__})
+
+
+@dataclass
+class Result:
+    """One inference: the outputs (int8, shaped as INFO says) and the device's performance count."""
+
+    outputs: list[np.ndarray]
+    count: int | None
+    count_kind: CountKind
+    seconds: float = 0.0                      # host wall time of the exchange
+    layers: dict[int, LayerOutput] = field(default_factory=dict)
+
+    @property
+    def instructions(self) -> int | None:
+        """Instructions per inference (QEMU under -icount), else None."""
+        return self.count if self.count_kind == CountKind.INSTRUCTIONS else None
+
+    @property
+    def cycles(self) -> int | None:
+        """Processor cycles per inference (DWT CYCCNT on real hardware), else None."""
+        return self.count if self.count_kind == CountKind.CYCLES else None
+
+
+@dataclass
+class LayerOutput:
+    layer: int
+    opcode: int
+    data: np.ndarray    # int8, flat: the layer's output tensor as the device holds it
+
+
+_RESTART_ERRORS = frozenset({ErrorCode.BAD_OFFSET, ErrorCode.INPUT_INCOMPLETE})
+
+
+class _Retry(Exception):
+    """A failure that a resend may cure: timeout, corrupt frame, link-level ERROR."""
+
+
+def sha256_of(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def hexdump(data: bytes, limit: int = 96) -> str:
+    shown = data[:limit]
+    lines = [f"  {i:04x}  {shown[i:i + 16].hex(' ')}" for i in range(0, len(shown), 16)]
+    if len(data) > limit:
+        lines.append(f"  ... {len(data) - limit} more bytes")
+    return "\n".join(lines)
+
+
+def open_transport(url: str, baudrate: int = 115200) -> Any:
+    """A pyserial port for a URL or device path; socket:// gets TCP_NODELAY (without it every ACK waits ~45 ms)."""
+    import serial
+
+    try:
+        port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05, write_timeout=10)
+    except (serial.SerialException, ValueError, OSError) as e:
+        raise LinkError(f"cannot open {url}: {e}",
+                        hint="check the port name (ls /dev/ttyACM* /dev/ttyUSB*), that no other program holds "
+                             "it, and for socket:// that the emulator is running (edgeimpro emulate)") from e
+    sock = getattr(port, "_socket", None)
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return port
+
+
+class Device:
+    """A board (or emulated board) running edgeimpro firmware, behind a pyserial-like transport.
+
+    The transport needs `write(bytes)`, `read(n)` returning within `timeout` seconds, and `close()`.
+    """
+
+    def __init__(self, transport: Any, *, timeouts: Timeouts | None = None, retries: int = 3,
+                 trace: Callable[[str], None] | bool | None = None, url: str = "",
+                 baudrate: int = 115200) -> None:
+        self.transport = transport
+        self.timeouts = timeouts or Timeouts()
+        self.retries = retries
+        self.url = url or getattr(transport, "portstr", None) or repr(transport)
+        self.baudrate = baudrate
+        self.stats = LinkStats()
+        self._trace = trace_log.info if trace is True else (trace or None)
+        self._decoder = FrameDecoder()
+        self._pending: list[Frame | FrameError] = []
+        self._seq = 0
+        self._sync = True      # send a lone 0x00 first: ends any partial frame the device holds
+        self._info: DeviceInfo | None = None
+
+    # ---- opening ----
+
+    @classmethod
+    def open(cls, url: str, *, model: str | Path | None = None, sha256: str | None = None,
+             timeouts: Timeouts | None = None, retries: int = 3, baudrate: int = 115200,
+             trace: Callable[[str], None] | bool | None = None) -> Device:
+        """Opens `url` (/dev/ttyACM0, COM3, socket://host:port, loop://), waits for the firmware's INFO and,
+        given `model` (a .tflite) or `sha256`, refuses a device that holds another model."""
+        dev = cls(open_transport(url, baudrate), timeouts=timeouts, retries=retries, trace=trace, url=url,
+                  baudrate=baudrate)
+        try:
+            dev.info()
+            if model is not None or sha256 is not None:
+                dev.check_model(model if model is not None else None, sha256=sha256)
+        except BaseException:
+            dev.close()
+            raise
+        return dev
+
+    def close(self) -> None:
+        try:
+            self.transport.close()
+        except Exception:  # closing a dead link must not hide the error that killed it
+            pass
+
+    def __enter__(self) -> Device:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- requests ----
+
+    def info(self, refresh: bool = False) -> DeviceInfo:
+        """The firmware's INFO (HELLO is resent until `timeouts.boot` runs out)."""
+        if self._info is not None and not refresh:
+            return self._info
+        boot = Deadline(self.timeouts.boot)
+        last: Exception | None = None
+        while True:
+            try:
+                frame = self._exchange(MsgType.HELLO, b"", {MsgType.INFO}, min(self.timeouts.hello, boot.seconds))
+                break
+            except _Retry as e:
+                last = e
+                if boot.expired:
+                    raise LinkError(f"no answer from the firmware on {self.url} within {boot.seconds:.1f} s "
+                                    f"({last})",
+                                    hint="is edgeimpro firmware flashed and running, and is the baud rate "
+                                         f"{self.baudrate}? A board may need a reset.") from None
+                self.stats.retries += 1
+        try:
+            info = parse_info(frame.payload)
+        except FrameError as e:
+            raise LinkError(f"INFO from {self.url} is malformed: {e}") from None
+        if info.protocol_version != PROTOCOL_VERSION:
+            raise LinkError(f"firmware speaks protocol {info.protocol_version}, this host {PROTOCOL_VERSION}",
+                            hint="rebuild and flash the firmware with this edgeimpro version")
+        self._info = info
+        return info
+
+    def check_model(self, model: str | Path | None = None, *, sha256: str | None = None) -> None:
+        """Raises ModelMismatchError unless the device holds `model` (a .tflite path) or the model `sha256`."""
+        want = sha256 or sha256_of(model)  # type: ignore[arg-type]
+        info = self.info()
+        if info.model_sha256.lower() == want.lower():
+            return
+        name = str(model) if model is not None else f"sha256 {want[:12]}…"
+        src = str(model) if model is not None else "model.tflite"
+        raise ModelMismatchError(
+            f"the device on {self.url} ({info.board}) holds model {info.model_name!r} "
+            f"(sha256 {info.model_sha256[:12]}…), not {name} (sha256 {want[:12]}…)",
+            hint=f"rebuild and flash it: edgeimpro build --board {info.board} --model {src} -o build && "
+                 + (f"edgeimpro emulate --board {info.board} build" if info.build_target == BuildTarget.QEMU
+                    else f"edgeimpro flash --board {info.board} build/firmware.elf"))
+
+    def infer(self, inputs: np.ndarray | Sequence[np.ndarray]) -> Result:
+        """Runs one inference on int8 inputs shaped as INFO says (one array, or one per model input)."""
+        return self._infer(self._pack_inputs(inputs), None)
+
+    def layers(self, inputs: np.ndarray | Sequence[np.ndarray], layers: Iterable[int] | None = None) -> Result:
+        """Runs one inference and returns, besides the outputs, the output of each chosen layer (all: None)
+        in `Result.layers`. The count then excludes the time spent sending layers, approximately."""
+        info = self.info()
+        if not info.layer_hook:
+            raise LinkError("the firmware was built without the layer hook",
+                            hint="rebuild with the default options (EIP_LAYER_HOOK is on unless disabled)")
+        chosen = None if layers is None else sorted(set(int(x) for x in layers))
+        data = self._pack_inputs(inputs)
+        self._request(MsgType.LAYERS, layers_payload(chosen), MsgType.ACK, self.timeouts.ack)
+        try:
+            return self._infer(data, chosen)
+        finally:
+            self._request(MsgType.LAYERS, layers_payload([]), MsgType.ACK, self.timeouts.ack)
+
+    # ---- inference ----
+
+    def _pack_inputs(self, inputs: np.ndarray | Sequence[np.ndarray]) -> bytes:
+        info = self.info()
+        arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
+        if len(arrays) != len(info.inputs):
+            raise EdgeImproError(f"the model takes {len(info.inputs)} inputs, got {len(arrays)}")
+        parts = []
+        for i, (a, t) in enumerate(zip(arrays, info.inputs, strict=True)):
+            a = np.asarray(a)
+            if a.dtype != np.int8:
+                raise EdgeImproError(f"input {i} ({t.name}) must be int8, got {a.dtype}",
+                                     hint="quantize with the model's input scale and zero point first")
+            if a.size * a.itemsize != t.bytes:
+                raise EdgeImproError(f"input {i} ({t.name}) has shape {a.shape}, the model wants {t.shape}")
+            parts.append(np.ascontiguousarray(a).tobytes())
+        return b"".join(parts)
+
+    def _infer(self, data: bytes, layers: list[int] | None) -> Result:
+        info = self.info()
+        step = info.max_payload - _CHUNK_HEADER
+        # every chunk but the last goes in INPUT frames (each acknowledged), the last one rides on INVOKE
+        last_start = max(0, (len(data) - 1) // step * step) if data else 0
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            started = time.monotonic()
+            try:
+                for offset in range(0, last_start, step):
+                    chunk = data[offset:offset + step]
+                    ack = self._request(MsgType.INPUT, chunk_payload(offset, chunk), MsgType.ACK,
+                                        self._ack_timeout(len(chunk)))
+                    if parse_ack(ack.payload) != offset + len(chunk):
+                        raise _Retry(f"ACK says {parse_ack(ack.payload)} bytes, expected {offset + len(chunk)}")
+                    self.stats.input_bytes += len(chunk)
+                result = self._invoke(chunk_payload(last_start, data[last_start:]), info, layers)
+                self.stats.input_bytes += len(data) - last_start
+                result.seconds = time.monotonic() - started
+                return result
+            except DeviceError as e:
+                if e.report.code not in _RESTART_ERRORS:
+                    raise
+                last = e   # the device lost track of the input (a lost frame, a reset): start over
+                self.stats.retries += 1
+            except _Retry as e:
+                last = e
+                self.stats.retries += 1
+                self._resync()
+                log.debug("inference attempt %d failed: %s", attempt + 1, e)
+        raise LinkError(f"no intact result from {self.url} after {self.retries + 1} attempts ({last})",
+                        hint="check the cable and baud rate; raise Timeouts(invoke=...) for a slow model")
+
+    def _invoke(self, payload: bytes, info: DeviceInfo, layers: list[int] | None) -> Result:
+        seq = self._send(MsgType.INVOKE, payload)
+        total = info.output_bytes
+        out = bytearray()
+        count: int | None = None
+        kind = CountKind.NONE
+        dumps: dict[int, tuple[int, bytearray, int]] = {}
+        deadline = Deadline(self.timeouts.invoke)
+        while True:
+            frame = self._await(seq, deadline)
+            deadline = Deadline(self.timeouts.frame)
+            try:
+                if frame.type == MsgType.LAYER:
+                    s = parse_layer(frame.payload)
+                    opcode, buf, expect_total = dumps.setdefault(s.layer, (s.opcode, bytearray(), s.total))
+                    if s.offset != len(buf) or s.total != expect_total:
+                        raise FrameError(f"LAYER {s.layer} slice at {s.offset}, expected {len(buf)}")
+                    buf += s.data
+                    continue
+                if frame.type != MsgType.RESULT:
+                    raise FrameError(f"unexpected {frame.msg!r} while waiting for RESULT")
+                s = parse_result(frame.payload)
+                if s.total != total or s.offset != len(out) or (count is not None and s.count != count):
+                    raise FrameError(f"RESULT slice {s.offset}/{s.total}, expected {len(out)}/{total}")
+            except FrameError as e:
+                self.stats.corrupt_frames += 1
+                raise _Retry(str(e)) from None
+            count, kind = s.count, s.count_kind
+            out += s.data
+            if len(out) == total:
+                break
+        self.stats.output_bytes += total
+        outputs, pos = [], 0
+        for t in info.outputs:
+            outputs.append(np.frombuffer(bytes(out[pos:pos + t.bytes]), dtype=np.int8).reshape(t.shape))
+            pos += t.bytes
+        layer_out = {k: LayerOutput(k, op, np.frombuffer(bytes(buf), dtype=np.int8))
+                     for k, (op, buf, tot) in sorted(dumps.items()) if len(buf) == tot}
+        if layers is not None and set(layer_out) != set(layers):
+            self.stats.corrupt_frames += 1
+            raise _Retry(f"layers {sorted(set(layers) - set(layer_out))} missing or incomplete")
+        return Result(outputs, None if kind == CountKind.NONE else count, kind, layers=layer_out)
+
+    def _ack_timeout(self, nbytes: int) -> float:
+        return self.timeouts.ack + 10.0 * (nbytes + 32) / self.baudrate
+
+    # ---- frames ----
+
+    def _request(self, type_: MsgType, payload: bytes, expect: MsgType, timeout: float) -> Frame:
+        """One request with bounded resends; returns the intact answer of type `expect`."""
+        last: Exception | None = None
+        for _ in range(self.retries + 1):
+            try:
+                return self._exchange(type_, payload, {expect}, timeout)
+            except _Retry as e:
+                last = e
+                self.stats.retries += 1
+        raise LinkError(f"no intact {expect.name} from {self.url} after {self.retries + 1} attempts ({last})",
+                        hint="check the cable and baud rate, or raise the timeouts (Timeouts)")
+
+    def _exchange(self, type_: MsgType, payload: bytes, expect: set[MsgType], timeout: float) -> Frame:
+        seq = self._send(type_, payload)
+        frame = self._await(seq, Deadline(timeout))
+        if frame.type not in expect:
+            self.stats.corrupt_frames += 1
+            raise _Retry(f"expected {'/'.join(m.name for m in expect)}, got {frame.msg!r}")
+        return frame
+
+    def _send(self, type_: MsgType, payload: bytes) -> int:
+        self._seq = (self._seq + 1) % 0xFFFF    # 0xFFFF stays reserved for unsolicited errors
+        wire = encode_frame(type_, self._seq, payload)
+        if self._sync:
+            wire = b"\0" + wire
+            self._sync = False
+        if self._trace:
+            self._trace(f"-> {type_.name} seq={self._seq} payload={len(payload)} wire={len(wire)}\n{hexdump(wire)}")
+        self.transport.write(wire)
+        self.stats.bytes_sent += len(wire)
+        self.stats.frames_sent += 1
+        return self._seq
+
+    def _await(self, seq: int, deadline: Deadline) -> Frame:
+        """The next intact frame answering `seq`; ERROR frames become DeviceError, corrupt ones _Retry."""
+        while True:
+            while self._pending:
+                item = self._pending.pop(0)
+                if isinstance(item, VersionMismatch):
+                    raise LinkError(f"the device on {self.url} speaks {item}",
+                                    hint="rebuild and flash the firmware with this edgeimpro version")
+                if isinstance(item, FrameError):
+                    self.stats.corrupt_frames += 1
+                    raise _Retry(f"corrupt frame: {item}")
+                if item.type == MsgType.ERROR:
+                    report = self._parse_error(item)
+                    if report.code in LINK_ERRORS:
+                        self.stats.link_errors += 1
+                        raise _Retry(f"device received a corrupt frame: {report.name}")
+                    if item.seq == seq:
+                        raise DeviceError(report, hint=_error_hint(report))
+                if item.seq != seq:
+                    self.stats.stale_frames += 1
+                    continue
+                return item
+            if deadline.expired:
+                raise _Retry(f"timed out after {deadline.seconds:.2f} s")
+            data = self.transport.read(max(1, getattr(self.transport, "in_waiting", 0) or 1))
+            if data:
+                self.stats.bytes_received += len(data)
+                for item in self._decoder.feed(data):
+                    if isinstance(item, Frame):
+                        self.stats.frames_received += 1
+                        if self._trace:
+                            self._trace(f"<- {item.msg!r} seq={item.seq} payload={len(item.payload)}\n"
+                                        f"{hexdump(item.payload)}")
+                    elif self._trace:
+                        self._trace(f"<- corrupt frame: {item}")
+                    self._pending.append(item)
+
+    def _parse_error(self, frame: Frame) -> ErrorReport:
+        try:
+            return parse_error(frame.payload)
+        except FrameError:
+            return ErrorReport(-1, 0, "malformed ERROR frame")
+
+    def _resync(self) -> None:
+        """After a failure: drop what is buffered and end any partial frame at the device."""
+        self._pending.clear()
+        self._decoder.reset()
+        reset = getattr(self.transport, "reset_input_buffer", None)
+        if reset is not None:
+            reset()
+        self._sync = True
+
+
+def _error_hint(report: ErrorReport) -> str | None:
+    if report.code == ErrorCode.MODEL_FAILED:
+        return "the model code returned this status: regenerate it with the current edgeimpro"
+    if report.code == ErrorCode.FAULT:
+        return "the firmware crashed: rebuild it, and report the model if it persists"
+    return None

@@ -1,0 +1,137 @@
+"""Does a model fit a board? Checked from the Keras-level estimate before training; refusals say what fits."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from edgeimpro.boards.registry import Board
+from edgeimpro.errors import BoardFitError
+from edgeimpro.training.architectures import MOBILENETV2_MIN_SIZE, ModelSpec
+from edgeimpro.training.estimate import ModelEstimate, estimate_model
+
+# Flash taken by the TFLM runtime and application besides the model data (DESIGN.md §7: 45.6-57.7 KB).
+RUNTIME_CODE_BYTES = 60 * 1024
+# Suggestions aim below this fraction of RAM and flash: the estimate is a lower bound, and the runtime
+# needs stack, buffers and the interpreter's own bookkeeping.
+SUGGESTION_BUDGET = 0.75
+SIZE_STEP = 8
+# Architectures tried, in order, when suggesting another model at the same input size.
+ALTERNATIVES: tuple[tuple[str, float | None], ...] = (
+    ("mobilenet", 0.25), ("dscnn", None), ("resnet8", None), ("seed-cnn", None),
+)
+
+
+@dataclass
+class FitCheck:
+    board: str
+    flash_needed: int          # model data + runtime code
+    flash_available: int
+    ram_needed: int            # activation lower bound
+    ram_available: int
+
+    @property
+    def fits_flash(self) -> bool:
+        return self.flash_needed <= self.flash_available
+
+    @property
+    def fits_ram(self) -> bool:
+        return self.ram_needed <= self.ram_available
+
+    @property
+    def fits(self) -> bool:
+        return self.fits_flash and self.fits_ram
+
+    def to_dict(self) -> dict:
+        return {"board": self.board, "flash_needed": self.flash_needed, "flash_available": self.flash_available,
+                "ram_needed": self.ram_needed, "ram_available": self.ram_available, "fits": self.fits}
+
+
+def check_fit(est: ModelEstimate, board: Board) -> FitCheck:
+    return FitCheck(board=board.name, flash_needed=est.flash_bytes + RUNTIME_CODE_BYTES,
+                    flash_available=board.flash_bytes, ram_needed=est.peak_ram_bytes,
+                    ram_available=board.ram_bytes)
+
+
+def require_fit(spec: ModelSpec, est: ModelEstimate, board: Board) -> FitCheck:
+    """The fit check; raises BoardFitError with the numbers and a suggestion when the model cannot fit."""
+    fit = check_fit(est, board)
+    if fit.fits:
+        return fit
+    problems = []
+    if not fit.fits_ram:
+        problems.append(f"model needs {format_bytes(fit.ram_needed)} of int8 activations (at {est.peak_layer}), "
+                        f"board {board.name} has {format_bytes(board.ram_bytes)} RAM")
+    if not fit.fits_flash:
+        problems.append(f"model needs {format_bytes(est.flash_bytes)} of int8 weights + "
+                        f"~{format_bytes(RUNTIME_CODE_BYTES)} of runtime code, "
+                        f"board {board.name} has {format_bytes(board.flash_bytes)} flash")
+    raise BoardFitError("; ".join(problems), hint=suggest(spec, board))
+
+
+def suggest(spec: ModelSpec, board: Board) -> str:
+    """'try --input-size 64x64 or --arch mobilenet --alpha 0.25' (what would fit), or why nothing does."""
+    options = []
+    size = largest_fitting_size(spec, board)
+    if size is not None:
+        options.append(f"--input-size {size[0]}x{size[1]}")
+    alternatives = [ModelSpec(arch, spec.height, spec.width, spec.channels, spec.num_classes, alpha=alpha)
+                    for arch, alpha in ALTERNATIVES if (arch, alpha) != (spec.arch, spec.alpha)]
+    for alt in alternatives:
+        if _fits_budget(estimate_model(alt.build()), board):
+            options.append(alt.option_text())
+            break
+    else:
+        # Nothing else fits at this size either: the smallest architecture at the size that fits.
+        alt_size = largest_fitting_size(alternatives[0], board) if alternatives else None
+        if alt_size is not None:
+            options.append(f"{alternatives[0].option_text()} --input-size {alt_size[0]}x{alt_size[1]}")
+    if not options:
+        return (f"nothing close to {spec.option_text()} fits {board.name}; "
+                "choose a board with more memory")
+    return "try " + " or ".join(options)
+
+
+def largest_fitting_size(spec: ModelSpec, board: Board) -> tuple[int, int] | None:
+    """The largest input size (same aspect ratio, multiples of 8, below the current one) within budget."""
+    base = spec.shape_only()
+    aspect = spec.width / spec.height
+    min_side = MOBILENETV2_MIN_SIZE if spec.arch == "mobilenetv2" else SIZE_STEP
+
+    def size_for(h: int) -> tuple[int, int]:
+        return h, max(min_side, int(round(h * aspect / SIZE_STEP)) * SIZE_STEP)
+
+    def fits(h: int) -> bool:
+        return _fits_budget(estimate_model(base.at_size(*size_for(h)).build()), board)
+
+    est = estimate_model(base.build())
+    if est.flash_bytes + RUNTIME_CODE_BYTES > board.flash_bytes * SUGGESTION_BUDGET:
+        return None     # weights do not depend on the input size (global pooling heads)
+    # Activations grow with the pixel count: start from that guess and step to the boundary.
+    ratio = board.ram_bytes * SUGGESTION_BUDGET / max(est.peak_ram_bytes, 1)
+    h = int(spec.height * math.sqrt(min(ratio, 1.0)) // SIZE_STEP * SIZE_STEP)
+    h = max(min(h, (spec.height - 1) // SIZE_STEP * SIZE_STEP), min_side)
+    if fits(h):
+        while h + SIZE_STEP < spec.height and fits(h + SIZE_STEP):
+            h += SIZE_STEP
+        return size_for(h)
+    while h - SIZE_STEP >= min_side:
+        h -= SIZE_STEP
+        if fits(h):
+            return size_for(h)
+    return None
+
+
+def _fits_budget(est: ModelEstimate, board: Board) -> bool:
+    return (est.peak_ram_bytes <= board.ram_bytes * SUGGESTION_BUDGET
+            and est.flash_bytes + RUNTIME_CODE_BYTES <= board.flash_bytes * SUGGESTION_BUDGET)
+
+
+def format_bytes(n: int) -> str:
+    """1023 -> '1023 B', 131072 -> '128 KB', 1080000 -> '1.03 MB' (binary units)."""
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        kb = n / 1024
+        return f"{kb:.0f} KB" if kb >= 100 or kb == int(kb) else f"{kb:.1f} KB"
+    return f"{n / (1024 * 1024):.2f} MB"

@@ -1,0 +1,213 @@
+"""Int8 flash and RAM estimates from a Keras model's layer shapes, before training or converting.
+
+- flash: int8 weights (1 byte each) + int32 biases (4 bytes per output channel; a BatchNormalization
+  folded into a bias-less convolution creates one) + per-channel quantization parameters.
+- RAM: a lower bound on the activation arena: walking the layers in graph order, the largest sum of int8
+  activations that must be live at once (a layer's inputs and output, plus any tensor still needed
+  later, e.g. a ResNet shortcut). Layers the converter folds away (Rescaling at the input, BatchNorm,
+  Dropout, activations fused into the previous op, reshapes, augmentation) allocate nothing.
+
+The graph layer (`edgeimpro.graph`) computes the exact figures from the converted .tflite; this module
+exists to refuse a model for a board before spending minutes training it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+# Layers that become no tensor of their own in the int8 TFLite graph.
+ALIAS_LAYERS = frozenset({
+    "InputLayer", "Rescaling", "BatchNormalization", "Dropout", "SpatialDropout1D", "SpatialDropout2D",
+    "GaussianNoise", "GaussianDropout", "Activation", "ReLU", "Flatten", "Reshape", "Identity",
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+    "RandomBrightness", "RandomCrop",
+})
+WEIGHTED_LAYERS = frozenset({"Conv2D", "DepthwiseConv2D", "Dense", "SeparableConv2D", "Conv1D"})
+# Flatbuffer records per op (tensors, names, quantization tables): fitted on converted models here.
+FLATBUFFER_BYTES_PER_OP = 250
+# Per output channel of a per-channel quantized weight tensor and its bias: float32 scale + int64 zero point.
+QUANT_PARAM_BYTES_PER_CHANNEL = 2 * (4 + 8)
+
+
+@dataclass
+class LayerEstimate:
+    name: str
+    kind: str                           # Keras layer class
+    output_shape: tuple[int, ...]       # without the batch dimension
+    params: int                         # weights and biases as stored in the int8 model
+    weight_bytes: int                   # int8 weights + int32 biases + quantization parameters
+    macs: int
+    live_bytes: int                     # int8 activations live while this layer runs
+
+
+@dataclass
+class ModelEstimate:
+    layers: list[LayerEstimate] = field(default_factory=list)
+    input_bytes: int = 0
+
+    @property
+    def flash_bytes(self) -> int:
+        """Model data in flash (weights, biases, quantization parameters); excludes the runtime code."""
+        return sum(layer.weight_bytes + FLATBUFFER_BYTES_PER_OP for layer in self.layers)
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def peak_ram_bytes(self) -> int:
+        return max([self.input_bytes] + [layer.live_bytes for layer in self.layers])
+
+    @property
+    def peak_layer(self) -> str:
+        best = max(self.layers, key=lambda layer: layer.live_bytes, default=None)
+        return best.name if best and best.live_bytes >= self.input_bytes else "input"
+
+    def to_dict(self) -> dict:
+        return {"flash_bytes": self.flash_bytes, "peak_ram_bytes": self.peak_ram_bytes,
+                "peak_layer": self.peak_layer, "params": self.params, "macs": self.macs}
+
+    def layer_dicts(self) -> list[dict]:
+        return [asdict(layer) for layer in self.layers]
+
+
+def estimate_model(model) -> ModelEstimate:
+    """Estimate int8 flash and the activation-RAM lower bound of a Keras functional model."""
+    walker = _Walker()
+    inputs = [walker.new_buffer(_size(t.shape), producer=None) for t in model.inputs]
+    outputs = walker.walk(model, inputs)
+    est = ModelEstimate(input_bytes=sum(walker.sizes[b] for b in inputs))
+    # Liveness: a buffer lives from the step producing it to the last step reading it (outputs: to the end).
+    n = len(walker.steps)
+    born = dict.fromkeys(inputs, -1)
+    last = dict.fromkeys(inputs, -1)
+    for i, step in enumerate(walker.steps):
+        born.setdefault(step.output, i)
+        last[step.output] = max(last.get(step.output, i), i)
+        for b in step.inputs:
+            last[b] = max(last.get(b, i), i)
+    for b in outputs:
+        last[b] = n
+    for i, step in enumerate(walker.steps):
+        live = sum(walker.sizes[b] for b in born if born[b] <= i <= last[b])
+        est.layers.append(LayerEstimate(
+            name=step.name, kind=step.kind, output_shape=step.shape, params=walker.params[i],
+            weight_bytes=walker.weight_bytes[i], macs=step.macs, live_bytes=live))
+    return est
+
+
+@dataclass
+class _Step:
+    name: str
+    kind: str
+    inputs: list[int]
+    output: int
+    shape: tuple[int, ...]
+    macs: int
+
+
+class _Walker:
+    """Flattens (nested) Keras functional graphs into a list of ops over activation buffers."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.producer: list[int | None] = []     # step index producing each buffer
+        self.steps: list[_Step] = []
+        self.params: list[int] = []
+        self.weight_bytes: list[int] = []
+        self.has_bias: list[bool] = []
+
+    def new_buffer(self, size: int, producer: int | None) -> int:
+        self.sizes.append(size)
+        self.producer.append(producer)
+        return len(self.sizes) - 1
+
+    def walk(self, model, input_buffers: list[int]) -> list[int]:
+        buf = {id(t): b for t, b in zip(model.inputs, input_buffers)}
+        for depth in sorted(model._nodes_by_depth, reverse=True):
+            for node in model._nodes_by_depth[depth]:
+                op = node.operation
+                if op is None or node.is_input or any(id(t) not in buf for t in node.input_tensors):
+                    continue
+                ins = [buf[id(t)] for t in node.input_tensors]
+                if hasattr(op, "_nodes_by_depth"):            # a nested functional model
+                    outs = self.walk(op, ins)
+                else:
+                    outs = [self.layer(op, node, ins)] * len(node.outputs)
+                for t, b in zip(node.outputs, outs):
+                    buf[id(t)] = b
+        return [buf[id(t)] for t in model.outputs]
+
+    def layer(self, layer, node, ins: list[int]) -> int:
+        kind = type(layer).__name__
+        # x*s folds into the next conv's weights; x*s + o does not (zero padding): int8 MUL and ADD remain.
+        folded_rescale = kind == "Rescaling" and not _nonzero(getattr(layer, "offset", 0.0))
+        if kind in ALIAS_LAYERS and (kind != "Rescaling" or folded_rescale):
+            if kind == "BatchNormalization":
+                self._fold_batchnorm(ins[0], int(node.outputs[0].shape[-1]))
+            return ins[0]
+        out_shape = tuple(int(d) for d in node.outputs[0].shape[1:])
+        in_shapes = [tuple(int(d) for d in t.shape[1:]) for t in node.input_tensors]
+        params, nbytes = _weights(layer)
+        step = len(self.steps)
+        out = self.new_buffer(math.prod(out_shape), producer=step)
+        self.steps.append(_Step(layer.name, kind, ins, out, out_shape, _macs(layer, kind, in_shapes, out_shape)))
+        self.params.append(params)
+        self.weight_bytes.append(nbytes)
+        self.has_bias.append(bool(getattr(layer, "use_bias", False)))
+        return out
+
+    def _fold_batchnorm(self, buffer: int, channels: int) -> None:
+        """BatchNorm after a bias-less conv becomes that conv's int32 bias (its scale folds into the weights)."""
+        step = self.producer[buffer]
+        if step is None or self.steps[step].kind not in WEIGHTED_LAYERS or self.has_bias[step]:
+            return
+        self.params[step] += channels
+        self.weight_bytes[step] += 4 * channels
+        self.has_bias[step] = True
+
+
+def _nonzero(value) -> bool:
+    import numpy as np
+
+    return bool(np.any(np.asarray(value) != 0))
+
+
+def _size(shape) -> int:
+    return math.prod(int(d) for d in shape[1:])
+
+
+def _weights(layer) -> tuple[int, int]:
+    """(params, bytes) of a layer's weights as stored in an int8 model."""
+    kind = type(layer).__name__
+    if kind not in WEIGHTED_LAYERS:
+        # Other layers with weights (PReLU, LayerNorm, ...) are rare here; count them as int8.
+        n = sum(math.prod(w.shape) for w in layer.weights)
+        return n, n
+    params = nbytes = 0
+    for w in layer.weights:
+        n = math.prod(w.shape)
+        params += n
+        nbytes += 4 * n if "bias" in w.path.rsplit("/", 1)[-1] else n
+    out_channels = int(layer.weights[0].shape[-1]) if layer.weights else 0
+    if kind == "DepthwiseConv2D":
+        out_channels = int(layer.weights[0].shape[-2] * layer.weights[0].shape[-1])
+    return params, nbytes + QUANT_PARAM_BYTES_PER_CHANNEL * out_channels
+
+
+def _macs(layer, kind: str, in_shapes: list[tuple[int, ...]], out_shape: tuple[int, ...]) -> int:
+    if kind in ("Conv2D", "Conv1D", "SeparableConv2D", "DepthwiseConv2D", "Dense") and layer.weights:
+        kernel = layer.weights[0].shape
+        spatial = math.prod(out_shape[:-1]) if len(out_shape) > 1 else 1
+        if kind == "DepthwiseConv2D":
+            return spatial * out_shape[-1] * kernel[0] * kernel[1]
+        if kind == "SeparableConv2D":
+            dw, pw = layer.weights[0].shape, layer.weights[1].shape
+            return spatial * (in_shapes[0][-1] * dw[0] * dw[1] * dw[3] + math.prod(pw))
+        return spatial * math.prod(kernel)
+    return 0
