@@ -412,6 +412,10 @@ def test_op_without_int8_kernel_is_refused():
     with pytest.raises(UnsupportedOpError, match=r"ops left in float: SIN \(.*wave.*\)") as e:
         check_full_int8(load_graph(tflite))
     assert "replace that layer" in e.value.hint
+    # An op with no TFLite builtin at all fails in the converter: named, with its Keras layer.
+    x = keras.layers.Lambda(lambda t: keras.ops.erf(t), name="smooth")(keras.layers.Conv2D(4, 3)(inp))
+    with pytest.raises(UnsupportedOpError, match=r"uses Erf \(in layer smooth\)"):
+        to_int8_tflite(keras.Model(inp, keras.layers.Flatten()(x)), calib)
 
 
 @pytest.mark.unit

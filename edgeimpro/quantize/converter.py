@@ -34,6 +34,7 @@ from edgeimpro import __version__
 from edgeimpro.datasets.folder import load_images
 from edgeimpro.errors import DataError, DependencyError, ModelError, UnsupportedOpError, UsageError
 from edgeimpro.graph import Graph, load_graph
+from edgeimpro.graph.validate import check_single_subgraph
 from edgeimpro.modelcard import ModelCard, card_path_for, find_card, sha256_file
 from edgeimpro.preprocess import Preprocessing
 from edgeimpro.quantize.data import DataPlan, plan_data, resolve_data_dir
@@ -90,9 +91,9 @@ def convert_model(model_path: Path | str, output: Path | str | None = None, *,
     """
     say = progress or (lambda msg: None)
     model_path = Path(model_path)
+    _check_model_file(model_path)
     tflite_path = output_path_for(model_path, output)
     card_path = card_path_for(tflite_path)
-    _check_model_file(model_path)
     card = find_card(model_path)
     if card is None and calibration_dir is None:
         raise UsageError(f"no model.json beside {model_path}: the labels and preprocessing are unknown",
@@ -205,6 +206,8 @@ def load_keras_model(path: Path | str) -> Any:
         raise
     except Exception as e:
         text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if len(text) > 160 and ". " in text:
+            text = text.split(". ")[0] + "."
         hint = "re-save the model with model.save('model.keras') in Keras 3"
         if "lambda" in str(e).lower() or "safe_mode" in str(e):
             hint = "the model has a Lambda layer with Python code; replace it with built-in layers"
@@ -237,12 +240,18 @@ def _float_preprocessing(card: ModelCard | None, model: Any) -> Preprocessing:
 
 
 def _input_shape(model: Any) -> tuple[int, int, int]:
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ModelError(f"model has {len(model.inputs)} inputs and {len(model.outputs)} outputs",
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        raise ModelError(f"model {model.name!r} has no defined input (a subclassed model never called on "
+                         "a keras.Input)", hint="build it as a functional or Sequential model with "
+                         "keras.Input((H, W, C), batch_size=1)") from None
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ModelError(f"model has {len(inputs)} inputs and {len(outputs)} outputs",
                          hint="convert handles image classifiers with one input and one output")
-    shape = tuple(model.inputs[0].shape[1:])
+    shape = tuple(inputs[0].shape[1:])
     if len(shape) != 3 or any(d is None for d in shape) or shape[2] not in (1, 3):
-        raise ModelError(f"model input shape {tuple(model.inputs[0].shape)} is not a fixed-size image (H, W, 1|3)",
+        raise ModelError(f"model input shape {tuple(inputs[0].shape)} is not a fixed-size image (H, W, 1|3)",
                          hint="build the model with keras.Input((H, W, C), batch_size=1)")
     return int(shape[0]), int(shape[1]), int(shape[2])
 
@@ -352,6 +361,7 @@ def _layer_names(model: Any) -> list[str]:
 
 def check_full_int8(graph: Graph) -> None:
     """Refuse a graph a microcontroller int8 runtime cannot run as is: float I/O or ops, dynamic shapes."""
+    check_single_subgraph(graph)
     problems = []
     for t in graph.input_tensors + graph.output_tensors:
         kind = "input" if t.index in graph.inputs else "output"
