@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -29,8 +30,14 @@ VARIANTS = {
     "sanitize": ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"],
 }
 SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=86", "UBSAN_OPTIONS": "print_stacktrace=1"}
-STATUS_NAMES = ["EIP_OK", "EIP_ERR_NULL_POINTER", "EIP_ERR_BAD_SHAPE", "EIP_ERR_BAD_PARAM", "EIP_ERR_SOFTMAX_SUM"]
-BUF_INPUT, BUF_OUTPUT, BUF_NULL = 0, 1, 2
+# eip_status_t codes in enum order, read from the header (never retyped here)
+STATUS_NAMES = re.findall(r"^\s*(EIP_(?:OK|ERR_\w+))\b", (runtime_dir() / "include" / "eip_runtime.h").read_text(),
+                          re.M)
+STATUS = {name: code for code, name in enumerate(STATUS_NAMES)}
+BUF_INPUT, BUF_OUTPUT, BUF_NULL, BUF_IN_PLACE = 0, 1, 2, 3
+# Kernels documented (eip_kernels.h) to run with the output in place of the first input.
+IN_PLACE_KERNELS = {"eip_logistic", "eip_tanh", "eip_hard_swish", "eip_leaky_relu", "eip_relu", "eip_relu6",
+                    "eip_quantize", "eip_softmax", "eip_reshape", "eip_add", "eip_mul"}
 
 
 def runtime_sources() -> list[Path]:
@@ -68,6 +75,7 @@ class KernelCall:
     inputs: list[np.ndarray | None]    # in kernel argument order; None is passed as NULL
     output_nbytes: int
     label: str = ""
+    in_place: bool = False             # the output buffer is the first input's buffer
 
 
 _STRUCT_TYPES: dict[type, type[ctypes.Structure]] = {}
@@ -118,7 +126,7 @@ def encode_calls(calls: list[KernelCall]) -> bytes:
             else:
                 data = np.ascontiguousarray(arr).tobytes()
                 out += [_u32(BUF_INPUT), _u32(len(data)), data]
-        out += [_u32(BUF_OUTPUT), _u32(c.output_nbytes)]
+        out += [_u32(BUF_IN_PLACE if c.in_place else BUF_OUTPUT), _u32(c.output_nbytes)]
     return b"".join(out)
 
 

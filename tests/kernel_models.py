@@ -1,6 +1,7 @@
 """Single-op int8 models for the kernel property tests, built with TensorFlow and cached per op.
 
-Each spec is plain data (JSON): input shapes, the float range of each input's representative data (which
+Elementwise ops have models of >= 256 elements, so the ramp input covers every int8 code (exhaustive for
+those quantizations). Each spec is plain data (JSON): input shapes, the float range of each input's representative data (which
 sets its scale and zero point: [0, hi] gives zero point -128, [lo, 0] gives 127, tiny or huge spans give
 extreme scales), the layer and its parameters, and a seed for the weights. `op_models(op)` converts the
 specs of one op once (about 0.2 s each) and caches the .tflite files across runs and xdist workers.
@@ -156,48 +157,48 @@ SPECS: dict[str, list[Spec]] = {
         _s("softmax", [[2, 64]], [[0, 30]], 87),
     ],
     "LOGISTIC": [
-        _s("sigmoid", [[4, 5, 3]], [[-4, 4]], 91),
-        _s("sigmoid", [[64]], [[-0.01, 0.01]], 92),
+        _s("sigmoid", [[8, 8, 4]], [[-4, 4]], 91),
+        _s("sigmoid", [[16, 16]], [[-0.01, 0.01]], 92),
         _s("sigmoid", [[3, 7]], [[-100, 100]], 93),
         _s("sigmoid", [[50]], [[0, 8]], 94),
         _s("sigmoid", [[50]], [[-8, 0]], 95),
         _s("sigmoid", [[1, 1, 1]], [[-20, 3]], 96),
     ],
     "TANH": [
-        _s("tanh", [[4, 5, 3]], [[-4, 4]], 101),
-        _s("tanh", [[64]], [[-0.01, 0.01]], 102),
+        _s("tanh", [[8, 8, 4]], [[-4, 4]], 101),
+        _s("tanh", [[16, 16]], [[-0.01, 0.01]], 102),
         _s("tanh", [[3, 7]], [[-100, 100]], 103),
         _s("tanh", [[50]], [[0, 8]], 104),
         _s("tanh", [[50]], [[-8, 0]], 105),
         _s("tanh", [[1, 1, 1]], [[-2, 0.5]], 106),
     ],
     "HARD_SWISH": [
-        _s("hard_swish", [[4, 5, 3]], [[-3, 3]], 111),
-        _s("hard_swish", [[64]], [[-0.1, 0.1]], 112),
+        _s("hard_swish", [[8, 8, 4]], [[-3, 3]], 111),
+        _s("hard_swish", [[16, 16]], [[-0.1, 0.1]], 112),
         _s("hard_swish", [[3, 7]], [[-50, 50]], 113),
         _s("hard_swish", [[50]], [[0, 6]], 114),
         _s("hard_swish", [[50]], [[-6, 0]], 115),
         _s("hard_swish", [[2, 2, 2]], [[-20, 3]], 116),
     ],
     "LEAKY_RELU": [
-        _s("leaky_relu", [[4, 5, 3]], [[-3, 3]], 121, alpha=0.2),
-        _s("leaky_relu", [[64]], [[-0.1, 0.1]], 122, alpha=0.01),
+        _s("leaky_relu", [[8, 8, 4]], [[-3, 3]], 121, alpha=0.2),
+        _s("leaky_relu", [[16, 16]], [[-0.1, 0.1]], 122, alpha=0.01),
         _s("leaky_relu", [[3, 7]], [[-50, 50]], 123, alpha=0.5),
         _s("leaky_relu", [[50]], [[0, 6]], 124, alpha=0.3),
         _s("leaky_relu", [[50]], [[-6, 0]], 125, alpha=0.95),
         _s("leaky_relu", [[2, 2, 2]], [[-20, 3]], 126, alpha=0.1),
     ],
     "RELU": [
-        _s("relu", [[4, 5, 3]], [[-1, 1]], 131),
-        _s("relu", [[64]], [[0, 5]], 132),
+        _s("relu", [[8, 8, 4]], [[-1, 1]], 131),
+        _s("relu", [[16, 16]], [[0, 5]], 132),
         _s("relu", [[3, 7]], [[-100, 3]], 133),
         _s("relu", [[50]], [[-0.01, 0.02]], 134),
         _s("relu", [[2, 2, 2]], [[-5, 300]], 135),
         _s("relu", [[1, 1, 1]], [[-2, 2]], 136),
     ],
     "RELU6": [
-        _s("relu6", [[4, 5, 3]], [[-10, 10]], 141),
-        _s("relu6", [[64]], [[0, 6]], 142),
+        _s("relu6", [[8, 8, 4]], [[-10, 10]], 141),
+        _s("relu6", [[16, 16]], [[0, 6]], 142),
         _s("relu6", [[3, 7]], [[-1, 1]], 143),
         _s("relu6", [[50]], [[-3, 8]], 144),
         _s("relu6", [[2, 2, 2]], [[-100, 100]], 145),

@@ -12,16 +12,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import mlperf_model
 from kernel_harness import (
+    IN_PLACE_KERNELS,
+    STATUS,
+    STATUS_NAMES,
     KernelCall,
     Tflm,
     build_driver,
@@ -32,6 +37,7 @@ from kernel_harness import (
     runtime_sources,
 )
 from kernel_models import ALLOWED_EXTRA, SPECS, TESTED_AS, op_models
+from tiny_models import edit_model
 
 from edgeimpro.codegen import quantparams as qp
 from edgeimpro.errors import UnsupportedOpError
@@ -42,7 +48,7 @@ from edgeimpro.graph.model import Quantization
 pytestmark = pytest.mark.host
 
 HEADER = runtime_dir() / "include" / "eip_kernels.h"
-ARM_GCC = "/usr/bin/arm-none-eabi-gcc"
+ARM_GCC = shutil.which("arm-none-eabi-gcc")
 
 
 @pytest.fixture(scope="session")
@@ -58,25 +64,32 @@ def run_both(drivers: dict[str, Path], calls: list[KernelCall]) -> dict[str, lis
 # Build hygiene and layout
 
 
-def _compile_each(cc: str, extra: list[str], tmp_path: Path) -> None:
+def _compile_all(cc: str, extra: list[str], tmp_path: Path) -> list[Path]:
+    """Compile every runtime source to an object in tmp_path (one compiler process); the objects."""
     inc = [f"-I{runtime_dir() / 'include'}", f"-I{runtime_dir() / 'kernels'}"]
-    for src in runtime_sources():
-        cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wpedantic", "-O2", *extra, *inc, "-c", str(src),
-               "-o", str(tmp_path / (src.stem + ".o"))]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        assert proc.returncode == 0, f"{src.name}:\n{proc.stderr}"
+    sources = runtime_sources()
+    cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wpedantic", "-O2", *extra, *inc, "-c",
+           *map(str, sources)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    return [tmp_path / (src.stem + ".o") for src in sources]
 
 
 def test_runtime_compiles_cleanly_on_host(tmp_path: Path) -> None:
     if shutil.which("gcc") is None:
         pytest.skip("host gcc not found")
-    _compile_each("gcc", [], tmp_path)
+    _compile_all("gcc", [], tmp_path)
 
 
-def test_runtime_compiles_cleanly_for_cortex_m4(tmp_path: Path) -> None:
-    if not Path(ARM_GCC).exists():
+def test_runtime_compiles_cleanly_for_cortex_m4_under_16_kb(tmp_path: Path) -> None:
+    if ARM_GCC is None:
         pytest.skip("arm-none-eabi-gcc not installed")
-    _compile_each(ARM_GCC, ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"], tmp_path)
+    objects = _compile_all(ARM_GCC, ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+                           tmp_path)
+    size = subprocess.run([ARM_GCC.replace("-gcc", "-size"), *map(str, objects)], capture_output=True,
+                          text=True, check=True)
+    text = sum(int(line.split()[0]) for line in size.stdout.splitlines()[1:])
+    assert 0 < text < 16 * 1024, f"runtime kernels take {text} B of Cortex-M4 code (-O2)"
 
 
 def _header_structs() -> dict[str, list[tuple[str, str]]]:
@@ -110,8 +123,8 @@ def test_params_dataclasses_mirror_the_header_structs() -> None:
 
 
 def test_status_strings_cover_the_enum(drivers: dict[str, Path]) -> None:
-    text = (runtime_dir() / "include" / "eip_runtime.h").read_text()
-    names = re.findall(r"^\s*(EIP_(?:OK|ERR_\w+))", text, re.M)
+    names = STATUS_NAMES
+    assert names[0] == "EIP_OK" and len(names) >= 5
     call = KernelCall("status_strings", None, [], 4096)
     for ((status, raw),) in run_both(drivers, [call]).values():
         assert status == 0
@@ -256,9 +269,97 @@ def test_op_matches_tflm_bit_for_bit(op: str, drivers: dict[str, Path]) -> None:
                                                             f"input {name}"))
                 expected.append(values[node.outputs[0]])
     assert len(calls) >= 24
+    # kernels that promise in-place operation run again with the output over their first input
+    in_place = [(dataclasses.replace(c, in_place=True, label=c.label + " in place"), e)
+                for c, e in zip(calls, expected, strict=True)
+                if c.kernel in IN_PLACE_KERNELS and c.inputs[0].nbytes == c.output_nbytes]
+    if op in ("ADD", "MUL"):
+        in_place = [(c, e) for c, e in in_place if c.params.broadcast == 0]
+    calls += [c for c, _ in in_place]
+    expected += [e for _, e in in_place]
     for variant, results in run_both(drivers, calls).items():
         problems = compare(calls, expected, results)
         assert not problems, f"{variant} build, {len(problems)}/{len(calls)} cases differ:\n" + "\n".join(problems[:20])
+
+
+# Edits of converted models probe what the converter never emits (INT8_SEMANTICS §3, §4): each is run
+# through TFLM and the kernels like the plain models. (op, spec index, edit)
+def _quant(m, tensor: int, scale=None, zp=None) -> None:  # noqa: ANN001
+    q = m.subgraphs[0].tensors[tensor].quantization
+    if scale is not None:
+        q.scale = np.asarray(scale, np.float32).reshape(-1)
+    if zp is not None:
+        q.zeroPoint = np.asarray(zp, np.int64).reshape(-1)
+
+
+def _scaled(g, tensor: int, factor: float) -> np.ndarray:  # noqa: ANN001
+    return g.tensors[tensor].quantization.scale * np.float32(factor)
+
+
+def _channel_scales(g, tensor: int, values: dict[int, float]) -> np.ndarray:  # noqa: ANN001
+    s = g.tensors[tensor].quantization.scale.copy()
+    for c, v in values.items():
+        s[c] = v
+    return s
+
+
+def _options(m, op_index: int, **kw: float) -> None:  # noqa: ANN001
+    for k, v in kw.items():
+        setattr(m.subgraphs[0].operators[op_index].builtinOptions, k, v)
+
+
+EDITS = {
+    "fc_per_tensor_weights_zp_3": ("FULLY_CONNECTED", 1, lambda m, g, op: _quant(m, op.inputs[1], zp=[3])),
+    "fc_per_tensor_weights_zp_-2": ("FULLY_CONNECTED", 6, lambda m, g, op: _quant(m, op.inputs[1], zp=[-2])),
+    "fc_channel_scale_0": ("FULLY_CONNECTED", 0, lambda m, g, op: _quant(
+        m, op.inputs[1], scale=_channel_scales(g, op.inputs[1], {1: 0.0, 3: 1e-13}))),
+    "conv_weights_zp_ignored": ("CONV_2D", 1, lambda m, g, op: _quant(m, op.inputs[1], zp=[3] * 6)),
+    "conv_channel_scales_0_1e-13": ("CONV_2D", 0, lambda m, g, op: _quant(
+        m, op.inputs[1], scale=_channel_scales(g, op.inputs[1], {0: 0.0, 2: 1e-13}))),
+    "conv_fused_relu_n1_to_1": ("CONV_2D", 1, lambda m, g, op: _options(m, op.index, fusedActivationFunction=2)),
+    "dwconv_channel_scale_0": ("DEPTHWISE_CONV_2D", 1, lambda m, g, op: _quant(
+        m, op.inputs[1], scale=_channel_scales(g, op.inputs[1], {3: 0.0}))),
+    "logistic_output_scale_ignored": ("LOGISTIC", 0, lambda m, g, op: _quant(m, op.outputs[0], scale=[1 / 128])),
+    "tanh_output_quantization_ignored": ("TANH", 0, lambda m, g, op: _quant(m, op.outputs[0], scale=[0.05], zp=[10])),
+    "add_input_scale_ratio_e5": ("ADD", 0, lambda m, g, op: _quant(m, op.inputs[1], scale=_scaled(g, op.inputs[1],
+                                                                                                np.exp(5)))),
+    "add_broadcast_input_scale_ratio_e-5": ("ADD", 1, lambda m, g, op: _quant(
+        m, op.inputs[0], scale=_scaled(g, op.inputs[0], np.exp(-5)))),
+    "mul_output_scale_x7": ("MUL", 0, lambda m, g, op: _quant(m, op.outputs[0], scale=_scaled(g, op.outputs[0], 7))),
+    "leaky_relu_alpha_-0.4": ("LEAKY_RELU", 0, lambda m, g, op: _options(m, op.index, alpha=-0.4)),
+    "leaky_relu_alpha_1.7": ("LEAKY_RELU", 2, lambda m, g, op: _options(m, op.index, alpha=1.7)),
+    "softmax_beta_0.3": ("SOFTMAX", 0, lambda m, g, op: _options(m, op.index, beta=0.3)),
+    "softmax_beta_3": ("SOFTMAX", 3, lambda m, g, op: _options(m, op.index, beta=3.0)),
+    "pad_output_quantization_raw_copy": ("PAD", 0, lambda m, g, op: _quant(m, op.outputs[0], scale=[0.3], zp=[7])),
+    "reshape_output_quantization_raw_copy": ("RESHAPE", 0, lambda m, g, op: _quant(m, op.outputs[0], scale=[0.3],
+                                                                                   zp=[-7])),
+    "mean_output_scale_x3": ("MEAN", 0, lambda m, g, op: _quant(m, op.outputs[0], scale=_scaled(g, op.outputs[0], 3))),
+    "relu_output_scale_x0.37": ("RELU", 0, lambda m, g, op: _quant(m, op.outputs[0],
+                                                                  scale=_scaled(g, op.outputs[0], 0.37))),
+    "hard_swish_output_scale_x0.5": ("HARD_SWISH", 0, lambda m, g, op: _quant(
+        m, op.outputs[0], scale=_scaled(g, op.outputs[0], 0.5))),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_edited_model_matches_tflm_bit_for_bit(edit: str, drivers: dict[str, Path]) -> None:
+    op_name, index, fn = EDITS[edit]
+    spec, base = op_models(op_name)[index]
+    graph = load_graph(base)
+    node = _nodes_under_test(graph, op_name)[0]
+    model = edit_model(base, lambda m: fn(m, graph, node))
+    graph = load_graph(model)
+    node = graph.ops[node.index]
+    wanted = sorted({t for t in node.inputs + node.outputs if t >= 0 and not graph.tensors[t].is_constant})
+    tflm = Tflm(model)
+    calls, expected = [], []
+    for name, inputs in input_sets(graph, seed=11):
+        values = tflm.run(inputs, wanted)
+        calls.append(node_call(graph, node, values, f"{edit} input {name}"))
+        expected.append(values[node.outputs[0]])
+    for variant, results in run_both(drivers, calls).items():
+        problems = compare(calls, expected, results)
+        assert not problems, f"{variant} build:\n" + "\n".join(problems)
 
 
 def test_softmax_reports_the_sum_tflm_aborts_on(drivers: dict[str, Path]) -> None:
@@ -271,7 +372,7 @@ def test_softmax_reports_the_sum_tflm_aborts_on(drivers: dict[str, Path]) -> Non
         calls.append(KernelCall("eip_softmax", p, [np.zeros(depth, np.int8)], depth))
     for results in run_both(drivers, calls).values():
         assert results[0][0] == 0 and set(np.frombuffer(results[0][1], np.int8)) == {-127}
-        assert results[1][0] == 4  # EIP_ERR_SOFTMAX_SUM
+        assert results[1][0] == STATUS["EIP_ERR_SOFTMAX_SUM"]
 
 
 def test_kernels_reject_bad_params_with_a_status(drivers: dict[str, Path]) -> None:
@@ -285,7 +386,8 @@ def test_kernels_reject_bad_params_with_a_status(drivers: dict[str, Path]) -> No
         KernelCall("eip_relu6", qp.Relu6Params(size=8, lower=10, upper=5), [x], 8),
     ]
     for results in run_both(drivers, calls).values():
-        assert [s for s, _ in results] == [0, 3, 2, 1, 3]
+        assert [STATUS_NAMES[s] for s, _ in results] == [
+            "EIP_OK", "EIP_ERR_BAD_PARAM", "EIP_ERR_BAD_SHAPE", "EIP_ERR_NULL_POINTER", "EIP_ERR_BAD_PARAM"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -344,6 +446,12 @@ def test_quantparams_refuses_what_tflm_refuses(case: str) -> None:
         qp.op_params(g, op)
 
 
+@pytest.mark.unit
+def test_quantparams_imports_without_tensorflow() -> None:
+    code = "import sys, edgeimpro.codegen.quantparams; assert 'tensorflow' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
 def test_quantparams_names_unsupported_operators() -> None:
     g, op = _first("RELU", "relu")
     op.opcode = "GELU"
@@ -364,8 +472,6 @@ def test_mlperf_model_node_by_node(name: str, drivers: dict[str, Path]) -> None:
     tflm = Tflm(model, arena_size=16 << 20)
     calls, expected = [], []
     for label, inputs in input_sets(graph, seed=3):
-        if label not in ("random0", "ramp", "max"):
-            continue
         values = tflm.run(inputs, activations)
         for op in graph.ops:
             calls.append(node_call(graph, op, values, f"{name} op {op.index} {op.opcode} input {label}"))

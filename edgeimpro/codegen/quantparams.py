@@ -344,10 +344,11 @@ def activation_range(activation: str, scale: float, zero_point: int) -> tuple[in
     """Fused activation clamp on int8 codes (CalculateActivationRangeQuantized, §2.5)."""
 
     def q(f: float) -> int:
-        v = round_away(float(np.float32(f) / np.float32(scale)))
-        if not INT32_MIN <= v <= INT32_MAX:
-            raise ValueError(f"activation bound {f} / scale {scale} overflows int32")
-        return zero_point + v
+        with np.errstate(over="ignore"):
+            ratio = float(np.float32(f) / np.float32(scale))  # float32 division, as TFLM
+        if not (math.isfinite(ratio) and INT32_MIN <= round_away(ratio) <= INT32_MAX):
+            raise ValueError(f"{activation} bound {f} / output scale {scale:.6g} overflows int32")
+        return zero_point + round_away(ratio)
 
     if activation == "NONE":
         return -128, 127
@@ -680,6 +681,8 @@ def mean_params(graph: Graph, op: Op) -> MeanParams:
     out_dims = [1 if d in reduced else dims[d] for d in range(MAX_DIMS)]
     reduce_dims = [dims[d] if d in reduced else 1 for d in range(MAX_DIMS)]
     count = int(np.prod(reduce_dims))
+    if count >= 2**24:
+        raise _error(op, f"reduces {count} elements; the int32 sum of int8 codes needs fewer than 2^24")
     if int(np.prod(out_dims)) != y.size:
         raise _error(op, f"output {list(y.shape)} does not match input {list(x.shape)} reduced over {axes}")
     m, s = quantize_multiplier(s_in / s_out)

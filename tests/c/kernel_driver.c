@@ -7,7 +7,8 @@
  *   u32 name length, name       kernel entry point ("eip_conv2d") or primitive ("srdhm")
  *   u32 params size, params     the params struct as laid out by the host compiler, pointers zeroed
  *   u32 array count, arrays     each: u32 offset of a pointer member, u32 byte size, bytes
- *   u32 buffer count, buffers   each: u32 kind (0 input, 1 output, 2 NULL), u32 byte size, bytes if input
+ *   u32 buffer count, buffers   each: u32 kind (0 input, 1 output, 2 NULL, 3 output in place of buffer 0),
+ *                               u32 byte size, bytes if input
  * The last buffer is the output (for concatenation the others are the inputs array). Every buffer and
  * array gets its own exact-size allocation so that the sanitizer sees any out-of-bounds access.
  * Output: per case i32 status, then the bytes of every output buffer.
@@ -21,7 +22,7 @@
 #include "fixedpoint.h"
 
 enum { MAX_BUFFERS = 64, STATUS_PARAMS_SIZE = 1000, STATUS_UNKNOWN_KERNEL = 1001, STATUS_BAD_BUFFERS = 1002 };
-enum { BUF_INPUT = 0, BUF_OUTPUT = 1, BUF_NULL = 2 };
+enum { BUF_INPUT = 0, BUF_OUTPUT = 1, BUF_NULL = 2, BUF_IN_PLACE = 3 };
 
 typedef struct {
     void *data[MAX_BUFFERS];
@@ -255,7 +256,10 @@ static int run_case(FILE *in, FILE *out)
     ok = ok && read_u32(in, &b.count) && b.count <= MAX_BUFFERS;
     for (uint32_t i = 0; ok && i < b.count; ++i) {
         ok = read_u32(in, &b.kind[i]) && read_u32(in, &b.size[i]);
-        if (ok && b.kind[i] != BUF_NULL) {
+        if (ok && b.kind[i] == BUF_IN_PLACE) {
+            ok = i > 0 && b.kind[0] == BUF_INPUT && b.size[0] == b.size[i];
+            b.data[i] = ok ? b.data[0] : 0;
+        } else if (ok && b.kind[i] != BUF_NULL) {
             b.data[i] = alloc(b.size[i]);
             if (b.kind[i] == BUF_INPUT) {
                 ok = read_exact(in, b.data[i], b.size[i]);
@@ -275,13 +279,15 @@ static int run_case(FILE *in, FILE *out)
         }
         ok = fwrite(&status, 4, 1, out) == 1;
         for (uint32_t i = 0; ok && i < b.count; ++i) {
-            if (b.kind[i] == BUF_OUTPUT && b.size[i] > 0) {
+            if ((b.kind[i] == BUF_OUTPUT || b.kind[i] == BUF_IN_PLACE) && b.size[i] > 0) {
                 ok = fwrite(b.data[i], 1, b.size[i], out) == b.size[i];
             }
         }
     }
     for (uint32_t i = 0; i < b.count; ++i) {
-        free(b.data[i]);
+        if (b.kind[i] != BUF_IN_PLACE) {
+            free(b.data[i]);
+        }
     }
     for (uint32_t i = 0; i < n_arrays && i < MAX_BUFFERS; ++i) {
         free(arrays[i]);

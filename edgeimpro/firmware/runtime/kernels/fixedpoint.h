@@ -9,6 +9,7 @@
 #ifndef EIP_FIXEDPOINT_H
 #define EIP_FIXEDPOINT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 static inline int32_t eip_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
@@ -178,13 +179,13 @@ static inline int32_t eip_tanh_fp(int32_t a, int32_t integer_bits)
 }
 
 /* Shift of a quantized multiplier that eip_mbqm handles without overflow in its pre-shift. */
-static inline int eip_shift_is_valid(int32_t shift)
+static inline bool eip_shift_is_valid(int32_t shift)
 {
     return shift >= -31 && shift <= 30;
 }
 
 /* Clamp range that fits int8 codes. */
-static inline int eip_act_range_is_valid(int32_t act_min, int32_t act_max)
+static inline bool eip_act_range_is_valid(int32_t act_min, int32_t act_max)
 {
     return act_min >= INT8_MIN && act_max <= INT8_MAX && act_min <= act_max;
 }

@@ -5,6 +5,7 @@
 #ifndef EIP_ND_INDEX_H
 #define EIP_ND_INDEX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "eip_kernels.h"
@@ -16,16 +17,16 @@ static inline void eip_index_clear(int32_t index[EIP_MAX_DIMS])
     }
 }
 
-/* Steps to the next index in row-major order; returns 0 after the last one. */
-static inline int eip_index_next(int32_t index[EIP_MAX_DIMS], const int32_t dims[EIP_MAX_DIMS])
+/* Steps to the next index in row-major order; returns false after the last one. */
+static inline bool eip_index_next(int32_t index[EIP_MAX_DIMS], const int32_t dims[EIP_MAX_DIMS])
 {
     for (int32_t d = EIP_MAX_DIMS - 1; d >= 0; --d) {
         if (++index[d] < dims[d]) {
-            return 1;
+            return true;
         }
         index[d] = 0;
     }
-    return 0;
+    return false;
 }
 
 static inline int32_t eip_index_offset(const int32_t index[EIP_MAX_DIMS], const int32_t strides[EIP_MAX_DIMS])

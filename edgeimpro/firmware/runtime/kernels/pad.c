@@ -36,7 +36,7 @@ eip_status_t eip_pad(const eip_pad_params_t *p, const int8_t *input, int8_t *out
     eip_index_clear(index);
     int8_t *out = output;
     do {
-        int inside = 1;
+        bool inside = true;
         int32_t in_offset = 0;
         for (int32_t d = 0; d < last; ++d) {
             const int32_t i = index[d] - p->pad_before[d];
