@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from aot_harness import GOLDEN, assert_bit_exact, host_outputs, inputs_for
 from conftest import mlperf_model
 from tiny_models import tiny_model
 
 from edgeimpro.cli.main import main
 from edgeimpro.codegen.aot import export_aot, generate_aot
-from edgeimpro.codegen.hostbuild import compile_host, run_host
+from edgeimpro.codegen.hostbuild import compile_host
 from edgeimpro.codegen.planner import check_plan, plan_arena
 from edgeimpro.errors import ModelError, UnsupportedOpError
 from edgeimpro.graph import load_graph
@@ -23,54 +24,7 @@ from edgeimpro.references import TflmReference
 
 pytestmark = pytest.mark.host
 
-GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 TFLM_M4_ARENA = {"vww": 100_660, "resnet8": 54_340}   # measured on a Cortex-M4 (DESIGN.md §7)
-
-
-def inputs_for(graph, n: int, seed: int) -> np.ndarray:
-    """n int8 inputs shaped (n, *input shape without batch): the extremes (all -128, all 127, all zero
-    point, a ramp), then random."""
-    t = graph.input_tensors[0]
-    shape = t.shape[1:]
-    zp = t.quantization.scalar[1]
-    rng = np.random.default_rng(seed)
-    x = rng.integers(-128, 128, size=(n, *shape), dtype=np.int8)
-    x[0] = -128
-    x[1] = 127
-    x[2] = zp
-    x[3] = (np.arange(t.size) % 256 - 128).astype(np.int8).reshape(shape)
-    return x
-
-
-def host_outputs(exe, graph, x: np.ndarray, want_layers: bool = False):
-    full = x.reshape(x.shape[0], *graph.input_tensors[0].shape)
-    return run_host(exe, [full], [t.shape for t in graph.output_tensors], want_layers=want_layers)
-
-
-def build(graph, **kw):
-    result = generate_aot(graph, "model")
-    d = Path(tempfile.mkdtemp(prefix="aot-test-"))
-    for name, text in result.files.items():
-        (d / name).write_text(text)
-    return result, compile_host(d, **kw)
-
-
-def assert_bit_exact(model: Path, n: int, seed: int = 0, layers_for: int = 2, **kw) -> None:
-    graph = load_graph(model)
-    _, exe = build(graph, layer_hook=True, poison=True, **kw)
-    x = inputs_for(graph, n, seed)
-    outs, layers = host_outputs(exe, graph, x, want_layers=True)
-    ref = TflmReference(model)
-    expected = ref.run(x)
-    got = outs[0].reshape(expected.shape)
-    bad = [i for i in range(n) if not np.array_equal(got[i], expected[i])]
-    assert not bad, f"{len(bad)}/{n} outputs differ from tflite_micro (first: sample {bad[0]})"
-    # Every layer, not only the output, for the first samples.
-    for s in range(layers_for):
-        inter = ref.intermediates(x[s])
-        for op in graph.ops:
-            want = inter[op.outputs[0]].reshape(-1)
-            assert np.array_equal(layers[s][op.index], want), f"sample {s} layer {op.index} {op.opcode} differs"
 
 
 @pytest.mark.parametrize("name", ["resnet8", "kws", "vww"])
