@@ -4,6 +4,8 @@
   is the ground truth for what a TFLM device computes: compare int8 results with it exactly.
 - `LiteRTReference`: LiteRT (`ai_edge_litert`), fast; its default kernels differ from TFLM by a few LSB in
   a small fraction of elements (DESIGN.md §4), so it is for speed, not for bit-exactness.
+  `TfliteRuntimeReference` (tflite-runtime) and `TensorFlowReference` (tf.lite) are the same API, for
+  machines that have one of those instead.
 
 Runtimes are imported lazily (never TensorFlow); a missing one raises DependencyError with the pip line.
 Arena figures: `measure_tflm_arena()` reads TFLM's RecordingMicroAllocator totals (x86-64 sizes) and
@@ -31,6 +33,8 @@ from edgeimpro.graph.validate import check_tflm_aborts
 
 TFLM_PIP = "pip install --pre tflite-micro  (or: pip install --pre -e '.[train]', which pins the version)"
 LITERT_PIP = "pip install ai-edge-litert  (or: pip install -e '.[pi]')"
+TFLITE_RUNTIME_PIP = "pip install tflite-runtime 'numpy<2'  (or, better, LiteRT: pip install ai-edge-litert)"
+TENSORFLOW_PIP = "pip install tensorflow-cpu  (or the much smaller LiteRT: pip install ai-edge-litert)"
 
 ARENA_ALIGNMENT = 16       # TFLM aligns arena buffers to 16 bytes (MicroArenaBufferAlignment)
 # 32-bit sizes of the two pointer-bearing per-tensor / per-node records (x86-64 sizes are measured).
@@ -57,6 +61,7 @@ class Reference(Protocol):
 
     def run(self, batch: np.ndarray) -> np.ndarray: ...
     def run_all(self, batch: np.ndarray) -> list[np.ndarray]: ...
+    def invoke_one(self, sample: np.ndarray) -> np.ndarray: ...
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -197,6 +202,11 @@ class TflmReference:
         return [np.stack(o) if o else np.zeros((0, *info.shape[1:]), info.dtype)
                 for o, info in zip(outs, self.outputs, strict=True)]
 
+    def invoke_one(self, sample: np.ndarray) -> np.ndarray:
+        """One sample of exactly input 0's shape (batch 1) and dtype; returns output 0 with its batch dim."""
+        self._invoke(self._interp, sample)
+        return np.array(self._interp.get_output(0)).reshape(self.outputs[0].shape)
+
     def intermediates(self, sample: np.ndarray) -> dict[int, np.ndarray]:
         """Every activation tensor (input, intermediates, outputs) after one inference, by tensor index.
 
@@ -307,36 +317,39 @@ def estimate_arena_32bit(m: ArenaMeasurement) -> int:
     return _align(m.total - saving)
 
 
-# ---------------------------------------------------------------------------------------------- LiteRT
+# ------------------------------------------------------------------- LiteRT, tflite-runtime, tf.lite
 
 
-class LiteRTReference:
-    """LiteRT (`ai_edge_litert`): the fast desktop / Raspberry Pi runtime. `kernels="reference"` selects
-    BUILTIN_REF kernels (closer to TFLM, still not exact: DESIGN.md §4)."""
+class _InterpreterReference:
+    """The TFLite interpreter API, shared by LiteRT, tflite-runtime and tf.lite (same class, same calls).
+    `kernels="reference"` selects BUILTIN_REF kernels (closer to TFLM, still not exact: DESIGN.md §4)."""
 
-    name = "litert"
+    name = ""
+    title = ""
     exact = False
 
-    def __init__(self, model: bytes | str | Path, kernels: str = "default", num_threads: int = 1) -> None:
-        try:
-            from ai_edge_litert.interpreter import Interpreter, OpResolverType
-        except ImportError as e:
-            raise DependencyError(f"LiteRT (ai_edge_litert) is not installed ({e})", hint=LITERT_PIP) from None
+    def __init__(self, model: bytes | str | Path, kernels: str = "default", num_threads: int | None = 1) -> None:
+        interpreter_cls, resolver_type = self._import()
         if kernels not in ("default", "reference"):
-            raise UsageError(f"unknown LiteRT kernels {kernels!r}", hint="use default or reference")
+            raise UsageError(f"unknown {self.title} kernels {kernels!r}", hint="use default or reference")
         self._data = _model_bytes(model)
         self.graph = load_graph(self._data)
         self.inputs = _tensor_infos(self.graph, self.graph.inputs)
         self.outputs = _tensor_infos(self.graph, self.graph.outputs)
-        resolver = OpResolverType.BUILTIN_REF if kernels == "reference" else OpResolverType.AUTO
+        resolver = resolver_type.BUILTIN_REF if kernels == "reference" else resolver_type.AUTO
         try:
-            self._interp = Interpreter(model_content=self._data, num_threads=num_threads,
-                                       experimental_op_resolver_type=resolver)
+            self._interp = interpreter_cls(model_content=self._data, num_threads=num_threads,
+                                           experimental_op_resolver_type=resolver)
             self._interp.allocate_tensors()
         except (RuntimeError, ValueError) as e:
-            raise ModelError(f"LiteRT cannot prepare the model: {e}") from None
+            raise ModelError(f"{self.title} cannot prepare the model: {e}") from None
         self._in = [d["index"] for d in self._interp.get_input_details()]
         self._out = [d["index"] for d in self._interp.get_output_details()]
+
+    @staticmethod
+    def _import() -> tuple[Any, Any]:
+        """(Interpreter class, OpResolverType enum) of this runtime; DependencyError when absent."""
+        raise NotImplementedError
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         return self.run_all(batch)[0]
@@ -354,12 +367,75 @@ class LiteRTReference:
         return [np.stack(o) if o else np.zeros((0, *info.shape[1:]), info.dtype)
                 for o, info in zip(outs, self.outputs, strict=True)]
 
+    def invoke_one(self, sample: np.ndarray) -> np.ndarray:
+        """The per-frame fast path: `sample` has exactly input 0's shape (batch 1) and dtype, checked by
+        the runtime only; returns a copy of output 0 with its batch dimension."""
+        self._interp.set_tensor(self._in[0], sample)
+        self._interp.invoke()
+        return self._interp.get_tensor(self._out[0])
 
-REFERENCES = {"tflm": TflmReference, "litert": LiteRTReference}
+
+class LiteRTReference(_InterpreterReference):
+    """LiteRT (`ai_edge_litert`): the fast desktop / Raspberry Pi runtime."""
+
+    name = "litert"
+    title = "LiteRT"
+
+    @staticmethod
+    def _import() -> tuple[Any, Any]:
+        try:
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        except ImportError as e:
+            raise DependencyError(f"LiteRT (ai_edge_litert) is not installed ({e})", hint=LITERT_PIP) from None
+        return Interpreter, OpResolverType
+
+
+class TfliteRuntimeReference(_InterpreterReference):
+    """tflite-runtime (the pre-LiteRT package, last release 2.14): needs numpy<2 and must not share a
+    process with TensorFlow (DESIGN.md §5)."""
+
+    name = "tflite-runtime"
+    title = "tflite-runtime"
+
+    @staticmethod
+    def _import() -> tuple[Any, Any]:
+        if sys.modules.get("tensorflow") is not None:
+            raise DependencyError("tflite-runtime cannot run in a process that has imported TensorFlow",
+                                  hint="use the litert or tensorflow runtime here")
+        try:
+            from tflite_runtime.interpreter import Interpreter, OpResolverType
+        except (ImportError, AttributeError) as e:   # built for numpy 1: fails to import under numpy 2
+            hint = TFLITE_RUNTIME_PIP
+            if int(np.__version__.split(".")[0]) >= 2:
+                hint = f"tflite-runtime needs numpy<2 (this is numpy {np.__version__}); prefer {LITERT_PIP}"
+            raise DependencyError(f"tflite-runtime is not usable ({e})", hint=hint) from None
+        return Interpreter, OpResolverType
+
+
+class TensorFlowReference(_InterpreterReference):
+    """`tf.lite.Interpreter` from a full TensorFlow install (the desktop fallback; never on the light path)."""
+
+    name = "tensorflow"
+    title = "TensorFlow Lite (tf.lite)"
+
+    @staticmethod
+    def _import() -> tuple[Any, Any]:
+        if sys.modules.get("tflite_runtime") is not None:
+            raise DependencyError("tf.lite cannot run in a process that has imported tflite-runtime",
+                                  hint="use the litert or tflite-runtime runtime here")
+        try:
+            import tensorflow as tf
+        except ImportError as e:
+            raise DependencyError(f"TensorFlow is not installed ({e})", hint=TENSORFLOW_PIP) from None
+        return tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+
+
+REFERENCES: dict[str, type] = {"tflm": TflmReference, "litert": LiteRTReference,
+                               "tflite-runtime": TfliteRuntimeReference, "tensorflow": TensorFlowReference}
 
 
 def get_reference(kind: str, model: bytes | str | Path, **options: Any) -> Reference:
-    """A runtime by name: "tflm" (exact) or "litert" (fast)."""
+    """A runtime by name: "tflm" (exact), or "litert", "tflite-runtime", "tensorflow" (fast)."""
     try:
         cls = REFERENCES[kind]
     except KeyError:

@@ -27,6 +27,7 @@ class Board:
     support: str = ""            # folder of board C under firmware/boards/ ("" = the board's name)
     uart_baud: int = 115200      # ignored by QEMU; the real UART's rate (the ST-LINK VCP default)
     stack_bytes: int = 8 * KIB   # reserved after .bss; counted in the RAM the build reports
+    openocd_config: str = ""     # OpenOCD target script, the fallback when pyOCD is absent
 
     @property
     def support_dir(self) -> str:
@@ -71,6 +72,7 @@ BOARDS: dict[str, Board] = {
             flash_bytes=1 * MIB, ram_bytes=128 * KIB, flash_origin=0x08000000, ram_origin=0x20000000,
             clock_hz=168_000_000, uart="stm32-usart@0x40011000",
             qemu_machine="netduinoplus2", flash_method="pyocd:stm32f405rg",
+            openocd_config="target/stm32f4x.cfg",
         ),
         Board(
             name="nucleo-l4r5zi",
@@ -80,6 +82,7 @@ BOARDS: dict[str, Board] = {
             flash_bytes=2 * MIB, ram_bytes=640 * KIB, flash_origin=0x08000000, ram_origin=0x20000000,
             clock_hz=120_000_000, uart="stm32-lpuart@0x40008000",
             qemu_machine=None, flash_method="pyocd:stm32l4r5zitx",
+            openocd_config="target/stm32l4x.cfg",
         ),
     ]
 }

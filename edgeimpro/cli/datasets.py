@@ -17,7 +17,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     demo.add_argument("name", choices=DEMO_NAMES, metavar="NAME", help="digits, faces or shapes")
     demo.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder to create")
     demo.add_argument("--count", type=int, default=None, metavar="N",
-                      help="images per class (default: digits 500, faces 100, shapes 120)")
+                      help="images per class (default: digits 500, faces 100, shapes 300)")
     demo.add_argument("--seed", type=int, default=0, help="picks the subset (digits, faces) or generates (shapes)")
     demo.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists and is not empty")
 

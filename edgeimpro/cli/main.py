@@ -18,6 +18,10 @@ VERBS: dict[str, str] = {
     "inspect": "inspect",
     "export": "export",
     "run": "run",
+    "build": "build",
+    "emulate": "emulate",
+    "flash": "flash",
+    "infer": "infer",
 }
 
 HELP: dict[str, str] = {
@@ -27,6 +31,10 @@ HELP: dict[str, str] = {
     "inspect": "per-layer MACs, flash, RAM and board fit of a .tflite",
     "export": "emit C/C++ for TFLite Micro firmware or the AOT runtime",
     "run": "run raw int8 input tensors through the AOT runtime (host or board)",
+    "build": "build firmware for a board from an exported AOT model",
+    "emulate": "run firmware on an emulated board (QEMU) and serve it on a socket:// URL",
+    "flash": "program firmware into a real board (pyOCD, OpenOCD)",
+    "infer": "classify images, a video or a camera on the desktop or a Raspberry Pi (LiteRT)",
 }
 
 

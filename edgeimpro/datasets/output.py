@@ -32,11 +32,18 @@ def atomic_dir(target: Path | str, force: bool = False, what: str = "output fold
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
+        tmp.chmod(0o777 & ~_umask())      # mkdtemp makes 0700; the result is an ordinary folder
         yield tmp
         replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def replace_dir(new: Path, target: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import select
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -84,6 +85,7 @@ class Timeouts:
     ack:    for the ACK of one INPUT chunk, on top of the chunk's transfer time at the baud rate
     invoke: for the first answer to INVOKE: the inference itself (and layer dumps before it)
     frame:  between the frames of a multi-frame answer (RESULT or LAYER slices)
+    recover: for resending after the device reports receiving corrupt frames (line noise, garbage)
     """
 
     boot: float = 10.0
@@ -91,6 +93,7 @@ class Timeouts:
     ack: float = 2.0
     invoke: float = 60.0
     frame: float = 2.0
+    recover: float = 5.0
 
 
 class Deadline:
@@ -160,7 +163,28 @@ _RESTART_ERRORS = frozenset({ErrorCode.BAD_OFFSET, ErrorCode.INPUT_INCOMPLETE})
 
 
 class _Retry(Exception):
-    """A failure that a resend may cure: timeout, corrupt frame, link-level ERROR."""
+    """A failure that a resend may cure: timeout, corrupt frame, link-level ERROR (`link`)."""
+
+    def __init__(self, message: str, link: bool = False) -> None:
+        super().__init__(message)
+        self.link = link
+
+
+class _Budget:
+    """Bounded resends: `retries` for timeouts and corrupt answers. ERRORs saying the device got a corrupt frame
+    are often stale (answering garbage sent before the request), so they are resent for up to `seconds`
+    (and at most 50 times) without using up `retries`."""
+
+    def __init__(self, retries: int, seconds: float) -> None:
+        self.retries, self.used, self.link = retries, 0, 0
+        self.deadline = Deadline(seconds)
+
+    def allow(self, e: _Retry) -> bool:
+        if e.link and self.link < 50 and not self.deadline.expired:
+            self.link += 1
+            return True
+        self.used += 1
+        return self.used <= self.retries
 
 
 def sha256_of(path: str | Path) -> str:
@@ -175,8 +199,50 @@ def hexdump(data: bytes, limit: int = 96) -> str:
     return "\n".join(lines)
 
 
+class SocketPort:
+    """pyserial's socket:// port, read the way the link needs it: whatever has arrived, waiting only for the
+    first byte (pyserial's own read(n) waits for n bytes or the timeout; its in_waiting is only 0 or 1)."""
+
+    def __init__(self, port: Any) -> None:
+        self.port = port
+        self.sock: socket.socket = port._socket
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # without it each ACK waits ~45 ms
+        self.timeout: float | None = port.timeout
+        self.portstr = port.portstr
+        self.in_waiting = 0
+
+    def write(self, data: bytes) -> int:
+        return self.port.write(data)
+
+    def read(self, n: int = 1) -> bytes:
+        ready, _, _ = select.select([self.sock], [], [], self.timeout)
+        if not ready:
+            return b""
+        try:
+            data = self.sock.recv(max(n, 65536))
+        except OSError as e:
+            raise LinkError(f"connection to {self.portstr} failed: {e}") from None
+        if not data:
+            raise LinkError(f"{self.portstr} closed the connection",
+                            hint="the emulator or the serial bridge stopped (see its exit code / log)")
+        return data
+
+    def reset_input_buffer(self) -> None:
+        self.port.reset_input_buffer()
+
+    def close(self) -> None:
+        # pyserial's close() sleeps 0.3 s after closing the socket; QEMU accepts the next client without it
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self.port._socket = None
+        self.port.is_open = False
+
+
 def open_transport(url: str, baudrate: int = 115200) -> Any:
-    """A pyserial port for a URL or device path; socket:// gets TCP_NODELAY (without it every ACK waits ~45 ms)."""
+    """A pyserial port for a URL or device path (/dev/ttyACM0, COM3, socket://host:port, loop://)."""
     import serial
 
     try:
@@ -185,9 +251,8 @@ def open_transport(url: str, baudrate: int = 115200) -> Any:
         raise LinkError(f"cannot open {url}: {e}",
                         hint="check the port name (ls /dev/ttyACM* /dev/ttyUSB*), that no other program holds "
                              "it, and for socket:// that the emulator is running (edgeimpro emulate)") from e
-    sock = getattr(port, "_socket", None)
-    if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if isinstance(getattr(port, "_socket", None), socket.socket):
+        return SocketPort(port)
     return port
 
 
@@ -264,6 +329,7 @@ class Device:
                                     hint="is edgeimpro firmware flashed and running, and is the baud rate "
                                          f"{self.baudrate}? A board may need a reset.") from None
                 self.stats.retries += 1
+                self._resync(limit=0.2)
         try:
             info = parse_info(frame.payload)
         except FrameError as e:
@@ -332,7 +398,8 @@ class Device:
         # every chunk but the last goes in INPUT frames (each acknowledged), the last one rides on INVOKE
         last_start = max(0, (len(data) - 1) // step * step) if data else 0
         last: Exception | None = None
-        for attempt in range(self.retries + 1):
+        budget = _Budget(self.retries, self.timeouts.recover)
+        while True:
             started = time.monotonic()
             try:
                 for offset in range(0, last_start, step):
@@ -350,13 +417,17 @@ class Device:
                 if e.report.code not in _RESTART_ERRORS:
                     raise
                 last = e   # the device lost track of the input (a lost frame, a reset): start over
+                if not budget.allow(_Retry(str(e))):
+                    break
                 self.stats.retries += 1
             except _Retry as e:
                 last = e
+                log.debug("inference attempt failed: %s", e)
+                if not budget.allow(e):
+                    break
                 self.stats.retries += 1
                 self._resync()
-                log.debug("inference attempt %d failed: %s", attempt + 1, e)
-        raise LinkError(f"no intact result from {self.url} after {self.retries + 1} attempts ({last})",
+        raise LinkError(f"no intact result from {self.url} after {budget.used + budget.link} resends ({last})",
                         hint="check the cable and baud rate; raise Timeouts(invoke=...) for a slow model")
 
     def _invoke(self, payload: bytes, info: DeviceInfo, layers: list[int] | None) -> Result:
@@ -409,14 +480,17 @@ class Device:
 
     def _request(self, type_: MsgType, payload: bytes, expect: MsgType, timeout: float) -> Frame:
         """One request with bounded resends; returns the intact answer of type `expect`."""
-        last: Exception | None = None
-        for _ in range(self.retries + 1):
+        budget = _Budget(self.retries, self.timeouts.recover)
+        while True:
             try:
                 return self._exchange(type_, payload, {expect}, timeout)
             except _Retry as e:
                 last = e
+                if not budget.allow(e):
+                    break
                 self.stats.retries += 1
-        raise LinkError(f"no intact {expect.name} from {self.url} after {self.retries + 1} attempts ({last})",
+                self._resync()
+        raise LinkError(f"no intact {expect.name} from {self.url} after {budget.used + budget.link} resends ({last})",
                         hint="check the cable and baud rate, or raise the timeouts (Timeouts)")
 
     def _exchange(self, type_: MsgType, payload: bytes, expect: set[MsgType], timeout: float) -> Frame:
@@ -455,7 +529,7 @@ class Device:
                     report = self._parse_error(item)
                     if report.code in LINK_ERRORS:
                         self.stats.link_errors += 1
-                        raise _Retry(f"device received a corrupt frame: {report.name}")
+                        raise _Retry(f"device received a corrupt frame: {report.name}", link=True)
                     if item.seq == seq:
                         raise DeviceError(report, hint=_error_hint(report))
                 if item.seq != seq:
@@ -464,7 +538,7 @@ class Device:
                 return item
             if deadline.expired:
                 raise _Retry(f"timed out after {deadline.seconds:.2f} s")
-            data = self.transport.read(max(1, getattr(self.transport, "in_waiting", 0) or 1))
+            data = self.transport.read(max(1, getattr(self.transport, "in_waiting", 0) or 1))   # what has arrived
             if data:
                 self.stats.bytes_received += len(data)
                 for item in self._decoder.feed(data):
@@ -483,13 +557,19 @@ class Device:
         except FrameError:
             return ErrorReport(-1, 0, "malformed ERROR frame")
 
-    def _resync(self) -> None:
-        """After a failure: drop what is buffered and end any partial frame at the device."""
+    def _resync(self, quiet: float = 0.05, limit: float = 1.0) -> None:
+        """After a failure: wait until the line is quiet (discarding stale answers, e.g. a burst of ERRORs
+        about garbage), then make the next frame start with 0x00 to end any partial frame at the device."""
         self._pending.clear()
         self._decoder.reset()
-        reset = getattr(self.transport, "reset_input_buffer", None)
-        if reset is not None:
-            reset()
+        deadline = Deadline(limit)
+        last_data = time.monotonic()
+        while not deadline.expired and time.monotonic() - last_data < quiet:
+            data = self.transport.read(4096)
+            if data:
+                self.stats.bytes_received += len(data)
+                last_data = time.monotonic()
+        self._decoder.reset()
         self._sync = True
 
 

@@ -108,8 +108,9 @@ class Emulator:
             if not self.requested_port:
                 self.port = free_port()
             self._stderr = tempfile.TemporaryFile()
+            # its own session: a Ctrl-C in the terminal reaches Python, which then stops QEMU cleanly
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=self._stderr,
-                                         stderr=self._stderr)
+                                         stderr=self._stderr, start_new_session=True)
             transport = self._connect()
             if transport is not None:
                 break

@@ -126,7 +126,8 @@ def _seed_cnn(x, alpha=None, dropout=0.5):
     from keras import layers
 
     for i, filters in enumerate((16, 32, 64, 128)):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i + 1}")(x)
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_initializer="he_normal",
+                          name=f"conv{i + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dense(256, activation="relu", name="dense")(x)

@@ -128,7 +128,7 @@ class _Walker:
         return len(self.sizes) - 1
 
     def walk(self, model, input_buffers: list[int]) -> list[int]:
-        buf = {id(t): b for t, b in zip(model.inputs, input_buffers)}
+        buf = {id(t): b for t, b in zip(model.inputs, input_buffers, strict=True)}
         for depth in sorted(model._nodes_by_depth, reverse=True):
             for node in model._nodes_by_depth[depth]:
                 op = node.operation
@@ -139,7 +139,7 @@ class _Walker:
                     outs = self.walk(op, ins)
                 else:
                     outs = [self.layer(op, node, ins)] * len(node.outputs)
-                for t, b in zip(node.outputs, outs):
+                for t, b in zip(node.outputs, outs, strict=True):
                     buf[id(t)] = b
         return [buf[id(t)] for t in model.outputs]
 

@@ -38,6 +38,7 @@ OPTIMIZERS: dict[str, float] = {   # name -> default learning rate
     "sgd": 0.01, "adam": 1e-3, "rmsprop": 1e-3, "adagrad": 0.01, "adadelta": 1.0,
 }
 LOAD_CHUNK = 512            # images decoded at a time (float32), kept as uint8
+EAGER_PREDICT_MAX = 1000    # up to this many images, eager calls beat tracing model.predict (measured)
 RUN_FILES = ("model.keras", "labels.txt", "model.json", "history.csv", "curves.png", "confusion.png")
 
 
@@ -179,7 +180,7 @@ def train(data_dir: Path | str, run_dir: Path | str, config: TrainConfig | None 
     history, best_epoch, early_stopped = _fit(model, spec, cfg, x_train, y_train,
                                               (x_val, y_val) if has_val else None, verbose)
     eval_x, eval_y = (x_val, y_val) if has_val else (x_train, y_train)
-    metrics, confusion = _evaluate(model, spec, cfg, eval_x, eval_y, folder.classes, len(history["loss"]))
+    metrics, confusion = _evaluate(model, spec, cfg, eval_x, eval_y, folder.classes)
     metrics.update(best_epoch=best_epoch, epochs_run=len(history["loss"]), early_stopped=early_stopped)
     if not has_val:
         metrics = {k.replace("val_", "train_") if k.startswith("val_") else k: v for k, v in metrics.items()}
@@ -194,7 +195,7 @@ def train(data_dir: Path | str, run_dir: Path | str, config: TrainConfig | None 
         "data_dir": str(data_dir.resolve()),
         "val_split": cfg.val_split,
         "seed": cfg.seed,
-        "images": {"train": int(len(y_train)), "validation": int(len(y_val)), "per_class": folder.counts(),
+        "images": {"train": int(len(y_train)), "validation": int(len(y_val)), "files_per_class": folder.counts(),
                    "unreadable": [str(p) for p, _ in unreadable]},
         "metrics": metrics,
         "estimate": estimate.to_dict(),
@@ -206,7 +207,7 @@ def train(data_dir: Path | str, run_dir: Path | str, config: TrainConfig | None 
         model.save(tmp / "model.keras")
         (tmp / "labels.txt").write_text("".join(f"{c}\n" for c in folder.classes))
         _write_history(history, tmp / "history.csv")
-        plot_curves(history, tmp / "curves.png", title=f"{cfg.arch} on {data_dir.name}")
+        plot_curves(history, tmp / "curves.png", title=f"{cfg.arch} on {data_dir.resolve().name}")
         plot_confusion(confusion, folder.classes, tmp / "confusion.png",
                        title=f"{confusion_set} set ({len(eval_y)} images), accuracy {accuracy:.3f}")
         card.save(tmp / "model.json")
@@ -236,7 +237,7 @@ def _check_loaded(classes: list[str], y_train: np.ndarray, total: int, unreadabl
         raise DataError(f"all {total} images are unreadable (first: {unreadable[0][0]})",
                         hint="check the files are jpg/png/bmp images; see the list above")
     counts = np.bincount(y_train, minlength=len(classes))
-    empty = [c for c, n in zip(classes, counts) if n == 0]
+    empty = [c for c, n in zip(classes, counts, strict=True) if n == 0]
     if empty:
         raise DataError(f"class {', '.join(empty)} has no readable training image",
                         hint="every class folder needs readable images; see the unreadable files above")
@@ -297,15 +298,21 @@ def _fit(model, spec: ModelSpec, cfg: TrainConfig, x, y, val, verbose: int
 
 def predict_classes(model, x: np.ndarray, output: str, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(class index, scores) for a batch of raw-pixel images; `output` is the card's output activation."""
-    scores = model.predict(x, batch_size=batch_size, verbose=0)
+    if len(x) > EAGER_PREDICT_MAX:
+        scores = model.predict(x, batch_size=batch_size, verbose=0)
+    else:   # eager calls skip tf.function tracing, which costs seconds for a deep model
+        parts = [np.asarray(model(x[i:i + batch_size].astype(np.float32), training=False))
+                 for i in range(0, len(x), batch_size)]
+        scores = np.concatenate(parts) if parts else np.zeros((0, model.output_shape[-1]), np.float32)
     if output == "sigmoid":
         return (scores[:, 0] > 0.5).astype(np.int64), scores
     return np.argmax(scores, axis=1).astype(np.int64), scores
 
 
-def _evaluate(model, spec: ModelSpec, cfg: TrainConfig, x, y, classes: list[str], epochs: int
+def _evaluate(model, spec: ModelSpec, cfg: TrainConfig, x, y, classes: list[str]
               ) -> tuple[dict[str, Any], np.ndarray]:
-    """Metrics of the final (best-epoch) weights on the validation set, and its confusion matrix."""
+    """Accuracy and cross-entropy (without weight regularization) of the saved weights, and the confusion
+    matrix, on the validation set (the training set when there is no validation split)."""
     pred, scores = predict_classes(model, x, spec.output, batch_size=cfg.batch_size)
     n = len(classes)
     confusion = np.zeros((n, n), np.int64)

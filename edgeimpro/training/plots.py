@@ -15,16 +15,18 @@ def plot_curves(history: dict[str, Sequence[float]], path: Path, title: str = ""
     """Loss and accuracy per epoch, training vs validation, side by side."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     FigureCanvasAgg(fig)
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
-    for ax, metric, label in zip(fig.subplots(1, 2), ("loss", "accuracy"), ("loss", "accuracy")):
+    for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy"), strict=True):
         for key, name, style in ((metric, "training", "-o"), (f"val_{metric}", "validation", "-s")):
             if history.get(key):
                 ax.plot(epochs, history[key], style, markersize=3, label=name)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         ax.legend()
         if metric == "accuracy":

@@ -33,7 +33,7 @@ static struct {
     uint32_t input_total;
     uint32_t output_total;
     uint16_t seq;            /* sequence number of the request being answered */
-    uint64_t excluded;       /* counter time spent sending layer frames during invoke */
+    uint64_t excluded;       /* counter ticks spent sending layer frames during invoke */
 #ifdef EIP_LAYER_HOOK
     uint8_t layer_selected[(EIP_MODEL_NUM_LAYERS + 7) / 8];
 #endif
@@ -41,7 +41,9 @@ static struct {
 
 static uint8_t rx_buffer[RX_CAP];
 
+#ifdef EIP_LAYER_HOOK
 static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+#endif
 
 static uint32_t get_u32(const uint8_t *p)
 {
@@ -272,7 +274,7 @@ static void handle_invoke(const uint8_t *payload, uint32_t length)
     server.excluded = 0;
     eip_counter_start();
     eip_status_t status = eip_model_invoke_n(inputs, outputs);
-    uint64_t count = eip_counter_read() - server.excluded;
+    uint64_t count = eip_counter_to_count(eip_counter_read() - server.excluded);
     if (status != EIP_OK) {
         send_error(server.seq, EIP_LINK_ERR_MODEL_FAILED, (int32_t)status, eip_status_str(status));
         return;

@@ -39,6 +39,7 @@ uint64_t eip_counter_read(void)
         w = wraps;
         v = SYST_CVR;
     } while (w != wraps);
-    uint64_t ticks = ((uint64_t)w << 24) + (RELOAD - v);
-    return ticks * 1000000000ull / EIP_BOARD_CLOCK_HZ;
+    return ((uint64_t)w << 24) + (RELOAD - v);
 }
+
+uint64_t eip_counter_to_count(uint64_t ticks) { return ticks * 1000000000ull / EIP_BOARD_CLOCK_HZ; }

@@ -19,10 +19,12 @@ void eip_uart_write(const uint8_t *data, uint32_t n);
 /* Waits for one byte; returns 0, or non-zero if the UART flagged an overrun/framing/noise error with it. */
 int eip_uart_read(uint8_t *byte);
 
-/* Counter: EIP_BOARD_COUNT_KIND says what it counts (instructions under QEMU -icount, cycles on hardware). */
+/* Counter: EIP_BOARD_COUNT_KIND says what it counts (instructions under QEMU -icount, cycles on hardware).
+   eip_counter_read() is cheap (raw ticks since start); eip_counter_to_count() converts a tick span. */
 void eip_counter_init(void);
 void eip_counter_start(void);
 uint64_t eip_counter_read(void);
+uint64_t eip_counter_to_count(uint64_t ticks);
 
 /* Ends the program after an unrecoverable fault: semihosting exit on QEMU, a system reset on hardware. */
 void eip_board_fatal(uint32_t code) __attribute__((noreturn));

@@ -44,4 +44,6 @@ void eip_counter_start(void) {}
 
 uint64_t eip_counter_read(void) { return 0; }
 
+uint64_t eip_counter_to_count(uint64_t ticks) { return ticks; }
+
 void eip_board_fatal(uint32_t code) { exit(code == 0 ? 0 : 1); }

@@ -1,0 +1,24 @@
+"""`edgeimpro flash --board NAME firmware.elf|BUILD_DIR`: program a real board through pyOCD (OpenOCD fallback)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from edgeimpro.boards.flash import TOOLS, flash_firmware
+from edgeimpro.boards.registry import BOARDS
+
+
+def add_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("firmware", type=Path, help="firmware.elf, or the build folder holding it")
+    p.add_argument("--board", required=True, choices=sorted(BOARDS), help="the board on the probe")
+    p.add_argument("--tool", choices=TOOLS, default=None, help="flash tool (default: pyocd, else openocd)")
+    p.add_argument("--probe", default=None, help="probe serial number / UID when several are connected")
+
+
+def run(args: argparse.Namespace) -> int:
+    result = flash_firmware(args.board, args.firmware, tool=args.tool, probe=args.probe,
+                            progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"flashed {result.firmware} to {result.board} with {result.tool}")
+    return 0

@@ -1,0 +1,171 @@
+"""Demo datasets (`edgeimpro datasets demo`) and the image-folder loader the training reads through."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edgeimpro.cli.main import main
+from edgeimpro.datasets import demo
+from edgeimpro.datasets.demo import SHAPE_CLASSES, write_demo
+from edgeimpro.datasets.folder import load_images, scan_image_folder, split_items
+from edgeimpro.errors import DataError, UsageError
+from edgeimpro.preprocess import Preprocessing
+
+pytestmark = pytest.mark.unit
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --- demo datasets ------------------------------------------------------------------------------
+
+def test_shapes_layout_counts_and_size(tmp_path: Path) -> None:
+    result = write_demo("shapes", tmp_path / "shapes", count=5, seed=3)
+    assert result.counts == dict.fromkeys(SHAPE_CLASSES, 5)
+    assert sorted(p.name for p in (tmp_path / "shapes").iterdir()) == sorted(SHAPE_CLASSES)
+    files = sorted((tmp_path / "shapes").rglob("*.png"))
+    assert len(files) == 15
+    for f in files:
+        with Image.open(f) as im:
+            assert im.size == (96, 96) and im.mode == "RGB"
+    # The images vary: no two files are the same, and backgrounds are textured, not flat.
+    pixels = [np.asarray(Image.open(f), np.float32) for f in files]
+    assert len({p.tobytes() for p in pixels}) == 15
+    assert all(p.std() > 10 for p in pixels)
+
+
+def test_shapes_deterministic_with_seed(tmp_path: Path) -> None:
+    write_demo("shapes", tmp_path / "a", count=3, seed=7, size=32)
+    write_demo("shapes", tmp_path / "b", count=3, seed=7, size=32)
+    write_demo("shapes", tmp_path / "c", count=3, seed=8, size=32)
+    write_demo("shapes", tmp_path / "d", count=5, seed=7, size=32)
+    a, b, c, d = (tree_digest(tmp_path / x) for x in "abcd")
+    assert a == b
+    assert a != c
+    assert all(d[k] == v for k, v in a.items())       # a larger --count keeps the first images
+
+
+def test_digits_are_real_mnist(tmp_path: Path) -> None:
+    result = write_demo("digits", tmp_path / "digits", count=3)
+    assert result.counts == {str(i): 3 for i in range(10)}
+    files = sorted((tmp_path / "digits").rglob("*.png"))
+    assert len(files) == 30
+    with Image.open(files[0]) as im:
+        assert im.size == (28, 28) and im.mode == "L"
+        px = np.asarray(im)
+    assert px.max() > 200 and px.min() == 0          # white strokes on black, as in MNIST
+
+
+def test_faces(tmp_path: Path) -> None:
+    result = write_demo("faces", tmp_path / "faces", count=4)
+    assert result.counts == {"face": 4, "non-face": 4}
+    for f in (tmp_path / "faces").rglob("*.png"):
+        with Image.open(f) as im:
+            assert im.size == (25, 25) and im.mode == "L"
+
+
+def test_count_beyond_real_data_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="faces has 100 images per class, 101 requested"):
+        write_demo("faces", tmp_path / "f", count=101)
+    assert not (tmp_path / "f").exists()
+
+
+def test_refuses_non_empty_folder_unless_forced(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(UsageError, match="already exists and is not empty") as e:
+        write_demo("shapes", out, count=1, size=32)
+    assert "--force" in e.value.hint
+    assert (out / "keep.txt").exists()
+    write_demo("shapes", out, count=1, size=32, force=True)
+    assert not (out / "keep.txt").exists()
+    assert len(list(out.rglob("*.png"))) == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]     # no temporary folders left
+
+
+def test_interrupted_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def failing(cls, rng, size=96):
+        calls.append(cls)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return np.zeros((size, size, 3), np.uint8)
+
+    monkeypatch.setattr(demo, "shape_image", failing)
+    with pytest.raises(KeyboardInterrupt):
+        write_demo("shapes", tmp_path / "out", count=3, size=32)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_demo_and_list(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["datasets", "list"]) == 0
+    assert main(["datasets", "demo", "shapes", str(tmp_path / "s"), "--count", "2", "--seed", "1"]) == 0
+    assert {p.name: len(list(p.iterdir())) for p in (tmp_path / "s").iterdir()} == dict.fromkeys(SHAPE_CLASSES, 2)
+    capsys.readouterr()
+    assert main(["datasets", "demo", "shapes", str(tmp_path / "s"), "--count", "2"]) == UsageError.exit_code
+    assert "already exists" in capsys.readouterr().err
+
+
+# --- the image-folder loader ----------------------------------------------------------------------
+
+@pytest.fixture
+def mixed_folder(tmp_path: Path) -> Path:
+    """cats: colour jpg + grey png + bmp of different sizes; dogs: png + a corrupt jpg + a text file."""
+    root = tmp_path / "pets"
+    (root / "cats").mkdir(parents=True)
+    (root / "dogs").mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(root / "cats" / "a.jpg")
+    Image.fromarray(rng.integers(0, 256, (20, 20), dtype=np.uint8)).save(root / "cats" / "b.png")
+    Image.fromarray(rng.integers(0, 256, (33, 17, 3), dtype=np.uint8)).save(root / "cats" / "c.bmp")
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(root / "dogs" / "d.png")
+    (root / "dogs" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (root / "dogs" / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_loader_mixed_sizes_modes_formats(mixed_folder: Path) -> None:
+    folder = scan_image_folder(mixed_folder)
+    assert folder.classes == ["cats", "dogs"]
+    assert folder.counts() == {"cats": 3, "dogs": 2}
+    assert [p.name for p in folder.ignored] == ["notes.txt"]
+    for color, channels in (("rgb", 3), ("grayscale", 1)):
+        loaded = load_images(folder.items, Preprocessing(24, 32, color))
+        assert loaded.x.shape == (4, 24, 32, channels) and loaded.x.dtype == np.float32
+        assert loaded.x.min() >= 0 and loaded.x.max() <= 255
+        assert loaded.y.tolist() == [0, 0, 0, 1]
+        # The corrupt file is reported by path, with a reason, and counted; the rest load.
+        assert [p.name for p, _ in loaded.unreadable] == ["broken.jpg"]
+        assert "cannot read image" in loaded.unreadable[0][1]
+
+
+def test_loader_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="dataset folder not found: .*nowhere") as e:
+        scan_image_folder(tmp_path / "nowhere")
+    assert "subfolder per class" in e.value.hint
+
+
+def test_loader_one_class_only(tmp_path: Path) -> None:
+    (tmp_path / "only").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "only" / "x.png")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"needs at least 2 class subfolders with images; found 1 \(only\)"):
+        scan_image_folder(tmp_path)
+
+
+def test_split_is_stratified_and_seeded(mixed_folder: Path) -> None:
+    items = scan_image_folder(mixed_folder).items * 5
+    a = split_items(items, 0.4, seed=1)
+    assert a == split_items(items, 0.4, seed=1)
+    train, val = a
+    assert len(train) + len(val) == len(items)
+    assert {y for _, y in val} == {0, 1}

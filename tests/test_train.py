@@ -1,0 +1,338 @@
+"""`edgeimpro train`: architectures, int8 estimates and board fit, tiny training runs, run folders, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixtures_models import SHAPES_SIZE, trained_shapes_model
+from PIL import Image
+
+from edgeimpro.boards.registry import get_board
+from edgeimpro.cli.main import main
+from edgeimpro.datasets.demo import SHAPE_CLASSES, write_demo
+from edgeimpro.datasets.folder import load_images, scan_image_folder, split_items
+from edgeimpro.errors import BoardFitError, DataError, DependencyError, UsageError
+from edgeimpro.modelcard import ModelCard
+from edgeimpro.preprocess import Preprocessing
+
+pytest.importorskip("keras")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from edgeimpro.training import TrainConfig, build_model, estimate_model, train  # noqa: E402
+from edgeimpro.training import fit as fit_module  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+RUN_FILES = {"model.keras", "labels.txt", "model.json", "history.csv", "curves.png", "confusion.png"}
+
+
+@pytest.fixture(scope="module")
+def tiny_shapes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 classes x 12 generated 32x32 shapes."""
+    return write_demo("shapes", tmp_path_factory.mktemp("data") / "shapes", count=12, seed=5, size=32).path
+
+
+def noise_folder(root: Path, classes: int, per_class: int, size: int = 32, seed: int = 0) -> Path:
+    """Random-noise images under random class names: nothing generalises, so validation loss rises."""
+    rng = np.random.default_rng(seed)
+    for k in range(classes):
+        (root / f"c{k}").mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / f"c{k}" / f"{i}.png")
+    return root
+
+
+# --- architectures and estimates (no training) -----------------------------------------------------
+
+@pytest.mark.parametrize("arch", ["seed-cnn", "mobilenet", "dscnn", "resnet8", "mobilenetv2"])
+def test_architectures_build_static_batch_one(arch: str) -> None:
+    model = build_model(arch, (32, 32, 3), 3)
+    assert model.input_shape == (1, 32, 32, 3)
+    assert model.output_shape == (1, 3)
+    assert type(model.layers[1]).__name__ == "Rescaling"
+
+
+def test_seed_cnn_is_the_workshop_cnn() -> None:
+    model = build_model("seed-cnn", (150, 150, 3), 2)
+    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [16, 32, 64, 128]
+    assert all(c.kernel_size == (3, 3) for c in convs)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("MaxPooling2D") == 4 and "GlobalAveragePooling2D" in kinds and "Dropout" in kinds
+    assert model.layers[-1].units == 1 and model.layers[-1].activation.__name__ == "sigmoid"
+    assert build_model("seed-cnn", (32, 32, 3), 4).layers[-1].activation.__name__ == "softmax"
+
+
+def test_estimates_match_the_mlperf_reference_models() -> None:
+    # DESIGN.md §7: ResNet-8 12.50 M MACs, RAM lower bound 49,152 B; VWW (MobileNetV1 0.25 at 96x96)
+    # 7.49 M MACs, 55,296 B.
+    resnet = estimate_model(build_model("resnet8", (32, 32, 3), 10))
+    assert resnet.macs == 12_501_632 and resnet.peak_ram_bytes == 49_152
+    assert 75_000 < resnet.params < 80_000
+    vww = estimate_model(build_model("mobilenet", (96, 96, 3), 2, alpha=0.25))
+    assert vww.macs == 7_489_664 and vww.peak_ram_bytes == 55_296
+    assert 205_000 < vww.params < 215_000
+
+
+def test_workshop_cnn_150_activation_estimate() -> None:
+    est = estimate_model(build_model("seed-cnn", (150, 150, 3), 2))
+    # conv1 output 150x150x16 and pool1 output 75x75x16 live together (int8): 360,000 + 90,000 bytes.
+    assert est.peak_ram_bytes == 450_000 and est.peak_layer == "pool1"
+
+
+def test_mobilenetv2_imagenet_offline_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    with pytest.raises(DependencyError, match="ImageNet weights are not in Keras's cache") as e:
+        build_model("mobilenetv2", (96, 96, 3), 3, weights="imagenet")
+    expected = tmp_path / "keras" / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+    assert str(expected) in e.value.message
+    assert "--weights none" in e.value.hint
+    assert not (tmp_path / "keras" / "models").exists()      # nothing was downloaded or created
+
+
+def test_option_errors() -> None:
+    with pytest.raises(UsageError, match="--alpha applies to mobilenet and mobilenetv2, not seed-cnn"):
+        build_model("seed-cnn", (32, 32, 3), 3, alpha=0.5)
+    with pytest.raises(UsageError, match="--weights applies to mobilenetv2, not resnet8"):
+        build_model("resnet8", (32, 32, 3), 3, weights="imagenet")
+    with pytest.raises(UsageError, match="--val-split must be in"):
+        TrainConfig(val_split=1.0).validate()
+
+
+# --- board fit -------------------------------------------------------------------------------------
+
+def test_board_too_small_refuses_with_numbers(tiny_shapes: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture) -> None:
+    config = TrainConfig(input_size=(150, 150))
+    with pytest.raises(BoardFitError) as e:
+        train(tiny_shapes, tmp_path / "run", config, board=get_board("stm32f405"))
+    assert e.value.message == ("model needs 439 KB of int8 activations (at pool1), "
+                               "board stm32f405 has 128 KB RAM")
+    assert e.value.hint.startswith("try --input-size 64x64 or --arch mobilenet --alpha 0.25")
+    assert not (tmp_path / "run").exists()
+    # The same through the CLI: exit code of BoardFitError, message on stderr, nothing written.
+    code = main(["train", str(tiny_shapes), "-o", str(tmp_path / "run"), "--input-size", "150x150",
+                 "--board", "stm32f405"])
+    assert code == BoardFitError.exit_code
+    assert "has 128 KB RAM" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_suggested_size_fits() -> None:
+    from edgeimpro.training import ModelSpec, check_fit
+    from edgeimpro.training.boardfit import SUGGESTION_BUDGET, largest_fitting_size
+
+    board = get_board("stm32f405")
+    spec = ModelSpec("seed-cnn", 150, 150, 3, 2)
+    assert largest_fitting_size(spec, board) == (64, 64)
+    assert check_fit(estimate_model(spec.at_size(64, 64).build()), board).fits
+    # 72x72 would squeeze into RAM, but leaves less than the quarter kept for the runtime.
+    assert estimate_model(spec.at_size(72, 72).build()).peak_ram_bytes > SUGGESTION_BUDGET * board.ram_bytes
+
+
+# --- end to end through the CLI ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, int, str]:
+    """`edgeimpro train` with --augment on 32x32 shapes plus one corrupt image: (data, run, corrupt, code, out)."""
+    import contextlib
+    import io
+
+    base = tmp_path_factory.mktemp("cli")
+    data = write_demo("shapes", base / "data", count=12, seed=2, size=40).path
+    corrupt = data / "square" / "zz_corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    run = base / "run"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["train", str(data), "-o", str(run), "--input-size", "32x32", "--epochs", "2",
+                     "--batch-size", "8", "--augment", "--seed", "3", "--val-split", "0.25",
+                     "--board", "stm32f405"])
+    return data, run, corrupt, code, out.getvalue()
+
+
+def test_cli_writes_the_run_folder(cli_run) -> None:
+    data, run, corrupt, code, _ = cli_run
+    assert code == 0
+    assert {p.name for p in run.iterdir()} == RUN_FILES
+    card = ModelCard.load(run / "model.json")
+    assert card.labels == list(SHAPE_CLASSES)
+    assert (run / "labels.txt").read_text().splitlines() == list(SHAPE_CLASSES)
+    assert card.preprocessing == Preprocessing(32, 32, "rgb", pixel_scale=1.0, pixel_offset=0.0)
+    t = card.training
+    assert t["arch"] == "seed-cnn" and t["data_dir"] == str(data.resolve())
+    assert t["val_split"] == 0.25 and t["seed"] == 3 and t["options"]["augment"] is True
+    assert t["output"] == {"activation": "softmax", "units": 3}
+    assert t["metrics"]["epochs_run"] == 2 and 0 <= t["metrics"]["val_accuracy"] <= 1
+    assert t["estimate"]["peak_ram_bytes"] > 0 and t["estimate"]["flash_bytes"] > 0
+    assert t["board"]["board"] == "stm32f405" and t["board"]["fits"]
+    assert t["board"]["ram_needed"] == t["estimate"]["peak_ram_bytes"]
+    with open(run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(rows[0])
+    for png in ("curves.png", "confusion.png"):
+        with Image.open(run / png) as im:
+            assert im.format == "PNG" and im.size[0] > 300
+
+
+def test_corrupt_image_reported_and_training_continues(cli_run) -> None:
+    data, run, corrupt, code, out = cli_run
+    assert code == 0
+    card = json.loads((run / "model.json").read_text())
+    assert card["training"]["images"]["unreadable"] == [str(corrupt)]
+    assert card["training"]["images"]["train"] + card["training"]["images"]["validation"] == 36
+    assert str(corrupt) in out and "unreadable images: 1" in out
+
+
+def test_saved_model_converts_to_a_static_int8_graph_without_augmentation(cli_run) -> None:
+    import keras
+    import tensorflow as tf
+
+    _, run, _, _, _ = cli_run
+    model = keras.models.load_model(run / "model.keras")
+    assert not any(type(layer).__name__.startswith("Random") for layer in model.layers)
+    rng = np.random.default_rng(0)
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([rng.uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)]
+                                           for _ in range(8))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    flat = conv.convert()
+    interp = tf.lite.Interpreter(model_content=flat)
+    ops = {d["op_name"] for d in interp._get_ops_details()}
+    assert ops == {"CONV_2D", "MAX_POOL_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX"}
+    assert interp.get_input_details()[0]["shape_signature"].tolist() == [1, 32, 32, 3]
+    # The flash estimate made before training is within 5% of the converted model's size.
+    estimate = ModelCard.load(run / "model.json").training["estimate"]["flash_bytes"]
+    assert abs(len(flat) - estimate) / len(flat) < 0.05
+
+
+# --- tiny runs of every architecture ----------------------------------------------------------------
+
+@pytest.mark.parametrize("arch, color, optimizer, epochs", [
+    ("mobilenet", "rgb", "adagrad", 1),
+    ("dscnn", "grayscale", "rmsprop", 2),
+    ("resnet8", "rgb", "sgd", 2),
+])
+def test_every_architecture_trains(arch: str, color: str, optimizer: str, epochs: int, tiny_shapes: Path,
+                                   tmp_path: Path) -> None:
+    import keras
+
+    config = TrainConfig(arch=arch, input_size=(32, 32), color=color, optimizer=optimizer, epochs=epochs,
+                         batch_size=8, val_split=0.25, seed=1)
+    result = train(tiny_shapes, tmp_path / "run", config)
+    assert {p.name for p in (tmp_path / "run").iterdir()} == RUN_FILES
+    assert result.metrics["epochs_run"] == epochs and np.isfinite(result.metrics["val_loss"])
+    channels = 3 if color == "rgb" else 1
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    assert model.input_shape == (1, 32, 32, channels) and model.output_shape == (1, 3)
+    assert result.card.preprocessing.color == color
+    assert result.card.training["options"]["learning_rate"] == fit_module.OPTIMIZERS[optimizer]
+
+
+def test_mobilenetv2_transfer_learning_freezes_the_base(tiny_shapes: Path, tmp_path: Path) -> None:
+    """--weights PATH: the base keeps the file's weights through training; no validation split."""
+    import keras
+
+    base = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None)
+    base.save_weights(tmp_path / "base.weights.h5")
+    model = build_model("mobilenetv2", (32, 32, 3), 3, weights=str(tmp_path / "base.weights.h5"))
+    assert [w.path for w in model.trainable_weights] == ["classes/kernel", "classes/bias"]
+    config = TrainConfig(arch="mobilenetv2", input_size=(32, 32), weights=str(tmp_path / "base.weights.h5"),
+                         optimizer="adadelta", epochs=1, batch_size=8, val_split=0.0)
+    result = train(tiny_shapes, tmp_path / "run", config)
+    trained = keras.models.load_model(tmp_path / "run" / "model.keras")
+    for name in ("Conv1", "bn_Conv1", "block_16_project"):
+        for before, after in zip(base.get_layer(name).get_weights(), trained.get_layer(name).get_weights(),
+                                 strict=True):
+            assert np.array_equal(before, after)
+    assert result.confusion_set == "training" and "train_accuracy" in result.metrics
+    assert result.card.training["images"]["validation"] == 0
+    with pytest.raises(UsageError, match="weights file not found"):
+        build_model("mobilenetv2", (32, 32, 3), 3, weights=str(tmp_path / "missing.h5"))
+
+
+# --- early stopping, atomicity, data errors -----------------------------------------------------------
+
+def test_early_stopping_restores_best_weights(tmp_path: Path) -> None:
+    import keras
+
+    data = noise_folder(tmp_path / "noise", classes=3, per_class=16)
+    config = TrainConfig(input_size=(32, 32), epochs=15, batch_size=8, patience=2, lr=3e-3, val_split=0.25)
+    result = train(data, tmp_path / "run", config)
+    m, h = result.metrics, result.history
+    assert m["early_stopped"] and m["best_epoch"] < m["epochs_run"] < 15
+    best = m["best_epoch"]
+    assert best == int(np.argmin(h["val_loss"])) + 1
+    assert m["val_loss"] == pytest.approx(h["val_loss"][best - 1], rel=1e-4)
+    assert m["val_accuracy"] == pytest.approx(h["val_accuracy"][best - 1])
+    assert m["val_loss"] < h["val_loss"][-1]
+    # The saved model holds those best weights: re-evaluate it on the held-out split the card records.
+    card = result.card
+    folder = scan_image_folder(card.training["data_dir"])
+    _, val = split_items(folder.items, card.training["val_split"], card.training["seed"])
+    loaded = load_images(val, card.preprocessing)
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    probs = model.predict(loaded.x, verbose=0)
+    loss = -np.mean(np.log(probs[np.arange(len(loaded.y)), loaded.y]))
+    assert loss == pytest.approx(m["val_loss"], rel=1e-4)
+
+
+def test_interrupted_run_leaves_nothing(tiny_shapes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit_module, "plot_confusion", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_shapes, tmp_path / "run", TrainConfig(input_size=(16, 16), epochs=1))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_run_folder_refused_before_training(tiny_shapes: Path, tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "model.keras").write_text("old")
+    with pytest.raises(UsageError, match="run folder .* already exists and is not empty"):
+        train(tiny_shapes, tmp_path / "run", TrainConfig(input_size=(16, 16), epochs=1))
+    assert (tmp_path / "run" / "model.keras").read_text() == "old"
+
+
+def test_data_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="dataset folder not found"):
+        train(tmp_path / "missing", tmp_path / "run", TrainConfig())
+    (tmp_path / "one" / "cats").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "one" / "cats" / "a.png")
+    with pytest.raises(DataError, match=r"needs at least 2 class subfolders with images; found 1 \(cats\)"):
+        train(tmp_path / "one", tmp_path / "run", TrainConfig())
+    for cls in ("a", "b"):
+        (tmp_path / "bad" / cls).mkdir(parents=True)
+        for i in range(2):
+            (tmp_path / "bad" / cls / f"{i}.jpg").write_bytes(b"garbage")
+    with pytest.raises(DataError, match=r"all 4 images are unreadable \(first: .*0.jpg\)"):
+        train(tmp_path / "bad", tmp_path / "run", TrainConfig(input_size=(16, 16)))
+    assert not (tmp_path / "run").exists()
+
+
+# --- the shared trained model -------------------------------------------------------------------------
+
+def test_shapes_model_is_well_above_chance() -> None:
+    import keras
+
+    run = trained_shapes_model()
+    card = ModelCard.load(run / "model.json")
+    assert card.labels == list(SHAPE_CLASSES)
+    assert card.preprocessing == Preprocessing(SHAPES_SIZE, SHAPES_SIZE, "rgb")
+    assert card.training["metrics"]["val_accuracy"] >= 0.85          # chance is 0.33
+    # The recorded metric is what the saved model scores on the recorded split.
+    folder = scan_image_folder(card.training["data_dir"])
+    _, val = split_items(folder.items, card.training["val_split"], card.training["seed"])
+    loaded = load_images(val, card.preprocessing)
+    model = keras.models.load_model(run / "model.keras")
+    accuracy = float(np.mean(np.argmax(model.predict(loaded.x, verbose=0), axis=1) == loaded.y))
+    assert accuracy == pytest.approx(card.training["metrics"]["val_accuracy"])
