@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from aot_harness import GOLDEN, assert_bit_exact, host_outputs, inputs_for
+from aot_harness import GOLDEN, assert_bit_exact, build, host_outputs, inputs_for
 from conftest import mlperf_model
 from tiny_models import tiny_model
 
@@ -147,3 +147,15 @@ def test_run_cli_rejects_bad_inputs(tmp_path, capsys):
     assert "(N, 49, 10, 1)" in capsys.readouterr().err
     assert main(["run", model, "--inputs", str(tmp_path / "nope.npy"), "-o", str(tmp_path / "y.npz")]) == 3
     assert not (tmp_path / "y.npz").exists()
+
+
+def test_perturbed_layer_build_option_corrupts_exactly_that_layer():
+    """-DEIP_TEST_PERTURB_LAYER=N (for testing `compare --layers`): layers before N stay exact, N differs."""
+    model = mlperf_model("kws")
+    graph = load_graph(model)
+    _, exe = build(graph, layer_hook=True, defines=("EIP_TEST_PERTURB_LAYER=3",))
+    x = inputs_for(graph, 5, 4)[4:]             # one random input
+    _, layers = host_outputs(exe, graph, x, want_layers=True)
+    inter = TflmReference(model).intermediates(x[0])
+    same = [np.array_equal(layers[0][op.index], inter[op.outputs[0]].reshape(-1)) for op in graph.ops]
+    assert same[:3] == [True, True, True] and same[3] is False

@@ -365,26 +365,39 @@ static void poison_dead(int layer)
 }}
 #endif
 
-#if defined(EIP_LAYER_HOOK) && defined(EIP_POISON_DEAD)
-#define LAYER_DONE(layer, opcode, out, bytes)                               \\
-    do {{                                                                    \\
-        if (layer_hook != NULL) {{                                          \\
-            layer_hook((layer), (opcode), (out), (bytes), layer_hook_ctx);  \\
-        }}                                                                  \\
-        poison_dead(layer);                                                 \\
+/* After every layer: the test-only perturbation, the hook, the poisoning; each compiled out by default. */
+#ifdef EIP_TEST_PERTURB_LAYER
+/* Tests of the comparison tooling: corrupt one layer's output on purpose (flip the low bit of byte 0). */
+#define LAYER_PERTURB(layer, out)                   \\
+    do {{                                            \\
+        if ((layer) == (EIP_TEST_PERTURB_LAYER)) {{  \\
+            (out)[0] = (int8_t)((out)[0] ^ 1);      \\
+        }}                                          \\
     }} while (0)
-#elif defined(EIP_LAYER_HOOK)
-#define LAYER_DONE(layer, opcode, out, bytes)                               \\
-    do {{                                                                    \\
-        if (layer_hook != NULL) {{                                          \\
-            layer_hook((layer), (opcode), (out), (bytes), layer_hook_ctx);  \\
-        }}                                                                  \\
-    }} while (0)
-#elif defined(EIP_POISON_DEAD)
-#define LAYER_DONE(layer, opcode, out, bytes) poison_dead(layer)
 #else
-#define LAYER_DONE(layer, opcode, out, bytes) ((void)0)
+#define LAYER_PERTURB(layer, out) ((void)0)
 #endif
+#ifdef EIP_LAYER_HOOK
+#define LAYER_HOOK(layer, opcode, out, bytes)                               \\
+    do {{                                                                    \\
+        if (layer_hook != NULL) {{                                          \\
+            layer_hook((layer), (opcode), (out), (bytes), layer_hook_ctx);  \\
+        }}                                                                  \\
+    }} while (0)
+#else
+#define LAYER_HOOK(layer, opcode, out, bytes) ((void)0)
+#endif
+#ifdef EIP_POISON_DEAD
+#define LAYER_POISON(layer) poison_dead(layer)
+#else
+#define LAYER_POISON(layer) ((void)0)
+#endif
+#define LAYER_DONE(layer, opcode, out, bytes)   \\
+    do {{                                        \\
+        LAYER_PERTURB(layer, out);              \\
+        LAYER_HOOK(layer, opcode, out, bytes);  \\
+        LAYER_POISON(layer);                    \\
+    }} while (0)
 
 int8_t *eip_model_input_ptr(int i)
 {{
