@@ -11,7 +11,8 @@ camera        the same from an OpenCV BGR frame, as a camera or video delivers i
 Pillow path   the preprocessing through Pillow, as a frame of another size takes (for comparison)
 work          the pipeline with the invoke stubbed out: its own cost, free of the invoke's noise
 
-Many short rounds alternate the variants so that load from other processes hits them alike; a variant's
+All variants but `work` use the same interpreter. Many short rounds run the variants in a shuffled order so
+that load from other processes and cache state hit them alike; a variant's
 figure is the 10th percentile of its per-round means (the least disturbed rounds; the median is shown
 too). Goal: pipeline overhead <= 10% of the bare invoke.
 """
@@ -19,6 +20,7 @@ too). Goal: pipeline overhead <= 10% of the bare invoke.
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import time
@@ -69,7 +71,6 @@ def main() -> int:
     args = ap.parse_args()
 
     import cv2
-    from ai_edge_litert.interpreter import Interpreter
 
     session = InferenceSession(args.model, runtime="litert", threads=args.threads)
     p = session.preprocessing
@@ -78,8 +79,8 @@ def main() -> int:
     rgb_frames = [Frame(i, f"f{i}", image=f) for i, f in enumerate(rgb)]
     big = frames(8, 480, 640, seed=1)
 
-    interp = Interpreter(model_path=str(args.model), num_threads=args.threads)
-    interp.allocate_tensors()
+    # the session's own LiteRT interpreter: a second one would start every round with cold caches
+    interp = session.runtime._interp
     in_idx, out_idx = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
     quantized = [session.prepare(f) for f in rgb]
     interp.set_tensor(in_idx, quantized[0])
@@ -110,9 +111,12 @@ def main() -> int:
     for fn in variants.values():                      # warm up
         per_frame_us(fn, 0, cycle, cycle)
     results: dict[str, list[float]] = {k: [] for k in variants}
+    order = list(variants)
+    rng = random.Random(0)
     for r in range(args.rounds):
-        for name, fn in variants.items():
-            results[name].append(per_frame_us(fn, r * n, n, cycle))
+        rng.shuffle(order)                            # no variant always follows the same one
+        for name in order:
+            results[name].append(per_frame_us(variants[name], r * n, n, cycle))
     resize_us = min(per_frame_us(lambda i: slow(big[i]), 0, len(big), len(big)) for _ in range(5))
 
     best = {k: p10(v) for k, v in results.items()}

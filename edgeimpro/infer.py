@@ -266,7 +266,7 @@ def preprocessing_from_card(card: ModelCard, info: TensorInfo, size: tuple[int, 
     return prep
 
 
-def _card_for(model_path: Path, data: bytes) -> ModelCard | None:
+def card_for_model(model_path: Path, data: bytes) -> ModelCard | None:
     """The card beside the model when it describes this model; None when there is none or it names another
     .tflite file. A card naming this file with another hash is stale: an error, not a guess."""
     card = find_card(model_path)
@@ -280,6 +280,8 @@ def _card_for(model_path: Path, data: bytes) -> ModelCard | None:
     raise ModelError(f"model.json beside {model_path} was written for another version of it (sha256 differs)",
                      hint="re-run `edgeimpro convert` to rewrite both, or move the stale model.json away")
 
+
+_card_for = card_for_model      # the name edgeimpro.compare first imported
 
 class FramePreparer:
     """Frame -> model input, through the one preprocessing. Reuses one input buffer; frames already at
@@ -389,7 +391,7 @@ class InferenceSession:
             raise ModelError(f"model has {len(self.runtime.inputs)} inputs; infer feeds one image")
         self.input: TensorInfo = self.runtime.inputs[0]
         self.output: TensorInfo = self.runtime.outputs[0]
-        self.card = _card_for(self.model_path, data)
+        self.card = card_for_model(self.model_path, data)
         if self.card is not None:
             self.preprocessing = preprocessing_from_card(self.card, self.input, size, color)
             self.preprocessing_origin = f"model card {self.model_path.with_name('model.json').name}"

@@ -9,10 +9,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from edgeimpro.errors import DependencyError, UsageError
 from edgeimpro.preprocess import COLOR_MODES, parse_size
+
+if TYPE_CHECKING:
+    from edgeimpro.infer import Prediction
 
 RUNTIME_CHOICES = ("auto", "litert", "tflite-runtime", "tflite-micro", "tensorflow")
 WINDOW = "edgeimpro infer"
@@ -94,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_prediction(pred: Any) -> str:
+def format_prediction(pred: Prediction) -> str:
     top = "  ".join(f"{c.label} {c.score:.3f}" for c in pred.top)
     fps = f"  {pred.fps:6.1f} fps" if pred.fps is not None else ""
     truth = ""
