@@ -41,6 +41,13 @@ def error_input(side: int = 32) -> list[np.ndarray]:
     return [x0, np.zeros((1, 10), np.int8)]
 
 
+def calibration_input(millions: int, side: int = 32) -> list[np.ndarray]:
+    """Inputs for which the fixture (on Arm) runs exactly 2,000,000 x `millions` loop instructions."""
+    x0 = np.zeros((1, side, side, 3), np.int8)
+    x0.reshape(-1)[:4] = [1, 2, 3, millions]
+    return [x0, np.zeros((1, 10), np.int8)]
+
+
 def fault_input(side: int = 32) -> list[np.ndarray]:
     """Inputs that execute an undefined instruction in a fixture built with -DEIP_FIXTURE_FAULT."""
     x0 = np.zeros((1, side, side, 3), np.int8)
@@ -48,8 +55,25 @@ def fault_input(side: int = 32) -> list[np.ndarray]:
     return [x0, np.zeros((1, 10), np.int8)]
 
 
+def sources_digest(*extra: Path) -> str:
+    """Short hash of the firmware sources, the build code and `extra` folders: a cache key that changes
+    whenever a build would (the build cache in conftest is keyed by name only)."""
+    import hashlib
+
+    from edgeimpro.firmware import firmware_dir
+
+    h = hashlib.sha256()
+    roots = [firmware_dir(), ROOT / "edgeimpro" / "boards", *extra]
+    for root in roots:
+        for p in sorted(root.rglob("*")):
+            if p.is_file() and p.suffix in (".c", ".h", ".ld", ".mk", ".py"):
+                h.update(str(p.relative_to(root)).encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def _key(defines: tuple[str, ...]) -> str:
-    return "-".join(d.replace("=", "_") for d in defines) or "default"
+    return ("-".join(d.replace("=", "_") for d in defines) or "default") + "-" + sources_digest(FIXTURE_DIR)
 
 
 def firmware_build(board: str, defines: tuple[str, ...] = (), target: str | None = None) -> Path:

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 from conftest import ROOT, cached
-from linkkit import FIXTURE_DIR
+from linkkit import FIXTURE_DIR, sources_digest
 
 from edgeimpro.boards.build import board_config_header, build_firmware, memory_ld, resolve_target
 from edgeimpro.boards.flash import flash_firmware
@@ -89,7 +89,7 @@ def test_a_model_too_big_for_the_board_is_refused_with_numbers(tmp_path) -> None
                                           ("stm32f405", "qemu"), ("stm32f405", "hardware"),
                                           ("nucleo-l4r5zi", "hardware")])
 def test_firmware_without_a_model_is_small(board: str, target: str) -> None:
-    out = cached(f"fw-null-{board}-{target}", lambda d: build_firmware(board, NULL_MODEL, d, target=target, jobs=2))
+    out = cached(f"fw-null-{board}-{target}-{sources_digest(NULL_MODEL)}", lambda d: build_firmware(board, NULL_MODEL, d, target=target, jobs=2))
     size = json.loads((out / "size.json").read_text())
     assert (size["board"], size["target"]) == (board, target)
     assert size["flash_used"] < 8 * 1024                    # app, protocol, UART, counter, start-up

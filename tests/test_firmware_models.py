@@ -9,8 +9,8 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import cached, mlperf_model
-from linkkit import QEMU_BOARDS
+from conftest import ROOT, cached, mlperf_model
+from linkkit import QEMU_BOARDS, sources_digest
 
 from edgeimpro.link.emulator import Emulator
 
@@ -25,7 +25,8 @@ def resnet8_export():
     from edgeimpro.codegen.aot import export_aot
 
     model = mlperf_model("resnet8")
-    return model, cached("aot-resnet8", lambda d: export_aot(model, d / "model", measure_tflm=False)) / "model"
+    key = sources_digest(ROOT / "edgeimpro" / "codegen")
+    return model, cached(f"aot-resnet8-{key}", lambda d: export_aot(model, d / "model", measure_tflm=False)) / "model"
 
 
 def expected_outputs(model, x: np.ndarray) -> np.ndarray:
@@ -45,7 +46,7 @@ def test_resnet8_bit_exact_on_emulated_board(board: str) -> None:
     from edgeimpro.boards.build import build_firmware
 
     model, model_dir = resnet8_export()
-    build = cached(f"fw-resnet8-{board}", lambda d: build_firmware(board, model_dir, d, jobs=2))
+    build = cached(f"fw-resnet8-{board}-{sources_digest(model_dir)}", lambda d: build_firmware(board, model_dir, d, jobs=2))
     x = np.random.default_rng(20).integers(-128, 128, (n, 32, 32, 3), dtype=np.int8)
     want = expected_outputs(model, x)
     with Emulator(board, build) as emu:

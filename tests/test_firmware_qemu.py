@@ -14,6 +14,7 @@ import pytest
 from linkkit import (
     FIXTURE_TFLITE,
     QEMU_BOARDS,
+    calibration_input,
     error_input,
     fault_input,
     firmware_build,
@@ -86,6 +87,16 @@ def test_twenty_round_trips_exact_with_repeatable_instruction_counts(emulated: E
         assert [again.device.infer(x).instructions for x in inputs[:5]] == counts[:5]
     assert [emulated.device.infer(x).instructions for x in inputs[:3]] == counts[:3]
     assert emulated.device.stats.since(before).retries == 0
+
+
+def test_instruction_count_is_exact(emulated: Emulator) -> None:
+    """A loop of 2 x 1,000,000 x k instructions: the counts of k = 1 and k = 3 differ by exactly 4,000,000
+    (to one SysTick tick of rounding at each end), so the board's clock constant and -icount agree."""
+    one = emulated.device.infer(calibration_input(1, SIDE)).instructions
+    three = emulated.device.infer(calibration_input(3, SIDE)).instructions
+    per_tick = -(-1_000_000_000 // emulated.board.clock_hz)
+    assert abs((three - one) - 4_000_000) <= 2 * per_tick
+    assert 2_000_000 <= one <= 2_000_000 + 2_000
 
 
 def test_layers(emulated: Emulator) -> None:
@@ -162,7 +173,7 @@ def test_fault_injection_over_the_emulated_uart() -> None:
 
 @pytest.mark.xdist_group("qemu-qemu-m55")
 def test_emulate_verb_serves_a_url_and_stops_on_ctrl_c() -> None:
-    build = firmware_build("qemu-m55")
+    build = firmware_build("qemu-m55", SMALL)
     proc = subprocess.Popen([sys.executable, "-m", "edgeimpro.cli.main", "emulate", str(build)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -173,7 +184,7 @@ def test_emulate_verb_serves_a_url_and_stops_on_ctrl_c() -> None:
             lines.append(line.strip())
         assert "qemu-m55" in lines[0] and "fixture" in lines[0]
         with Device.open(lines[-1], model=FIXTURE_TFLITE) as dev:
-            x = fixture_inputs(np.random.default_rng(15))
+            x = fixture_inputs(np.random.default_rng(15), SIDE)
             assert_outputs(dev.infer(x), fixture_reference(*x)[0])
         proc.send_signal(signal.SIGINT)
         assert proc.wait(15) == 0

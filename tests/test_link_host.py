@@ -243,7 +243,7 @@ def test_small_frames_chunk_inputs_outputs_and_layers() -> None:
 
 
 def test_build_without_layer_hook_says_so() -> None:
-    transport = PipeTransport(host_device_binary(layer_hook=False))
+    transport = PipeTransport(host_device_binary(layer_hook=False, sanitize=False))
     dev = Device(transport, timeouts=FAST)
     assert dev.info().layer_hook is False
     x = fixture_inputs(np.random.default_rng(7))

@@ -22,6 +22,7 @@ VERBS: dict[str, str] = {
     "emulate": "emulate",
     "flash": "flash",
     "infer": "infer",
+    "compare": "compare",
 }
 
 HELP: dict[str, str] = {
@@ -35,6 +36,7 @@ HELP: dict[str, str] = {
     "emulate": "run firmware on an emulated board (QEMU) and serve it on a socket:// URL",
     "flash": "program firmware into a real board (pyOCD, OpenOCD)",
     "infer": "classify images, a video or a camera on the desktop or a Raspberry Pi (LiteRT)",
+    "compare": "prove a board computes what the desktop computes: metrics, layer divergence, HTML report",
 }
 
 

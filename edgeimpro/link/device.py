@@ -10,6 +10,7 @@ inference when the corruption hit its INVOKE), and a result is built only from i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import select
@@ -291,7 +292,7 @@ class Device:
         try:
             dev.info()
             if model is not None or sha256 is not None:
-                dev.check_model(model if model is not None else None, sha256=sha256)
+                dev.check_model(model, sha256=sha256)
         except BaseException:
             dev.close()
             raise
@@ -342,7 +343,9 @@ class Device:
 
     def check_model(self, model: str | Path | None = None, *, sha256: str | None = None) -> None:
         """Raises ModelMismatchError unless the device holds `model` (a .tflite path) or the model `sha256`."""
-        want = sha256 or sha256_of(model)  # type: ignore[arg-type]
+        if sha256 is None and model is None:
+            raise EdgeImproError("check_model needs a .tflite path or a sha256")
+        want = sha256 if sha256 is not None else sha256_of(model)  # type: ignore[arg-type]
         info = self.info()
         if info.model_sha256.lower() == want.lower():
             return
@@ -370,9 +373,13 @@ class Device:
         data = self._pack_inputs(inputs)
         self._request(MsgType.LAYERS, layers_payload(chosen), MsgType.ACK, self.timeouts.ack)
         try:
-            return self._infer(data, chosen)
-        finally:
-            self._request(MsgType.LAYERS, layers_payload([]), MsgType.ACK, self.timeouts.ack)
+            result = self._infer(data, chosen)
+        except BaseException:
+            with contextlib.suppress(EdgeImproError):   # best effort: the first error is the one to report
+                self._request(MsgType.LAYERS, layers_payload([]), MsgType.ACK, self.timeouts.ack)
+            raise
+        self._request(MsgType.LAYERS, layers_payload([]), MsgType.ACK, self.timeouts.ack)
+        return result
 
     # ---- inference ----
 

@@ -10,6 +10,7 @@ next one (the `emulate` verb uses this: it checks HELLO, lets go, and prints the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import socket
@@ -131,8 +132,7 @@ class Emulator:
         return self
 
     def _boot_timeouts(self) -> Timeouts:
-        t = self.timeouts
-        return Timeouts(boot=self.boot_timeout, hello=t.hello, ack=t.ack, invoke=t.invoke, frame=t.frame)
+        return dataclasses.replace(self.timeouts, boot=self.boot_timeout)
 
     def _connect(self):
         """The first client connection (QEMU holds the guest until it exists), or None if QEMU died."""
