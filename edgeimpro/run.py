@@ -1,4 +1,4 @@
-"""`run`: push a batch of raw int8 input tensors through the AOT runtime (host build now; boards later).
+"""`run`: push a batch of raw int8 input tensors through the AOT runtime: host build, emulated board or a board.
 
 Inputs: `X.npy` shaped (N, *shape) for a one-input model, or `.npz` with `input_0`, `input_1`, ...;
 shape is the tensor's shape without its leading batch dimension of 1 (the full shape is accepted too).
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,9 +101,63 @@ def run_host(model_path: Path, inputs: list[np.ndarray], sanitize: bool = False)
     })
 
 
-def run_model(model_path: Path, inputs_path: Path, on: str = "host") -> RunResult:
+def run_on_device(model_path: Path, inputs: list[np.ndarray], *, board: str | None = None,
+                  port: str | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Run the batch on firmware holding the model: `board` emulated in QEMU (firmware built on demand and
+    cached), or the real board on `port` (it must already run firmware for this model)."""
+    from edgeimpro.compare.target import open_target
+
+    graph = load_graph(model_path)
+    n = int(inputs[0].shape[0])
+    outs: list[list[np.ndarray]] = [[] for _ in graph.outputs]
+    counts: list[int | None] = []
+    kind = None
+    t0 = time.perf_counter()
+    with open_target(model_path, port=port, emulate=board) as dev:
+        info = dev.info()
+        before = dev.stats.copy()
+        for s in range(n):
+            r = dev.infer([x[s] for x in inputs])
+            for j, o in enumerate(r.outputs):
+                outs[j].append(np.asarray(o, dtype=np.int8).reshape(sample_shape(graph.output_tensors[j])))
+            counts.append(r.count)
+            kind = r.count_kind.name.lower()
+            if progress:
+                progress(s + 1, n)
+        link = dev.stats.since(before)
+    elapsed = time.perf_counter() - t0
+    known = [c for c in counts if c is not None]
+    summary: dict[str, Any] = {
+        "on": board or port, "samples": n, "model_sha256": graph.sha256,
+        "board": info.board, "core": info.core, "clock_hz": info.clock_hz,
+        "arena_bytes": info.arena_bytes, "weights_bytes": info.weights_bytes,
+        "count_kind": kind,                                # "instructions" (QEMU -icount) or "cycles"
+        "per_inference": known,
+        "median_per_inference": int(np.median(known)) if known else None,
+        "seconds": round(elapsed, 3),
+        "link": {"bytes_sent": link.bytes_sent, "bytes_received": link.bytes_received,
+                 "retries": link.retries, "corrupt_frames": link.corrupt_frames},
+    }
+    if kind == "cycles" and known and info.clock_hz:
+        summary["median_ms"] = round(1000 * float(np.median(known)) / info.clock_hz, 3)
+    outputs = {f"output_{j}": np.stack(o) for j, o in enumerate(outs)}
+    return RunResult(outputs, summary)
+
+
+def run_model(model_path: Path, inputs_path: Path, on: str = "host", port: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """`edgeimpro run`: --on host | BOARD (emulated), or --port URL (a real board)."""
     graph = load_graph(model_path)
     inputs = load_inputs(inputs_path, graph)
+    if port is not None:
+        return run_on_device(model_path, inputs, port=port, progress=progress)
     if on == "host":
         return run_host(model_path, inputs)
-    raise UsageError(f"--on {on} is not available yet", hint="use --on host")
+    from edgeimpro.boards.registry import get_board
+
+    board = get_board(on)
+    if board.qemu_machine is None:
+        raise UsageError(f"board {on} cannot be emulated",
+                         hint=f"flash it (edgeimpro build --board {on} --model MODEL -o BUILD; edgeimpro flash "
+                              f"--board {on} BUILD/firmware.elf), then run with --port /dev/ttyACM0")
+    return run_on_device(model_path, inputs, board=on, progress=progress)

@@ -1,4 +1,5 @@
-"""`edgeimpro build --board NAME --model-dir EXPORTED_DIR -o BUILD_DIR`: firmware.elf/.bin/.hex and a size report."""
+"""`edgeimpro build --board NAME (--model model.tflite | --model-dir EXPORTED_DIR) -o BUILD_DIR`: firmware.elf,
+.bin, .hex and a size report. With --model the AOT C is exported first, into BUILD_DIR/model."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from edgeimpro.boards.registry import BOARDS
 
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--board", required=True, choices=sorted(BOARDS), help="target board")
-    p.add_argument("--model-dir", type=Path, required=True,
-                   help="folder with the exported model.c/model.h (edgeimpro export --target aot)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", type=Path, help="a full-int8 .tflite: exported to AOT C, then built")
+    src.add_argument("--model-dir", type=Path,
+                     help="folder with the exported model.c/model.h (edgeimpro export --target aot)")
     p.add_argument("-o", "--output", type=Path, required=True, help="build folder to write")
     p.add_argument("--target", choices=TARGETS, default=None,
                    help="qemu (emulated: instruction counts, semihosting exit) or hardware (clock set-up, "
@@ -25,7 +28,16 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = build_firmware(args.board, args.model_dir, args.output, args.defines, target=args.target,
+    model_dir = args.model_dir
+    if args.model is not None:
+        from edgeimpro.codegen.aot import export_aot
+
+        model_dir = args.output / "model"
+        rep = export_aot(args.model, model_dir, measure_tflm=False)
+        if not args.json:
+            print(f"exported {args.model} to {model_dir}: arena {rep['arena_bytes']:,} B, "
+                  f"weights {rep['weights_bytes']:,} B")
+    result = build_firmware(args.board, model_dir, args.output, args.defines, target=args.target,
                             layer_hook=not args.no_layer_hook)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))

@@ -23,6 +23,7 @@ VERBS: dict[str, str] = {
     "flash": "flash",
     "infer": "infer",
     "compare": "compare",
+    "bench": "bench",
 }
 
 HELP: dict[str, str] = {
@@ -37,6 +38,7 @@ HELP: dict[str, str] = {
     "flash": "program firmware into a real board (pyOCD, OpenOCD)",
     "infer": "classify images, a video or a camera on the desktop or a Raspberry Pi (LiteRT)",
     "compare": "prove a board computes what the desktop computes: metrics, layer divergence, HTML report",
+    "bench": "flash, RAM, instructions per inference and link figures against TFLM's yardsticks",
 }
 
 

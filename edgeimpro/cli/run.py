@@ -16,7 +16,12 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path, help="full-int8 .tflite")
     p.add_argument("--inputs", type=Path, required=True,
                    help="X.npy (N, *input shape) int8, or .npz with input_0, input_1, ...")
-    p.add_argument("--on", default="host", help="where to run: host (compiled with the host gcc)")
+    p.add_argument("--on", default="host",
+                   help="host (compiled with the host gcc), or an emulated board: qemu-m4, qemu-m7, qemu-m55, "
+                        "stm32f405 (firmware built on demand, cached)")
+    p.add_argument("--port", default=None,
+                   help="a real board's serial URL (/dev/ttyACM0, COM3, socket://host:port) running firmware "
+                        "for this model")
     p.add_argument("-o", "--output", type=Path, required=True, help="Y.npz to write (output_0, ...)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
@@ -24,7 +29,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgeimpro.run import run_model
 
-    result = run_model(args.model, args.inputs, on=args.on)
+    result = run_model(args.model, args.inputs, on=args.on, port=args.port)
     buf = io.BytesIO()
     np.savez(buf, **result.outputs)
     write_atomic(args.output, buf.getvalue())
@@ -35,4 +40,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"ran {summary['samples']} inputs on {summary['on']}: arena {summary['arena_bytes']:,} B, "
               f"weights {summary['weights_bytes']:,} B -> {args.output}")
+        if summary.get("median_per_inference"):
+            print(f"  {summary['median_per_inference']:,} {summary['count_kind']} per inference (median)"
+                  + (f", {summary['median_ms']} ms" if "median_ms" in summary else ""))
     return 0

@@ -1,0 +1,103 @@
+"""`bench`: what the AOT runtime costs on a board, next to TFLite Micro's measured yardsticks.
+
+Figures: flash (runtime code, model constants), RAM (arena, stack, the rest), instructions per inference
+on an emulated board (QEMU -icount: instructions, not cycles) or cycles on a real board, link throughput
+and wire efficiency, the RAM lower bound and TFLM's arena with the ratios.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeimpro.graph.loader import load_graph
+
+# Measured on QEMU mps2-an386 (Cortex-M4, -O2, release builds), DESIGN.md §7, keyed by the model's sha256.
+YARDSTICKS: dict[str, dict[str, Any]] = {
+    "597a384c8c2c8a1276f04702f25013b7838f2f814f1ca7c174d295b73e3d6b7b": {
+        "name": "VWW (MLPerf Tiny)", "tflm_ref_instructions": 100_500_000, "tflm_cmsis_instructions": 24_100_000,
+        "tflm_code_bytes": 45_600, "tflm_arena_m4": 100_660},
+    "3c002613d1b2475eb51dd78dfb85a546c8ae658dee71cf6ade43b022fe205415": {
+        "name": "ResNet-8 (MLPerf Tiny)", "tflm_ref_instructions": 107_500_000,
+        "tflm_cmsis_instructions": 29_900_000, "tflm_code_bytes": 50_000, "tflm_arena_m4": 54_340},
+}
+CODE_SECTIONS = (".vectors", ".text", ".ARM.exidx")
+
+
+@dataclass
+class BenchResult:
+    figures: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(self.figures, indent=2)
+
+
+def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int = 5, seed: int = 0,
+                status=None) -> BenchResult:
+    from edgeimpro.codegen.aot import generate_aot, measure_tflm_arena_sizes
+    from edgeimpro.compare.target import emulated_firmware, open_target
+    from edgeimpro.graph.analysis import analyze
+    from edgeimpro.link.bench import input_wire_bytes, measure
+
+    model = Path(model)
+    graph = load_graph(model)
+    stats = analyze(graph)
+    aot = generate_aot(graph)
+    fig: dict[str, Any] = {"model": model.name, "model_sha256": graph.sha256, "board": board,
+                           "macs": stats.macs, "arena_bytes": aot.arena_bytes,
+                           "ram_lower_bound": stats.ram_lower_bound,
+                           "arena_vs_lower_bound": round(aot.arena_bytes / stats.ram_lower_bound, 4)}
+    tflm = measure_tflm_arena_sizes(model)
+    if tflm:
+        fig["tflm_arena_32bit_estimate"] = tflm["bytes_32bit"]
+        fig["arena_vs_tflm"] = round(aot.arena_bytes / tflm["bytes_32bit"], 4)
+    if port is None:
+        build = emulated_firmware(model, board, status=status)
+        size = json.loads((build / "size.json").read_text())
+        sec = size["sections"]
+        fig["firmware"] = {
+            "flash_used": size["flash_used"], "flash_total": size["flash_total"],
+            "ram_used": size["ram_used"], "ram_total": size["ram_total"],
+            "code_bytes": sum(sec.get(s, 0) for s in CODE_SECTIONS),
+            "constants_bytes": sec.get(".rodata", 0), "stack_bytes": sec.get(".stack", 0),
+            "arena_bytes": aot.arena_bytes,
+        }
+    rng = np.random.default_rng(seed)
+    shape = graph.input_tensors[0].shape
+    xs = [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(inputs)]
+    with open_target(model, port=port, emulate=None if port else board, status=status) as dev:
+        counts = []
+        for x in xs:
+            r = dev.infer(x)
+            counts.append(r.count)
+            kind = r.count_kind.name.lower()
+        repeat = dev.infer(xs[0]).count       # the same input again: the count must repeat exactly
+        link = measure(dev, xs[:2])
+        info = dev.info()
+    fig["count_kind"] = kind
+    fig["per_inference"] = counts
+    fig["median_per_inference"] = int(np.median(counts))
+    fig["per_mac"] = round(fig["median_per_inference"] / stats.macs, 2) if stats.macs else None
+    fig["spread"] = [min(counts), max(counts)]           # data-dependent branches (rounding, clamps)
+    fig["repeatable"] = repeat == counts[0]
+    if kind == "cycles" and info.clock_hz:
+        fig["median_ms"] = round(1000 * fig["median_per_inference"] / info.clock_hz, 3)
+    wire = input_wire_bytes(int(np.prod(shape)), info.max_payload)
+    fig["link"] = {"round_trip_s": round(link.round_trip_s, 3),
+                   "host_to_device_bytes_per_s": round(link.host_to_device_Bps),
+                   "wire_efficiency": round(link.efficiency, 4),
+                   "wire_efficiency_worst_case": round(wire.efficiency, 4), "retries": link.retries}
+    yard = YARDSTICKS.get(graph.sha256)
+    if yard:
+        fig["yardsticks"] = dict(yard)
+        if kind == "instructions":
+            fig["vs_tflm_reference_kernels"] = round(fig["median_per_inference"] / yard["tflm_ref_instructions"], 3)
+            fig["vs_tflm_cmsis_nn"] = round(fig["median_per_inference"] / yard["tflm_cmsis_instructions"], 3)
+        fig["arena_vs_tflm_m4_measured"] = round(aot.arena_bytes / yard["tflm_arena_m4"], 4)
+        if "firmware" in fig:
+            fig["code_vs_tflm"] = round(fig["firmware"]["code_bytes"] / yard["tflm_code_bytes"], 3)
+    return BenchResult(fig)
