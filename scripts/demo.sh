@@ -38,12 +38,12 @@ $EI build --board "$EMU" --model-dir "$OUT/aot" -o "$OUT/firmware"
 step "7/8 benchmark on the emulated $EMU: flash, RAM, instructions per inference, link"
 $EI bench "$OUT/model/model.tflite" --board "$EMU" --inputs 3
 
-step "8/8 compare the emulated board with the desktop on the held-out images -> $OUT/compare"
-$EI compare --model "$OUT/model/model.tflite" --emulate "$EMU" "$OUT/shapes" --limit ${LIMIT:-60} \
-    --layers --report "$OUT/compare"
+step "8/8 compare the emulated board with the desktop on new images (another seed) -> $OUT/compare"
+$EI datasets demo shapes "$OUT/test-shapes" --count ${TEST_COUNT:-20} --seed 99
+$EI compare --model "$OUT/model/model.tflite" --emulate "$EMU" "$OUT/test-shapes" --layers --report "$OUT/compare"
 
 printf '\ndemo done. outputs:\n'
-printf '  dataset        %s\n' "$OUT/shapes"
+printf '  datasets       %s (training), %s (compare)\n' "$OUT/shapes" "$OUT/test-shapes"
 printf '  training run   %s (model.keras, curves.png, confusion.png, history.csv)\n' "$OUT/run"
 printf '  int8 model     %s (model.json beside it)\n' "$OUT/model/model.tflite"
 printf '  TFLM export    %s\n' "$OUT/tflm"
