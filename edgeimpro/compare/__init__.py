@@ -1,0 +1,20 @@
+"""`edgeimpro compare`: proof, input by input (and layer by layer), that a device computes what the desktop
+computes. Never imports TensorFlow (the Keras reference imports it lazily, only when asked for).
+
+    from edgeimpro.compare import Comparison, CompareOptions, open_target
+    comparison = Comparison("model.tflite", CompareOptions(report_dir=Path("report"), layers=True))
+    source = comparison.open_source(["images/"])
+    with open_target("model.tflite", emulate="qemu-m4") as device:
+        outcome = comparison.run(device, source, progress=lambda p: ...)
+    outcome.passed, outcome.report, outcome.summary["references"]["tflm"]["exact_rate"]
+
+Modules: run (orchestration, results.jsonl, resume), metrics, layers (first divergent layer), desktop
+(references), inputs (frames, keys, preprocessing via `infer`), target (--port / --emulate), summary,
+plots, report.
+"""
+
+from edgeimpro.compare.run import CompareOptions, Comparison, Outcome, Progress
+from edgeimpro.compare.summary import FAIL_ON
+from edgeimpro.compare.target import emulated_firmware, open_target
+
+__all__ = ["FAIL_ON", "CompareOptions", "Comparison", "Outcome", "Progress", "emulated_firmware", "open_target"]

@@ -1,0 +1,421 @@
+"""One comparison run: frames -> device and desktop references -> a record per input in results.jsonl,
+then summary.json and report.html. Never prints: progress goes to a callback.
+
+    comparison = Comparison("model.tflite", CompareOptions(report_dir=Path("report")))
+    source = comparison.open_source(["images/"])
+    with open_target("model.tflite", emulate="qemu-m4") as device:
+        outcome = comparison.run(device, source, progress=print)
+    outcome.passed, outcome.summary["references"]["tflm"]["exact_rate"]
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeimpro import __version__
+from edgeimpro.compare import store
+from edgeimpro.compare.desktop import TflmDesktop, make_references
+from edgeimpro.compare.inputs import (
+    InputPreparer,
+    TruthLabels,
+    is_live,
+    keyed_frames,
+    open_inputs,
+    read_truth_labels,
+    source_length,
+    takes_tensors_only,
+    thumbnail_png,
+)
+from edgeimpro.compare.layers import layer_divergence
+from edgeimpro.compare.metrics import OutputQuant, diff_outputs, flat, top1
+from edgeimpro.compare.summary import FAIL_ON, primary_reference, summarize
+from edgeimpro.errors import DataError, ModelError, UsageError
+from edgeimpro.graph.loader import load_graph
+from edgeimpro.sources import Frame, Source
+
+log = logging.getLogger(__name__)
+
+RESULTS = "results.jsonl"
+SUMMARY = "summary.json"
+REPORT = "report.html"
+THUMBS = "thumbs"
+STORE_OUTPUT_LIMIT = 1024        # device outputs up to this many elements are kept in results.jsonl
+DEFAULT_REFERENCES = ("tflm", "litert")
+
+
+@dataclass
+class CompareOptions:
+    report_dir: Path
+    limit: int | None = None                 # the first N inputs of the source (counted across resumes)
+    resume: bool = False                     # continue results.jsonl in report_dir
+    overwrite: bool = False                  # start again even if report_dir holds results
+    layers: bool = False                     # name the first divergent layer of mismatching inputs
+    references: tuple[str, ...] = DEFAULT_REFERENCES
+    keras: Path | None = None                # the float model, as a third reference
+    labels: Path | None = None               # ground truth (see inputs.read_truth_labels)
+    class_names: Sequence[str] | None = None
+    fail_on: str = "exact"
+    gallery: int = 12                        # most disagreeing inputs shown in the report
+    report: bool = True                      # write report.html
+
+
+@dataclass
+class Progress:
+    """One input done. `total` is the number of inputs this run has to compare, when known."""
+    done: int
+    total: int | None
+    resumed: int
+    name: str
+    exact: bool | None
+    elapsed: float
+
+    @property
+    def eta(self) -> float | None:
+        if self.total is None or self.done == 0:
+            return None
+        return self.elapsed / self.done * max(0, self.total - self.done)
+
+
+@dataclass
+class Outcome:
+    summary: dict[str, Any]
+    report_dir: Path
+    results: Path
+    summary_path: Path
+    report: Path | None
+    state: str
+    resumed: int = 0
+    compared: int = 0
+    report_error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.summary["verdict"]["passed"])
+
+
+@dataclass
+class _Gallery:
+    """The most disagreeing inputs so far, with their thumbnails on disk (report_dir/thumbs).
+
+    An input in the final top N was in the top N when it was compared (the order is total), so keeping
+    thumbnails only for the current top N is enough, also across resumed sessions."""
+    folder: Path
+    size: int
+    primary: str | None
+    top: list[tuple[tuple, dict[str, Any]]] = field(default_factory=list)
+
+    def rank(self, rec: dict[str, Any]) -> tuple:
+        refs = rec["refs"]
+        p = refs.get(self.primary or "")
+        others = [d["max_abs"] for name, d in refs.items() if name != self.primary]
+        score = (0 if p is None or p["exact"] else 1, p["max_abs"] if p else 0.0,
+                 sum(not d["top1_agree"] for d in refs.values()), max(others, default=0.0))
+        return score, -rec["position"]
+
+    def seed(self, records: list[dict[str, Any]]) -> None:
+        ranked = sorted(((self.rank(r), r) for r in records), key=lambda x: x[0], reverse=True)
+        self.top = [x for x in ranked if any(x[0][0])][: self.size]
+
+    def admits(self, rec: dict[str, Any]) -> bool:
+        r = self.rank(rec)
+        if self.size <= 0 or not any(r[0]):
+            return False
+        return len(self.top) < self.size or r > self.top[-1][0]
+
+    def add(self, rec: dict[str, Any], png: bytes | None) -> None:
+        if png is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            name = hashlib.sha1(rec["key"].encode()).hexdigest()[:16] + ".png"
+            (self.folder / name).write_bytes(png)
+            rec["thumb"] = f"{THUMBS}/{name}"
+
+    def insert(self, rec: dict[str, Any]) -> None:
+        self.top.append((self.rank(rec), rec))
+        self.top.sort(key=lambda x: x[0], reverse=True)
+        for _, old in self.top[self.size:]:
+            thumb = old.get("thumb")
+            if thumb and not any(r.get("thumb") == thumb for _, r in self.top[: self.size]):
+                (self.folder.parent / thumb).unlink(missing_ok=True)
+        del self.top[self.size:]
+
+
+class Comparison:
+    """A model, its references and a report folder; `run(device, source)` compares and reports."""
+
+    def __init__(self, model: Path | str, options: CompareOptions, *,
+                 status: Callable[[str], None] | None = None) -> None:
+        if options.fail_on not in FAIL_ON:
+            raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {options.fail_on!r}")
+        if options.limit is not None and options.limit < 1:
+            raise UsageError(f"--limit must be at least 1, got {options.limit}")
+        if options.resume and options.overwrite:
+            raise UsageError("--resume and --overwrite contradict each other")
+        self.options = options
+        self.say = status or (lambda msg: None)
+        self.model_path = Path(model)
+        try:
+            self.data = self.model_path.read_bytes()
+        except FileNotFoundError:
+            raise ModelError(f"model file not found: {self.model_path}") from None
+        except IsADirectoryError:
+            raise ModelError(f"{self.model_path} is a folder; give the .tflite file") from None
+        self.graph = load_graph(self.data)
+        self.preparer = InputPreparer(self.model_path, self.data, self.graph)
+        outs = self.graph.output_tensors
+        for t in outs:
+            if t.dtype != "int8":
+                raise ModelError(f"model output '{t.name}' is {t.dtype}; the device runs full-int8 models",
+                                 hint="convert it to full int8: edgeimpro convert MODEL.keras")
+        self.quant = OutputQuant.from_outputs(
+            [(t.size, *(t.quantization.scalar if t.quantization is not None and not t.quantization.per_channel
+                        else (None, None))) for t in outs])
+        self.class_names = self._class_names(options.class_names)
+        self.truth: TruthLabels | None = (read_truth_labels(options.labels, self.class_names)
+                                          if options.labels is not None else None)
+        self.report_dir = Path(options.report_dir)
+        self.results_path = self.report_dir / RESULTS
+        self.loaded = self._check_report_dir()
+        needs_tflm = options.fail_on == "exact" or options.layers
+        self.say("loading the desktop references")
+        self.refs, self.missing = make_references(
+            self.data, tuple(options.references), keras=options.keras, input_shape=self.preparer.shape,
+            output_sizes=[t.size for t in outs], required=("tflm",) if needs_tflm else ())
+        if not self.refs:
+            raise UsageError("no desktop reference is available: " + "; ".join(self.missing.values()),
+                             hint="install tflite-micro (exact) or ai-edge-litert")
+        self.tflm = next((r for r in self.refs if isinstance(r, TflmDesktop)), None)
+        self.primary = primary_reference({"references": [r.describe() for r in self.refs]})
+        self.outcome: Outcome | None = None
+
+    # ---- set-up ----
+
+    def _class_names(self, given: Sequence[str] | None) -> list[str]:
+        n = self.quant.head
+        card = self.preparer.card
+        if given:
+            if len(given) != n:
+                raise UsageError(f"{len(given)} class names given; the model has {n} outputs")
+            return list(given)
+        if card is not None and card.labels:
+            if len(card.labels) != n:
+                raise ModelError(f"model.json lists {len(card.labels)} labels; the model has {n} outputs",
+                                 hint="model.json belongs to another model: re-run `edgeimpro convert`")
+            return list(card.labels)
+        return [str(i) for i in range(n)]
+
+    def _check_report_dir(self) -> store.Loaded:
+        o = self.options
+        loaded = store.load(self.results_path)
+        if o.overwrite:
+            self.results_path.unlink(missing_ok=True)
+            shutil.rmtree(self.report_dir / THUMBS, ignore_errors=True)
+            return store.Loaded()
+        if not o.resume:
+            if loaded.records:
+                raise UsageError(f"{self.report_dir} already holds the results of a comparison "
+                                 f"({len(loaded.records)} inputs)",
+                                 hint="add --resume to continue it, --overwrite to start again, "
+                                      "or give another --report DIR")
+            self.results_path.unlink(missing_ok=True)      # sessions that compared nothing: start afresh
+            return store.Loaded()
+        if loaded.sessions:
+            first = loaded.sessions[0]
+            if first.get("model_sha256") != hashlib.sha256(self.data).hexdigest():
+                raise UsageError(f"{self.results_path} compares another model ({first.get('model')}, sha256 "
+                                 f"{str(first.get('model_sha256'))[:12]}…)",
+                                 hint="resume with the same --model, or give another --report DIR")
+        return loaded
+
+    def open_source(self, paths: Sequence[Path | str] = (), *, camera: int | None = None, picamera: bool = False,
+                    video: Path | str | None = None) -> Source:
+        """The inputs, read as `infer` reads them (raw .npy tensors for a model that takes no images)."""
+        p = self.preparer.preprocessing
+        src = open_inputs(paths, camera=camera, picamera=picamera, video=video,
+                          image_model=self.preparer.image_shaped, sample_shape=self.preparer.shape[1:],
+                          capture_size=(p.width, p.height) if p is not None else None)
+        if self.preparer.preprocessing is None and not takes_tensors_only(src):
+            src.close()
+            raise UsageError(f"this model cannot take images: {self.preparer.image_error}",
+                             hint="give .npy files of int8 model inputs, or put a model.json beside the model")
+        if self.options.resume and is_live(src):
+            src.close()
+            raise UsageError("a camera comparison cannot be resumed (its frames are new every time)",
+                             hint="leave --resume out, or record a video and compare that")
+        return src
+
+    # ---- the run ----
+
+    def session_record(self, device: Any, source: Source) -> dict[str, Any]:
+        info = device.info()
+        return {
+            "type": "session", "format": store.RESULTS_FORMAT, "version": store.RESULTS_VERSION,
+            "edgeimpro": __version__,
+            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "model": str(self.model_path), "model_sha256": hashlib.sha256(self.data).hexdigest(),
+            "model_name": info.model_name,
+            "device": {"url": getattr(device, "url", ""), "board": info.board, "core": info.core,
+                       "clock_hz": info.clock_hz, "count_kind": info.count_kind.name.lower(),
+                       "build_target": info.build_target.name.lower(), "firmware_version": info.firmware_version,
+                       "arena_bytes": info.arena_bytes, "weights_bytes": info.weights_bytes,
+                       "layers": info.num_layers},
+            "references": [r.describe() for r in self.refs],
+            "missing_references": self.missing,
+            "class_names": self.class_names,
+            "ops": [op.opcode for op in self.graph.ops],
+            "input": {"shape": list(self.preparer.shape), "scale": self.preparer.info.scale,
+                      "zero_point": self.preparer.info.zero_point},
+            "output": {"elements": int(self.quant.scale.size), "head": self.quant.head,
+                       "scale": float(self.quant.scale[0]), "zero_point": float(self.quant.zero_point[0])},
+            "preprocessing": self.preparer.origin,
+            "source": source.description,
+            "options": {"limit": self.options.limit, "layers": self.options.layers, "fail_on": self.options.fail_on,
+                        "keras": str(self.options.keras) if self.options.keras else None,
+                        "labels": str(self.options.labels) if self.options.labels else None},
+        }
+
+    def run(self, device: Any, source: Source, progress: Callable[[Progress], None] | None = None) -> Outcome:
+        """Compares every input of `source` not already in results.jsonl, then writes summary and report.
+
+        On an error or Ctrl-C, what was compared stays in results.jsonl, the summary and report are written
+        for it (state "interrupted" or "stopped: ...") in `self.outcome`, and the exception propagates."""
+        device.check_model(sha256=hashlib.sha256(self.data).hexdigest())
+        if self.options.layers and not device.info().layer_hook:
+            raise UsageError("--layers needs firmware built with the layer hook, and this one was built without",
+                             hint="rebuild it with the default options (EIP_LAYER_HOOK), or leave --layers out")
+        sessions = list(self.loaded.sessions)
+        records = list(self.loaded.records)
+        done = self.loaded.keys
+        resumed = len(records)
+        total = self._remaining(source, done)
+        if self.truth is not None and self.truth.by_position is not None:
+            n = source_length(source)
+            if n is not None and len(self.truth) != min(n, self.options.limit or n):
+                raise DataError(f"{self.truth.path} has {len(self.truth)} labels for {n} inputs",
+                                hint="give one label per input, in input order (or name,label lines)")
+        session = self.session_record(device, source)
+        gallery = _Gallery(self.report_dir / THUMBS, self.options.gallery, self.primary)
+        gallery.seed(records)
+        started = time.monotonic()
+        compared = 0
+        state = "stopped"
+        writer = store.ResultsWriter(self.results_path, self.loaded.good_bytes)
+        try:
+            writer.write(session)
+            sessions.append(session)
+            for position, (key, frame) in enumerate(keyed_frames(source)):
+                if self.options.limit is not None and position >= self.options.limit:
+                    break
+                if key in done:
+                    continue
+                rec = self.compare_one(device, position, key, frame, gallery)
+                writer.write(rec)
+                records.append(rec)
+                done.add(key)
+                compared += 1
+                if "thumb" in rec:
+                    gallery.insert(rec)
+                if progress is not None:
+                    exact = rec["refs"][self.primary]["exact"] if self.primary else None
+                    progress(Progress(compared, total, resumed, frame.name, exact, time.monotonic() - started))
+            state = "complete"
+        except KeyboardInterrupt:
+            state = "interrupted"
+            raise
+        except BaseException as e:
+            state = f"stopped: {e}"
+            raise
+        finally:
+            writer.close()
+            source.close()
+            self.outcome = self._finish(sessions, records, state, resumed, compared)
+        return self.outcome
+
+    def _remaining(self, source: Source, done: set[str]) -> int | None:
+        n = source_length(source)
+        if n is None:
+            return self.options.limit
+        if self.options.limit is not None:
+            n = min(n, self.options.limit)
+        return max(0, n - len(done))
+
+    def compare_one(self, device: Any, position: int, key: str, frame: Frame, gallery: _Gallery | None = None
+                    ) -> dict[str, Any]:
+        """Runs one input on the device and every reference; returns its results.jsonl record."""
+        t0 = time.perf_counter()
+        x = self.preparer(frame)
+        before = device.stats.copy()
+        result = device.infer(x)
+        link = device.stats.since(before)
+        dev = flat(result.outputs)
+        label = self.truth.get(position, frame) if self.truth is not None else frame.label
+        rec: dict[str, Any] = {
+            "type": "input", "key": key, "position": position, "name": frame.name, "label": label,
+            "truth": self.class_names.index(label) if label in self.class_names else None,
+        }
+        head = self.quant.dequantize(dev)[: self.quant.head]
+        d_top = top1(dev, self.quant.head)
+        rec["device"] = {"top1": d_top, "score": float(head[d_top]), "count": result.count,
+                         "count_kind": result.count_kind.name.lower(), "seconds": round(result.seconds, 6),
+                         "link_bytes": link.bytes_sent + link.bytes_received, "retries": link.retries}
+        if dev.size <= STORE_OUTPUT_LIMIT:
+            rec["device"]["output"] = dev.astype(int).tolist()
+        float_x = (self.preparer.float_input(frame, x) if any(r.float_outputs for r in self.refs) else None)
+        rec["refs"] = {}
+        for ref in self.refs:
+            out = flat(ref.outputs(x, float_x))
+            d = diff_outputs(dev, out, self.quant, float_reference=ref.float_outputs).to_dict()
+            ref_head = out[: self.quant.head] if ref.float_outputs else self.quant.dequantize(out)[: self.quant.head]
+            d["score"] = float(ref_head[d["top1"]])
+            rec["refs"][ref.name] = d
+        if self.options.layers and self.tflm is not None and not rec["refs"][self.tflm.name]["exact"]:
+            rec["layers"] = self._divergence(device, x, dev)
+        rec["seconds"] = round(time.perf_counter() - t0, 6)
+        if gallery is not None and gallery.admits(rec):
+            rgb = self.preparer.display(frame, x)
+            gallery.add(rec, thumbnail_png(rgb) if rgb is not None else None)
+            rec.setdefault("thumb", None)
+        return rec
+
+    def _divergence(self, device: Any, x: np.ndarray, dev: np.ndarray) -> dict[str, Any]:
+        assert self.tflm is not None
+        t0 = time.perf_counter()
+        dump = device.layers(x)
+        div = layer_divergence(self.graph, dump.layers, self.tflm.intermediates(x)).to_dict()
+        div["reproduced"] = bool(np.array_equal(flat(dump.outputs), dev))
+        div["seconds"] = round(time.perf_counter() - t0, 6)
+        return div
+
+    # ---- the end ----
+
+    def _finish(self, sessions: list[dict[str, Any]], records: list[dict[str, Any]], state: str, resumed: int,
+                compared: int) -> Outcome:
+        summary = summarize(sessions, records, fail_on=self.options.fail_on, state=state)
+        summary["compared_this_run"] = compared
+        summary["resumed_inputs"] = resumed
+        summary_path = self.report_dir / SUMMARY
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+        outcome = Outcome(summary, self.report_dir, self.results_path, summary_path, None, state, resumed, compared)
+        if self.options.report:
+            try:
+                from edgeimpro.compare.report import write_report
+
+                gallery = _Gallery(self.report_dir / THUMBS, self.options.gallery, self.primary)
+                gallery.seed(records)
+                outcome.report = write_report(self.report_dir / REPORT, summary,
+                                              [r for _, r in gallery.top], self.report_dir)
+            except Exception as e:      # a report that cannot be drawn must not hide the results
+                log.warning("report not written: %s", e, exc_info=True)
+                outcome.report_error = str(e)
+        return outcome

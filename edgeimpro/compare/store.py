@@ -1,0 +1,95 @@
+"""results.jsonl: one JSON object per line, appended and flushed to disk as each input finishes.
+
+Line kinds: {"type": "session", ...} opens every run or resumed run (model, device, references);
+{"type": "input", "key": ..., ...} is one compared input. A crash, a lost link or Ctrl-C can leave at
+most a torn last line: `load()` drops it (and `open_for_append()` cuts it off), so the input it
+described is compared again on --resume and nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from edgeimpro.errors import DataError
+
+log = logging.getLogger(__name__)
+
+RESULTS_FORMAT = "edgeimpro-compare-results"
+RESULTS_VERSION = 1
+
+
+@dataclass
+class Loaded:
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    good_bytes: int = 0          # length of the intact prefix of the file
+    torn: bool = False           # a torn (partly written) last line was found
+
+    @property
+    def keys(self) -> set[str]:
+        return {r["key"] for r in self.records}
+
+
+def load(path: Path) -> Loaded:
+    """Sessions and input records of an existing results.jsonl (a torn last line is dropped)."""
+    out = Loaded()
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return out
+    pos = 0
+    for line in data.splitlines(keepends=True):
+        complete = line.endswith(b"\n")
+        try:
+            obj = json.loads(line) if line.strip() else None
+        except ValueError:
+            obj = False
+        if not complete or obj is False:
+            rest = data[pos:]
+            if complete and rest.count(b"\n") > 1:     # damage before the end: not ours to repair
+                raise DataError(f"{path} has a corrupt line at byte {pos}",
+                                hint="move it away and start again without --resume")
+            out.torn = True
+            break
+        pos += len(line)
+        if obj is None:
+            continue
+        kind = obj.get("type")
+        if kind == "session":
+            out.sessions.append(obj)
+        elif kind == "input":
+            out.records.append(obj)
+    out.good_bytes = pos
+    return out
+
+
+class ResultsWriter:
+    """Appends lines; each is flushed and fsync'ed before `write` returns."""
+
+    def __init__(self, path: Path, good_bytes: int | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f: IO[bytes] = open(self.path, "ab")
+        if good_bytes is not None and self._f.tell() > good_bytes:
+            log.info("cutting a torn last line off %s", self.path)
+            self._f.truncate(good_bytes)
+            self._f.seek(good_bytes)
+
+    def write(self, obj: dict[str, Any]) -> None:
+        self._f.write((json.dumps(obj, separators=(",", ":")) + "\n").encode())
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

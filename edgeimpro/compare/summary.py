@@ -1,0 +1,170 @@
+"""summary.json: everything the report shows, computed from results.jsonl's records alone (so a resumed
+run summarizes all its sessions), and the verdict `--fail-on` asks for."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from edgeimpro.compare.metrics import aggregate, confusion_matrix, per_class_table
+
+FAIL_ON = ("exact", "top1", "none")
+MISMATCH_LIST = 200          # mismatching inputs named in the summary
+
+
+def _stats(values: Sequence[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {"mean": statistics.fmean(values), "min": min(values), "max": max(values),
+            "median": statistics.median(values)}
+
+
+def primary_reference(session: dict[str, Any]) -> str | None:
+    """The reference the verdict is about: the exact one (tflm) when present, else the first."""
+    refs = session.get("references", [])
+    exact = [r["name"] for r in refs if r.get("exact")]
+    return exact[0] if exact else (refs[0]["name"] if refs else None)
+
+
+def device_performance(session: dict[str, Any], records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    dev = session.get("device", {})
+    counts = [r["device"]["count"] for r in records if r["device"].get("count") is not None]
+    kind = next((r["device"]["count_kind"] for r in records if r["device"].get("count") is not None), "none")
+    out: dict[str, Any] = {"count_kind": kind, "per_inference": _stats(counts)}
+    clock = dev.get("clock_hz") or 0
+    if kind == "cycles" and clock and counts:
+        out["ms"] = _stats([1e3 * c / clock for c in counts])
+    exchange = [r["device"]["seconds"] for r in records]
+    link_bytes = sum(r["device"].get("link_bytes", 0) for r in records)
+    wall = sum(r.get("seconds", 0.0) for r in records)
+    out["exchange_seconds"] = _stats(exchange)
+    out["link_bytes_per_second"] = link_bytes / sum(exchange) if exchange and sum(exchange) > 0 else None
+    out["link_bytes_per_input"] = link_bytes / len(records) if records else None
+    out["inputs_per_second"] = len(records) / wall if wall > 0 else None
+    out["retries"] = sum(r["device"].get("retries", 0) for r in records)
+    return out
+
+
+def _accuracy(session: dict[str, Any], records: Sequence[dict[str, Any]], refs: list[str]) -> dict[str, Any] | None:
+    names: list[str] = session.get("class_names", [])
+    labelled = [r for r in records if r.get("truth") is not None]
+    unknown = sorted({r["label"] for r in records if r.get("label") is not None and r.get("truth") is None})
+    if not labelled:
+        return {"labelled": 0, "unknown_labels": unknown} if unknown else None
+    truth = [r["truth"] for r in labelled]
+    preds = {"device": [r["device"]["top1"] for r in labelled]}
+    for name in refs:
+        preds[name] = [r["refs"][name]["top1"] for r in labelled if name in r["refs"]]
+    preds = {k: v for k, v in preds.items() if len(v) == len(truth)}
+    return {
+        "labelled": len(labelled),
+        "unknown_labels": unknown,
+        "accuracy": {k: sum(int(p == t) for p, t in zip(v, truth, strict=True)) / len(truth) for k, v in preds.items()},
+        "confusion": {k: confusion_matrix(truth, v, len(names)).tolist() for k, v in preds.items()},
+        "per_class": per_class_table(truth, preds, names),
+    }
+
+
+def _layers(session: dict[str, Any], records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    checked = [r for r in records if r.get("layers")]
+    if not checked:
+        return None
+    ops: list[str] = session.get("ops", [])
+    first_counts: dict[int, int] = {}
+    per_layer: dict[int, dict[str, int]] = {}
+    table = []
+    for r in checked:
+        div = r["layers"]
+        first = div.get("first")
+        if first is not None:
+            first_counts[first["layer"]] = first_counts.get(first["layer"], 0) + 1
+        for layer, differing, max_abs in div["layers"]:
+            e = per_layer.setdefault(layer, {"inputs_differing": 0, "max_abs": 0, "elements_differing": 0})
+            e["inputs_differing"] += int(differing > 0)
+            e["elements_differing"] += differing
+            e["max_abs"] = max(e["max_abs"], max_abs if max_abs >= 0 else 255)
+        table.append({"name": r["name"], "key": r["key"], "first": first, "reproduced": div.get("reproduced")})
+    earliest = min(first_counts) if first_counts else None
+    return {
+        "inputs_checked": len(checked),
+        "first_divergent_layer": None if earliest is None else
+        {"layer": earliest, "opcode": ops[earliest] if earliest < len(ops) else "?", "inputs": first_counts[earliest],
+         "max_abs": per_layer[earliest]["max_abs"]},
+        "first_divergence_counts": {str(k): v for k, v in sorted(first_counts.items())},
+        "per_layer": [{"layer": k, "opcode": ops[k] if k < len(ops) else "?", **v} for k, v in sorted(per_layer.items())],
+        "inputs": table[:MISMATCH_LIST],
+    }
+
+
+def verdict(fail_on: str, primary: str | None, refs: dict[str, Any], inputs: int) -> dict[str, Any]:
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"fail_on must be one of {FAIL_ON}")
+    m = refs.get(primary or "", {})
+    who = m.get("title", primary)
+    if inputs == 0:
+        return {"fail_on": fail_on, "passed": fail_on == "none", "reason": "no input was compared"}
+    exact_ok = m.get("exact_inputs") == inputs
+    top1_ok = m.get("top1_agree_inputs") == inputs
+    if fail_on == "exact":
+        passed = exact_ok
+        reason = (f"all {inputs} outputs identical to {who}" if passed else
+                  f"{inputs - m.get('exact_inputs', 0)} of {inputs} outputs differ from {who}")
+    elif fail_on == "top1":
+        passed = top1_ok
+        reason = (f"top-1 agrees with {who} on all {inputs} inputs" if passed else
+                  f"top-1 differs from {who} on {inputs - m.get('top1_agree_inputs', 0)} of {inputs} inputs")
+    else:
+        passed, reason = True, "--fail-on none"
+    return {"fail_on": fail_on, "passed": passed, "reason": reason}
+
+
+def summarize(sessions: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]], *, fail_on: str,
+              state: str) -> dict[str, Any]:
+    """The summary of a (possibly resumed, possibly unfinished) run; `state` says how it ended."""
+    session = sessions[-1] if sessions else {}
+    records = sorted(records, key=lambda r: r["position"])
+    primary = primary_reference(session)
+    ref_names = [r["name"] for r in session.get("references", [])]
+    refs: dict[str, Any] = {}
+    for desc in session.get("references", []):
+        m = aggregate(r["refs"][desc["name"]] for r in records if desc["name"] in r["refs"])
+        refs[desc["name"]] = {**desc, **m}
+    mismatches = [r for r in records if primary and not r["refs"][primary]["exact"]]
+    out = {
+        "format": "edgeimpro-compare-summary",
+        "version": 1,
+        "state": state,
+        "model": session.get("model"),
+        "model_sha256": session.get("model_sha256"),
+        "device": session.get("device"),
+        "source": session.get("source"),
+        "preprocessing": session.get("preprocessing"),
+        "class_names": session.get("class_names"),
+        "sessions": len(sessions),
+        "inputs": len(records),
+        "primary_reference": primary,
+        "missing_references": session.get("missing_references", {}),
+        "references": refs,
+        "device_performance": device_performance(session, records),
+        "labels": _accuracy(session, records, ref_names),
+        "layers": _layers(session, records),
+        "layers_requested": bool(session.get("options", {}).get("layers")),
+        "mismatches": [{"name": r["name"], "key": r["key"], "max_abs": r["refs"][primary]["max_abs"],
+                        "differing": r["refs"][primary]["differing"]} for r in mismatches[:MISMATCH_LIST]],
+        "mismatch_count": len(mismatches),
+        "verdict": verdict(fail_on, primary, refs, len(records)),
+    }
+    return _finite(out)
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no infinities or NaN: they become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
