@@ -39,9 +39,9 @@ class BenchResult:
 def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int = 5, seed: int = 0,
                 status=None) -> BenchResult:
     from edgeimpro.codegen.aot import generate_aot, measure_tflm_arena_sizes
-    from edgeimpro.compare.target import emulated_firmware, open_target
     from edgeimpro.graph.analysis import analyze
     from edgeimpro.link.bench import input_wire_bytes, measure
+    from edgeimpro.targets import emulated_firmware, open_target
 
     model = Path(model)
     graph = load_graph(model)

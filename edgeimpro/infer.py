@@ -281,7 +281,6 @@ def card_for_model(model_path: Path, data: bytes) -> ModelCard | None:
                      hint="re-run `edgeimpro convert` to rewrite both, or move the stale model.json away")
 
 
-_card_for = card_for_model      # the name edgeimpro.compare first imported
 
 class FramePreparer:
     """Frame -> model input, through the one preprocessing. Reuses one input buffer; frames already at

@@ -105,7 +105,7 @@ def run_on_device(model_path: Path, inputs: list[np.ndarray], *, board: str | No
                   port: str | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Run the batch on firmware holding the model: `board` emulated in QEMU (firmware built on demand and
     cached), or the real board on `port` (it must already run firmware for this model)."""
-    from edgeimpro.compare.target import open_target
+    from edgeimpro.targets import open_target
 
     graph = load_graph(model_path)
     n = int(inputs[0].shape[0])

@@ -1,7 +1,7 @@
 """Compile generated model code with the host C compiler and run batches of int8 inputs through it.
 
 Builds are cached by the hash of everything that goes into them (model code, runtime sources, flags),
-under $EDGEIMPRO_CACHE (default ~/.cache/edgeimpro/host).
+under host/ in edgeimpro.cache.cache_root().
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeimpro.cache import cache_root
 from edgeimpro.errors import DependencyError, EdgeImproError
 from edgeimpro.firmware import firmware_dir, runtime_dir
 
@@ -29,8 +30,8 @@ class HostBuild:
     layer_hook: bool
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("EDGEIMPRO_CACHE", Path.home() / ".cache" / "edgeimpro")) / "host"
+def host_cache() -> Path:
+    return cache_root() / "host"
 
 
 def runtime_sources() -> list[Path]:
@@ -64,7 +65,7 @@ def compile_host(model_dir: Path, *, sanitize: bool = False, layer_hook: bool = 
     for p in sources + headers:
         h.update(p.name.encode())
         h.update(p.read_bytes())
-    out_dir = cache_root() / h.hexdigest()[:24]
+    out_dir = host_cache() / h.hexdigest()[:24]
     exe = out_dir / "runner"
     if exe.exists():
         return HostBuild(exe, layer_hook)

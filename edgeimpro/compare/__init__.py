@@ -15,6 +15,6 @@ plots, report.
 
 from edgeimpro.compare.run import CompareOptions, Comparison, Outcome, Progress
 from edgeimpro.compare.summary import FAIL_ON
-from edgeimpro.compare.target import emulated_firmware, open_target
+from edgeimpro.targets import emulated_firmware, open_target
 
 __all__ = ["FAIL_ON", "CompareOptions", "Comparison", "Outcome", "Progress", "emulated_firmware", "open_target"]

@@ -184,14 +184,14 @@ class InputPreparer:
     def __init__(self, model_path: Path, data: bytes, graph: Graph) -> None:
         from edgeimpro.infer import (
             FramePreparer,
-            _card_for,
+            card_for_model,
             preprocessing_from_card,
             preprocessing_from_input,
         )
 
         self.info = input_info(graph)
         self.shape = tuple(self.info.shape)
-        self.card = _card_for(Path(model_path), data)
+        self.card = card_for_model(Path(model_path), data)
         self.preprocessing: Preprocessing | None = None
         self.origin = ""
         self.image_error: str | None = None

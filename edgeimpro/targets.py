@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from edgeimpro import __version__
+from edgeimpro.cache import cache_root
 from edgeimpro.errors import UsageError
 from edgeimpro.link.device import Device, Timeouts, sha256_of
 
@@ -26,17 +26,9 @@ _CODE_PACKAGES = ("codegen", "boards", "firmware")
 _CODE_FILES = ("link/protocol.py",)
 
 
-def cache_root() -> Path:
-    env = os.environ.get("EDGEIMPRO_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "edgeimpro"
-
-
 def firmware_code_hash() -> str:
     """Hash of the generator, build, firmware C and protocol sources (not of the model)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent
     h = hashlib.sha256(__version__.encode())
     files = [p for pkg in _CODE_PACKAGES for p in sorted((root / pkg).rglob("*"))] + [root / f for f in _CODE_FILES]
     for p in files:
