@@ -129,19 +129,24 @@ def image_folder(root: Path | str) -> ImageFiles:
     return files
 
 
+def load_npy(path: Path) -> np.ndarray:
+    """np.load of one array, with errors that name the file and the fix."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"tensor file not found: {path}") from None
+    except (ValueError, OSError) as e:
+        raise DataError(f"cannot read {path} as a .npy array: {e}",
+                        hint="save inputs with numpy.save(path, array)") from None
+
+
 class NpyFrames(Source):
     """A .npy file: int8/float32 arrays are model inputs (used as they are), uint8 arrays are images.
     One sample (H, W, C) or a stack (N, H, W, C); uint8 images may also be (H, W) / (N, H, W)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        try:
-            arr = np.load(self.path, allow_pickle=False)
-        except FileNotFoundError:
-            raise DataError(f"tensor file not found: {self.path}") from None
-        except (ValueError, OSError) as e:
-            raise DataError(f"cannot read {self.path} as a .npy array: {e}",
-                            hint="save inputs with numpy.save(path, array)") from None
+        arr = load_npy(self.path)
         if arr.dtype == np.uint8:
             if arr.ndim in (2, 3) and not (arr.ndim == 3 and arr.shape[2] not in (1, 3)):
                 arr = arr[None]

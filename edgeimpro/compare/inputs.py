@@ -28,6 +28,7 @@ from edgeimpro.sources import (
     PiCameraFrames,
     Source,
     VideoFrames,
+    load_npy,
     open_source,
 )
 
@@ -45,13 +46,7 @@ class TensorFile(Source):
 
     def __init__(self, path: Path | str, sample_shape: tuple[int, ...]) -> None:
         self.path = Path(path)
-        try:
-            arr = np.load(self.path, allow_pickle=False)
-        except FileNotFoundError:
-            raise DataError(f"tensor file not found: {self.path}") from None
-        except (ValueError, OSError) as e:
-            raise DataError(f"cannot read {self.path} as a .npy array: {e}",
-                            hint="save inputs with numpy.save(path, array)") from None
+        arr = load_npy(self.path)
         size = int(np.prod(sample_shape))
         if arr.dtype not in (np.int8, np.float32):
             raise DataError(f"{self.path} holds {arr.dtype}; the model takes int8 inputs",
