@@ -83,6 +83,23 @@ def test_workshop_cnn_150_activation_estimate() -> None:
     est = estimate_model(build_model("seed-cnn", (150, 150, 3), 2))
     # conv1 output 150x150x16 and pool1 output 75x75x16 live together (int8): 360,000 + 90,000 bytes.
     assert est.peak_ram_bytes == 450_000 and est.peak_layer == "pool1"
+    # All its activations together (no reuse) come to the ~0.9 MB usually quoted for it.
+    assert est.total_activation_bytes == 901_885
+
+
+def test_estimate_reads_sequential_and_nested_models() -> None:
+    import keras
+
+    seq = keras.Sequential([keras.Input((32, 32, 3), batch_size=1), keras.layers.RandomFlip(),
+                            keras.layers.Rescaling(1 / 255), keras.layers.Conv2D(8, 3, name="c"),
+                            keras.layers.MaxPooling2D(name="p"), keras.layers.Flatten(),
+                            keras.layers.Dense(3, name="d")])
+    est = estimate_model(seq)
+    assert [layer.name for layer in est.layers] == ["c", "p", "d"]     # augmentation, rescale, flatten fold away
+    assert est.peak_ram_bytes == 32 * 32 * 3 + 30 * 30 * 8 and est.macs == 30 * 30 * 8 * 27 + 15 * 15 * 8 * 3
+    inputs = keras.Input((32, 32, 3))
+    wrapped = keras.Model(inputs, seq(inputs))
+    assert estimate_model(wrapped).to_dict() == est.to_dict()
 
 
 def test_mobilenetv2_imagenet_offline_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,7 +128,7 @@ def test_board_too_small_refuses_with_numbers(tiny_shapes: Path, tmp_path: Path,
     config = TrainConfig(input_size=(150, 150))
     with pytest.raises(BoardFitError) as e:
         train(tiny_shapes, tmp_path / "run", config, board=get_board("stm32f405"))
-    assert e.value.message == ("model needs 439 KB of int8 activations (at pool1), "
+    assert e.value.message == ("model needs 439 KB of int8 activations (at pool1) + 8 KB for the runtime, "
                                "board stm32f405 has 128 KB RAM")
     assert e.value.hint.startswith("try --input-size 64x64 or --arch mobilenet --alpha 0.25")
     assert not (tmp_path / "run").exists()
@@ -171,7 +188,7 @@ def test_cli_writes_the_run_folder(cli_run) -> None:
     assert t["metrics"]["epochs_run"] == 2 and 0 <= t["metrics"]["val_accuracy"] <= 1
     assert t["estimate"]["peak_ram_bytes"] > 0 and t["estimate"]["flash_bytes"] > 0
     assert t["board"]["board"] == "stm32f405" and t["board"]["fits"]
-    assert t["board"]["ram_needed"] == t["estimate"]["peak_ram_bytes"]
+    assert t["board"]["ram_needed"] == t["estimate"]["peak_ram_bytes"] + 8 * 1024
     with open(run / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["1", "2"]
@@ -336,3 +353,16 @@ def test_shapes_model_is_well_above_chance() -> None:
     model = keras.models.load_model(run / "model.keras")
     accuracy = float(np.mean(np.argmax(model.predict(loaded.x, verbose=0), axis=1) == loaded.y))
     assert accuracy == pytest.approx(card.training["metrics"]["val_accuracy"])
+
+
+def test_cli_defaults_are_the_library_defaults() -> None:
+    from edgeimpro.cli.main import build_parser
+
+    parser, _ = build_parser(["train"])
+    args = parser.parse_args(["train", "data", "-o", "run"])
+    d = TrainConfig()
+    assert (args.arch, args.color, args.epochs, args.batch_size, args.optimizer, args.lr, args.patience,
+            args.val_split, args.augment, args.seed, args.alpha) == (
+        d.arch, d.color, d.epochs, d.batch_size, d.optimizer, d.lr, d.patience, d.val_split, d.augment, d.seed,
+        d.alpha)
+    assert args.input_size == f"{d.input_size[0]}x{d.input_size[1]}" and args.weights == "none"

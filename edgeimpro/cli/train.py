@@ -26,10 +26,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default="none", metavar="imagenet|none|PATH",
                         help="mobilenetv2 base weights: imagenet (from Keras's cache, never downloaded), "
                              "none (train from scratch), or a weights file; given weights freeze the base")
-    parser.add_argument("--input-size", default="96x96", metavar="HxW", help="model input size (default 96x96)")
+    parser.add_argument("--input-size", default="64x64", metavar="HxW", help="model input size (default 64x64)")
     parser.add_argument("--color", choices=("rgb", "grayscale"), default="rgb", help="default rgb")
     parser.add_argument("--epochs", type=int, default=20, help="maximum epochs (default 20)")
-    parser.add_argument("--batch-size", type=int, default=32, help="default 32")
+    parser.add_argument("--batch-size", type=int, default=16, help="default 16")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
                         help="default adam (sgd uses momentum 0.9)")
     parser.add_argument("--lr", type=float, default=None,
@@ -83,12 +83,12 @@ def _print_event(name: str, payload) -> None:
         print(f"model    {spec.option_text()}, input {spec.height}x{spec.width} {colour}, "
               f"{spec.num_classes} classes ({spec.output}): {est.params:,} params, {est.macs / 1e6:.2f} M MACs")
         print(f"int8     flash ~{format_bytes(est.flash_bytes)} of model data (+ runtime code), "
-              f"activation RAM >= {format_bytes(est.peak_ram_bytes)} (peak at {est.peak_layer}); "
-              "estimates before conversion")
+              f"activation RAM >= {format_bytes(est.peak_ram_bytes)} (peak at {est.peak_layer}; "
+              f"{format_bytes(est.total_activation_bytes)} if no buffer were reused)")
         if fit is not None:
             print(f"board    {fit.board}: flash {format_bytes(fit.flash_needed)} of "
                   f"{format_bytes(fit.flash_available)} ({fit.flash_needed / fit.flash_available:.0%}), "
-                  f"RAM >= {format_bytes(fit.ram_needed)} of {format_bytes(fit.ram_available)} "
+                  f"RAM >= {format_bytes(fit.ram_needed)} (with runtime) of {format_bytes(fit.ram_available)} "
                   f"({fit.ram_needed / fit.ram_available:.0%}): fits")
     elif name == "loaded":
         if payload.unreadable:

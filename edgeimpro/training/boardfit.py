@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from edgeimpro.boards.registry import Board
 from edgeimpro.errors import BoardFitError
+from edgeimpro.graph.analysis import RUNTIME_CODE_ALLOWANCE, RUNTIME_RAM_ALLOWANCE
 from edgeimpro.training.architectures import MOBILENETV2_MIN_SIZE, ModelSpec
 from edgeimpro.training.estimate import ModelEstimate, estimate_model
 
-# Flash taken by the TFLM runtime and application besides the model data (DESIGN.md §7: 45.6-57.7 KB).
-RUNTIME_CODE_BYTES = 60 * 1024
+# Flash and RAM of the runtime besides the model: the same allowances `edgeimpro inspect --board` uses.
+RUNTIME_CODE_BYTES = RUNTIME_CODE_ALLOWANCE
+RUNTIME_RAM_BYTES = RUNTIME_RAM_ALLOWANCE
 # Suggestions aim below this fraction of RAM and flash: the estimate is a lower bound, and the runtime
 # needs stack, buffers and the interpreter's own bookkeeping.
 SUGGESTION_BUDGET = 0.75
@@ -27,7 +29,7 @@ class FitCheck:
     board: str
     flash_needed: int          # model data + runtime code
     flash_available: int
-    ram_needed: int            # activation lower bound
+    ram_needed: int            # activation lower bound + runtime RAM
     ram_available: int
 
     @property
@@ -49,7 +51,7 @@ class FitCheck:
 
 def check_fit(est: ModelEstimate, board: Board) -> FitCheck:
     return FitCheck(board=board.name, flash_needed=est.flash_bytes + RUNTIME_CODE_BYTES,
-                    flash_available=board.flash_bytes, ram_needed=est.peak_ram_bytes,
+                    flash_available=board.flash_bytes, ram_needed=est.peak_ram_bytes + RUNTIME_RAM_BYTES,
                     ram_available=board.ram_bytes)
 
 
@@ -60,7 +62,8 @@ def require_fit(spec: ModelSpec, est: ModelEstimate, board: Board) -> FitCheck:
         return fit
     problems = []
     if not fit.fits_ram:
-        problems.append(f"model needs {format_bytes(fit.ram_needed)} of int8 activations (at {est.peak_layer}), "
+        problems.append(f"model needs {format_bytes(est.peak_ram_bytes)} of int8 activations (at {est.peak_layer}) "
+                        f"+ {format_bytes(RUNTIME_RAM_BYTES)} for the runtime, "
                         f"board {board.name} has {format_bytes(board.ram_bytes)} RAM")
     if not fit.fits_flash:
         problems.append(f"model needs {format_bytes(est.flash_bytes)} of int8 weights + "
@@ -123,7 +126,7 @@ def largest_fitting_size(spec: ModelSpec, board: Board) -> tuple[int, int] | Non
 
 
 def _fits_budget(est: ModelEstimate, board: Board) -> bool:
-    return (est.peak_ram_bytes <= board.ram_bytes * SUGGESTION_BUDGET
+    return (est.peak_ram_bytes + RUNTIME_RAM_BYTES <= board.ram_bytes * SUGGESTION_BUDGET
             and est.flash_bytes + RUNTIME_CODE_BYTES <= board.flash_bytes * SUGGESTION_BUDGET)
 
 

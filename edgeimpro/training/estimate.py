@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from edgeimpro.errors import UsageError
+
 # Layers that become no tensor of their own in the int8 TFLite graph.
 ALIAS_LAYERS = frozenset({
     "InputLayer", "Rescaling", "BatchNormalization", "Dropout", "SpatialDropout1D", "SpatialDropout2D",
@@ -45,6 +47,7 @@ class LayerEstimate:
 class ModelEstimate:
     layers: list[LayerEstimate] = field(default_factory=list)
     input_bytes: int = 0
+    total_activation_bytes: int = 0     # every activation tensor summed: the RAM if nothing were reused
 
     @property
     def flash_bytes(self) -> int:
@@ -70,7 +73,8 @@ class ModelEstimate:
 
     def to_dict(self) -> dict:
         return {"flash_bytes": self.flash_bytes, "peak_ram_bytes": self.peak_ram_bytes,
-                "peak_layer": self.peak_layer, "params": self.params, "macs": self.macs}
+                "peak_layer": self.peak_layer, "total_activation_bytes": self.total_activation_bytes,
+                "params": self.params, "macs": self.macs}
 
     def layer_dicts(self) -> list[dict]:
         return [asdict(layer) for layer in self.layers]
@@ -78,10 +82,14 @@ class ModelEstimate:
 
 def estimate_model(model) -> ModelEstimate:
     """Estimate int8 flash and the activation-RAM lower bound of a Keras functional model."""
+    model = _graph_of(model)
+    if model is None:
+        raise UsageError("cannot estimate a Keras model without a layer graph (a subclassed model)",
+                         hint="build it with the functional API or keras.Sequential")
     walker = _Walker()
     inputs = [walker.new_buffer(_size(t.shape), producer=None) for t in model.inputs]
     outputs = walker.walk(model, inputs)
-    est = ModelEstimate(input_bytes=sum(walker.sizes[b] for b in inputs))
+    est = ModelEstimate(input_bytes=sum(walker.sizes[b] for b in inputs), total_activation_bytes=sum(walker.sizes))
     # Liveness: a buffer lives from the step producing it to the last step reading it (outputs: to the end).
     n = len(walker.steps)
     born = dict.fromkeys(inputs, -1)
@@ -135,8 +143,9 @@ class _Walker:
                 if op is None or node.is_input or any(id(t) not in buf for t in node.input_tensors):
                     continue
                 ins = [buf[id(t)] for t in node.input_tensors]
-                if hasattr(op, "_nodes_by_depth"):            # a nested functional model
-                    outs = self.walk(op, ins)
+                nested = _graph_of(op)
+                if nested is not None:                         # a nested functional / Sequential model
+                    outs = self.walk(nested, ins)
                 else:
                     outs = [self.layer(op, node, ins)] * len(node.outputs)
                 for t, b in zip(node.outputs, outs, strict=True):
@@ -170,6 +179,14 @@ class _Walker:
         self.params[step] += channels
         self.weight_bytes[step] += 4 * channels
         self.has_bias[step] = True
+
+
+def _graph_of(model):
+    """The functional graph of a Functional model, or of a built Sequential; None for plain layers."""
+    if hasattr(model, "_nodes_by_depth"):
+        return model
+    inner = getattr(model, "_functional", None)
+    return inner if inner is not None and hasattr(inner, "_nodes_by_depth") else None
 
 
 def _nonzero(value) -> bool:
