@@ -19,8 +19,8 @@ step "1/8 write the 'shapes' demo dataset (96x96 RGB, 3 classes) -> $OUT/shapes"
 $EI datasets demo shapes "$OUT/shapes" --count ${COUNT:-300}
 
 step "2/8 train the seed-cnn, sized for $BOARD -> $OUT/run"
-$EI train "$OUT/shapes" -o "$OUT/run" --arch seed-cnn --input-size 64x64 --epochs ${EPOCHS:-25} \
-    --patience 5 --board "$BOARD" --seed 1
+$EI train "$OUT/shapes" -o "$OUT/run" --arch seed-cnn --input-size 64x64 --epochs ${EPOCHS:-30} \
+    --patience 8 --board "$BOARD" --seed 0
 
 step "3/8 quantize to full int8 -> $OUT/model/model.tflite"
 $EI convert "$OUT/run/model.keras" -o "$OUT/model/model.tflite"

@@ -65,3 +65,15 @@ def _train_shapes(data: Path, run_dir: Path) -> None:
     config = TrainConfig(arch="seed-cnn", input_size=(SHAPES_SIZE, SHAPES_SIZE), epochs=SHAPES_EPOCHS,
                          batch_size=16, patience=SHAPES_PATIENCE, val_split=SHAPES_VAL_SPLIT, seed=SHAPES_SEED)
     train(data, run_dir, config)
+
+
+def shapes_int8() -> tuple[Path, Path]:
+    """(int8 .tflite with model.json beside it, model.keras) of the trained shapes model."""
+    run = trained_shapes_model()
+
+    def convert(d: Path) -> None:
+        from edgeimpro.quantize.converter import convert_model
+
+        convert_model(run / "model.keras", d / "model.tflite", samples=50, debug_samples=4)
+
+    return cached(f"compare-{run.name}-int8", convert) / "model.tflite", run / "model.keras"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CACHE_DIR, ROOT, cached, mlperf_model
-from fixtures_models import shapes_data, trained_shapes_model
+from conftest import CACHE_DIR, ROOT, mlperf_model
+from fixtures_models import shapes_data, shapes_int8
 from test_compare import check_report
 
 from edgeimpro.cli.main import main
@@ -39,18 +39,6 @@ FIRMWARE_CACHE = CACHE_DIR / "compare-firmware"
 def firmware_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("tflite_micro")
     monkeypatch.setenv("EDGEIMPRO_CACHE", str(FIRMWARE_CACHE))
-
-
-def shapes_int8() -> tuple[Path, Path]:
-    """(int8 .tflite with model.json beside it, model.keras) of the trained shapes model."""
-    run = trained_shapes_model()
-
-    def convert(d: Path) -> None:
-        from edgeimpro.quantize.converter import convert_model
-
-        convert_model(run / "model.keras", d / "model.tflite", samples=50, debug_samples=4)
-
-    return cached(f"compare-{run.name}-int8", convert) / "model.tflite", run / "model.keras"
 
 
 def shapes_images(folder: Path, per_class: int) -> Path:
