@@ -28,7 +28,11 @@ stamp=.venv/.edgeimpro-deps
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing edgeimpro[train,pi,dev] into .venv"
-  .venv/bin/pip install -q --pre -e ".[train,pi,dev]"
+  if ! .venv/bin/pip install -q --pre -e ".[train,pi,dev]" > .venv/pip-install.log 2>&1; then
+    tail -n 30 .venv/pip-install.log
+    echo "setup: pip install failed (full log: .venv/pip-install.log)" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 echo "setup: ready (.venv/bin/edgeimpro)"
