@@ -67,3 +67,14 @@ def test_bench_reports_consistent_figures(capsys):
     assert f["arena_bytes"] == f["ram_lower_bound"] == 16_000
     assert f["firmware"]["code_bytes"] + f["firmware"]["constants_bytes"] <= f["firmware"]["flash_used"]
     assert 0.9 < f["link"]["wire_efficiency"] <= 1.0
+
+
+@pytest.mark.xdist_group("qemu-kws")
+def test_trace_hexdumps_frames(tmp_path, caplog):
+    np.save(tmp_path / "x.npy", np.zeros((1, 49, 10, 1), np.int8))
+    with caplog.at_level("INFO", logger="edgeimpro.link.trace"):
+        assert main(["--trace", "run", str(mlperf_model("kws")), "--inputs", str(tmp_path / "x.npy"),
+                     "--on", "qemu-m4", "-o", str(tmp_path / "y.npz")]) == 0
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "edgeimpro.link.trace")
+    assert "-> HELLO" in text and "INFO" in text and "-> INVOKE" in text
+    assert "  0000  " in text        # the hexdump

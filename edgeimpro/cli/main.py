@@ -46,6 +46,8 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     parser = argparse.ArgumentParser(prog="edgeimpro", description=__doc__)
     parser.add_argument("--version", action="version", version=f"edgeimpro {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--trace", action="store_true",
+                        help="hexdump every serial frame sent to and received from a device (stderr)")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
     # Import only the module of the verb being run (plus cheap parsers for --help listings).
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.trace:
+        logging.getLogger("edgeimpro.link.trace").setLevel(logging.INFO)
     try:
         return int(modules[args.verb].run(args) or 0)
     except EdgeImproError as e:

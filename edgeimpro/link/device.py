@@ -272,6 +272,8 @@ class Device:
         self.url = url or getattr(transport, "portstr", None) or repr(transport)
         self.baudrate = baudrate
         self.stats = LinkStats()
+        if trace is None and trace_log.isEnabledFor(logging.INFO):   # `edgeimpro --trace VERB ...`
+            trace = True
         self._trace = trace_log.info if trace is True else (trace or None)
         self._decoder = FrameDecoder()
         self._pending: list[Frame | FrameError] = []
