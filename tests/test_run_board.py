@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -70,11 +71,18 @@ def test_bench_reports_consistent_figures(capsys):
 
 
 @pytest.mark.xdist_group("qemu-kws")
-def test_trace_hexdumps_frames(tmp_path, caplog):
+def test_trace_hexdumps_frames_only_when_asked(tmp_path, caplog):
     np.save(tmp_path / "x.npy", np.zeros((1, 49, 10, 1), np.int8))
-    with caplog.at_level("INFO", logger="edgeimpro.link.trace"):
-        assert main(["--trace", "run", str(mlperf_model("kws")), "--inputs", str(tmp_path / "x.npy"),
-                     "--on", "qemu-m4", "-o", str(tmp_path / "y.npz")]) == 0
-    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "edgeimpro.link.trace")
-    assert "-> HELLO" in text and "INFO" in text and "-> INVOKE" in text
+    args = ["run", str(mlperf_model("kws")), "--inputs", str(tmp_path / "x.npy"), "--on", "qemu-m4",
+            "-o", str(tmp_path / "y.npz")]
+    trace = logging.getLogger("edgeimpro.link.trace")
+    caplog.handler.setLevel(logging.INFO)          # capture records without enabling any logger
+    try:
+        assert main(args) == 0
+        assert not [r for r in caplog.records if r.name == trace.name]
+        assert main(["--trace", *args]) == 0
+    finally:
+        trace.setLevel(logging.NOTSET)
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name == trace.name)
+    assert "-> HELLO" in text and "-> INVOKE" in text
     assert "  0000  " in text        # the hexdump
