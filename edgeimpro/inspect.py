@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeimpro.boards.registry import Board
+from edgeimpro.boards.registry import BOARDS, Board
 from edgeimpro.errors import DependencyError, EdgeImproError
 from edgeimpro.graph.analysis import (
     RUNTIME_RAM_ALLOWANCE,
@@ -84,5 +84,6 @@ def inspect_model(path: str | Path, board: Board | None = None, measure_arena: b
 
 
 def require_fit(report: InspectReport, board: Board) -> BoardFit:
-    """BoardFitError (numbers and a hint) when the report's model does not fit `board`."""
-    return check_board_fit(report.stats, board, report.arena_32bit)
+    """BoardFitError (numbers, and the registry's boards where it would fit) when the report's model does
+    not fit `board`."""
+    return check_board_fit(report.stats, board, report.arena_32bit, alternatives=BOARDS.values())

@@ -13,7 +13,7 @@ from tiny_models import edit_model, tiny_model, two_subgraphs
 
 from edgeimpro.boards import BOARDS, get_board
 from edgeimpro.errors import BoardFitError, ModelError, UnsupportedOpError
-from edgeimpro.graph import load_graph
+from edgeimpro.graph import Graph, Op, Quantization, Tensor, load_graph
 from edgeimpro.graph.analysis import analyze, board_fit, check_board_fit, live_ranges, op_macs
 from edgeimpro.graph.validate import TFLM_OPS, validate_int8
 
@@ -127,6 +127,18 @@ def test_float_interface_is_named() -> None:
     assert "inference_input_type" in e.value.hint
 
 
+def test_float_round_trip_inside_an_int8_model_is_named() -> None:
+    """int8 in and out, but DEQUANTIZE -> QUANTIZE through a float tensor inside: named, not a crash."""
+    q = Quantization(np.array([0.1], np.float32), np.array([0], np.int64))
+    tensors = [Tensor(0, "in", (1, 4), "int8", q), Tensor(1, "dequantized", (1, 4), "float32"),
+               Tensor(2, "out", (1, 4), "int8", q)]
+    ops = [Op(0, "DEQUANTIZE", [0], [1]), Op(1, "QUANTIZE", [1], [2])]
+    g = Graph(tensors, ops, inputs=[0], outputs=[2], sha256="0" * 64, size_bytes=0)
+    with pytest.raises(ModelError, match=r"^op 0 DEQUANTIZE passes tensor 'dequantized' through float32") as e:
+        validate_int8(g)
+    assert "full-integer" in e.value.hint
+
+
 def test_dynamic_batch_is_named() -> None:
     g = load_graph(tiny_model("dynamic"))
     name = g.input_tensors[0].name
@@ -178,6 +190,29 @@ def test_add_that_would_abort_tflm_is_rejected() -> None:
         validate_int8(g)
 
 
+@pytest.mark.parametrize("case", ["maxpool_zero_point", "softmax_scale", "logistic_zero_point"])
+def test_quantization_tflm_refuses_to_prepare_is_named(case: str) -> None:
+    """INT8_SEMANTICS.md §5: refused at export, not found by AllocateTensors on the board."""
+    g = load_graph(mlperf_model("kws" if case != "logistic_zero_point" else "vww"))
+    opcode = {"maxpool_zero_point": "AVERAGE_POOL_2D", "softmax_scale": "SOFTMAX",
+              "logistic_zero_point": "SOFTMAX"}[case]
+    op = next(o for o in g.ops if o.opcode == opcode)
+    out = g.tensors[op.outputs[0]]
+    s, z = out.quantization.scalar
+    if case == "logistic_zero_point":
+        op.opcode = "LOGISTIC"                        # same quantization rules on the output as softmax
+        out.quantization = Quantization(np.array([s], np.float32), np.array([0], np.int64))
+        match = "output .* zero point 0 must be -128"
+    elif case == "softmax_scale":
+        out.quantization = Quantization(np.array([1 / 255], np.float32), np.array([z], np.int64))
+        match = r"must be \(1/256, -128\)"
+    else:
+        out.quantization = Quantization(np.array([s], np.float32), np.array([z + 1], np.int64))
+        match = "pooling needs them equal"
+    with pytest.raises(ModelError, match=rf"^op {op.index} {op.opcode}: .*{match}.*refuses to prepare"):
+        validate_int8(g)
+
+
 def test_tflm_op_table_names_real_kernels() -> None:
     """Every table entry has a kernel (Register_<OP>) in the pinned tflite_micro and an Add<Name> method."""
     pytest.importorskip("tflite_micro")
@@ -201,7 +236,7 @@ def test_model_too_big_for_a_board() -> None:
     stats = analyze(load_graph(tiny_model("big")))
     assert stats.ram_lower_bound == 160 * 160 * 3 + 160 * 160 * 16
     with pytest.raises(BoardFitError) as e:
-        check_board_fit(stats, get_board("stm32f405"))
+        check_board_fit(stats, get_board("stm32f405"), alternatives=BOARDS.values())
     needed = stats.ram_lower_bound + 8 * 1024
     assert e.value.message.startswith(f"model needs {needed / 1024:,.1f} KiB of RAM")
     assert "board stm32f405 has 128.0 KiB" in e.value.message

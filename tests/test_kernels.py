@@ -363,16 +363,18 @@ def test_edited_model_matches_tflm_bit_for_bit(edit: str, drivers: dict[str, Pat
 
 
 def test_softmax_reports_the_sum_tflm_aborts_on(drivers: dict[str, Path]) -> None:
-    """A row of 512 equal maxima makes TFLM abort; the kernel returns EIP_ERR_SOFTMAX_SUM. 511 is fine."""
+    """A row of 512 equal maxima makes TFLM abort; the kernel returns EIP_ERR_SOFTMAX_SUM. 511 is fine.
+    Rows of 4096 and 8192 equal maxima would overflow an int32 sum (to exactly 2^31 and 2^32): still refused,
+    and without undefined behaviour in the sanitized build."""
     m, ls = qp.quantize_multiplier(1.0 * 0.05 * 2**26)
     calls = []
-    for depth in (511, 512):
+    for depth in (511, 512, 4096, 8192):
         p = qp.SoftmaxParams(rows=1, depth=depth, input_multiplier=m, input_left_shift=ls,
                              diff_min=-math.floor(31 * 2**26 / 2**ls))
         calls.append(KernelCall("eip_softmax", p, [np.zeros(depth, np.int8)], depth))
     for results in run_both(drivers, calls).values():
         assert results[0][0] == 0 and set(np.frombuffer(results[0][1], np.int8)) == {-127}
-        assert results[1][0] == STATUS["EIP_ERR_SOFTMAX_SUM"]
+        assert [status for status, _ in results[1:]] == [STATUS["EIP_ERR_SOFTMAX_SUM"]] * 3
 
 
 def test_kernels_reject_bad_params_with_a_status(drivers: dict[str, Path]) -> None:
@@ -443,6 +445,48 @@ def test_quantparams_refuses_what_tflm_refuses(case: str) -> None:
         g, op = _first("HARD_SWISH", "hard_swish")
         _edit(g, op.outputs[0], scale=float(g.tensors[op.inputs[0]].quantization.scale[0]) / 1000)  # Eo > 0
     with pytest.raises(UnsupportedOpError, match=rf"op {op.index} \({op.opcode}\)"):
+        qp.op_params(g, op)
+
+
+def test_quantparams_refuses_fc_bias_scale_tflm_refuses() -> None:
+    """Per-tensor FC: |s_in * s_w - s_bias| / s_out > 0.02 fails TFLM's Prepare (§5)."""
+    spec, model = op_models("FULLY_CONNECTED")[1]
+    assert spec.get("per_tensor") and spec.get("bias")
+    g = load_graph(model)
+    op = next(o for o in g.ops if o.opcode == "FULLY_CONNECTED")
+    qp.op_params(g, op)                                   # as converted: accepted
+    s_in = float(g.tensors[op.inputs[0]].quantization.scale[0])
+    s_w = float(g.tensors[op.inputs[1]].quantization.scale[0])
+    s_out = float(g.tensors[op.outputs[0]].quantization.scale[0])
+    _edit(g, op.inputs[2], scale=s_in * s_w + 0.03 * s_out)
+    with pytest.raises(UnsupportedOpError, match=r"bias scale .* by more than 2% of the output scale"):
+        qp.op_params(g, op)
+
+
+def test_quantparams_refuses_int32_overflow() -> None:
+    """What would overflow int32 in the kernels (undefined behaviour in TFLM's C++ as in ours) is refused:
+    an accumulator whose bias plus largest dot product leaves int32, a multiplier pre-shift that does."""
+    g, op = _first("CONV_2D", "conv")
+    qp.op_params(g, op)
+    bias = g.tensors[op.inputs[2]]
+    bias.data = bias.data.copy()
+    bias.data[1] = 2**31 - 1 - 10                         # any non-zero weight times an input overflows
+    with pytest.raises(UnsupportedOpError, match=r"channel 1 accumulator can reach .* beyond the int32"):
+        qp.op_params(g, op)
+
+    g, op = _first("QUANTIZE", next(spec["layer"] for spec, _ in op_models("QUANTIZE")))
+    qp.op_params(g, op)
+    _edit(g, op.outputs[0], scale=float(g.tensors[op.inputs[0]].quantization.scale[0]) / 2**25)
+    with pytest.raises(UnsupportedOpError, match=r"times 2\^26 \(multiplier pre-shift\) overflows int32"):
+        qp.op_params(g, op)
+
+
+def test_quantparams_refuses_channel_scales_on_another_dimension() -> None:
+    g, op = _first("CONV_2D", "conv")
+    w = g.tensors[op.inputs[1]]
+    assert w.quantization.per_channel
+    w.quantization = Quantization(w.quantization.scale, w.quantization.zero_point, quantized_dimension=3)
+    with pytest.raises(UnsupportedOpError, match=r"quantized along dimension 3; .* along dimension 0"):
         qp.op_params(g, op)
 
 

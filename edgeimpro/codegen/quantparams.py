@@ -415,8 +415,9 @@ def _int8(op: Op, t: Tensor, role: str) -> tuple[float, int]:
     return scale, zp
 
 
-def _weights(op: Op, t: Tensor, role: str, channels: int) -> tuple[list[float], list[int]]:
-    """Per-channel (or repeated per-tensor) weight scales and zero points."""
+def _weights(op: Op, t: Tensor, role: str, channels: int, channel_dim: int) -> tuple[list[float], list[int]]:
+    """Per-channel (or repeated per-tensor) weight scales and zero points; per-channel scales must run
+    along `channel_dim` (the output-channel dimension the kernel indexes them by)."""
     if t.dtype != "int8":
         raise _error(op, f"{role} tensor '{t.name}' is {t.dtype}, only int8 weights are supported")
     if t.data is None:
@@ -424,6 +425,9 @@ def _weights(op: Op, t: Tensor, role: str, channels: int) -> tuple[list[float], 
     q = t.quantization
     if q is None:
         raise _error(op, f"{role} tensor '{t.name}' has no quantization parameters")
+    if q.per_channel and q.quantized_dimension != channel_dim:
+        raise _error(op, f"{role} tensor '{t.name}' is quantized along dimension {q.quantized_dimension}; "
+                         f"the kernel needs per-channel scales along dimension {channel_dim}")
     scales = [float(s) for s in q.scale]
     zps = [int(z) for z in q.zero_point]
     if len(scales) == 1:
@@ -450,6 +454,34 @@ def _multiplier(op: Op, d: float, what: str) -> tuple[int, int]:
         raise _error(op, f"{what} multiplier {d:.6g} is too large (shift {s} > 30): TFLM's int32 pre-shift overflows",
                      hint="the output scale is degenerate (tiny); retrain or recalibrate the quantization")
     return m, s
+
+
+def _max_offset(zero_point: int) -> int:
+    """Largest |x - zero_point| over int8 codes x."""
+    return max(127 - zero_point, zero_point + 128)
+
+
+def _check_int32(op: Op, bound: int, shift: int, what: str) -> None:
+    """The kernels hold `bound` (the largest possible |value|) in int32 and pre-shift it by 2^max(shift, 0)
+    before the fixed-point multiply, as TFLM does; TFLM assumes neither overflows (in C it would be
+    undefined behaviour and garbage), so a model where one can is refused here."""
+    if bound > INT32_MAX:
+        raise _error(op, f"{what} can reach {bound:,}, beyond the int32 accumulator (TFLM would overflow)",
+                     hint="split the layer (fewer input channels or features) or retrain with smaller weights")
+    if bound << max(shift, 0) > INT32_MAX:
+        raise _error(op, f"{what} up to {bound:,} times 2^{shift} (multiplier pre-shift) overflows int32",
+                     hint="the output scale is degenerate (tiny) for this layer; recalibrate the quantization")
+
+
+def _check_accumulators(op: Op, weights: np.ndarray, weights_zp: int, bias: Tensor | None, in_zp: int,
+                        shifts: list[int]) -> None:
+    """CONV / DEPTHWISE / FC: per output channel, sum |w - z_w| * max|x - z_in| + |bias| must fit int32
+    (`weights` is [channels, taps]); it bounds every partial sum of the kernel's int32 accumulation."""
+    taps = np.abs(weights.astype(np.int64) - weights_zp).sum(axis=1) * _max_offset(in_zp)
+    if bias is not None and bias.data is not None:
+        taps = taps + np.abs(np.asarray(bias.data, np.int64).reshape(-1))
+    for c, (bound, shift) in enumerate(zip(taps.tolist(), shifts, strict=True)):
+        _check_int32(op, int(bound), shift, f"channel {c} accumulator")
 
 
 def _activation(op: Op, scale: float, zp: int) -> tuple[int, int]:
@@ -530,12 +562,14 @@ def conv2d_params(graph: Graph, op: Op) -> Conv2DParams:
     fo, fh, fw, fc = w.shape
     if fo != oc or on != n or fc <= 0 or c % fc != 0 or oc % (c // fc) != 0:
         raise _error(op, f"filter {list(w.shape)} does not fit input {list(x.shape)} and output {list(y.shape)}")
-    scales, _ = _weights(op, w, "filter", oc)
-    _bias(op, _optional(graph, op, 2), oc)
+    scales, _ = _weights(op, w, "filter", oc, 0)
+    bias = _optional(graph, op, 2)
+    _bias(op, bias, oc)
     o = op.options
     top, left = _check_spatial(op, o["padding"], (h, wd), (fh, fw), (o["stride_h"], o["stride_w"]),
                                (o["dilation_h"], o["dilation_w"]), (oh, ow))
     mults = [_multiplier(op, s_in * sw / s_out, f"channel {i}") for i, sw in enumerate(scales)]
+    _check_accumulators(op, np.asarray(w.data).reshape(oc, -1), 0, bias, z_in, [s for _, s in mults])
     lo, hi = _activation(op, s_out, z_out)
     return Conv2DParams(
         batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, filter_h=fh, filter_w=fw, filter_c=fc,
@@ -560,11 +594,13 @@ def depthwise_conv2d_params(graph: Graph, op: Op) -> DepthwiseConv2DParams:
     mult = oc // c
     if o.get("depth_multiplier", mult) not in (mult, 0):
         raise _error(op, f"depth_multiplier option {o['depth_multiplier']} disagrees with the shapes ({mult})")
-    scales, _ = _weights(op, w, "filter", oc)
-    _bias(op, _optional(graph, op, 2), oc)
+    scales, _ = _weights(op, w, "filter", oc, 3)
+    bias = _optional(graph, op, 2)
+    _bias(op, bias, oc)
     top, left = _check_spatial(op, o["padding"], (h, wd), (fh, fw), (o["stride_h"], o["stride_w"]),
                                (o["dilation_h"], o["dilation_w"]), (oh, ow))
     mults = [_multiplier(op, s_in * sw / s_out, f"channel {i}") for i, sw in enumerate(scales)]
+    _check_accumulators(op, np.asarray(w.data).reshape(-1, oc).T, 0, bias, z_in, [s for _, s in mults])
     lo, hi = _activation(op, s_out, z_out)
     return DepthwiseConv2DParams(
         batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, depth_multiplier=mult,
@@ -586,7 +622,7 @@ def fully_connected_params(graph: Graph, op: Op) -> FullyConnectedParams:
     if x.size % depth != 0 or y.size % units != 0 or x.size // depth != y.size // units:
         raise _error(op, f"input {list(x.shape)} and output {list(y.shape)} do not fit weights {list(w.shape)}")
     per_channel = w.quantization is not None and w.quantization.per_channel
-    scales, zps = _weights(op, w, "weights", units)
+    scales, zps = _weights(op, w, "weights", units, 0)
     bias = _optional(graph, op, 2)
     _bias(op, bias, units)
     weights_zp = 0
@@ -600,6 +636,8 @@ def fully_connected_params(graph: Graph, op: Op) -> FullyConnectedParams:
                 raise _error(op, f"bias scale {s_bias:.6g} differs from input*weights scale {s_in * scales[0]:.6g} "
                                  "by more than 2% of the output scale (TFLM rejects this)")
     mults = [_multiplier(op, s_in * sw / s_out, f"unit {i}") for i, sw in enumerate(scales)]
+    _check_accumulators(op, np.asarray(w.data).reshape(units, depth), weights_zp, bias, z_in,
+                        [s for _, s in mults])
     lo, hi = _activation(op, s_out, z_out)
     return FullyConnectedParams(
         batches=x.size // depth, depth=depth, units=units, in_zp=z_in, weights_zp=weights_zp, out_zp=z_out,
@@ -659,6 +697,7 @@ def mul_params(graph: Graph, op: Op) -> MulParams:
     s_out, z_out = _int8(op, y, "output")
     flag, dims, st1, st2 = _broadcast(op, a, b, y)
     m, s = _multiplier(op, s1 * s2 / s_out, "output")
+    _check_int32(op, _max_offset(z1) * _max_offset(z2), s, "the product of the inputs")
     lo, hi = _activation(op, s_out, z_out)
     return MulParams(broadcast=flag, dims=tuple(dims), in1_strides=tuple(st1), in2_strides=tuple(st2),
                      in1_zp=z1, in2_zp=z2, out_zp=z_out, multiplier=m, shift=s, act_min=lo, act_max=hi)
@@ -681,8 +720,6 @@ def mean_params(graph: Graph, op: Op) -> MeanParams:
     out_dims = [1 if d in reduced else dims[d] for d in range(MAX_DIMS)]
     reduce_dims = [dims[d] if d in reduced else 1 for d in range(MAX_DIMS)]
     count = int(np.prod(reduce_dims))
-    if count >= 2**24:
-        raise _error(op, f"reduces {count} elements; the int32 sum of int8 codes needs fewer than 2^24")
     if int(np.prod(out_dims)) != y.size:
         raise _error(op, f"output {list(y.shape)} does not match input {list(x.shape)} reduced over {axes}")
     m, s = quantize_multiplier(s_in / s_out)
@@ -691,6 +728,8 @@ def mean_params(graph: Graph, op: Op) -> MeanParams:
     shift = s - shift_bits
     if shift > 30:
         raise _error(op, f"output multiplier {s_in / s_out:.6g} is too large (shift {shift} > 30)")
+    # the kernel sums raw codes (|sum| <= 128 count) and subtracts z_in * count: both must fit int32
+    _check_int32(op, max(128 * count, _max_offset(z_in) * count), shift, f"the sum over {count} elements")
     return MeanParams(out_dims=tuple(out_dims), out_strides=tuple(strides), reduce_dims=tuple(reduce_dims),
                       reduce_strides=tuple(strides), count=count, in_zp=z_in, out_zp=z_out, multiplier=multiplier,
                       shift=shift)
@@ -775,6 +814,8 @@ def leaky_relu_params(graph: Graph, op: Op) -> LeakyReluParams:
     mi, si = _multiplier(op, s_in / s_out, "identity")
     if abs(ma) >= 2**31:
         raise _error(op, f"alpha multiplier of alpha={alpha} rounds to -2^31, which TFLM cannot negate")
+    _check_int32(op, 127 - z_in, si, "the non-negative input offset")
+    _check_int32(op, 128 + z_in, sa, "the negative input offset")
     return LeakyReluParams(size=x.size, in_zp=z_in, out_zp=z_out, identity_multiplier=mi, identity_shift=si,
                            alpha_multiplier=abs(ma), alpha_shift=sa, alpha_sign=-1 if ma < 0 else 1)
 
@@ -785,6 +826,7 @@ def relu_params(graph: Graph, op: Op) -> ReluParams:
     s_in, z_in = _int8(op, x, "input")
     s_out, z_out = _int8(op, y, "output")
     m, s = _multiplier(op, s_in / s_out, "output")
+    _check_int32(op, _max_offset(z_in), s, "the input offset")
     return ReluParams(size=x.size, in_zp=z_in, out_zp=z_out, multiplier=m, shift=s, act_min=max(-128, z_out),
                       act_max=127)
 
@@ -860,6 +902,7 @@ def quantize_params(graph: Graph, op: Op) -> QuantizeParams:
     s_in, z_in = _int8(op, x, "input")
     s_out, z_out = _int8(op, y, "output")
     m, s = _multiplier(op, s_in / s_out, "output")
+    _check_int32(op, _max_offset(z_in), s, "the input offset")
     return QuantizeParams(size=x.size, in_zp=z_in, out_zp=z_out, multiplier=m, shift=s)
 
 

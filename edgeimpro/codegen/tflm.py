@@ -272,6 +272,9 @@ static int RunOnce() {
   if (interpreter.Invoke() != kTfLiteOk) return -1;
 
   const TfLiteTensor* output = interpreter.output(0);
+  if (model::kOutputSize == 1) {  // one sigmoid score: class 1 when it exceeds 0.5
+    return (output->data.int8[0] - model::kOutputZeroPoint) * model::kOutputScale > 0.5f ? 1 : 0;
+  }
   int best = 0;
   for (size_t i = 1; i < model::kOutputSize; ++i) {
     if (output->data.int8[i] > output->data.int8[best]) best = (int)i;

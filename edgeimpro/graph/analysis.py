@@ -16,6 +16,7 @@ Counting conventions (they reproduce the MLPerf Tiny figures: VWW 7.49 M MACs, R
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -298,8 +299,9 @@ def board_fit(stats: GraphStats, board: Board, arena_bytes: int | None = None,
 
 
 def check_board_fit(stats: GraphStats, board: Board, arena_bytes: int | None = None,
-                    ram_allowance: int = RUNTIME_RAM_ALLOWANCE) -> BoardFit:
-    """`board_fit`, raising BoardFitError with the numbers and what would fit when it does not."""
+                    ram_allowance: int = RUNTIME_RAM_ALLOWANCE, alternatives: Iterable[Board] = ()) -> BoardFit:
+    """`board_fit`, raising BoardFitError with the numbers and what would fit when it does not; the hint
+    names those of `alternatives` (e.g. the board registry) where the model fits."""
     fit = board_fit(stats, board, arena_bytes, ram_allowance)
     if fit.fits:
         return fit
@@ -311,9 +313,7 @@ def check_board_fit(stats: GraphStats, board: Board, arena_bytes: int | None = N
         short.append(f"{_kb(fit.flash_needed)} of flash (model {stats.model_bytes:,} B + runtime code "
                      f"{stats.code_allowance:,} B), board {board.name} has {_kb(fit.flash_available)}: "
                      f"{_kb(-fit.flash_margin)} short")
-    from edgeimpro.boards.registry import BOARDS
-
-    bigger = [b.name for b in sorted(BOARDS.values(), key=lambda b: (b.ram_bytes, b.flash_bytes))
+    bigger = [b.name for b in sorted(alternatives, key=lambda b: (b.ram_bytes, b.flash_bytes))
               if b.name != board.name and board_fit(stats, b, arena_bytes, ram_allowance).fits]
     hint = ("shrink the model: a smaller --input-size (activations grow with its square), a smaller --alpha "
             "or fewer filters")

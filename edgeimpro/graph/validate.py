@@ -7,7 +7,8 @@ at its root first: a dynamic batch, for instance, is what drags SHAPE/STRIDED_SL
      input and output, quantization parameters on every int8 activation;
   3. static shapes;
   4. every op in the target's table;
-  5. parameters TFLM aborts on (the process dies, so they are rejected before anything runs them).
+  5. parameters TFLM aborts on (the process dies, so they are rejected before anything runs them);
+  6. quantization TFLM's Prepare refuses (AllocateTensors would fail on the board).
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ def validate_int8(graph: Graph, supported_ops: Collection[str] = TFLM_OPS,
     check_static_shapes(graph)
     check_ops(graph, supported_ops, target)
     check_tflm_aborts(graph)
+    check_tflm_prepare(graph)
 
 
 def check_single_subgraph(graph: Graph) -> None:
@@ -188,11 +190,18 @@ def check_int8(graph: Graph) -> None:
                 "has a float interface; the int8 path needs int8 input and output",
                 hint="convert with inference_input_type = inference_output_type = tf.int8 "
                      "(`edgeimpro convert` does)")
-        op = compute[0]
+        if compute:
+            op = compute[0]
+            t = next(graph.tensors[i] for i in op.inputs + op.outputs if i in float_acts)
+            raise ModelError(
+                f"float model: op {op.index} {op.opcode} computes in {t.dtype} (tensor '{t.name}'); "
+                "the int8 path needs a full-integer int8 model", hint=_CONVERT_HINT)
+        # only QUANTIZE/DEQUANTIZE touch the float tensors: an int8 model with a float round trip inside
+        op = next(op for op in graph.ops if any(i in float_acts for i in op.inputs + op.outputs))
         t = next(graph.tensors[i] for i in op.inputs + op.outputs if i in float_acts)
         raise ModelError(
-            f"float model: op {op.index} {op.opcode} computes in {t.dtype} (tensor '{t.name}'); "
-            "the int8 path needs a full-integer int8 model", hint=_CONVERT_HINT)
+            f"op {op.index} {op.opcode} passes tensor '{t.name}' through {t.dtype}: the int8 path keeps "
+            "every activation int8", hint=_CONVERT_HINT)
     for t in acts:
         if t.dtype == "uint8":
             raise ModelError(f"tensor '{t.name}' is uint8 (TF1-style quantization); TFLite Micro's int8 "
@@ -281,6 +290,43 @@ def check_tflm_aborts(graph: Graph) -> None:
                     f"op {op.index} SOFTMAX input scale {float(t.quantization.scale[0]):.3g} is too small "
                     f"(beta*scale*2^26 = {d:.3g} <= 1): TFLite Micro aborts on it",
                     hint="calibrate with more representative data so the logits span a useful range")
+
+
+def check_tflm_prepare(graph: Graph) -> None:
+    """Quantization that TFLM's int8 Prepare refuses (INT8_SEMANTICS.md §5): the firmware's AllocateTensors
+    would fail on the board, so the export refuses it first, naming the op and the tensors."""
+    recalibrate = ("convert again with `edgeimpro convert` (the TFLite converter inserts the requantization "
+                   "these ops need); a hand-edited model must keep the int8 spec")
+    for op in graph.ops:
+        ins = [graph.tensors[i] for i in op.inputs if i >= 0]
+        outs = [graph.tensors[i] for i in op.outputs]
+        if not ins or not outs or any(t.dtype != "int8" or t.quantization is None for t in (ins[0], outs[0])):
+            continue
+        (s_in, z_in), (s_out, z_out) = ins[0].quantization.scalar, outs[0].quantization.scalar
+        problem = None
+        if op.opcode in ("AVERAGE_POOL_2D", "MAX_POOL_2D") and (abs(s_in - s_out) > 1e-6 or z_in != z_out):
+            problem = (f"input quantization ({s_in:.6g}, {z_in}) differs from output '{outs[0].name}' "
+                       f"({s_out:.6g}, {z_out}); pooling needs them equal")
+        elif op.opcode == "CONCATENATION":
+            bad = next((t for t in ins if t.quantization is not None
+                        and t.quantization.scalar != (s_out, z_out)), None)
+            if bad is not None:
+                s, z = bad.quantization.scalar
+                problem = (f"input '{bad.name}' quantization ({s:.6g}, {z}) differs from the output's "
+                           f"({s_out:.6g}, {z_out}); concatenation copies codes and needs them identical")
+        elif op.opcode == "SOFTMAX" and (np.float32(s_out) != np.float32(1 / 256) or z_out != -128):
+            problem = f"output '{outs[0].name}' quantization ({s_out:.6g}, {z_out}) must be (1/256, -128)"
+        elif op.opcode == "LOGISTIC" and z_out != -128:
+            problem = f"output '{outs[0].name}' zero point {z_out} must be -128"
+        elif op.opcode == "FULLY_CONNECTED" and len(ins) > 2 and ins[1].quantization is not None \
+                and not ins[1].quantization.per_channel and ins[2].quantization is not None:
+            s_w, s_bias = float(ins[1].quantization.scale[0]), float(ins[2].quantization.scale[0])
+            if abs(s_in * s_w - s_bias) / s_out > 0.02:
+                problem = (f"bias '{ins[2].name}' scale {s_bias:.6g} differs from input x weights scale "
+                           f"{s_in * s_w:.6g} by more than 2% of the output scale")
+        if problem is not None:
+            raise ModelError(f"op {op.index} {op.opcode}: {problem}: TFLite Micro refuses to prepare it",
+                             hint=recalibrate)
 
 
 def _kind(graph: Graph, t: Tensor) -> str:

@@ -40,20 +40,23 @@ eip_status_t eip_softmax(const eip_softmax_params_t *p, const int8_t *input, int
         for (int32_t i = 0; i < p->depth; ++i) {
             max = eip_max_i32(max, x[i]);
         }
-        int32_t sum = 0; /* Q12; the row maximum alone contributes 2^19 (1.0) */
+        /* Q12; the row maximum alone contributes 2^19 (1.0). Summed in 64 bits: a row of 4096 or more
+         * elements near the maximum would overflow int32 before the check below could refuse it. */
+        int64_t sum = 0;
         for (int32_t i = 0; i < p->depth; ++i) {
             const int32_t diff = x[i] - max;
             if (diff >= p->diff_min) {
                 sum += eip_rdbpot(exp_of_diff(p, diff), SUM_INTEGER_BITS);
             }
         }
+        /* TFLM aborts when the sum reaches 512.0 (2^28 in Q12): its final shift would exceed 31 */
+        if (sum >= ((int64_t)1 << 28)) {
+            return EIP_ERR_SOFTMAX_SUM;
+        }
         /* 1/sum = reciprocal(sum normalized to [1, 2)) * 2^-(SUM_INTEGER_BITS - headroom) */
         const int32_t headroom = count_leading_zeros((uint32_t)sum);
         const int32_t exponent = SUM_INTEGER_BITS - headroom;
         const int32_t final_shift = exponent + 31 - OUTPUT_BITS;
-        if (final_shift > 31) {
-            return EIP_ERR_SOFTMAX_SUM;
-        }
         const int32_t normalized = (int32_t)(((uint32_t)sum << headroom) - 0x80000000u);
         const int32_t reciprocal = eip_one_over_one_plus(normalized);
         for (int32_t i = 0; i < p->depth; ++i) {
