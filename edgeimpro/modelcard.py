@@ -6,9 +6,11 @@ read by inspect, export, compare and infer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,9 @@ class ModelCard:
         if d.get("version", 0) > CARD_VERSION:
             raise ModelError(f"{source} has card version {d['version']}, this edgeimpro reads up to {CARD_VERSION}",
                              hint="upgrade edgeimpro")
+        if not isinstance(d.get("preprocessing"), dict):
+            raise ModelError(f"{source} has no preprocessing section",
+                             hint="re-run `edgeimpro convert` (or `edgeimpro train`) to write a complete card")
         tfl = d.get("tflite") or {}
         return cls(
             labels=list(d.get("labels", [])),
@@ -69,13 +74,18 @@ class ModelCard:
             d = json.loads(path.read_text())
         except FileNotFoundError:
             raise ModelError(f"model card not found: {path}",
-                             hint="train with `edgeimpro train` or give --size/--color explicitly") from None
+                             hint="model.json is written beside the model by `edgeimpro train` and "
+                                  "`edgeimpro convert`") from None
         except json.JSONDecodeError as e:
             raise ModelError(f"model card {path} is not valid JSON: {e}") from None
         return cls.from_dict(d, source=str(path))
 
+    def to_bytes(self) -> bytes:
+        """The card as written to model.json."""
+        return (json.dumps(self.to_dict(), indent=2) + "\n").encode()
+
     def save(self, path: Path) -> None:
-        write_atomic(Path(path), (json.dumps(self.to_dict(), indent=2) + "\n").encode())
+        write_atomic(Path(path), self.to_bytes())
 
 
 def card_path_for(model_path: Path) -> Path:
@@ -98,19 +108,83 @@ def sha256_file(path: Path) -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write one file via a temporary sibling and a rename: never a half-written file."""
+    write_all_or_nothing([(Path(path), data)])
+
+
+def write_all_or_nothing(files: list[tuple[Path, bytes]]) -> None:
+    """Write several files so that either all are replaced or none is, even on Ctrl-C.
+
+    Every file goes to a hidden temporary sibling first (the slow part). Then each is renamed into place
+    in the given order, the previous version kept as a hard link until the end; an exception or
+    KeyboardInterrupt during the renames puts back the previous versions. Give the file that describes the
+    others (model.json, which holds the .tflite's sha256) last. A replaced file keeps its permissions.
+    """
+    files = [(Path(p), data) for p, data in files]
+    created_dirs: list[Path] = []     # folders made here, deepest first: removed again on failure
+    for path, _ in files:
+        parent = path.parent.absolute()
+        created_dirs += [d for d in (parent, *parent.parents) if not d.exists() and d not in created_dirs]
+        parent.mkdir(parents=True, exist_ok=True)
+    temps: list[Path] = []
+    swapped: list[tuple[Path, Path | None]] = []   # (target, backup of the previous version or None)
     try:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)   # mkstemp makes 0600; these are ordinary user files
+        for path, data in files:
+            temps.append(_write_temp(path, data))
+        for (path, _), tmp in zip(files, temps, strict=True):
+            backup = _backup(path) if path.exists() else None
+            swapped.append((path, backup))
+            os.replace(tmp, path)
+    except BaseException:
+        for path, backup in reversed(swapped):
+            if backup is None:
+                path.unlink(missing_ok=True)
+            elif path.exists() and os.path.samefile(backup, path):
+                backup.unlink()   # not replaced yet (and rename() between two links of one file is a no-op)
+            else:
+                os.replace(backup, path)
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        for d in created_dirs:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
+    for _, backup in swapped:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, _mode_for(path))     # mkstemp makes 0600; the result should look like any file written
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        Path(name).unlink(missing_ok=True)
         raise
+    return Path(name)
 
+
+def _mode_for(path: Path) -> int:
+    """The existing file's permissions, else the usual 0666 minus the umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _backup(path: Path) -> Path:
+    """A second name for the current file (hard link; a copy where links are not supported)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak", dir=path.parent)
+    os.close(fd)
+    os.unlink(name)
+    try:
+        os.link(path, name)
+    except OSError:
+        shutil.copy2(path, name)
+    return Path(name)

@@ -2,7 +2,8 @@
 
 An image file becomes a model input in three steps, all defined here and nowhere else:
   1. decode with Pillow, convert to the colour mode (RGB or L), EXIF orientation applied;
-  2. resize to the model's input size with bilinear interpolation (Pillow, antialias off);
+  2. resize to the model's input size with Pillow's bilinear filter (which widens to average every source
+     pixel an output pixel covers when shrinking, i.e. antialiased; no reducing_gap shortcut);
   3. float value = pixel * pixel_scale + pixel_offset; for an int8 model the float value is
      quantized with the input tensor's scale and zero point: q = clamp(round(v / s) + z, -128, 127).
 Models trained here keep Rescaling inside the network, so pixel_scale=1, pixel_offset=0.

@@ -6,8 +6,8 @@ xdist workers with conftest.cached). Import the functions; they are not pytest f
     card = ModelCard.load(run / "model.json")
     data_dir = Path(card.training["data_dir"])
 
-The cache names carry a hash of the code that makes the model, so a change to the generator, the
-preprocessing or the training code rebuilds it.
+The cache names carry a hash of the code that makes them, so a change to the generator, the
+preprocessing, the model card, the training or (for the int8 model) the conversion code rebuilds them.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ SHAPES_PATIENCE = 6
 SHAPES_VAL_SPLIT = 0.2
 SHAPES_SEED = 0
 _SOURCES = ("edgeimpro/datasets/demo.py", "edgeimpro/datasets/folder.py", "edgeimpro/preprocess.py",
-            "edgeimpro/training/architectures.py", "edgeimpro/training/fit.py")
+            "edgeimpro/modelcard.py", "edgeimpro/training/architectures.py", "edgeimpro/training/fit.py")
+_CONVERT_SOURCES = ("edgeimpro/quantize/converter.py", "edgeimpro/quantize/data.py")
 
 
-def _code_hash() -> str:
+def _code_hash(sources: tuple[str, ...] = _SOURCES) -> str:
     h = hashlib.sha256()
-    for rel in _SOURCES:
+    for rel in sources:
         h.update((ROOT / rel).read_bytes())
     return h.hexdigest()[:10]
 
@@ -76,4 +77,5 @@ def shapes_int8() -> tuple[Path, Path]:
 
         convert_model(run / "model.keras", d / "model.tflite", samples=50, debug_samples=4)
 
-    return cached(f"compare-{run.name}-int8", convert) / "model.tflite", run / "model.keras"
+    name = f"compare-{run.name}-int8-{_code_hash(_CONVERT_SOURCES)}"
+    return cached(name, convert) / "model.tflite", run / "model.keras"

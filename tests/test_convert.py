@@ -209,6 +209,39 @@ def test_cli_end_to_end_json(run_copy, tmp_path, capsys):
     assert sorted(p.name for p in out.parent.iterdir()) == ["model.json", "model.tflite"]
 
 
+def test_cli_human_report(converted, monkeypatch, capsys):
+    """The text report (no --json) shows the accuracies, the agreement and the five worst layers."""
+    import edgeimpro.quantize
+    from edgeimpro.cli.main import main
+
+    monkeypatch.setattr(edgeimpro.quantize, "convert_model", lambda *args, **kwargs: converted)
+    assert main(["convert", str(converted.tflite_path.with_suffix(".keras"))]) == 0
+    out = capsys.readouterr().out
+    acc = converted.accuracy
+    assert f"held-out images: {acc.samples} " in out
+    assert f"int8 {acc.int8_accuracy:6.1%}" in out and f"top-1 agreement {acc.agreement:6.1%}" in out
+    table = out.split("largest quantization error")[1].splitlines()[1:]
+    assert [line.split()[0] for line in table] == [e.layer for e in converted.worst_layers]
+
+
+@pytest.mark.unit
+def test_evaluation_on_data_the_model_trained_on_is_marked(tmp_path):
+    """A model trained with --val-split 0 has no held-out images: the card and report say so."""
+    from PIL import Image
+
+    from edgeimpro.quantize.data import plan_data
+
+    for cls in CLASSES:
+        (tmp_path / cls).mkdir()
+        for i in range(5):
+            Image.fromarray(np.full((8, 8, 3), i, np.uint8)).save(tmp_path / cls / f"{i}.png")
+    trained_on_all = plan_data(tmp_path, "model card", list(CLASSES), {"val_split": 0.0, "seed": 3}, samples=4)
+    assert trained_on_all.seen_in_training and trained_on_all.val_fraction == 0.2
+    assert len(trained_on_all.evaluation) == 3 and len(trained_on_all.calibration) == 4
+    assert not plan_data(tmp_path, "model card", list(CLASSES), {"val_split": 0.25, "seed": 3},
+                         samples=4).seen_in_training
+
+
 # --- atomicity --------------------------------------------------------------------------------------------
 
 def test_failing_calibration_writes_nothing_and_keeps_old_files(run_copy, monkeypatch):
@@ -250,7 +283,7 @@ def test_ctrl_c_after_conversion_writes_nothing(run_copy, monkeypatch):
 
 @pytest.mark.unit
 def test_interrupted_rename_restores_previous_pair(tmp_path, monkeypatch):
-    from edgeimpro.quantize import converter
+    from edgeimpro import modelcard
 
     (tmp_path / "model.tflite").write_bytes(b"old tflite")
     (tmp_path / "model.json").write_bytes(b"old card")
@@ -263,25 +296,25 @@ def test_interrupted_rename_restores_previous_pair(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         real_replace(src, dst)
 
-    monkeypatch.setattr(converter.os, "replace", replace)
+    monkeypatch.setattr(modelcard.os, "replace", replace)
     with pytest.raises(KeyboardInterrupt):
-        converter.write_all_or_nothing([(tmp_path / "model.tflite", b"new tflite"),
+        modelcard.write_all_or_nothing([(tmp_path / "model.tflite", b"new tflite"),
                                         (tmp_path / "model.json", b"new card")])
-    monkeypatch.setattr(converter.os, "replace", real_replace)
+    monkeypatch.setattr(modelcard.os, "replace", real_replace)
     assert _listing(tmp_path) == {"model.json": b"old card", "model.tflite": b"old tflite"}
     assert not list(tmp_path.glob(".*"))
 
     new_dir = tmp_path / "fresh" / "sub"
     calls.clear()
-    monkeypatch.setattr(converter.os, "replace", replace)
+    monkeypatch.setattr(modelcard.os, "replace", replace)
     with pytest.raises(KeyboardInterrupt):
-        converter.write_all_or_nothing([(new_dir / "model.tflite", b"t"), (new_dir / "model.json", b"c")])
+        modelcard.write_all_or_nothing([(new_dir / "model.tflite", b"t"), (new_dir / "model.json", b"c")])
     assert not (tmp_path / "fresh").exists()   # folders made for the output are removed again
 
 
 @pytest.mark.unit
 def test_written_files_get_normal_permissions(tmp_path):
-    from edgeimpro.quantize import write_all_or_nothing
+    from edgeimpro.modelcard import write_all_or_nothing
 
     (tmp_path / "model.json").write_bytes(b"old")
     (tmp_path / "model.json").chmod(0o640)
@@ -428,7 +461,24 @@ def test_top1_of_sigmoid_softmax_and_logit_heads():
 
 
 @pytest.mark.unit
+def test_cli_default_samples_is_the_library_default():
+    from edgeimpro.cli import convert as cli_convert
+    from edgeimpro.quantize import DEFAULT_SAMPLES
+
+    assert cli_convert.DEFAULT_SAMPLES == DEFAULT_SAMPLES
+
+
+@pytest.mark.unit
 def test_importing_convert_does_not_load_tensorflow():
     code = ("import sys, edgeimpro.quantize, edgeimpro.cli.convert; "
             "sys.exit(int('tensorflow' in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent).returncode == 0
+
+
+@pytest.mark.unit
+def test_card_without_preprocessing_is_a_clear_error(tmp_path):
+    (tmp_path / "model.json").write_text(json.dumps({"format": "edgeimpro-model-card", "version": 1,
+                                                     "labels": ["a", "b"]}))
+    with pytest.raises(ModelError, match="model.json has no preprocessing section") as e:
+        ModelCard.load(tmp_path / "model.json")
+    assert "edgeimpro convert" in e.value.hint

@@ -108,6 +108,8 @@ def test_interrupted_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_cli_demo_and_list(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["datasets", "list"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert listed == list(demo.DEMOS)
     assert main(["datasets", "demo", "shapes", str(tmp_path / "s"), "--count", "2", "--seed", "1"]) == 0
     assert {p.name: len(list(p.iterdir())) for p in (tmp_path / "s").iterdir()} == dict.fromkeys(SHAPE_CLASSES, 2)
     capsys.readouterr()
@@ -163,9 +165,19 @@ def test_loader_one_class_only(tmp_path: Path) -> None:
 
 
 def test_split_is_stratified_and_seeded(mixed_folder: Path) -> None:
-    items = scan_image_folder(mixed_folder).items * 5
+    items = scan_image_folder(mixed_folder).items * 5          # cats 15, dogs 10
     a = split_items(items, 0.4, seed=1)
     assert a == split_items(items, 0.4, seed=1)
+    assert a != split_items(items, 0.4, seed=2)
     train, val = a
-    assert len(train) + len(val) == len(items)
-    assert {y for _, y in val} == {0, 1}
+    assert sorted(train + val) == sorted(items)
+    assert [sum(y == k for _, y in val) for k in (0, 1)] == [6, 4]      # 40% of each class
+    # A class of one image keeps it for training.
+    single = [(mixed_folder / "x.png", 0), (mixed_folder / "y.png", 1), (mixed_folder / "z.png", 1)]
+    assert [y for _, y in split_items(single, 0.5)[0]].count(0) == 1
+
+
+def test_cli_copies_the_library_names() -> None:
+    from edgeimpro.cli import datasets as cli_datasets
+
+    assert cli_datasets.DEMO_NAMES == tuple(demo.DEMOS)

@@ -126,8 +126,14 @@ def test_option_errors() -> None:
 def test_board_too_small_refuses_with_numbers(tiny_shapes: Path, tmp_path: Path,
                                               capsys: pytest.CaptureFixture) -> None:
     config = TrainConfig(input_size=(150, 150))
+    events = []
     with pytest.raises(BoardFitError) as e:
-        train(tiny_shapes, tmp_path / "run", config, board=get_board("stm32f405"))
+        train(tiny_shapes, tmp_path / "run", config, board=get_board("stm32f405"),
+              on_event=lambda name, payload: events.append((name, payload)))
+    # The estimate is reported before the refusal; no image was loaded.
+    assert [name for name, _ in events] == ["data", "estimate"]
+    fit = events[1][1].fit
+    assert fit.board == "stm32f405" and fit.fits_flash and not fit.fits_ram
     assert e.value.message == ("model needs 439 KB of int8 activations (at pool1) + 8 KB for the runtime, "
                                "board stm32f405 has 128 KB RAM")
     assert e.value.hint.startswith("try --input-size 64x64 or --arch mobilenet --alpha 0.25")
@@ -366,3 +372,8 @@ def test_cli_defaults_are_the_library_defaults() -> None:
         d.arch, d.color, d.epochs, d.batch_size, d.optimizer, d.lr, d.patience, d.val_split, d.augment, d.seed,
         d.alpha)
     assert args.input_size == f"{d.input_size[0]}x{d.input_size[1]}" and args.weights == "none"
+    # The CLI keeps its own copies of the choices (so --help does not import the library): same values.
+    from edgeimpro.cli import train as cli_train
+    from edgeimpro.training import ARCHITECTURES, OPTIMIZERS
+
+    assert cli_train.ARCHS == ARCHITECTURES and cli_train.OPTIMIZERS == tuple(OPTIMIZERS)

@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"output {q['output']['shape']} int8  scale {q['output']['scale']:.6g} zero point {q['output']['zero_point']}")
     print(f"calibrated on {result.calibration_samples} images from {c['calibration']['data_dir']}")
     if acc.samples:
-        print(f"held-out images: {acc.samples} (validation split {c['evaluation']['val_fraction']:g}, "
+        which = ("evaluation (seen in training: no validation split)" if result.data.seen_in_training
+                 else "held-out")
+        print(f"{which} images: {acc.samples} (validation split {c['evaluation']['val_fraction']:g}, "
               f"seed {c['evaluation']['seed']}); int8 run in {acc.runtime}")
         print(f"  accuracy  float {acc.float_accuracy:6.1%}   int8 {acc.int8_accuracy:6.1%}   "
               f"delta {acc.int8_accuracy - acc.float_accuracy:+.1%}")
@@ -62,5 +64,5 @@ def run(args: argparse.Namespace) -> int:
         for e in result.worst_layers:
             print(f"  {e.layer:<{width}}  {e.op:<18} {e.rmse_over_scale:8.3f}   max |err| {e.max_abs_error:.4g}")
     else:
-        print("per-layer quantization error unavailable (run with -v for the reason)")
+        print("per-layer quantization error unavailable (the warning above says why)")
     return 0

@@ -89,7 +89,7 @@ def _print_event(name: str, payload) -> None:
             print(f"board    {fit.board}: flash {format_bytes(fit.flash_needed)} of "
                   f"{format_bytes(fit.flash_available)} ({fit.flash_needed / fit.flash_available:.0%}), "
                   f"RAM >= {format_bytes(fit.ram_needed)} (with runtime) of {format_bytes(fit.ram_available)} "
-                  f"({fit.ram_needed / fit.ram_available:.0%}): fits")
+                  f"({fit.ram_needed / fit.ram_available:.0%}): {'fits' if fit.fits else 'does NOT fit'}")
     elif name == "loaded":
         if payload.unreadable:
             print(f"unreadable images: {len(payload.unreadable)} (skipped; training continues with the rest)")

@@ -10,7 +10,7 @@ Unreadable images are reported by path and counted, never silently dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,18 +86,15 @@ def split_items(items: Sequence[tuple[Path, int]], val_fraction: float, seed: in
     return train, val
 
 
-def load_images(items: Sequence[tuple[Path, int]], prep: Preprocessing,
-                progress: Callable[[int, int], None] | None = None) -> LoadedImages:
+def load_images(items: Sequence[tuple[Path, int]], prep: Preprocessing) -> LoadedImages:
     """Decode and preprocess every image; unreadable ones are collected with the reason, not dropped silently."""
     xs, ys, paths, bad = [], [], [], []
-    for i, (path, y) in enumerate(items):
+    for path, y in items:
         try:
             xs.append(prep.to_float(path))
             ys.append(y)
             paths.append(path)
         except DataError as e:
             bad.append((path, e.message))
-        if progress:
-            progress(i + 1, len(items))
     x = np.stack(xs) if xs else np.zeros((0, *prep.shape), np.float32)
     return LoadedImages(x=x, y=np.asarray(ys, dtype=np.int64), paths=paths, unreadable=bad)

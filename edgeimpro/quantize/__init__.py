@@ -11,12 +11,11 @@ from edgeimpro.quantize.converter import (
     inference_model,
     load_keras_model,
     to_int8_tflite,
-    write_all_or_nothing,
 )
 from edgeimpro.quantize.debugger import LayerError
 from edgeimpro.quantize.evaluate import AccuracyReport, Head
 
 __all__ = [
     "DEFAULT_SAMPLES", "AccuracyReport", "ConversionResult", "Head", "LayerError", "check_full_int8",
-    "convert_model", "inference_model", "load_keras_model", "to_int8_tflite", "write_all_or_nothing",
+    "convert_model", "inference_model", "load_keras_model", "to_int8_tflite",
 ]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import os
 import re
@@ -35,7 +34,7 @@ from edgeimpro.datasets.folder import load_images
 from edgeimpro.errors import DataError, DependencyError, ModelError, UnsupportedOpError, UsageError
 from edgeimpro.graph import Graph, load_graph
 from edgeimpro.graph.validate import check_single_subgraph
-from edgeimpro.modelcard import ModelCard, card_path_for, find_card, sha256_file
+from edgeimpro.modelcard import ModelCard, card_path_for, find_card, sha256_file, write_all_or_nothing
 from edgeimpro.preprocess import Preprocessing
 from edgeimpro.quantize.data import DataPlan, plan_data, resolve_data_dir
 from edgeimpro.quantize.debugger import LayerError, layer_errors
@@ -138,7 +137,9 @@ def convert_model(model_path: Path | str, output: Path | str | None = None, *,
         "source_model": model_path.name,
         "source_sha256": sha256_file(model_path),
         "calibration": {**plan.describe(), "samples": len(calib.x)},
-        "evaluation": {**plan.describe(), "split": "held-out", "samples": accuracy.samples,
+        "evaluation": {**plan.describe(), "samples": accuracy.samples,
+                       "split": "seen in training (trained with --val-split 0)" if plan.seen_in_training
+                       else "held-out",
                        "held_out_total": plan.held_out_total},
         "unreadable_images": [str(p) for p, _ in calib.unreadable + held.unreadable],
         "float_accuracy": accuracy.float_accuracy,
@@ -155,8 +156,7 @@ def convert_model(model_path: Path | str, output: Path | str | None = None, *,
     }
     new_card = ModelCard(labels=labels, preprocessing=prep_q, training=training, quantization=quantization,
                          conversion=conversion, tflite_sha256=graph.sha256, tflite_file=tflite_path.name)
-    card_bytes = (json.dumps(new_card.to_dict(), indent=2) + "\n").encode()
-    write_all_or_nothing([(tflite_path, tflite), (card_path, card_bytes)])
+    write_all_or_nothing([(tflite_path, tflite), (card_path, new_card.to_bytes())])
     return ConversionResult(tflite_path=tflite_path, card_path=card_path, card=new_card, size_bytes=len(tflite),
                             accuracy=accuracy, worst_layers=worst[:WORST_LAYERS], data=plan,
                             calibration_samples=len(calib.x), unreadable=calib.unreadable + held.unreadable,
@@ -460,83 +460,3 @@ def _flush_std() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-
-
-# --- writing ------------------------------------------------------------------------------------------------
-
-def write_all_or_nothing(files: list[tuple[Path, bytes]]) -> None:
-    """Write several files so that either all are replaced or none is, even on Ctrl-C.
-
-    Every file goes to a hidden temporary sibling first (the slow part). Then each is renamed into place
-    in the given order, the previous version kept as a hard link until the end; an exception or
-    KeyboardInterrupt during the renames puts back the previous versions. Give the file that describes the
-    others (model.json, which holds the .tflite's sha256) last.
-    """
-    created_dirs: list[Path] = []     # folders made here, deepest first: removed again on failure
-    for path, _ in files:
-        parent = path.parent.absolute()
-        created_dirs += [d for d in (parent, *parent.parents) if not d.exists() and d not in created_dirs]
-        parent.mkdir(parents=True, exist_ok=True)
-    temps: list[Path] = []
-    swapped: list[tuple[Path, Path | None]] = []   # (target, backup of the previous version or None)
-    try:
-        for path, data in files:
-            temps.append(_write_temp(path, data, ".tmp"))
-        for (path, _), tmp in zip(files, temps, strict=True):
-            backup = _backup(path) if path.exists() else None
-            swapped.append((path, backup))
-            os.replace(tmp, path)
-    except BaseException:
-        for path, backup in reversed(swapped):
-            if backup is None:
-                path.unlink(missing_ok=True)
-            elif path.exists() and os.path.samefile(backup, path):
-                backup.unlink()   # not replaced yet (and rename() between two links of one file is a no-op)
-            else:
-                os.replace(backup, path)
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)
-        for d in created_dirs:
-            with contextlib.suppress(OSError):
-                d.rmdir()
-        raise
-    for _, backup in swapped:
-        if backup is not None:
-            backup.unlink(missing_ok=True)
-
-
-def _write_temp(path: Path, data: bytes, suffix: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    try:
-        os.fchmod(fd, _mode_for(path))     # mkstemp makes 0600; the result should look like any file written
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def _mode_for(path: Path) -> int:
-    """The existing file's permissions, else the usual 0666 minus the umask."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _backup(path: Path) -> Path:
-    """A second name for the current file (hard link; a copy where links are not supported)."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak", dir=path.parent)
-    os.close(fd)
-    os.unlink(name)
-    try:
-        os.link(path, name)
-    except OSError:
-        import shutil
-        shutil.copy2(path, name)
-    return Path(name)

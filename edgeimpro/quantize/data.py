@@ -2,7 +2,8 @@
 
 Both come from one image folder (class subfolders) split with `split_items`:
   - no --calibration: the training data recorded in the model card, split with the card's validation
-    fraction and seed, so the held-out images are exactly the ones training validated on;
+    fraction and seed, so the held-out images are exactly the ones training validated on (a model trained
+    with --val-split 0 saw every image: its evaluation is then marked as not held out);
   - --calibration DATA_DIR: that folder, split the same way (card's fraction and seed, else the defaults).
 Calibration draws from the training part, evaluation uses the held-out part: never the same image twice.
 """
@@ -20,8 +21,6 @@ from edgeimpro.errors import DataError, UsageError
 
 DEFAULT_VAL_FRACTION = 0.2
 DEFAULT_SEED = 0
-# Keys a model card's "training" dict may use for the validation fraction (the first present wins).
-_VAL_KEYS = ("val_split", "validation_split", "val_fraction")
 
 
 @dataclass
@@ -34,6 +33,7 @@ class DataPlan:
     val_fraction: float
     seed: int
     held_out_total: int                      # size of the held-out part before any --eval-samples cap
+    seen_in_training: bool = False           # the "held-out" part was trained on (training had no validation)
 
     def describe(self) -> dict[str, Any]:
         return {"data_dir": str(self.data_dir), "source": self.source,
@@ -42,10 +42,8 @@ class DataPlan:
 
 def recorded_split(training: dict[str, Any]) -> tuple[float, int]:
     """(validation fraction, seed) recorded by training; defaults when the card has none (or none held out)."""
-    frac = next((training[k] for k in _VAL_KEYS if training.get(k) is not None), None)
-    seed = training.get("seed")
-    frac = float(frac) if frac else DEFAULT_VAL_FRACTION
-    return frac, int(seed) if seed is not None else DEFAULT_SEED
+    frac, seed = training.get("val_split"), training.get("seed")
+    return (float(frac) if frac else DEFAULT_VAL_FRACTION), (int(seed) if seed is not None else DEFAULT_SEED)
 
 
 def resolve_data_dir(calibration_dir: Path | str | None, training: dict[str, Any], card_dir: Path) -> tuple[Path, str]:
@@ -93,5 +91,7 @@ def plan_data(data_dir: Path, source: str, labels: list[str] | None, training: d
     evaluation = held_out
     if eval_samples is not None and eval_samples < len(held_out):
         evaluation = [held_out[i] for i in sorted(rng.permutation(len(held_out))[:eval_samples])]
+    trained_on_all = source == "model card" and training.get("val_split") == 0
     return DataPlan(data_dir=Path(data_dir), source=source, classes=list(labels), calibration=calibration,
-                    evaluation=evaluation, val_fraction=val_fraction, seed=seed, held_out_total=len(held_out))
+                    evaluation=evaluation, val_fraction=val_fraction, seed=seed, held_out_total=len(held_out),
+                    seen_in_training=trained_on_all)

@@ -59,8 +59,7 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 
 
 def compare_float_int8(float_predict: Callable[[np.ndarray], np.ndarray], tflite: bytes, graph: Graph,
-                       x: np.ndarray, y: np.ndarray, prep: Preprocessing,
-                       progress: Callable[[int, int], None] | None = None) -> AccuracyReport:
+                       x: np.ndarray, y: np.ndarray, prep: Preprocessing) -> AccuracyReport:
     """Top-1 of the float model and of the int8 model (tflite_micro) on the same preprocessed images.
 
     `x` is float (the shared preprocessing's output); `prep` carries the int8 input quantization.
@@ -74,13 +73,8 @@ def compare_float_int8(float_predict: Callable[[np.ndarray], np.ndarray], tflite
     out_scale, out_zp = graph.output_tensors[0].quantization.scalar
     ref = TflmReference(tflite)
     float_top1 = head.top1(float_predict(x))
-    int8_out = []
-    chunk = 16
-    for start in range(0, len(x), chunk):
-        int8_out.append(ref.run(prep.quantize(x[start:start + chunk])).reshape(-1, head.units))
-        if progress:
-            progress(min(start + chunk, len(x)), len(x))
-    int8_top1 = head.top1(dequantize(np.concatenate(int8_out), out_scale, out_zp))
+    int8_out = ref.run(prep.quantize(x)).reshape(-1, head.units)
+    int8_top1 = head.top1(dequantize(int8_out, out_scale, out_zp))
     y = np.asarray(y)
     return AccuracyReport(
         samples=len(x),

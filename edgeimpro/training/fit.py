@@ -30,7 +30,7 @@ from edgeimpro.errors import DataError, UsageError
 from edgeimpro.modelcard import ModelCard
 from edgeimpro.preprocess import COLOR_MODES, Preprocessing
 from edgeimpro.training.architectures import ARCHITECTURES, ModelSpec
-from edgeimpro.training.boardfit import FitCheck, require_fit
+from edgeimpro.training.boardfit import FitCheck, check_fit, require_fit
 from edgeimpro.training.estimate import ModelEstimate, estimate_model
 from edgeimpro.training.plots import plot_confusion, plot_curves
 
@@ -148,7 +148,8 @@ def train(data_dir: Path | str, run_dir: Path | str, config: TrainConfig | None 
 
     `on_event(name, payload)` is called before training with "data" (DataSummary), "estimate"
     (EstimateReport) and "loaded" (LoadSummary); `verbose` is Keras's fit verbosity (2: a line per epoch).
-    Raises BoardFitError before loading any image when `board` cannot hold the model.
+    Raises BoardFitError right after the "estimate" event, before loading any image, when `board` cannot
+    hold the model.
     """
     import keras
 
@@ -168,8 +169,10 @@ def train(data_dir: Path | str, run_dir: Path | str, config: TrainConfig | None 
     keras.utils.set_random_seed(cfg.seed)
     model = spec.build(batch_size=1)
     estimate = estimate_model(model)
-    fit = require_fit(spec, estimate, board) if board is not None else None
-    emit("estimate", EstimateReport(spec, estimate, fit))
+    fit = check_fit(estimate, board) if board is not None else None
+    emit("estimate", EstimateReport(spec, estimate, fit))      # shown before a refusal, too
+    if board is not None:
+        require_fit(spec, estimate, board)
 
     prep = cfg.preprocessing()
     x_train, y_train, bad_train = _load(train_items, prep)
