@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from edgeimpro.atomic import atomic_dir
 from edgeimpro.errors import ModelError, UsageError
 
 MANIFEST = "edgeimpro_export.json"   # what was exported from what; marks the folder as ours
@@ -41,27 +39,8 @@ def write_export(out_dir: Path, files: dict[str, str | bytes], manifest: dict[st
 
 def write_tree_atomic(out_dir: Path, files: dict[str, str | bytes]) -> None:
     """Write every file into a temporary sibling folder, then swap it in: nothing half-written."""
-    out_dir = Path(out_dir).resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    old: Path | None = None
-    try:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)           # mkdtemp makes 0700; an export is an ordinary folder
+    with atomic_dir(out_dir, force=True, what="export folder") as tmp:
         for rel, data in files.items():
             p = tmp / rel
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(data.encode() if isinstance(data, str) else data)
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent))
-            os.rmdir(old)
-            os.rename(out_dir, old)
-        os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and old.exists() and not out_dir.exists():
-            os.rename(old, out_dir)             # put the previous export back
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

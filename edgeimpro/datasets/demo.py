@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeimpro.datasets.output import atomic_dir
+from edgeimpro.atomic import atomic_dir
 from edgeimpro.errors import DependencyError, UsageError
 
 SHAPE_CLASSES = ("circle", "square", "triangle")

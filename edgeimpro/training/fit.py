@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from edgeimpro.atomic import atomic_dir, check_target
 from edgeimpro.boards.registry import Board
 from edgeimpro.datasets.folder import load_images, scan_image_folder, split_items
-from edgeimpro.datasets.output import atomic_dir, check_target
 from edgeimpro.errors import DataError, UsageError
 from edgeimpro.modelcard import ModelCard
 from edgeimpro.preprocess import COLOR_MODES, Preprocessing

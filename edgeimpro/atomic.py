@@ -1,4 +1,5 @@
-"""Write a folder atomically: fill a hidden temporary sibling, then rename it into place.
+"""Write a folder atomically: fill a hidden temporary sibling, then rename it into place (datasets, training
+runs, exports).
 
 An interrupted or failed write leaves the target untouched (absent, or the previous contents).
 """
