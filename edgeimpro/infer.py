@@ -48,7 +48,7 @@ import numpy as np
 
 from edgeimpro.errors import DataError, DependencyError, ModelError, UsageError
 from edgeimpro.modelcard import ModelCard, find_card
-from edgeimpro.preprocess import Preprocessing
+from edgeimpro.preprocess import IMAGE_SUFFIXES, Preprocessing
 from edgeimpro.references import Reference, TensorInfo, get_reference
 from edgeimpro.sources import Frame, Source
 
@@ -281,7 +281,6 @@ def card_for_model(model_path: Path, data: bytes) -> ModelCard | None:
                      hint="re-run `edgeimpro convert` to rewrite both, or move the stale model.json away")
 
 
-
 class FramePreparer:
     """Frame -> model input, through the one preprocessing. Reuses one input buffer; frames already at
     the model's size and colour skip Pillow and use a table of the definition's own per-pixel results."""
@@ -476,16 +475,21 @@ class InferenceSession:
         """RGB uint8 picture of a frame; a raw tensor is mapped back to pixels through the preprocessing."""
         if frame.tensor is None:
             return frame.rgb()
-        p = self.preprocessing
-        v = frame.tensor.astype(np.float32).reshape(p.shape)
-        if p.input_scale is not None and frame.tensor.dtype == np.int8:
-            v = (v - p.input_zero_point) * p.input_scale
-        px = np.clip(np.round((v - p.pixel_offset) / p.pixel_scale), 0, 255).astype(np.uint8)
-        return np.repeat(px, 3, axis=2) if px.shape[2] == 1 else px
+        return input_to_rgb(self.preprocessing, frame.tensor)
 
     def annotate(self, frame: Frame, pred: Prediction, min_width: int = 320) -> np.ndarray:
         """The frame with its top-k, latency and FPS drawn on it (RGB uint8); small frames are enlarged."""
         return annotate_image(self.display_image(frame), pred, min_width)
+
+
+def input_to_rgb(prep: Preprocessing, x: np.ndarray) -> np.ndarray:
+    """A model input (int8 or float, any batch-1 shape) back to an RGB uint8 picture, for display only:
+    the inverse of the preprocessing's scaling and quantization (not of its resize)."""
+    v = np.asarray(x).astype(np.float32).reshape(prep.shape)
+    if np.asarray(x).dtype == np.int8 and prep.input_scale is not None and prep.input_zero_point is not None:
+        v = (v - prep.input_zero_point) * prep.input_scale
+    px = np.clip(np.round((v - prep.pixel_offset) / prep.pixel_scale), 0, 255).astype(np.uint8)
+    return np.repeat(px, 3, axis=2) if px.shape[2] == 1 else px
 
 
 def _as_frame(frame: Frame | np.ndarray | Path | str) -> Frame:
@@ -531,8 +535,7 @@ def annotate_image(rgb: np.ndarray, pred: Prediction, min_width: int = 320) -> n
 def annotated_name(pred: Prediction) -> str:
     """File name of an annotated frame: index and the frame's name made safe for a file system."""
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in pred.name).strip("_")
-    stem = safe.rsplit(".", 1)[0] if safe.lower().endswith((".jpg", ".jpeg", ".png", ".bmp", ".gif",
-                                                             ".tif", ".tiff", ".webp")) else safe
+    stem = safe.rsplit(".", 1)[0] if safe.lower().endswith(IMAGE_SUFFIXES) else safe
     return f"{pred.index:06d}_{stem}.png"
 
 

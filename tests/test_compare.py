@@ -38,11 +38,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 class FakeDevice:
     """tflite_micro behind the Device API. `perturb` flips the low bit of byte 0 of that layer's output and
-    (standing in for its consequences) of the model output; `fail_after` raises LinkError on that inference;
-    `interrupt_after` raises KeyboardInterrupt."""
+    (standing in for its consequences) of the model output; `wrong_top1` moves the output's maximum to the
+    next class; `fail_after` raises LinkError on that inference; `interrupt_after` raises KeyboardInterrupt."""
 
     def __init__(self, model: Path, perturb: int | None = None, fail_after: int | None = None,
-                 interrupt_after: int | None = None) -> None:
+                 interrupt_after: int | None = None, wrong_top1: bool = False) -> None:
         pytest.importorskip("tflite_micro")
         from edgeimpro.references import TflmReference
 
@@ -50,6 +50,7 @@ class FakeDevice:
         self.graph = load_graph(self.data)
         self.ref = TflmReference(self.data)
         self.perturb, self.fail_after, self.interrupt_after = perturb, fail_after, interrupt_after
+        self.wrong_top1 = wrong_top1
         self.calls = 0
         self.stats = LinkStats()
         self.url = "fake://tflm"
@@ -80,6 +81,11 @@ class FakeDevice:
             out = out.copy()
             out.reshape(-1)[0] ^= 1
             layers[len(self.graph.ops) - 1] = out.reshape(-1)
+        if self.wrong_top1:
+            flat_out = out.reshape(-1)
+            k = (int(np.argmax(flat_out)) + 1) % flat_out.size
+            out = np.full_like(out, -128)
+            out.reshape(-1)[k] = 127
         self.stats.bytes_sent += x.size + 20
         self.stats.bytes_received += out.size + 20
         return out, layers
@@ -266,13 +272,21 @@ def test_perturbed_layer_is_named(tmp_path: Path) -> None:
     assert {"histogram", "layer-chart", "gallery"} <= check_report(c.outcome.report)
 
 
-def test_fail_on_top1_and_none(tmp_path: Path) -> None:
+def test_fail_on_exact_top1_and_none(tmp_path: Path) -> None:
     model, x = model_copy(tmp_path), tiny_inputs(tmp_path / "in", n=3)
-    c = run_fake(model, x, tmp_path / "a", FakeDevice(model, perturb=2), fail_on="none")
+    c = run_fake(model, x, tmp_path / "a", FakeDevice(model, wrong_top1=True), fail_on="none")
     assert c.outcome.passed and c.outcome.summary["mismatch_count"] == 3
-    c = run_fake(model, x, tmp_path / "b", FakeDevice(model, perturb=2), fail_on="top1")
-    agree = c.outcome.summary["references"]["tflm"]["top1_agree_inputs"]
-    assert c.outcome.passed == (agree == 3)
+    c = run_fake(model, x, tmp_path / "b", FakeDevice(model, wrong_top1=True), fail_on="top1")
+    tflm = c.outcome.summary["references"]["tflm"]
+    assert not c.outcome.passed and tflm["top1_agree_inputs"] == 0 and tflm["top1_agreement"] == 0.0
+    assert c.outcome.summary["verdict"]["reason"] == "top-1 differs from tflite_micro on 3 of 3 inputs"
+    c = run_fake(model, x, tmp_path / "c", FakeDevice(model), fail_on="top1")
+    assert c.outcome.passed
+    # one flipped low bit: every output differs from tflite_micro, which --fail-on exact catches
+    c = run_fake(model, x, tmp_path / "d", FakeDevice(model, perturb=2), fail_on="exact")
+    assert not c.outcome.passed and c.outcome.summary["references"]["tflm"]["exact_inputs"] == 0
+    with pytest.raises(UsageError, match="tflite_micro, which is not among the references"):
+        Comparison(model, CompareOptions(report_dir=tmp_path / "e", references=("litert",), fail_on="exact"))
 
 
 def test_resume_after_link_loss_and_ctrl_c_loses_and_repeats_nothing(tmp_path: Path) -> None:
@@ -286,7 +300,9 @@ def test_resume_after_link_loss_and_ctrl_c_loses_and_repeats_nothing(tmp_path: P
         run_fake(model, x, report, FakeDevice(model))
     with pytest.raises(KeyboardInterrupt):
         run_fake(model, x, report, FakeDevice(model, interrupt_after=2), resume=True)
-    assert json.loads((report / "summary.json").read_text())["state"] == "interrupted"
+    partial = json.loads((report / "summary.json").read_text())
+    assert partial["state"] == "interrupted" and partial["inputs"] == 5
+    assert not partial["verdict"]["passed"]                  # 5 exact inputs of 9 prove nothing about the rest
     device = FakeDevice(model)
     c = run_fake(model, x, report, device, resume=True)
     assert device.calls == 4
@@ -300,6 +316,52 @@ def test_limit_counts_source_positions_across_resumes(tmp_path: Path) -> None:
     run_fake(model, x, tmp_path / "r", FakeDevice(model), limit=2)
     c = run_fake(model, x, tmp_path / "r", FakeDevice(model), limit=4, resume=True)
     assert [r["position"] for r in records(tmp_path / "r")] == [0, 1, 2, 3] and c.outcome.compared == 2
+
+
+def test_labels_in_input_order_with_limit(tmp_path: Path) -> None:
+    model, x = model_copy(tmp_path), tiny_inputs(tmp_path / "in", n=6)
+    y = np.load(tmp_path / "in" / "y.npy")
+    c = run_fake(model, x, tmp_path / "r", FakeDevice(model), labels=tmp_path / "in" / "y.npy", limit=2)
+    assert [r["truth"] for r in records(tmp_path / "r")] == y[:2].tolist()   # labels of the whole source
+    np.save(tmp_path / "y2.npy", y[:2])
+    c = run_fake(model, x, tmp_path / "r2", FakeDevice(model), labels=tmp_path / "y2.npy", limit=2)
+    assert c.outcome.summary["labels"]["labelled"] == 2                     # or of the --limit first
+    np.save(tmp_path / "y5.npy", y[:5])
+    c = Comparison(model, CompareOptions(report_dir=tmp_path / "r3", references=("tflm",),
+                                         labels=tmp_path / "y5.npy"))
+    with pytest.raises(DataError, match="has 5 labels in input order; the inputs are 6"):
+        c.open_source([x])                                  # refused before any device is opened
+
+
+def test_tensor_files_are_checked_before_the_device(tmp_path: Path) -> None:
+    model = model_copy(tmp_path)
+    c = Comparison(model, CompareOptions(report_dir=tmp_path / "r", references=("tflm",)))
+    np.save(tmp_path / "f.npy", np.zeros((2, 8, 8, 3), np.float32))
+    with pytest.raises(DataError, match="float32 tensors of shape .*the device takes int8"):
+        c.open_source([tmp_path / "f.npy"])
+    np.save(tmp_path / "s.npy", np.zeros((2, 4, 4, 3), np.int8))
+    with pytest.raises(DataError, match="the device takes int8 \\[8, 8, 3\\]"):
+        c.open_source([tmp_path / "s.npy"])
+
+
+def test_overwrite_and_a_damaged_results_file(tmp_path: Path) -> None:
+    model, x = model_copy(tmp_path), tiny_inputs(tmp_path / "in", n=2)
+    report = tmp_path / "r"
+    report.mkdir()
+    (report / "results.jsonl").write_text('{"type":"session"}\nnot json\n{"type":"input","key":"a"}\n')
+    with pytest.raises(UsageError, match="damaged results.jsonl") as e:
+        run_fake(model, x, report, FakeDevice(model))
+    assert "--overwrite" in e.value.hint
+    c = run_fake(model, x, report, FakeDevice(model), overwrite=True)
+    assert c.outcome.passed and len(records(report)) == 2
+
+
+def test_resume_needs_the_same_references(tmp_path: Path) -> None:
+    pytest.importorskip("ai_edge_litert")
+    model, x = model_copy(tmp_path), tiny_inputs(tmp_path / "in", n=4)
+    run_fake(model, x, tmp_path / "r", FakeDevice(model), limit=2)
+    with pytest.raises(UsageError, match="was compared with tflm; this run has tflm, litert"):
+        Comparison(model, CompareOptions(report_dir=tmp_path / "r", resume=True, references=("tflm", "litert")))
 
 
 def test_resume_refuses_another_model(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from edgeimpro.infer import (
     FramePreparer,
     InferenceSession,
     annotated_name,
+    input_to_rgb,
     open_runtime,
     preprocessing_from_input,
 )
@@ -263,14 +264,26 @@ def test_fast_path_is_the_one_preprocessing() -> None:
         for cv2_on in (True, False):
             if not cv2_on:
                 preparer._cv2 = None                         # the numpy table path
-            for shape in [(prep.height, prep.width, prep.channels), (prep.height + 5, prep.width + 3, 3)]:
+            shapes = [prep.shape, (prep.height + 5, prep.width + 3, 3), (prep.height, prep.width, 4 - prep.channels)]
+            if prep.channels == 1:
+                shapes.append((prep.height, prep.width))           # a grey frame without a channel axis
+            for shape in shapes:                                   # at size (fast path) and not (Pillow)
                 img = rng.integers(0, 256, shape, dtype=np.uint8)
-                if prep.channels == 1 and shape[:2] == (prep.height, prep.width):
-                    img = img[:, :, :1]
                 got = preparer(Frame(0, "f", image=img))
                 assert got.dtype == np.dtype(dtype) and got.shape == (1, *prep.shape)
                 assert np.array_equal(got[0], convert(img)), (prep, shape, preparer.fast_path)
     assert FramePreparer(cases[0], "int8", (1, 24, 32, 3)).fast_path == "xor 0x80"
+
+
+def test_input_back_to_pixels() -> None:
+    """What the gallery and --save-annotated show for a raw tensor: the preprocessing undone."""
+    img = np.random.default_rng(2).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    for prep in (Preprocessing(24, 32, "rgb", 1.0, 0.0, 1.0, -128),
+                 Preprocessing(24, 32, "rgb", 1 / 255, 0.0, 1 / 255, -128)):
+        assert np.array_equal(input_to_rgb(prep, prep.to_int8(img)), img)
+    grey = Preprocessing(24, 32, "grayscale", 1.0, 0.0, 1.0, -128)
+    back = input_to_rgb(grey, grey.to_int8(img[:, :, 0]))
+    assert back.shape == (24, 32, 3) and np.array_equal(back[:, :, 2], img[:, :, 0])
 
 
 # ---------------------------------------------------------------------------------------------- models

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from edgeimpro.compare import CompareOptions, Comparison, open_target
     from edgeimpro.compare.inputs import read_class_names
-    from edgeimpro.link.device import LinkError, Timeouts
+    from edgeimpro.link.device import Timeouts
 
     report_dir = args.report or Path(f"compare-{args.model.stem}")
     if not args.sources and args.camera is None and args.video is None and not args.picamera:
@@ -97,15 +97,12 @@ def _run(args: argparse.Namespace) -> int:
         _print_outcome(comparison.outcome, sys.stdout)
         print(f"interrupted: the results so far are kept; continue with --resume --report {report_dir}", file=err)
         return 130
-    except LinkError as e:
+    except EdgeImproError as e:      # a lost link, or an input that cannot be read, in the middle of a run
         bar.close()
         _print_outcome(comparison.outcome, sys.stdout)
-        if comparison.outcome is not None:
+        if comparison.outcome is not None and comparison.outcome.summary["inputs"]:
             e.hint = (e.hint + "; " if e.hint else "") + \
                 f"the results so far are kept: continue with --resume --report {report_dir}"
-        raise
-    except EdgeImproError:
-        bar.close()
         raise
     bar.close()
     _print_outcome(outcome, sys.stdout)

@@ -104,7 +104,7 @@ def format_prediction(pred: Prediction) -> str:
     if pred.label is not None:
         truth = f"  [{pred.label}: {'ok' if pred.correct else 'WRONG'}]"
     return (f"{pred.index:5d}  {pred.name:<24}  {top}  pre {pred.preprocess_ms:6.2f} ms  "
-            f"invoke {pred.invoke_ms:6.2f} ms{fps}{truth}")
+            f"invoke {pred.invoke_ms:6.2f} ms  latency {pred.latency_ms:6.2f} ms{fps}{truth}")
 
 
 def print_summary(s: dict, runtime: str, saved: int, directory: Path | None, interrupted: bool,

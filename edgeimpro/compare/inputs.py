@@ -17,7 +17,14 @@ import numpy as np
 
 from edgeimpro.errors import DataError, ModelError, UsageError
 from edgeimpro.graph.model import Graph
-from edgeimpro.preprocess import Preprocessing, open_image
+from edgeimpro.infer import (
+    FramePreparer,
+    card_for_model,
+    input_to_rgb,
+    preprocessing_from_card,
+    preprocessing_from_input,
+)
+from edgeimpro.preprocess import Preprocessing
 from edgeimpro.references import TensorInfo
 from edgeimpro.sources import (
     CameraFrames,
@@ -48,9 +55,10 @@ class TensorFile(Source):
         self.path = Path(path)
         arr = load_npy(self.path)
         size = int(np.prod(sample_shape))
-        if arr.dtype not in (np.int8, np.float32):
+        if arr.dtype != np.int8:
             raise DataError(f"{self.path} holds {arr.dtype}; the model takes int8 inputs",
-                            hint="cast it: numpy.save(path, array.astype(numpy.int8))")
+                            hint="quantize them with the model input's scale and zero point, then "
+                                 "numpy.save(path, array.astype(numpy.int8))")
         if arr.size % size or (arr.ndim > 1 and int(np.prod(arr.shape[1:])) not in (size, arr.size)):
             raise DataError(f"{self.path} has shape {list(arr.shape)}; the model input is {list(sample_shape)}",
                             hint=f"save an array of shape (N, {', '.join(map(str, sample_shape))})")
@@ -105,6 +113,20 @@ def is_live(source: Source) -> bool:
 def takes_tensors_only(source: Source) -> bool:
     """Every frame of `source` is a raw model input (.npy of int8/float32 tensors), none an image."""
     return all(isinstance(s, TensorFile) or isinstance(s, NpyFrames) and s.kind == "tensor" for s in _leaves(source))
+
+
+def check_tensor_files(source: Source, input_shape: tuple[int, ...]) -> None:
+    """Raw tensors go to the device as they are: refuse a .npy of another dtype or sample size now, before
+    a board is opened, rather than at its first input."""
+    size = int(np.prod(input_shape))
+    for leaf in _leaves(source):
+        if isinstance(leaf, NpyFrames) and leaf.kind == "tensor":
+            arr = leaf.array
+            if arr.dtype != np.int8 or int(np.prod(arr.shape[1:])) != size:
+                raise DataError(f"{leaf.path} holds {arr.dtype} tensors of shape {list(arr.shape[1:])}; the "
+                                f"device takes int8 {list(input_shape[1:])}",
+                                hint="save int8 model inputs (quantized with the input's scale and zero point), "
+                                     "or uint8 images to go through the preprocessing")
 
 
 def keyed_frames(source: Source) -> Iterator[tuple[str, Frame]]:
@@ -177,28 +199,21 @@ class InputPreparer:
     one, what its input tensor implies. A model whose input is not an image takes raw tensors only."""
 
     def __init__(self, model_path: Path, data: bytes, graph: Graph) -> None:
-        from edgeimpro.infer import (
-            FramePreparer,
-            card_for_model,
-            preprocessing_from_card,
-            preprocessing_from_input,
-        )
-
         self.info = input_info(graph)
         self.shape = tuple(self.info.shape)
         self.card = card_for_model(Path(model_path), data)
         self.preprocessing: Preprocessing | None = None
         self.origin = ""
         self.image_error: str | None = None
-        try:
-            if self.card is not None:
-                self.preprocessing = preprocessing_from_card(self.card, self.info)
-                self.origin = f"model card {Path(model_path).with_name('model.json')}"
-            else:
+        if self.card is not None:      # a card that disagrees with the model is an error, not a fallback
+            self.preprocessing = preprocessing_from_card(self.card, self.info)
+            self.origin = f"model card {Path(model_path).with_name('model.json')}"
+        else:
+            try:
                 self.preprocessing, self.origin = preprocessing_from_input(self.info)
-        except (ModelError, UsageError) as e:
-            self.image_error = e.message
-            self.origin = f"raw tensors only ({e.message})"
+            except (ModelError, UsageError) as e:     # not an image input, or no known pixel range
+                self.image_error = e.message
+                self.origin = f"raw tensors only ({e.message})"
         # frames come from `infer`'s sources for image-shaped inputs (images or (N, H, W, C) .npy tensors)
         self.image_shaped = len(self.shape) == 4 and self.shape[-1] in (1, 3)
         self._frames = (FramePreparer(self.preprocessing, "int8", self.shape)
@@ -224,23 +239,16 @@ class InputPreparer:
         if p is not None and frame.tensor is None:
             img = frame.image if frame.image is not None else frame.path
             return p.to_float(img).reshape(self.shape)
-        if frame.tensor is not None and frame.tensor.dtype == np.float32:
-            return np.asarray(frame.tensor, np.float32).reshape(self.shape)
         return ((x.astype(np.float32) - np.float32(self.info.zero_point)) * np.float32(self.info.scale))
 
     def display(self, frame: Frame, x: np.ndarray) -> np.ndarray | None:
         """An RGB uint8 picture of the input for the report (None for a non-image input)."""
         if frame.image is not None or frame.path is not None:
             try:
-                return frame.rgb() if frame.image is not None else np.asarray(open_image(frame.path).convert("RGB"))
+                return frame.rgb()
             except DataError:
                 return None
-        p = self.preprocessing
-        if p is None:
-            return None
-        v = (x.astype(np.float32).reshape(p.shape) - p.input_zero_point) * p.input_scale
-        px = np.clip(np.round((v - p.pixel_offset) / p.pixel_scale), 0, 255).astype(np.uint8)
-        return np.repeat(px, 3, axis=2) if px.shape[2] == 1 else px
+        return None if self.preprocessing is None else input_to_rgb(self.preprocessing, x)
 
 
 def thumbnail_png(rgb: np.ndarray, size: int = THUMB_SIZE) -> bytes:
@@ -300,7 +308,7 @@ def read_truth_labels(path: Path | str, class_names: Sequence[str]) -> TruthLabe
                         hint="write class names as in model.json (or indices), or give --class-names FILE")
 
     if path.suffix.lower() == ".npy":
-        arr = np.load(path, allow_pickle=False)
+        arr = load_npy(path)
         if arr.dtype.kind not in "iu":
             raise DataError(f"{path} holds {arr.dtype}; labels in a .npy are integer class indices")
         return TruthLabels(by_position=[name_of(int(v)) for v in arr.reshape(-1)], path=path)

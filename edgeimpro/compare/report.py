@@ -61,7 +61,7 @@ def _header(s: dict[str, Any]) -> str:
     v = s["verdict"]
     cls = "pass" if v["passed"] else "fail"
     word = "PASS" if v["passed"] else "FAIL"
-    state = "" if s["state"] == "complete" else f' <span class="bad">(run {_e(s["state"])}: resume with --resume)</span>'
+    state = "" if s["state"] == "complete" else f' <span class="bad">(run {_e(s["state"])}: continue it with --resume)</span>'
     rows = [
         ("model", f"<code>{_e(s['model'])}</code> (sha256 {_e(str(s['model_sha256'])[:16])}…)"),
         ("device", f"{_e(dev.get('board'))} ({_e(dev.get('core'))}, {_e(dev.get('build_target'))}), firmware "

@@ -29,6 +29,7 @@ from edgeimpro.compare.desktop import TflmDesktop, make_references
 from edgeimpro.compare.inputs import (
     InputPreparer,
     TruthLabels,
+    check_tensor_files,
     is_live,
     keyed_frames,
     open_inputs,
@@ -161,6 +162,10 @@ class Comparison:
             raise UsageError(f"--limit must be at least 1, got {options.limit}")
         if options.resume and options.overwrite:
             raise UsageError("--resume and --overwrite contradict each other")
+        if (options.fail_on == "exact" or options.layers) and "tflm" not in options.references:
+            raise UsageError("--fail-on exact and --layers compare with tflite_micro, which is not among the "
+                             f"references ({', '.join(options.references) or 'none'})",
+                             hint="add the tflm reference, or use --fail-on top1 / none without --layers")
         self.options = options
         self.say = status or (lambda msg: None)
         self.model_path = Path(model)
@@ -194,6 +199,7 @@ class Comparison:
         if not self.refs:
             raise UsageError("no desktop reference is available: " + "; ".join(self.missing.values()),
                              hint="install tflite-micro (exact) or ai-edge-litert")
+        self._check_same_references()
         self.tflm = next((r for r in self.refs if isinstance(r, TflmDesktop)), None)
         self.primary = primary_reference({"references": [r.describe() for r in self.refs]})
         self.outcome: Outcome | None = None
@@ -216,19 +222,23 @@ class Comparison:
 
     def _check_report_dir(self) -> store.Loaded:
         o = self.options
-        loaded = store.load(self.results_path)
         if o.overwrite:
             self.results_path.unlink(missing_ok=True)
             shutil.rmtree(self.report_dir / THUMBS, ignore_errors=True)
             return store.Loaded()
         if not o.resume:
-            if loaded.records:
-                raise UsageError(f"{self.report_dir} already holds the results of a comparison "
-                                 f"({len(loaded.records)} inputs)",
+            try:
+                held = len(store.load(self.results_path).records)
+            except DataError:
+                held = -1                                   # damaged, but results all the same
+            if held:
+                what = f"{held} inputs" if held > 0 else "a damaged results.jsonl"
+                raise UsageError(f"{self.report_dir} already holds the results of a comparison ({what})",
                                  hint="add --resume to continue it, --overwrite to start again, "
                                       "or give another --report DIR")
             self.results_path.unlink(missing_ok=True)      # sessions that compared nothing: start afresh
             return store.Loaded()
+        loaded = store.load(self.results_path)
         if loaded.sessions:
             first = loaded.sessions[0]
             if first.get("model_sha256") != hashlib.sha256(self.data).hexdigest():
@@ -236,6 +246,33 @@ class Comparison:
                                  f"{str(first.get('model_sha256'))[:12]}…)",
                                  hint="resume with the same --model, or give another --report DIR")
         return loaded
+
+    def _check_same_references(self) -> None:
+        """A resumed run compares with the references of the run it continues: the summary puts every
+        input's metrics side by side, and the verdict counts over all of them."""
+        if not self.loaded.sessions:
+            return
+        before = [r["name"] for r in self.loaded.sessions[-1].get("references", [])]
+        now = [r.name for r in self.refs]
+        if sorted(before) != sorted(now):
+            raise UsageError(f"{self.results_path} was compared with {', '.join(before) or 'no reference'}; "
+                             f"this run has {', '.join(now)}",
+                             hint="resume with the same references (--keras, --no-litert, installed runtimes) "
+                                  "or start again with --overwrite")
+
+    def _check_truth(self, source: Source) -> None:
+        """Labels in input order must cover the inputs: the whole source, or the --limit first of it."""
+        if self.truth is None or self.truth.by_position is None:
+            return
+        n = source_length(source)
+        if n is None:
+            return
+        wanted = {n, min(n, self.options.limit or n)}
+        if len(self.truth) not in wanted:
+            limit = f" (--limit {self.options.limit})" if self.options.limit and self.options.limit < n else ""
+            raise DataError(f"{self.truth.path} has {len(self.truth)} labels in input order; the inputs are "
+                            f"{n}{limit}",
+                            hint="give one label per input, in input order (or name,label lines)")
 
     def open_source(self, paths: Sequence[Path | str] = (), *, camera: int | None = None, picamera: bool = False,
                     video: Path | str | None = None) -> Source:
@@ -252,6 +289,12 @@ class Comparison:
             src.close()
             raise UsageError("a camera comparison cannot be resumed (its frames are new every time)",
                              hint="leave --resume out, or record a video and compare that")
+        try:
+            check_tensor_files(src, self.preparer.shape)
+            self._check_truth(src)
+        except DataError:
+            src.close()
+            raise
         return src
 
     # ---- the run ----
@@ -298,11 +341,7 @@ class Comparison:
         done = self.loaded.keys
         resumed = len(records)
         total = self._remaining(source, done)
-        if self.truth is not None and self.truth.by_position is not None:
-            n = source_length(source)
-            if n is not None and len(self.truth) != min(n, self.options.limit or n):
-                raise DataError(f"{self.truth.path} has {len(self.truth)} labels for {n} inputs",
-                                hint="give one label per input, in input order (or name,label lines)")
+        self._check_truth(source)
         session = self.session_record(device, source)
         gallery = _Gallery(self.report_dir / THUMBS, self.options.gallery, self.primary)
         gallery.seed(records)

@@ -2,8 +2,8 @@
 
 Line kinds: {"type": "session", ...} opens every run or resumed run (model, device, references);
 {"type": "input", "key": ..., ...} is one compared input. A crash, a lost link or Ctrl-C can leave at
-most a torn last line: `load()` drops it (and `open_for_append()` cuts it off), so the input it
-described is compared again on --resume and nothing is counted twice.
+most a torn last line: `load()` drops it (and `ResultsWriter(path, good_bytes)` cuts it off), so the input
+it described is compared again on --resume and nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ def load(path: Path) -> Loaded:
             obj = json.loads(line) if line.strip() else None
         except ValueError:
             obj = False
+        if obj is not None and not isinstance(obj, dict):
+            obj = False                                 # valid JSON, but not one of our records
         if not complete or obj is False:
             rest = data[pos:]
             if complete and rest.count(b"\n") > 1:     # damage before the end: not ours to repair

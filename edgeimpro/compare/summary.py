@@ -98,7 +98,10 @@ def _layers(session: dict[str, Any], records: Sequence[dict[str, Any]]) -> dict[
     }
 
 
-def verdict(fail_on: str, primary: str | None, refs: dict[str, Any], inputs: int) -> dict[str, Any]:
+def verdict(fail_on: str, primary: str | None, refs: dict[str, Any], inputs: int,
+            state: str = "complete") -> dict[str, Any]:
+    """Passed or not, by --fail-on, over the inputs compared; a run that did not complete never passes a
+    check (what was not compared is not proven)."""
     if fail_on not in FAIL_ON:
         raise ValueError(f"fail_on must be one of {FAIL_ON}")
     m = refs.get(primary or "", {})
@@ -117,6 +120,8 @@ def verdict(fail_on: str, primary: str | None, refs: dict[str, Any], inputs: int
                   f"top-1 differs from {who} on {inputs - m.get('top1_agree_inputs', 0)} of {inputs} inputs")
     else:
         passed, reason = True, "--fail-on none"
+    if state != "complete" and fail_on != "none":
+        passed, reason = False, f"run {state}, after {inputs} inputs: {reason}"
     return {"fail_on": fail_on, "passed": passed, "reason": reason}
 
 
@@ -154,7 +159,7 @@ def summarize(sessions: Sequence[dict[str, Any]], records: Sequence[dict[str, An
         "mismatches": [{"name": r["name"], "key": r["key"], "max_abs": r["refs"][primary]["max_abs"],
                         "differing": r["refs"][primary]["differing"]} for r in mismatches[:MISMATCH_LIST]],
         "mismatch_count": len(mismatches),
-        "verdict": verdict(fail_on, primary, refs, len(records)),
+        "verdict": verdict(fail_on, primary, refs, len(records), state),
     }
     return _finite(out)
 
