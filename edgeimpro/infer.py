@@ -475,21 +475,11 @@ class InferenceSession:
         """RGB uint8 picture of a frame; a raw tensor is mapped back to pixels through the preprocessing."""
         if frame.tensor is None:
             return frame.rgb()
-        return input_to_rgb(self.preprocessing, frame.tensor)
+        return self.preprocessing.to_rgb(frame.tensor)
 
     def annotate(self, frame: Frame, pred: Prediction, min_width: int = 320) -> np.ndarray:
         """The frame with its top-k, latency and FPS drawn on it (RGB uint8); small frames are enlarged."""
         return annotate_image(self.display_image(frame), pred, min_width)
-
-
-def input_to_rgb(prep: Preprocessing, x: np.ndarray) -> np.ndarray:
-    """A model input (int8 or float, any batch-1 shape) back to an RGB uint8 picture, for display only:
-    the inverse of the preprocessing's scaling and quantization (not of its resize)."""
-    v = np.asarray(x).astype(np.float32).reshape(prep.shape)
-    if np.asarray(x).dtype == np.int8 and prep.input_scale is not None and prep.input_zero_point is not None:
-        v = (v - prep.input_zero_point) * prep.input_scale
-    px = np.clip(np.round((v - prep.pixel_offset) / prep.pixel_scale), 0, 255).astype(np.uint8)
-    return np.repeat(px, 3, axis=2) if px.shape[2] == 1 else px
 
 
 def _as_frame(frame: Frame | np.ndarray | Path | str) -> Frame:

@@ -98,6 +98,15 @@ class Preprocessing:
         q = np.round(np.asarray(values, dtype=np.float32) / np.float32(self.input_scale)) + self.input_zero_point
         return np.clip(q, -128, 127).astype(np.int8)
 
+    def to_rgb(self, x: np.ndarray) -> np.ndarray:
+        """A model input (int8 or float, any batch-1 shape) back to an RGB uint8 picture, for display only:
+        the inverse of step 3 (scaling and quantization), not of the resize."""
+        v = np.asarray(x).astype(np.float32).reshape(self.shape)
+        if np.asarray(x).dtype == np.int8 and self.input_scale is not None and self.input_zero_point is not None:
+            v = (v - self.input_zero_point) * self.input_scale
+        px = np.clip(np.round((v - self.pixel_offset) / self.pixel_scale), 0, 255).astype(np.uint8)
+        return np.repeat(px, 3, axis=2) if px.shape[2] == 1 else px
+
     def to_int8(self, image: np.ndarray | Path | str) -> np.ndarray:
         """Steps 1-3 for an int8 model: int8 array of `shape`."""
         return self.quantize(self.to_float(image))

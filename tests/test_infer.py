@@ -22,7 +22,6 @@ from edgeimpro.infer import (
     FramePreparer,
     InferenceSession,
     annotated_name,
-    input_to_rgb,
     open_runtime,
     preprocessing_from_input,
 )
@@ -280,9 +279,9 @@ def test_input_back_to_pixels() -> None:
     img = np.random.default_rng(2).integers(0, 256, (24, 32, 3), dtype=np.uint8)
     for prep in (Preprocessing(24, 32, "rgb", 1.0, 0.0, 1.0, -128),
                  Preprocessing(24, 32, "rgb", 1 / 255, 0.0, 1 / 255, -128)):
-        assert np.array_equal(input_to_rgb(prep, prep.to_int8(img)), img)
+        assert np.array_equal(prep.to_rgb(prep.to_int8(img)), img)
     grey = Preprocessing(24, 32, "grayscale", 1.0, 0.0, 1.0, -128)
-    back = input_to_rgb(grey, grey.to_int8(img[:, :, 0]))
+    back = grey.to_rgb(grey.to_int8(img[:, :, 0]))
     assert back.shape == (24, 32, 3) and np.array_equal(back[:, :, 2], img[:, :, 0])
 
 

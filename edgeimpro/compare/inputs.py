@@ -20,7 +20,6 @@ from edgeimpro.graph.model import Graph
 from edgeimpro.infer import (
     FramePreparer,
     card_for_model,
-    input_to_rgb,
     preprocessing_from_card,
     preprocessing_from_input,
 )
@@ -248,7 +247,7 @@ class InputPreparer:
                 return frame.rgb()
             except DataError:
                 return None
-        return None if self.preprocessing is None else input_to_rgb(self.preprocessing, x)
+        return None if self.preprocessing is None else self.preprocessing.to_rgb(x)
 
 
 def thumbnail_png(rgb: np.ndarray, size: int = THUMB_SIZE) -> bytes:
