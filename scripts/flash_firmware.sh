@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the firmware for a real board and flash it:  scripts/flash_firmware.sh BOARD MODEL
 #   MODEL: a .tflite (exported to AOT C first) or a folder already holding model.c/model.h.
-# The build goes to ${BUILD:-build/BOARD}. Then talk to it: edgeimpro.link.Device.open("/dev/ttyACM0").
+# The build goes to ${BUILD:-build/BOARD} (relative to where you run it). Then talk to the board:
+# edgeimpro.link.Device.open("/dev/ttyACM0").
 set -euo pipefail
 if [ $# -ne 2 ]; then
   echo "usage: $0 BOARD MODEL(.tflite | exported folder)" >&2
@@ -9,14 +10,12 @@ if [ $# -ne 2 ]; then
 fi
 BOARD=$1
 MODEL=$2
-cd "$(dirname "$0")/.."
-EI=${EI:-.venv/bin/edgeimpro}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+EI=${EI:-$REPO/.venv/bin/edgeimpro}
 BUILD=${BUILD:-build/$BOARD}
 if [ -d "$MODEL" ]; then
-  MODEL_DIR=$MODEL
+  "$EI" build --board "$BOARD" --target hardware --model-dir "$MODEL" -o "$BUILD"
 else
-  MODEL_DIR=$BUILD/model
-  "$EI" export "$MODEL" --target aot -o "$MODEL_DIR"
+  "$EI" build --board "$BOARD" --target hardware --model "$MODEL" -o "$BUILD"
 fi
-"$EI" build --board "$BOARD" --target hardware --model-dir "$MODEL_DIR" -o "$BUILD"
 "$EI" flash --board "$BOARD" "$BUILD/firmware.elf"

@@ -55,6 +55,13 @@ def fault_input(side: int = 32) -> list[np.ndarray]:
     return [x0, np.zeros((1, 10), np.int8)]
 
 
+def stack_overflow_input(side: int = 32) -> list[np.ndarray]:
+    """Inputs that recurse until the stack overflows in a fixture built with -DEIP_FIXTURE_FAULT."""
+    x0 = np.zeros((1, side, side, 3), np.int8)
+    x0.reshape(-1)[:4] = [127, -128, 127, -127]
+    return [x0, np.zeros((1, 10), np.int8)]
+
+
 def sources_digest(*extra: Path) -> str:
     """Short hash of the firmware sources, the build code and `extra` folders: a cache key that changes
     whenever a build would (the build cache in conftest is keyed by name only)."""

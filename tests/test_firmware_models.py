@@ -9,9 +9,9 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import cached, mlperf_model
+from conftest import ROOT, cached, mlperf_model
 from fixtures_models import shapes_int8
-from linkkit import QEMU_BOARDS
+from linkkit import QEMU_BOARDS, sources_digest
 
 from edgeimpro.graph import load_graph
 from edgeimpro.link.emulator import Emulator
@@ -28,7 +28,8 @@ def export_for(name: str):
     from edgeimpro.codegen.aot import export_aot
 
     model = shapes_int8()[0] if name == "shapes" else mlperf_model(name)
-    key = f"aot-{name}-{model.parent.name}" if name == "shapes" else f"aot-{name}"
+    codegen = sources_digest(ROOT / "edgeimpro" / "codegen")   # a generator change re-exports
+    key = f"aot-{name}-{model.parent.name}-{codegen}" if name == "shapes" else f"aot-{name}-{codegen}"
     return model, cached(key, lambda d: export_aot(model, d / "model", measure_tflm=False)) / "model"
 
 
@@ -49,7 +50,9 @@ def test_model_bit_exact_on_emulated_board(name: str, board: str) -> None:
 
     n = 20
     model, model_dir = export_for(name)
-    build = cached(f"fw-{model_dir.parent.name}-{board}", lambda d: build_firmware(board, model_dir, d, jobs=2))
+    # keyed by the firmware sources too: a change in app/, boards/ or runtime/ rebuilds
+    build = cached(f"fw-{model_dir.parent.name}-{board}-{sources_digest()}",
+                   lambda d: build_firmware(board, model_dir, d, jobs=2))
     shape = load_graph(model).input_tensors[0].shape[1:]
     x = np.random.default_rng(20).integers(-128, 128, (n, *shape), dtype=np.int8)
     x[0], x[1] = -128, 127

@@ -20,6 +20,7 @@ from linkkit import (
     firmware_build,
     fixture_inputs,
     fixture_reference,
+    stack_overflow_input,
 )
 
 from edgeimpro.link import (
@@ -147,6 +148,18 @@ def test_hard_fault_is_reported_and_ends_qemu_with_exit_code_1() -> None:
         assert e.value.report.code == ErrorCode.FAULT
         assert emu.wait(10) == 1
         assert "code 1" in emu.exit_summary()
+
+
+@pytest.mark.xdist_group("qemu-stm32f405")
+def test_stack_overflow_is_reported_not_a_lockup() -> None:
+    """The stack ends at the bottom of RAM: an overflow faults, and the handler reports it from a fresh stack
+    (on the overflowed one it would fault again and lock the core up: QEMU exit 134, a dead board)."""
+    elf = firmware_build("stm32f405", ("EIP_FIXTURE_FAULT",))
+    with Emulator("stm32f405", elf) as emu:
+        with pytest.raises(DeviceError) as e:
+            emu.device.infer(stack_overflow_input())
+        assert e.value.report.code == ErrorCode.FAULT
+        assert emu.wait(10) == 1, emu.exit_summary()
 
 
 @pytest.mark.xdist_group("qemu-stm32f405")

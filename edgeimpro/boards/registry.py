@@ -26,7 +26,7 @@ class Board:
     flash_method: str | None     # "pyocd:<target>" for real boards
     support: str = ""            # folder of board C under firmware/boards/ ("" = the board's name)
     uart_baud: int = 115200      # ignored by QEMU; the real UART's rate (the ST-LINK VCP default)
-    stack_bytes: int = 8 * KIB   # reserved after .bss; counted in the RAM the build reports
+    stack_bytes: int = 8 * KIB   # at the bottom of RAM (an overflow faults); counted in the RAM reported
     openocd_config: str = ""     # OpenOCD target script, the fallback when pyOCD is absent
 
     @property

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 trace_log = logging.getLogger("edgeimpro.link.trace")
 
 _CHUNK_HEADER = layout("CHUNK").size
+_INFO_BYTES = 512   # a typical INFO (one or two tensors); its wire time is added to the hello timeout
 
 
 class LinkError(EdgeImproError):
@@ -83,10 +84,12 @@ class Timeouts:
 
     boot:   for the firmware to answer a first HELLO after open (QEMU start-up, a board coming out of reset)
     hello:  for INFO after one HELLO (HELLO is resent until `boot` runs out)
-    ack:    for the ACK of one INPUT chunk, on top of the chunk's transfer time at the baud rate
+    ack:    for the ACK of one INPUT chunk
     invoke: for the first answer to INVOKE: the inference itself (and layer dumps before it)
     frame:  between the frames of a multi-frame answer (RESULT or LAYER slices)
     recover: for resending after the device reports receiving corrupt frames (line noise, garbage)
+
+    hello, ack and frame are waited on top of the time the frames involved take at the baud rate.
     """
 
     boot: float = 10.0
@@ -322,7 +325,8 @@ class Device:
         last: Exception | None = None
         while True:
             try:
-                frame = self._exchange(MsgType.HELLO, b"", {MsgType.INFO}, min(self.timeouts.hello, boot.seconds))
+                frame = self._exchange(MsgType.HELLO, b"", {MsgType.INFO},
+                                       min(self.timeouts.hello + self._wire_time(_INFO_BYTES), boot.seconds))
                 break
             except _Retry as e:
                 last = e
@@ -449,7 +453,7 @@ class Device:
         deadline = Deadline(self.timeouts.invoke)
         while True:
             frame = self._await(seq, deadline)
-            deadline = Deadline(self.timeouts.frame)
+            deadline = Deadline(self.timeouts.frame + self._wire_time(info.max_payload))
             try:
                 if frame.type == MsgType.LAYER:
                     s = parse_layer(frame.payload)
@@ -483,7 +487,11 @@ class Device:
         return Result(outputs, None if kind == CountKind.NONE else count, kind, layers=layer_out)
 
     def _ack_timeout(self, nbytes: int) -> float:
-        return self.timeouts.ack + 10.0 * (nbytes + 32) / self.baudrate
+        return self.timeouts.ack + self._wire_time(nbytes)
+
+    def _wire_time(self, nbytes: int) -> float:
+        """Seconds `nbytes` of payload take on the line at the baud rate (10 bits a byte, framing overhead)."""
+        return 10.0 * (nbytes + 32) / self.baudrate
 
     # ---- frames ----
 

@@ -15,7 +15,8 @@ from pathlib import Path
 PROTOCOL_VERSION = 1
 
 # Frame = COBS(header ‖ payload ‖ CRC-32 little-endian) followed by a 0x00 delimiter.
-HEADER = struct.Struct("<BBHH")          # version, type, sequence number, payload length
+HEADER_FIELDS = (("version", "B"), ("type", "B"), ("seq", "H"), ("length", "H"))
+HEADER = struct.Struct("<" + "".join(t for _, t in HEADER_FIELDS))
 HEADER_BYTES = HEADER.size               # 6
 CRC_BYTES = 4
 # The device's receive buffer holds this much payload unless the build overrides EIP_LINK_MAX_PAYLOAD;
@@ -130,7 +131,9 @@ def layout(name: str) -> Layout:
     return Layout(name, struct.Struct("<" + "".join(t for _, t in spec)), tuple(f for f, _ in spec))
 
 
-_C_SIZES = {"B": 1, "H": 2, "I": 4, "Q": 8, "i": 4, "f": 4}
+def _offsets(spec: tuple[tuple[str, str], ...]) -> list[tuple[str, int]]:
+    """(field, byte offset) of a packed little-endian layout, as struct computes it."""
+    return [(field, struct.calcsize("<" + "".join(t for _, t in spec[:i]))) for i, (field, _) in enumerate(spec)]
 
 
 def render_c_header() -> str:
@@ -150,13 +153,9 @@ def render_c_header() -> str:
         f"#define EIP_LINK_LAYERS_ALL 0x{LAYERS_ALL:04X}",
         "",
         "/* header field offsets */",
-        "#define EIP_LINK_HDR_VERSION 0",
-        "#define EIP_LINK_HDR_TYPE 1",
-        "#define EIP_LINK_HDR_SEQ 2",
-        "#define EIP_LINK_HDR_LENGTH 4",
-        "",
-        "typedef enum {",
     ]
+    out += [f"#define EIP_LINK_HDR_{name.upper()} {offset}" for name, offset in _offsets(HEADER_FIELDS)]
+    out += ["", "typedef enum {"]
     out += [f"    EIP_MSG_{m.name} = 0x{m.value:02X}," for m in MsgType]
     out += ["} eip_msg_type_t;", "", "typedef enum {", "    EIP_LINK_OK = 0,"]
     out += [f"    EIP_LINK_ERR_{e.name} = {e.value}," for e in ErrorCode]
@@ -171,11 +170,8 @@ def render_c_header() -> str:
     out += ["} eip_build_target_t;", ""]
     for name, spec in LAYOUTS.items():
         out.append(f"/* {name} payload fixed part */")
-        offset = 0
-        for field, t in spec:
-            out.append(f"#define EIP_{name}_{field.upper()} {offset}")
-            offset += _C_SIZES[t]
-        out.append(f"#define EIP_{name}_SIZE {offset}")
+        out += [f"#define EIP_{name}_{field.upper()} {offset}" for field, offset in _offsets(spec)]
+        out.append(f"#define EIP_{name}_SIZE {layout(name).size}")
         out.append("")
     out += ["#endif /* EIP_LINK_PROTOCOL_H */", ""]
     return "\n".join(out)

@@ -40,7 +40,7 @@ static int finish(eip_rx_t *rx, eip_frame_t *frame, uint16_t *seq)
     if (rx->flags & EIP_RX_F_OVERFLOW) {
         return EIP_LINK_ERR_TOO_LONG;
     }
-    if ((rx->flags & EIP_RX_F_FRAMING) || rx->left != 0) {
+    if (rx->left != 0) {   /* the last COBS block promised more bytes than arrived */
         return EIP_LINK_ERR_BAD_FRAMING;
     }
     if (rx->len < EIP_LINK_HEADER_BYTES + EIP_LINK_CRC_BYTES) {

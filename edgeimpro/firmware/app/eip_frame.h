@@ -30,8 +30,7 @@ typedef struct {
 
 enum {
     EIP_RX_F_OVERFLOW = 1u << 0,
-    EIP_RX_F_FRAMING = 1u << 1,
-    EIP_RX_F_UART = 1u << 2,
+    EIP_RX_F_UART = 1u << 1,
 };
 
 /* eip_rx_push results besides a positive eip_link_error_t */

@@ -102,11 +102,12 @@ static void put_tensor(eip_tx_t *tx, const eip_tensor_info_t *t)
     float scale = t->scale;
     uint32_t scale_bits;
     memcpy(&scale_bits, &scale, sizeof scale_bits);
-    eip_tx_u8(tx, t->rank);
+    uint8_t rank = t->rank < EIP_MAX_RANK ? t->rank : EIP_MAX_RANK;   /* the rank sent = the dims sent */
+    eip_tx_u8(tx, rank);
     eip_tx_u32(tx, t->bytes);
     eip_tx_u32(tx, scale_bits);
     eip_tx_u32(tx, (uint32_t)t->zero_point);
-    for (int d = 0; d < t->rank && d < EIP_MAX_RANK; d++) {
+    for (int d = 0; d < rank; d++) {
         eip_tx_u32(tx, (uint32_t)t->dims[d]);
     }
     put_string(tx, t->name);
@@ -380,5 +381,7 @@ void eip_server_feed(uint8_t byte, int uart_error)
 
 void eip_server_report_fault(uint32_t detail)
 {
+    static const uint8_t delimiter = 0;
+    eip_uart_write(&delimiter, 1);   /* ends a frame the fault may have cut short, so this one arrives intact */
     send_error(server.seq, EIP_LINK_ERR_FAULT, (int32_t)detail, 0);
 }

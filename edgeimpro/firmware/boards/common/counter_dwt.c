@@ -13,6 +13,9 @@
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define CSR_ENABLE (1u << 0)
+#define CSR_TICKINT (1u << 1)
+#define CSR_CLKSOURCE_CPU (1u << 2)
 
 static volatile uint32_t high;
 static volatile uint32_t last;
@@ -33,7 +36,7 @@ void eip_counter_init(void)
     DWT_CTRL |= DWT_CTRL_CYCCNTENA;
     SYST_RVR = 0xFFFFFFu;
     SYST_CVR = 0;
-    SYST_CSR = 7u;   /* enable, interrupt, processor clock */
+    SYST_CSR = CSR_ENABLE | CSR_TICKINT | CSR_CLKSOURCE_CPU;   /* samples CYCCNT every 2^24 cycles */
 }
 
 void eip_counter_start(void)

@@ -18,6 +18,8 @@ void eip_uart_init(uint32_t kernel_clock_hz, uint32_t baud);
 void eip_uart_write(const uint8_t *data, uint32_t n);
 /* Waits for one byte; returns 0, or non-zero if the UART flagged an overrun/framing/noise error with it. */
 int eip_uart_read(uint8_t *byte);
+/* Waits until the last byte written has left the transmitter (before a reset cuts it off). */
+void eip_uart_flush(void);
 
 /* Counter: EIP_BOARD_COUNT_KIND says what it counts (instructions under QEMU -icount, cycles on hardware).
    eip_counter_read() is cheap (raw ticks since start); eip_counter_to_count() converts a tick span. */

@@ -16,7 +16,7 @@ void eip_on_fault(uint32_t cfsr) __attribute__((weak));
 #define SCB_CFSR (*(volatile uint32_t *)0xE000ED28u)
 
 void Reset_Handler(void) __attribute__((noreturn));
-void Fault_Handler(void) __attribute__((noreturn));
+void Fault_Handler(void) __attribute__((naked, noreturn));
 void SysTick_Handler(void);
 
 void Reset_Handler(void)
@@ -36,7 +36,7 @@ void Reset_Handler(void)
     eip_board_fatal(0);
 }
 
-void Fault_Handler(void)
+static void __attribute__((used, noreturn)) fault_report(void)
 {
     static volatile int entered;
     uint32_t cfsr = SCB_CFSR;
@@ -47,6 +47,20 @@ void Fault_Handler(void)
         }
     }
     eip_board_fatal(cfsr == 0 ? 1u : cfsr);
+}
+
+/*
+ * The fault may be a stack overflow (the stack ends at the bottom of RAM): C code on that stack would fault
+ * again and lock the core up, so the report runs on a fresh stack. Nothing returns to the faulting code.
+ */
+void Fault_Handler(void)
+{
+    __asm volatile(
+        "ldr r0, =__stack_top\n\t"
+        "msr msp, r0\n\t"
+        "isb\n\t"
+        "b fault_report\n\t"
+        ".ltorg");
 }
 
 typedef void (*vector_t)(void);

@@ -27,6 +27,9 @@ void eip_uart_write(const uint8_t *data, uint32_t n)
     }
 }
 
+/* The CMSDK UART has no transmit-complete flag; QEMU's model sends at once. */
+void eip_uart_flush(void) {}
+
 int eip_uart_read(uint8_t *byte)
 {
     uint32_t state;

@@ -16,13 +16,15 @@
 #define CR1_FIFOEN (1u << 29)
 #define ISR_ERRORS 0x0Fu   /* PE, FE, NE, ORE */
 #define ISR_RXFNE (1u << 5)
+#define ISR_TC (1u << 6)
 #define ISR_TXFNF (1u << 7)
 
 void eip_uart_init(uint32_t kernel_clock_hz, uint32_t baud)
 {
     LPUART_CR1 = 0;
     LPUART_BRR = (uint32_t)(((uint64_t)kernel_clock_hz * 256u + baud / 2u) / baud);
-    LPUART_CR1 = CR1_FIFOEN | CR1_TE | CR1_RE | CR1_UE;
+    LPUART_CR1 = CR1_FIFOEN | CR1_TE | CR1_RE;   /* FIFOEN may only be written while UE = 0 */
+    LPUART_CR1 |= CR1_UE;
 }
 
 void eip_uart_write(const uint8_t *data, uint32_t n)
@@ -31,6 +33,13 @@ void eip_uart_write(const uint8_t *data, uint32_t n)
         while (!(LPUART_ISR & ISR_TXFNF)) {
         }
         LPUART_TDR = data[i];
+    }
+}
+
+void eip_uart_flush(void)
+{
+    /* bounded: a UART that was never clocked reads 0 and must not stop the reset */
+    for (uint32_t spins = 0; spins < 1000000u && !(LPUART_ISR & ISR_TC); spins++) {
     }
 }
 

@@ -7,6 +7,7 @@
 #define USART_CR1 (*(volatile uint32_t *)(EIP_BOARD_UART_BASE + 0x0Cu))
 #define SR_ERRORS 0x0Fu   /* PE, FE, NF, ORE */
 #define SR_RXNE (1u << 5)
+#define SR_TC (1u << 6)
 #define SR_TXE (1u << 7)
 #define CR1_RE (1u << 2)
 #define CR1_TE (1u << 3)
@@ -25,6 +26,13 @@ void eip_uart_write(const uint8_t *data, uint32_t n)
         while (!(USART_SR & SR_TXE)) {
         }
         USART_DR = data[i];
+    }
+}
+
+void eip_uart_flush(void)
+{
+    /* bounded: a UART that was never clocked reads 0 and must not stop the reset */
+    for (uint32_t spins = 0; spins < 1000000u && !(USART_SR & SR_TC); spins++) {
     }
 }
 

@@ -29,6 +29,8 @@ void eip_uart_write(const uint8_t *data, uint32_t n)
     }
 }
 
+void eip_uart_flush(void) {}
+
 int eip_uart_read(uint8_t *byte)
 {
     ssize_t r = read(STDIN_FILENO, byte, 1);

@@ -23,7 +23,11 @@
 #define GPIOA_PUPDR REG(0x4002000Cu)
 #define GPIOA_AFRH REG(0x40020024u)
 
-#define APB2_HZ 84000000u
+#if EIP_BOARD_CLOCK_SETUP
+#define APB2_HZ 84000000u   /* USART1's clock after clock_setup() */
+#else
+#define APB2_HZ 16000000u   /* the reset clock: HSI, no prescalers */
+#endif
 
 #if EIP_BOARD_CLOCK_SETUP
 static void clock_setup(void)
