@@ -31,6 +31,9 @@ CROSS = "arm-none-eabi-"
 TARGETS = ("qemu", "hardware")
 UART_DRIVERS = {"cmsdk": "cmsdk", "stm32-usart": "stm32_usart", "stm32-lpuart": "stm32_lpuart"}
 DEFAULT_DEFINES = ("EIP_LAYER_HOOK",)
+KERNEL_VARIANTS = ("reference", "dsp")
+# Cores with the Arm DSP extension (SMLAD, SXTB16): the `dsp` kernels (runtime/kernels/arm_dsp/) run there.
+DSP_CORES = frozenset({"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85"})
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,19 @@ def memory_ld(board: Board) -> str:
             f"EIP_STACK_BYTES = {board.stack_bytes};\n")
 
 
-def _config_mk(board: Board, target: str, model_dir: Path, defines: Sequence[str]) -> str:
+def resolve_kernels(board: Board, kernels: str | None) -> str:
+    """The kernel variant to build: `dsp` by default on cores with the DSP extension, else `reference`."""
+    if kernels is None:
+        return "dsp" if board.core in DSP_CORES else "reference"
+    if kernels not in KERNEL_VARIANTS:
+        raise UsageError(f"unknown kernel variant {kernels!r}", hint="use " + " or ".join(KERNEL_VARIANTS))
+    if kernels == "dsp" and board.core not in DSP_CORES:
+        raise UsageError(f"board {board.name} ({board.core}) has no DSP extension for the dsp kernels",
+                         hint="build with kernels='reference'")
+    return kernels
+
+
+def _config_mk(board: Board, target: str, model_dir: Path, defines: Sequence[str], kernels: str) -> str:
     uart_driver, _ = _uart(board)
     flags = " ".join(board.cpu_flags)
     defs = " ".join(f"-D{d}" for d in defines)
@@ -163,6 +178,7 @@ def _config_mk(board: Board, target: str, model_dir: Path, defines: Sequence[str
             f"MODEL_DIR := {model_dir}\n"
             f"UART_DRIVER := {uart_driver}\n"
             f"COUNTER := {'systick' if target == 'qemu' else 'dwt'}\n"
+            f"KERNELS := {kernels}\n"
             f"CPU_FLAGS := {flags}\n"
             f"DEFINES := {defs}\n"
             f"CROSS := {CROSS}\n")
@@ -244,15 +260,18 @@ def section_usage(board: Board, elf: Path) -> tuple[int, int, dict[str, int]]:
 
 def build_firmware(board: str | Board, model_dir: str | Path, out_dir: str | Path,
                    defines: Iterable[str] = (), *, target: str | None = None, jobs: int | None = None,
-                   layer_hook: bool = True) -> BuildResult:
+                   layer_hook: bool = True, kernels: str | None = None) -> BuildResult:
     """Build firmware.elf/.bin/.hex for `board` from an exported model folder (model.c, model.h).
 
     `defines` are extra C macros ("NAME" or "NAME=VALUE"), e.g. "EIP_LINK_MAX_PAYLOAD=1024".
     `target` is "qemu" (semihosting exit on faults, instruction counts under -icount) or "hardware" (clock
     set-up, DWT cycle counts); by default "qemu" for boards QEMU emulates.
+    `kernels` is "dsp" (runtime/kernels/arm_dsp/, the default on cores with the DSP extension) or
+    "reference" (the plain C kernels, the default elsewhere).
     """
     b = board if isinstance(board, Board) else get_board(board)
     target = resolve_target(b, target)
+    kernels = resolve_kernels(b, kernels)
     model_dir = Path(model_dir).resolve()
     out = Path(out_dir).resolve()
     _check_model_dir(model_dir)
@@ -260,7 +279,7 @@ def build_firmware(board: str | Board, model_dir: str | Path, out_dir: str | Pat
     _require_tool(CROSS + "gcc")
     all_defines = [*(DEFAULT_DEFINES if layer_hook else ()), *defines]
     (out / "gen").mkdir(parents=True, exist_ok=True)
-    _write_if_changed(out / "config.mk", _config_mk(b, target, model_dir, all_defines))
+    _write_if_changed(out / "config.mk", _config_mk(b, target, model_dir, all_defines, kernels))
     _write_if_changed(out / "gen" / "eip_board_config.h", board_config_header(b, target))
     _write_if_changed(out / "gen" / "memory.ld", memory_ld(b))
     _write_if_changed(out / "Makefile", f"include {firmware_dir() / 'firmware.mk'}\n")

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from edgeimpro.boards.build import TARGETS, build_firmware
+from edgeimpro.boards.build import KERNEL_VARIANTS, TARGETS, build_firmware
 from edgeimpro.boards.registry import BOARDS
 
 
@@ -23,6 +23,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "DWT cycle counts); default: qemu for boards QEMU emulates")
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
                    help="extra C macro, e.g. -D EIP_LINK_MAX_PAYLOAD=1024 (repeatable)")
+    p.add_argument("--kernels", choices=KERNEL_VARIANTS, default=None,
+                   help="int8 kernels: dsp (Arm DSP extension: SMLAD) or reference (plain C); default: dsp on "
+                        "cores that have the extension (Cortex-M4, M7, M55)")
     p.add_argument("--no-layer-hook", action="store_true", help="compile out the per-layer hook (no LAYER dumps)")
     p.add_argument("--json", action="store_true", help="print the size report as JSON")
 
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"exported {args.model} to {model_dir}: arena {rep['arena_bytes']:,} B, "
                   f"weights {rep['weights_bytes']:,} B")
     result = build_firmware(args.board, model_dir, args.output, args.defines, target=args.target,
-                            layer_hook=not args.no_layer_hook)
+                            layer_hook=not args.no_layer_hook, kernels=args.kernels)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:

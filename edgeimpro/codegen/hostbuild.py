@@ -35,8 +35,8 @@ def host_cache() -> Path:
 
 
 def runtime_sources() -> list[Path]:
-    rt = runtime_dir()
-    return sorted(p for p in rt.rglob("*.c"))
+    rt = runtime_dir()   # the reference kernels: the Arm variants (kernels/arm_dsp/) are firmware-only
+    return sorted(p for p in rt.rglob("*.c") if "arm_dsp" not in p.relative_to(rt).parts)
 
 
 def _compiler() -> str:

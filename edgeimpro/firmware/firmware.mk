@@ -15,13 +15,29 @@ CFLAGS := $(CPU_FLAGS) -std=c11 -O2 -g -Wall -Wextra -Werror -ffunction-sections
 LDFLAGS := $(CPU_FLAGS) -nostartfiles --specs=nano.specs -Wl,--gc-sections -Wl,-Map=firmware.map \
 	-Lgen -T$(COMMON)/sections.ld
 
+# Kernel variant (config.mk): `reference` (runtime/kernels/*.c) or `dsp`, which compiles each file of
+# runtime/kernels/arm_dsp/ instead of the reference file of the same name (needs a core with the DSP extension).
+KERNELS ?= reference
+KERNEL_VARIANT_DIRS := dsp:$(RUNTIME)/kernels/arm_dsp
+KERNEL_VARIANT_DIR := $(word 2,$(subst :, ,$(filter $(KERNELS):%,$(KERNEL_VARIANT_DIRS))))
+ifeq ($(KERNELS),reference)
+else ifeq ($(KERNEL_VARIANT_DIR),)
+$(error unknown KERNELS=$(KERNELS): use reference or dsp)
+endif
+
 # Each source folder gets its own object folder, so equal file names in two folders cannot collide.
 DIRS := app:$(APP) runtime:$(RUNTIME)/src kernels:$(RUNTIME)/kernels model:$(MODEL_DIR) board:$(BOARD_DIR)
+ifneq ($(KERNEL_VARIANT_DIR),)
+DIRS += kernels_$(KERNELS):$(KERNEL_VARIANT_DIR)
+endif
 COMMON_SRCS := startup.c fatal.c counter_$(COUNTER).c uart_$(UART_DRIVER).c
 
 srcs_of = $(notdir $(wildcard $(1)/*.c))
+# a reference kernel replaced by the variant's file of the same name is not built
+VARIANT_SRCS := $(if $(KERNEL_VARIANT_DIR),$(call srcs_of,$(KERNEL_VARIANT_DIR)))
+dir_srcs = $(if $(filter kernels,$(1)),$(filter-out $(VARIANT_SRCS),$(call srcs_of,$(2))),$(call srcs_of,$(2)))
 OBJS := $(foreach d,$(DIRS),$(patsubst %.c,obj/$(word 1,$(subst :, ,$(d)))/%.o,\
-	$(call srcs_of,$(word 2,$(subst :, ,$(d))))))
+	$(call dir_srcs,$(word 1,$(subst :, ,$(d))),$(word 2,$(subst :, ,$(d))))))
 OBJS += $(patsubst %.c,obj/common/%.o,$(COMMON_SRCS))
 
 all: firmware.elf firmware.bin firmware.hex

@@ -1,0 +1,259 @@
+"""The Arm DSP kernel variants (runtime/kernels/arm_dsp/) on the emulated Cortex-M4 and M55, bit for bit.
+
+A bare-metal runner (tests/c/dsp_kernel_runner.c) reads kernel calls through semihosting, runs the
+CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED kernels a firmware build would link, and writes the outputs.
+- Random shapes and parameters (odd channel counts, 1x1, strides larger than the filter, SAME and VALID
+  padding, dilation, groups, depth multipliers 1-3, per-channel multipliers, receptive fields longer than
+  the column buffer): the DSP kernels on QEMU equal the reference kernels built for the host.
+- Every single-op model of tests/kernel_models.py for the three ops and every such node of the MLPerf Tiny
+  models (each fed TFLM's own input tensors): the DSP kernels on QEMU equal tflite_micro.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import struct
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import cached, mlperf_model
+from kernel_harness import (
+    STATUS_NAMES,
+    KernelCall,
+    Tflm,
+    build_driver,
+    compare,
+    input_sets,
+    node_call,
+    run_calls,
+)
+from kernel_models import op_models
+from linkkit import sources_digest
+
+from edgeimpro.boards.build import CROSS, board_config_header, memory_ld
+from edgeimpro.boards.registry import get_board
+from edgeimpro.codegen import quantparams as qp
+from edgeimpro.firmware import firmware_dir, runtime_dir
+from edgeimpro.graph import load_graph
+
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which(CROSS + "gcc") is None,
+                       reason="needs qemu-system-arm and arm-none-eabi-gcc (scripts/setup.sh)"),
+]
+
+RUNNER = Path(__file__).parent / "c" / "dsp_kernel_runner.c"
+KERNEL_IDS = {"eip_conv2d": 0, "eip_depthwise_conv2d": 1, "eip_fully_connected": 2}
+KERNEL_FILES = ("conv2d.c", "depthwise_conv2d.c", "fully_connected.c")
+OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
+QEMU_TIMEOUT_S = 120
+
+
+def build_runner(board_name: str, kernels: str = "dsp") -> Path:
+    """The runner ELF for `board_name` with the `dsp` or `reference` kernels (cached by source hash)."""
+    board = get_board(board_name)
+    folder = runtime_dir() / "kernels" / ("arm_dsp" if kernels == "dsp" else "")
+    common = firmware_dir() / "boards" / "common"
+
+    def build(out: Path) -> None:
+        (out / "gen").mkdir()
+        (out / "gen" / "eip_board_config.h").write_text(board_config_header(board, "qemu"))
+        (out / "gen" / "memory.ld").write_text(memory_ld(board))
+        cmd = [CROSS + "gcc", *board.cpu_flags, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
+               "-ffunction-sections", "-fdata-sections", f"-I{out / 'gen'}", f"-I{common}",
+               f"-I{runtime_dir() / 'include'}", str(RUNNER), str(common / "startup.c"), str(common / "fatal.c"),
+               *(str(folder / f) for f in KERNEL_FILES), "-nostartfiles", "--specs=nano.specs",
+               "-Wl,--gc-sections", f"-L{out / 'gen'}", f"-T{common / 'sections.ld'}", "-o", str(out / "runner.elf")]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+    key = f"dsp-runner-{board_name}-{kernels}-{sources_digest(RUNNER.parent)}"
+    return cached(key, build) / "runner.elf"
+
+
+def _block(data: bytes) -> bytes:
+    return struct.pack("<I", len(data)) + data + b"\0" * (-len(data) % 4)
+
+
+def encode(calls: list[KernelCall]) -> bytes:
+    out = [b"EIPQ", struct.pack("<I", len(calls))]
+    for c in calls:
+        p = c.params
+        scalars = [int(getattr(p, n)) for n, kind in p.c_fields() if kind == qp.SCALAR]
+        mult, shift = np.asarray(p.multiplier, "<i4"), np.asarray(p.shift, "<i4")
+        out += [struct.pack(f"<II{len(scalars)}iI", KERNEL_IDS[c.kernel], len(scalars), *scalars, mult.size),
+                mult.tobytes(), shift.tobytes()]
+        x, w, bias = c.inputs
+        out += [_block(np.ascontiguousarray(x, np.int8).tobytes()), _block(np.ascontiguousarray(w, np.int8).tobytes())]
+        b = np.zeros(0, "<i4") if bias is None else np.ascontiguousarray(bias, "<i4").reshape(-1)
+        out += [struct.pack("<I", b.size), b.tobytes(), struct.pack("<I", c.output_nbytes)]
+    return b"".join(out)
+
+
+def run_on_qemu(board_name: str, elf: Path, calls: list[KernelCall]) -> list[tuple[int, bytes]]:
+    """[(status, output bytes)] of every call, run by the runner on the emulated board."""
+    board = get_board(board_name)
+    with tempfile.TemporaryDirectory(prefix="eip-dsp-") as tmp:
+        (Path(tmp) / "cases.bin").write_bytes(encode(calls))
+        cmd = ["qemu-system-arm", "-M", board.qemu_machine, "-nographic", "-monitor", "none", "-serial", "null",
+               "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=QEMU_TIMEOUT_S)
+        assert proc.returncode == 0, f"runner exit {proc.returncode}: {proc.stderr[-2000:]}"
+        data = (Path(tmp) / "results.bin").read_bytes()
+    results, pos = [], 0
+    for c in calls:
+        status = struct.unpack_from("<i", data, pos)[0]
+        results.append((status, data[pos + 4:pos + 4 + c.output_nbytes]))
+        pos += 4 + c.output_nbytes + (-c.output_nbytes % 4)
+    assert pos == len(data), "runner output size mismatch"
+    return results
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Random shapes against the reference kernels
+
+
+def _out_size(size: int, k: int, stride: int, dilation: int, same: bool) -> tuple[int, int]:
+    """(output size, padding before) as TFLM computes them for SAME / VALID."""
+    eff = (k - 1) * dilation + 1
+    out = (size + stride - 1) // stride if same else (size - eff + stride) // stride
+    pad = max(0, ((out - 1) * stride + eff - size) // 2) if same else 0
+    return out, pad
+
+
+def _quant(rng: np.random.Generator, channels: int, k: int) -> dict:
+    """Zero points, clamp and per-channel multipliers; the scale keeps most outputs of a k-term sum of
+    random codes off the clamps, so a wrong low bit of a sum shows in the output."""
+    act_min = int(rng.integers(-128, 0)) if rng.random() < 0.5 else -128
+    act_max = int(rng.integers(0, 128)) if rng.random() < 0.5 else 127
+    return {"in_zp": int(rng.integers(-128, 128)), "out_zp": int(rng.integers(-128, 128)), "act_min": act_min,
+            "act_max": act_max, "multiplier": tuple(int(v) for v in rng.integers(1 << 30, (1 << 31) - 1, channels)),
+            "shift": tuple(int(v) for v in np.round(np.log2(30 / (np.sqrt(k) * 6000))) + rng.integers(-1, 2, channels))}
+
+
+def _window(rng: np.random.Generator, big: bool) -> dict | None:
+    h, w = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+    fh, fw = (int(rng.integers(1, 10)), int(rng.integers(1, 10))) if big else (int(rng.integers(1, 5)),
+                                                                                int(rng.integers(1, 5)))
+    sh, sw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    dh, dw = (int(rng.integers(1, 4)), int(rng.integers(1, 4))) if rng.random() < 0.3 else (1, 1)
+    same = bool(rng.random() < 0.5)
+    oh, pt = _out_size(h, fh, sh, dh, same)
+    ow, pl = _out_size(w, fw, sw, dw, same)
+    if oh < 1 or ow < 1:
+        return None
+    return {"batches": int(rng.integers(1, 3)), "in_h": h, "in_w": w, "out_h": oh, "out_w": ow, "filter_h": fh,
+            "filter_w": fw, "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw, "pad_top": pt,
+            "pad_left": pl}
+
+
+def _bias(rng: np.random.Generator, n: int) -> np.ndarray | None:
+    return rng.integers(-(1 << 16), 1 << 16, n).astype(np.int32) if rng.random() < 0.8 else None
+
+
+def random_calls(seed: int, count: int) -> list[KernelCall]:
+    rng = np.random.default_rng(seed)
+    calls: list[KernelCall] = []
+    while len(calls) < count:
+        kind = len(calls) % 3
+        if kind == 2:
+            batches, depth, units = int(rng.integers(1, 4)), int(rng.integers(1, 80)), int(rng.integers(1, 12))
+            q = _quant(rng, units, depth)
+            wzp = int(rng.integers(-128, 128)) if rng.random() < 0.3 else 0
+            p = qp.FullyConnectedParams(batches=batches, depth=depth, units=units, weights_zp=wzp, **q)
+            x = rng.integers(-128, 128, (batches, depth), dtype=np.int8)
+            w = rng.integers(-128, 128, (units, depth), dtype=np.int8)
+            calls.append(KernelCall("eip_fully_connected", p, [x, w, _bias(rng, units)], batches * units,
+                                    f"random {len(calls)} {p}"))
+            continue
+        big = rng.random() < 0.1
+        win = _window(rng, big)
+        if win is None:
+            continue
+        shape = (win["batches"], win["in_h"], win["in_w"])
+        if kind == 0:
+            pointwise = rng.random() < 0.3
+            if pointwise:
+                win.update(filter_h=1, filter_w=1, pad_top=0, pad_left=0, dilation_h=1, dilation_w=1,
+                           out_h=(win["in_h"] - 1) // win["stride_h"] + 1, out_w=(win["in_w"] - 1) // win["stride_w"] + 1)
+            groups = int(rng.integers(1, 4)) if rng.random() < 0.3 else 1
+            filter_c = int(rng.integers(1, 100 if big else 24))
+            out_c = groups * int(rng.integers(1, 7))
+            p = qp.Conv2DParams(in_c=groups * filter_c, out_c=out_c, filter_c=filter_c, **win,
+                                **_quant(rng, out_c, win['filter_h'] * win['filter_w'] * filter_c))
+            w = rng.integers(-128, 128, (out_c, p.filter_h, p.filter_w, filter_c), dtype=np.int8)
+            kernel = "eip_conv2d"
+        else:
+            in_c, dm = int(rng.integers(1, 20)), int(rng.integers(1, 4)) if rng.random() < 0.4 else 1
+            p = qp.DepthwiseConv2DParams(in_c=in_c, out_c=in_c * dm, depth_multiplier=dm, **win,
+                                         **_quant(rng, in_c * dm, win['filter_h'] * win['filter_w']))
+            w = rng.integers(-128, 128, (1, p.filter_h, p.filter_w, p.out_c), dtype=np.int8)
+            kernel = "eip_depthwise_conv2d"
+        x = rng.integers(-128, 128, (*shape, p.in_c), dtype=np.int8)
+        calls.append(KernelCall(kernel, p, [x, w, _bias(rng, p.out_c)], p.batches * p.out_h * p.out_w * p.out_c,
+                                f"random {len(calls)} {p}"))
+    return calls
+
+
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55"])
+def test_random_shapes_equal_the_reference_kernels(board: str) -> None:
+    calls = random_calls(seed=7, count=600)
+    reference = run_calls(build_driver("plain"), calls)
+    assert all(status == 0 for status, _ in reference)
+    expected = [np.frombuffer(out, np.int8) for _, out in reference]
+    problems = compare(calls, expected, run_on_qemu(board, build_runner(board), calls))
+    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+
+
+def test_bad_params_give_the_reference_status() -> None:
+    bad = []
+    for c in random_calls(seed=11, count=6):
+        for field, value in (("batches", 0), ("act_min", -129), ("shift", (31,) * len(c.params.shift))):
+            bad.append(KernelCall(c.kernel, dataclasses.replace(c.params, **{field: value}), c.inputs,
+                                  c.output_nbytes, f"{c.label} {field}={value}"))
+    want = [STATUS_NAMES[s] for s, _ in run_calls(build_driver("plain"), bad)]
+    got = [STATUS_NAMES[s] for s, _ in run_on_qemu("qemu-m4", build_runner("qemu-m4"), bad)]
+    assert got == want
+    assert "EIP_OK" not in got
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Single-op models and MLPerf Tiny models against tflite_micro
+
+
+def model_calls(model: bytes, label: str, seed: int, sets: tuple[str, ...] | None = None
+                ) -> tuple[list[KernelCall], list[np.ndarray]]:
+    graph = load_graph(model)
+    nodes = [o for o in graph.ops if o.opcode in OPS]
+    wanted = sorted({t for o in nodes for t in o.inputs + o.outputs if t >= 0 and not graph.tensors[t].is_constant})
+    tflm = Tflm(model, arena_size=16 << 20)
+    calls, expected = [], []
+    for name, inputs in input_sets(graph, seed):
+        if sets is not None and name not in sets:
+            continue
+        values = tflm.run(inputs, wanted)
+        for node in nodes:
+            calls.append(node_call(graph, node, values, f"{label} node {node.index} {node.opcode} input {name}"))
+            expected.append(values[node.outputs[0]])
+    return calls, expected
+
+
+def test_op_models_and_mlperf_nodes_equal_tflm_on_qemu_m4() -> None:
+    calls, expected = [], []
+    for op in sorted(OPS):
+        for m, (spec, model) in enumerate(op_models(op)):
+            c, e = model_calls(model, f"{op} model {m} {spec['layer']}", seed=m)
+            calls += c
+            expected += e
+    assert len(calls) >= 100
+    for name in ("vww", "resnet8", "kws"):
+        c, e = model_calls(mlperf_model(name).read_bytes(), name, seed=3, sets=("random0", "ramp"))
+        assert c, f"no conv / depthwise / fully connected node in {name}"
+        calls += c
+        expected += e
+    problems = compare(calls, expected, run_on_qemu("qemu-m4", build_runner("qemu-m4"), calls))
+    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
