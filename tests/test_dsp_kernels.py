@@ -257,3 +257,19 @@ def test_op_models_and_mlperf_nodes_equal_tflm_on_qemu_m4() -> None:
         expected += e
     problems = compare(calls, expected, run_on_qemu("qemu-m4", build_runner("qemu-m4"), calls))
     assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+
+
+@pytest.mark.host
+def test_dsp_requantize_equals_reference_mbqm(tmp_path):
+    """The DSP kernels' faster requantization equals fixedpoint.h's eip_mbqm on every shift, the extremes
+    and 2 M random operands (host build under UBSan)."""
+    from edgeimpro.firmware import runtime_dir
+
+    kernels = runtime_dir() / "kernels"
+    exe = tmp_path / "requantize_check"
+    subprocess.run(["gcc", "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-fsanitize=undefined",
+                    "-fno-sanitize-recover=all", f"-I{kernels}", f"-I{runtime_dir() / 'include'}",
+                    str(Path(__file__).parent / "c" / "requantize_check.c"), "-o", str(exe)], check=True)
+    out = subprocess.run([str(exe), "2000000"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.strip().endswith("0 mismatches")

@@ -6,10 +6,11 @@
  * product with its int8 filter row. Within each whole group of four the column is stored as x0 x2 x1 x3,
  * the order in which SXTB16 unpacks four filter bytes, so one load of filter bytes feeds two SMLADs.
  * Two pixels and two channels per step share their loads. Integer sums are exact, so only the order of
- * additions differs from the reference; the requantization is the same eip_mbqm.
+ * additions differs from the reference; the requantization is eip_dsp_mbqm, equal to eip_mbqm.
  */
 #include "eip_kernels.h"
 #include "../fixedpoint.h"
+#include "requantize.h"
 #include "simd.h"
 
 /* Longest receptive field (filter_h * filter_w * filter_c) unrolled; longer ones take the direct path.
@@ -47,7 +48,7 @@ static void widen(const int8_t *src, int32_t n, int32_t in_zp, int16_t *dst)
         for (int32_t i = 0; i < n; i += 4) {
             const int32_t x = eip_load_s8x4(src + i);
             eip_store_s16x2(dst + i, __sxtab16(minus_zp, x));
-            eip_store_s16x2(dst + i + 2, __sxtab16(minus_zp, eip_odd_bytes(x)));
+            eip_store_s16x2(dst + i + 2, eip_sxtab16_odd(minus_zp, x));
         }
         return;
     }
@@ -103,7 +104,7 @@ static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *ca, const
         cb += 4;
         int32_t w = eip_load_s8x4(w0);
         w0 += 4;
-        int32_t w02 = __sxtb16(w), w13 = __sxtb16(eip_odd_bytes(w));
+        int32_t w02 = __sxtb16(w), w13 = eip_sxtb16_odd(w);
         a00 = __smlad(w02, xa02, a00);
         a00 = __smlad(w13, xa13, a00);
         a01 = __smlad(w02, xb02, a01);
@@ -111,7 +112,7 @@ static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *ca, const
         w = eip_load_s8x4(w1);
         w1 += 4;
         w02 = __sxtb16(w);
-        w13 = __sxtb16(eip_odd_bytes(w));
+        w13 = eip_sxtb16_odd(w);
         a10 = __smlad(w02, xa02, a10);
         a10 = __smlad(w13, xa13, a10);
         a11 = __smlad(w02, xb02, a11);
@@ -130,13 +131,12 @@ static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *ca, const
     acc[3] = a11;
 }
 
-static int8_t requantize(const eip_conv2d_params_t *p, int32_t acc, const int32_t *bias, int32_t oc)
+static inline int8_t requantize(const eip_conv2d_params_t *p, int32_t acc, const int32_t *bias, int32_t oc)
 {
     if (bias != 0) {
         acc += bias[oc];
     }
-    const int32_t out = eip_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->out_zp;
-    return (int8_t)eip_clamp_i32(out, p->act_min, p->act_max);
+    return eip_dsp_requantize(acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min, p->act_max);
 }
 
 /* Receptive fields too long for the column buffer: the reference loop. */

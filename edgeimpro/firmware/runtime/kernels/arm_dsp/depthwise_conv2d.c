@@ -1,13 +1,14 @@
 /*
  * DEPTHWISE_CONV_2D, int8, Arm DSP variant: same arithmetic as ../depthwise_conv2d.c (bit-exact).
  *
- * Depth multiplier 1: four channels at a time. SXTAB16 turns four input bytes into x - in_zp for channels
- * (0, 2) and (1, 3), SXTB16 does the same for four filter bytes, and SMLABB / SMLATT add one product each
- * to the four channel sums. The valid taps of an output pixel are listed once and shared by all its
- * channels. Other depth multipliers and filters with more taps than the list holds use the reference loop.
+ * Depth multiplier 1: four channels at a time, SIMD across channels, the filter taps of each block of four
+ * sign-extended once; each output pixel walks the rectangle of its valid taps (padding adds nothing, as
+ * the reference's skipped taps). Other depth multipliers and filters with more than
+ * EIP_DSP_DEPTHWISE_TAPS_MAX taps use the reference loop.
  */
 #include "eip_kernels.h"
 #include "../fixedpoint.h"
+#include "requantize.h"
 #include "simd.h"
 
 #ifndef EIP_DSP_DEPTHWISE_TAPS_MAX
@@ -33,13 +34,13 @@ static eip_status_t check_params(const eip_depthwise_conv2d_params_t *p)
     return EIP_OK;
 }
 
-static int8_t requantize(const eip_depthwise_conv2d_params_t *p, int32_t acc, const int32_t *bias, int32_t oc)
+static inline int8_t requantize(const eip_depthwise_conv2d_params_t *p, int32_t acc, const int32_t *bias,
+                                int32_t oc)
 {
     if (bias != 0) {
         acc += bias[oc];
     }
-    const int32_t out = eip_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->out_zp;
-    return (int8_t)eip_clamp_i32(out, p->act_min, p->act_max);
+    return eip_dsp_requantize(acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min, p->act_max);
 }
 
 /* The reference loop, for any depth multiplier. */
@@ -74,59 +75,107 @@ static void depthwise_direct(const eip_depthwise_conv2d_params_t *p, const int8_
     }
 }
 
-/* Depth multiplier 1 (out_c == in_c). */
+/* The filter taps [k0, k1) whose input row (or column) in0 + k * dilation lies inside [0, size). */
+static void valid_taps(int32_t in0, int32_t dilation, int32_t size, int32_t taps, int32_t *k0, int32_t *k1)
+{
+    int32_t lo = 0, hi = taps;
+    while (lo < hi && in0 + lo * dilation < 0) {
+        ++lo;
+    }
+    while (hi > lo && in0 + (hi - 1) * dilation >= size) {
+        --hi;
+    }
+    *k0 = lo;
+    *k1 = hi;
+}
+
+/* Channels [c, c + 4) of every output pixel. w holds the block's filter taps sign-extended, (0, 2) and
+ * (1, 3) per tap; SXTAB16 turns four input bytes into x - in_zp the same way and SMLABB / SMLATT add one
+ * product each to the four channel sums, which start at the bias. */
+static void depthwise_block4(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int32_t *w,
+                             const int32_t *bias, int32_t c, int8_t *out)
+{
+    const int32_t channels = p->in_c;
+    const int32_t minus_zp = eip_pair16(-p->in_zp);
+    const int32_t row_step = p->dilation_h * p->in_w * channels, col_step = p->dilation_w * channels;
+    int32_t start[4] = {0, 0, 0, 0};
+    if (bias != 0) {
+        memcpy(start, bias + c, sizeof start);
+    }
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+        int32_t ky0, ky1;
+        valid_taps(in_y0, p->dilation_h, p->in_h, p->filter_h, &ky0, &ky1);
+        for (int32_t ox = 0; ox < p->out_w; ++ox) {
+            const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+            int32_t kx0, kx1;
+            valid_taps(in_x0, p->dilation_w, p->in_w, p->filter_w, &kx0, &kx1);
+            int32_t acc0 = start[0], acc1 = start[1], acc2 = start[2], acc3 = start[3];
+            /* offsets, not pointers: the step after the last tap may lie outside the input */
+            int32_t x_row = ((in_y0 + ky0 * p->dilation_h) * p->in_w + in_x0 + kx0 * p->dilation_w) * channels + c;
+            for (int32_t ky = ky0; ky < ky1; ++ky) {
+                const int32_t *w_tap = w + 2 * (ky * p->filter_w + kx0);
+                int32_t x_tap = x_row;
+                for (int32_t kx = kx1 - kx0; kx > 0; --kx) {
+                    const int32_t x = eip_load_s8x4(in + x_tap);
+                    const int32_t x02 = __sxtab16(minus_zp, x), x13 = eip_sxtab16_odd(minus_zp, x);
+                    acc0 = __smlabb(w_tap[0], x02, acc0);
+                    acc2 = __smlatt(w_tap[0], x02, acc2);
+                    acc1 = __smlabb(w_tap[1], x13, acc1);
+                    acc3 = __smlatt(w_tap[1], x13, acc3);
+                    w_tap += 2;
+                    x_tap += col_step;
+                }
+                x_row += row_step;
+            }
+            int8_t *o = out + (oy * p->out_w + ox) * channels + c;
+            o[0] = eip_dsp_requantize(acc0, p->multiplier[c], p->shift[c], p->out_zp, p->act_min, p->act_max);
+            o[1] = eip_dsp_requantize(acc1, p->multiplier[c + 1], p->shift[c + 1], p->out_zp, p->act_min,
+                                      p->act_max);
+            o[2] = eip_dsp_requantize(acc2, p->multiplier[c + 2], p->shift[c + 2], p->out_zp, p->act_min,
+                                      p->act_max);
+            o[3] = eip_dsp_requantize(acc3, p->multiplier[c + 3], p->shift[c + 3], p->out_zp, p->act_min,
+                                      p->act_max);
+        }
+    }
+}
+
+/* Depth multiplier 1 (out_c == in_c): blocks of four channels, each block's filter taps sign-extended
+ * once and shared by all output pixels; the last in_c % 4 channels take the reference loop. */
 static void depthwise_simd(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
                            const int32_t *bias, int8_t *out)
 {
     const int32_t channels = p->in_c;
-    const int32_t minus_zp = eip_pair16(-p->in_zp);
-    int32_t in_offset[EIP_DSP_DEPTHWISE_TAPS_MAX];
-    int32_t filter_offset[EIP_DSP_DEPTHWISE_TAPS_MAX];
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
-        const int32_t in_y0 = oy * p->stride_h - p->pad_top;
-        for (int32_t ox = 0; ox < p->out_w; ++ox) {
-            const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-            int32_t taps = 0;
-            for (int32_t ky = 0; ky < p->filter_h; ++ky) {
-                const int32_t iy = in_y0 + ky * p->dilation_h;
-                if (iy < 0 || iy >= p->in_h) {
-                    continue;
-                }
-                for (int32_t kx = 0; kx < p->filter_w; ++kx) {
-                    const int32_t ix = in_x0 + kx * p->dilation_w;
-                    if (ix < 0 || ix >= p->in_w) {
-                        continue;
-                    }
-                    in_offset[taps] = (iy * p->in_w + ix) * channels;
-                    filter_offset[taps] = (ky * p->filter_w + kx) * channels;
-                    ++taps;
-                }
-            }
-            int8_t *o = out + (oy * p->out_w + ox) * channels;
-            int32_t c = 0;
-            for (; c + 4 <= channels; c += 4) {
-                int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
-                for (int32_t t = 0; t < taps; ++t) {
-                    const int32_t x = eip_load_s8x4(in + in_offset[t] + c);
-                    const int32_t w = eip_load_s8x4(filter + filter_offset[t] + c);
-                    const int32_t x02 = __sxtab16(minus_zp, x), x13 = __sxtab16(minus_zp, eip_odd_bytes(x));
-                    const int32_t w02 = __sxtb16(w), w13 = __sxtb16(eip_odd_bytes(w));
-                    acc0 = __smlabb(w02, x02, acc0);
-                    acc2 = __smlatt(w02, x02, acc2);
-                    acc1 = __smlabb(w13, x13, acc1);
-                    acc3 = __smlatt(w13, x13, acc3);
-                }
-                o[c] = requantize(p, acc0, bias, c);
-                o[c + 1] = requantize(p, acc1, bias, c + 1);
-                o[c + 2] = requantize(p, acc2, bias, c + 2);
-                o[c + 3] = requantize(p, acc3, bias, c + 3);
-            }
-            for (; c < channels; ++c) {
+    const int32_t taps = p->filter_h * p->filter_w;
+    int32_t w[2 * EIP_DSP_DEPTHWISE_TAPS_MAX];
+    int32_t c = 0;
+    for (; c + 4 <= channels; c += 4) {
+        for (int32_t t = 0; t < taps; ++t) {
+            const int32_t v = eip_load_s8x4(filter + t * channels + c);
+            w[2 * t] = __sxtb16(v);
+            w[2 * t + 1] = eip_sxtb16_odd(v);
+        }
+        depthwise_block4(p, in, w, bias, c, out);
+    }
+    for (; c < channels; ++c) {
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+            int32_t ky0, ky1;
+            valid_taps(in_y0, p->dilation_h, p->in_h, p->filter_h, &ky0, &ky1);
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+                int32_t kx0, kx1;
+                valid_taps(in_x0, p->dilation_w, p->in_w, p->filter_w, &kx0, &kx1);
                 int32_t acc = 0;
-                for (int32_t t = 0; t < taps; ++t) {
-                    acc += (int32_t)filter[filter_offset[t] + c] * ((int32_t)in[in_offset[t] + c] - p->in_zp);
+                for (int32_t ky = ky0; ky < ky1; ++ky) {
+                    const int32_t iy = in_y0 + ky * p->dilation_h;
+                    for (int32_t kx = kx0; kx < kx1; ++kx) {
+                        const int32_t ix = in_x0 + kx * p->dilation_w;
+                        acc += (int32_t)filter[(ky * p->filter_w + kx) * channels + c] *
+                               ((int32_t)in[(iy * p->in_w + ix) * channels + c] - p->in_zp);
+                    }
                 }
-                o[c] = requantize(p, acc, bias, c);
+                out[(oy * p->out_w + ox) * channels + c] = requantize(p, acc, bias, c);
             }
         }
     }

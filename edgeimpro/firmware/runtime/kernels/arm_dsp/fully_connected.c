@@ -7,15 +7,15 @@
  */
 #include "eip_kernels.h"
 #include "../fixedpoint.h"
+#include "requantize.h"
 #include "simd.h"
 
-static int8_t requantize(const eip_fully_connected_params_t *p, int32_t acc, const int32_t *bias, int32_t o)
+static inline int8_t requantize(const eip_fully_connected_params_t *p, int32_t acc, const int32_t *bias, int32_t o)
 {
     if (bias != 0) {
         acc += bias[o];
     }
-    const int32_t out = eip_mbqm(acc, p->multiplier[o], p->shift[o]) + p->out_zp;
-    return (int8_t)eip_clamp_i32(out, p->act_min, p->act_max);
+    return eip_dsp_requantize(acc, p->multiplier[o], p->shift[o], p->out_zp, p->act_min, p->act_max);
 }
 
 /* acc[0], acc[1]: the dot products of x with weight rows w0 and w1 (both zero points applied). */
@@ -27,15 +27,15 @@ static void dot_2(const eip_fully_connected_params_t *p, const int8_t *x, const 
     for (int32_t q = p->depth >> 2; q > 0; --q) {
         const int32_t xv = eip_load_s8x4(x);
         x += 4;
-        const int32_t x02 = __sxtab16(minus_in_zp, xv), x13 = __sxtab16(minus_in_zp, eip_odd_bytes(xv));
+        const int32_t x02 = __sxtab16(minus_in_zp, xv), x13 = eip_sxtab16_odd(minus_in_zp, xv);
         int32_t w = eip_load_s8x4(w0);
         w0 += 4;
         a0 = __smlad(__sxtab16(minus_w_zp, w), x02, a0);
-        a0 = __smlad(__sxtab16(minus_w_zp, eip_odd_bytes(w)), x13, a0);
+        a0 = __smlad(eip_sxtab16_odd(minus_w_zp, w), x13, a0);
         w = eip_load_s8x4(w1);
         w1 += 4;
         a1 = __smlad(__sxtab16(minus_w_zp, w), x02, a1);
-        a1 = __smlad(__sxtab16(minus_w_zp, eip_odd_bytes(w)), x13, a1);
+        a1 = __smlad(eip_sxtab16_odd(minus_w_zp, w), x13, a1);
     }
     for (int32_t r = p->depth & 3; r > 0; --r) {
         const int32_t xv = (int32_t)*x++ - p->in_zp;

@@ -33,12 +33,21 @@ static inline void eip_store_s16x2(int16_t *p, int32_t v)
     memcpy(p, &v, sizeof v);
 }
 
-/* Bytes 1 and 3 moved to 0 and 2 (SXTB16 / SXTAB16 then take the odd bytes; the compiler folds the
- * rotation into the extend instruction). */
-static inline int32_t eip_odd_bytes(int32_t v)
+/* Bytes 1 and 3 sign-extended to halfwords: SXTB16 with its ROR #8 operand form (GCC 12 emits a separate
+ * ROR for __sxtb16(__ror(x, 8)), one more instruction in every inner loop). */
+static inline int32_t eip_sxtb16_odd(int32_t x)
 {
-    const uint32_t u = (uint32_t)v;
-    return (int32_t)((u >> 8) | (u << 24));
+    int32_t r;
+    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+/* Bytes 1 and 3 sign-extended and added to the halfwords of a: SXTAB16 with ROR #8. */
+static inline int32_t eip_sxtab16_odd(int32_t a, int32_t x)
+{
+    int32_t r;
+    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
 }
 
 /* The int16 value v in both halfwords: the addend that makes SXTAB16 compute byte + v per halfword. */
