@@ -1,33 +1,12 @@
 /* CONV_2D, int8 (INT8_SEMANTICS §3.1): per-channel requantization, grouped filters, dilation. */
 #include "eip_kernels.h"
+#include "mac_params.h"
 #include "fixedpoint.h"
-
-static eip_status_t check_params(const eip_conv2d_params_t *p)
-{
-    if (p->batches <= 0 || p->in_h <= 0 || p->in_w <= 0 || p->in_c <= 0 || p->out_h <= 0 || p->out_w <= 0 ||
-        p->out_c <= 0 || p->filter_h <= 0 || p->filter_w <= 0 || p->filter_c <= 0 ||
-        p->in_c % p->filter_c != 0 || p->out_c % (p->in_c / p->filter_c) != 0) {
-        return EIP_ERR_BAD_SHAPE;
-    }
-    if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 ||
-        !eip_act_range_is_valid(p->act_min, p->act_max)) {
-        return EIP_ERR_BAD_PARAM;
-    }
-    for (int32_t c = 0; c < p->out_c; ++c) {
-        if (!eip_shift_is_valid(p->shift[c])) {
-            return EIP_ERR_BAD_PARAM;
-        }
-    }
-    return EIP_OK;
-}
 
 eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
                         const int32_t *bias, int8_t *output)
 {
-    if (p == 0 || input == 0 || filter == 0 || output == 0 || p->multiplier == 0 || p->shift == 0) {
-        return EIP_ERR_NULL_POINTER;
-    }
-    const eip_status_t status = check_params(p);
+    const eip_status_t status = eip_conv2d_check(p, input, filter, output);
     if (status != EIP_OK) {
         return status;
     }

@@ -9,6 +9,7 @@
  * additions differs from the reference; the requantization is eip_dsp_mbqm, equal to eip_mbqm.
  */
 #include "eip_kernels.h"
+#include "../mac_params.h"
 #include "../fixedpoint.h"
 #include "requantize.h"
 #include "simd.h"
@@ -20,25 +21,6 @@
 #endif
 
 static int16_t column_buffer[2 * EIP_DSP_CONV_COLUMN_MAX];
-
-static eip_status_t check_params(const eip_conv2d_params_t *p)
-{
-    if (p->batches <= 0 || p->in_h <= 0 || p->in_w <= 0 || p->in_c <= 0 || p->out_h <= 0 || p->out_w <= 0 ||
-        p->out_c <= 0 || p->filter_h <= 0 || p->filter_w <= 0 || p->filter_c <= 0 ||
-        p->in_c % p->filter_c != 0 || p->out_c % (p->in_c / p->filter_c) != 0) {
-        return EIP_ERR_BAD_SHAPE;
-    }
-    if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 ||
-        !eip_act_range_is_valid(p->act_min, p->act_max)) {
-        return EIP_ERR_BAD_PARAM;
-    }
-    for (int32_t c = 0; c < p->out_c; ++c) {
-        if (!eip_shift_is_valid(p->shift[c])) {
-            return EIP_ERR_BAD_PARAM;
-        }
-    }
-    return EIP_OK;
-}
 
 /* n input codes as int16 x - in_zp; n % 4 == 0 writes each group of four in the order x0 x2 x1 x3. */
 static void widen(const int8_t *src, int32_t n, int32_t in_zp, int16_t *dst)
@@ -182,10 +164,7 @@ static int is_pointwise(const eip_conv2d_params_t *p)
 eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
                         const int32_t *bias, int8_t *output)
 {
-    if (p == 0 || input == 0 || filter == 0 || output == 0 || p->multiplier == 0 || p->shift == 0) {
-        return EIP_ERR_NULL_POINTER;
-    }
-    const eip_status_t status = check_params(p);
+    const eip_status_t status = eip_conv2d_check(p, input, filter, output);
     if (status != EIP_OK) {
         return status;
     }

@@ -7,6 +7,7 @@
  * EIP_DSP_DEPTHWISE_TAPS_MAX taps use the reference loop.
  */
 #include "eip_kernels.h"
+#include "../mac_params.h"
 #include "../fixedpoint.h"
 #include "requantize.h"
 #include "simd.h"
@@ -14,25 +15,6 @@
 #ifndef EIP_DSP_DEPTHWISE_TAPS_MAX
 #define EIP_DSP_DEPTHWISE_TAPS_MAX 64
 #endif
-
-static eip_status_t check_params(const eip_depthwise_conv2d_params_t *p)
-{
-    if (p->batches <= 0 || p->in_h <= 0 || p->in_w <= 0 || p->in_c <= 0 || p->out_h <= 0 || p->out_w <= 0 ||
-        p->depth_multiplier <= 0 || p->out_c != p->in_c * p->depth_multiplier || p->filter_h <= 0 ||
-        p->filter_w <= 0) {
-        return EIP_ERR_BAD_SHAPE;
-    }
-    if (p->stride_h <= 0 || p->stride_w <= 0 || p->dilation_h <= 0 || p->dilation_w <= 0 ||
-        !eip_act_range_is_valid(p->act_min, p->act_max)) {
-        return EIP_ERR_BAD_PARAM;
-    }
-    for (int32_t c = 0; c < p->out_c; ++c) {
-        if (!eip_shift_is_valid(p->shift[c])) {
-            return EIP_ERR_BAD_PARAM;
-        }
-    }
-    return EIP_OK;
-}
 
 static inline int8_t requantize(const eip_depthwise_conv2d_params_t *p, int32_t acc, const int32_t *bias,
                                 int32_t oc)
@@ -184,10 +166,7 @@ static void depthwise_simd(const eip_depthwise_conv2d_params_t *p, const int8_t 
 eip_status_t eip_depthwise_conv2d(const eip_depthwise_conv2d_params_t *p, const int8_t *input,
                                   const int8_t *filter, const int32_t *bias, int8_t *output)
 {
-    if (p == 0 || input == 0 || filter == 0 || output == 0 || p->multiplier == 0 || p->shift == 0) {
-        return EIP_ERR_NULL_POINTER;
-    }
-    const eip_status_t status = check_params(p);
+    const eip_status_t status = eip_depthwise_conv2d_check(p, input, filter, output);
     if (status != EIP_OK) {
         return status;
     }

@@ -6,6 +6,7 @@
  * input load.
  */
 #include "eip_kernels.h"
+#include "../mac_params.h"
 #include "../fixedpoint.h"
 #include "requantize.h"
 #include "simd.h"
@@ -49,19 +50,9 @@ static void dot_2(const eip_fully_connected_params_t *p, const int8_t *x, const 
 eip_status_t eip_fully_connected(const eip_fully_connected_params_t *p, const int8_t *input,
                                  const int8_t *weights, const int32_t *bias, int8_t *output)
 {
-    if (p == 0 || input == 0 || weights == 0 || output == 0 || p->multiplier == 0 || p->shift == 0) {
-        return EIP_ERR_NULL_POINTER;
-    }
-    if (p->batches <= 0 || p->depth <= 0 || p->units <= 0) {
-        return EIP_ERR_BAD_SHAPE;
-    }
-    if (!eip_act_range_is_valid(p->act_min, p->act_max)) {
-        return EIP_ERR_BAD_PARAM;
-    }
-    for (int32_t o = 0; o < p->units; ++o) {
-        if (!eip_shift_is_valid(p->shift[o])) {
-            return EIP_ERR_BAD_PARAM;
-        }
+    const eip_status_t status = eip_fully_connected_check(p, input, weights, output);
+    if (status != EIP_OK) {
+        return status;
     }
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *x = input + b * p->depth;
