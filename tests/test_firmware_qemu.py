@@ -205,3 +205,51 @@ def test_emulate_verb_serves_a_url_and_stops_on_ctrl_c() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.xdist_group("qemu-qemu-m4")
+def test_qemu_dies_with_a_sigkilled_parent() -> None:
+    """A `compare` killed with SIGKILL cannot stop QEMU itself: the kernel must (PR_SET_PDEATHSIG)."""
+    import os
+    import time
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux-only")
+    build = firmware_build("qemu-m4", SMALL)
+    script = ("import sys, time\n"
+              "from edgeimpro.link.emulator import Emulator\n"
+              "emu = Emulator('qemu-m4', sys.argv[1]).start()\n"
+              "print(emu.proc.pid, flush=True)\n"
+              "time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(build)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    qemu_pid = None
+    try:
+        line = proc.stdout.readline()
+        assert line.strip().isdigit(), proc.stderr.read()
+        qemu_pid = int(line)
+        os.kill(qemu_pid, 0)                                  # QEMU runs...
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(5)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(qemu_pid, 0)
+            except ProcessLookupError:
+                break                                         # ...and is gone with its parent
+            try:                                              # reaped by init; a zombie counts as gone
+                with open(f"/proc/{qemu_pid}/stat") as f:
+                    if f.read().split(") ")[1].startswith("Z"):
+                        break
+            except FileNotFoundError:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"QEMU (pid {qemu_pid}) survived its SIGKILLed parent")
+        qemu_pid = None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if qemu_pid is not None:
+            os.kill(qemu_pid, signal.SIGKILL)

@@ -10,13 +10,19 @@ next one (the `emulate` verb uses this: it checks HELLO, lets go, and prints the
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from edgeimpro.boards.registry import Board, get_board
@@ -33,6 +39,32 @@ class EmulatorError(EdgeImproError):
     """QEMU could not start, or stopped, or the firmware in it never answered."""
 
     exit_code = 7
+
+
+PR_SET_PDEATHSIG = 1   # linux/prctl.h
+
+
+def child_death_hook() -> Callable[[], None] | None:
+    """`preexec_fn` that ties a child process's life to this one, or None where that is not possible.
+
+    Linux only (prctl PR_SET_PDEATHSIG), so a SIGKILLed `compare` leaves no QEMU behind. The signal fires
+    when the *thread* that started the child ends, so it is set only when starting from the main thread; a
+    QEMU started from another thread outlives a SIGKILL of Python (it still stops on `Emulator.stop()`).
+    """
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl   # looked up here: the child only calls it
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:   # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return die_with_parent
 
 
 def free_port() -> int:
@@ -110,8 +142,10 @@ class Emulator:
                 self.port = free_port()
             self._stderr = tempfile.TemporaryFile()
             # its own session: a Ctrl-C in the terminal reaches Python, which then stops QEMU cleanly
+            # and it dies with this process, even on SIGKILL (Linux: PR_SET_PDEATHSIG)
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=self._stderr,
-                                         stderr=self._stderr, start_new_session=True)
+                                         stderr=self._stderr, start_new_session=True,
+                                         preexec_fn=child_death_hook())
             transport = self._connect()
             if transport is not None:
                 break
