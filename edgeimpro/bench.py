@@ -52,7 +52,7 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
                            "ram_lower_bound": stats.ram_lower_bound,
                            "arena_vs_lower_bound": round(aot.arena_bytes / stats.ram_lower_bound, 4)}
     tflm = measure_tflm_arena_sizes(model)
-    if tflm:
+    if tflm["bytes_32bit"]:
         fig["tflm_arena_32bit_estimate"] = tflm["bytes_32bit"]
         fig["arena_vs_tflm"] = round(aot.arena_bytes / tflm["bytes_32bit"], 4)
     if port is None:

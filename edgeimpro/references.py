@@ -15,8 +15,11 @@ Arena figures: `measure_tflm_arena()` reads TFLM's RecordingMicroAllocator total
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import signal
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -26,7 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from edgeimpro.errors import DependencyError, ModelError, UsageError
+from edgeimpro.errors import DependencyError, EdgeImproError, ModelError, UsageError
 from edgeimpro.graph.loader import load_graph
 from edgeimpro.graph.model import Graph
 from edgeimpro.graph.validate import check_tflm_aborts
@@ -279,21 +282,81 @@ def parse_allocations(report: str) -> ArenaMeasurement:
     return ArenaMeasurement(totals["total"], totals.get("head", 0), totals.get("tail", 0), sections, report)
 
 
-def measure_tflm_arena(model: bytes | str | Path) -> ArenaMeasurement:
+MEASURE_TIMEOUT_S = 120.0  # a healthy measurement takes about a second; a model that hangs TFLM is refused
+
+
+def measure_tflm_arena(model: bytes | str | Path, timeout: float = MEASURE_TIMEOUT_S) -> ArenaMeasurement:
     """Arena TFLM needs for `model` on this 64-bit host, as its RecordingMicroAllocator reports it.
 
     Measured after AllocateTensors (no inference, so no input data can make a kernel abort). The smallest
     arena that works differs from the reported total by the alignment of the arena start (< 16 B): on
     this host VWW reports 103,680 B and runs with 103,672-103,684 B depending on where malloc put it.
+
+    It is only a measurement, and TFLM's C++ parser can crash on a corrupt file, so the interpreter runs
+    in a child process: a crash or a hang there is a ModelError here, never a dead edgeimpro.
     """
-    runtime = _import_tflm()
+    _import_tflm()                              # DependencyError, with the pip line, in this process
     data = _model_bytes(model)
     graph = load_graph(data)
     check_tflm_aborts(graph)
+    with tempfile.TemporaryDirectory(prefix="eip-arena-") as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(data)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in (str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")) if p))
+        try:
+            proc = subprocess.run(_child_command(path), capture_output=True, text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            raise ModelError(f"TFLite Micro did not finish preparing the model within {timeout:.0f} s",
+                             hint="the file may be corrupt; check it with `edgeimpro inspect`") from None
+    return _child_result(proc)
+
+
+def _child_command(path: Path) -> list[str]:
+    return [sys.executable, "-m", "edgeimpro.references", "measure-arena", str(path)]
+
+
+def _child_result(proc: subprocess.CompletedProcess) -> ArenaMeasurement:
+    """The child's JSON answer, or a ModelError saying how it ended."""
+    if proc.returncode < 0:
+        try:
+            how = signal.Signals(-proc.returncode).name
+        except ValueError:
+            how = f"signal {-proc.returncode}"
+        raise ModelError(f"TFLite Micro crashed ({how}) while preparing the model",
+                         hint="the file is corrupt or uses something TFLM cannot read; re-export it")
+    try:
+        answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise ModelError(f"TFLite Micro's measurement ended with exit code {proc.returncode} and no answer: "
+                         f"{_first_lines(proc.stderr)}") from None
+    if "error" in answer:
+        raise ModelError(answer["error"], hint=answer.get("hint"))
+    return parse_allocations(answer["report"])
+
+
+def _measure_in_this_process(path: Path) -> ArenaMeasurement:
+    runtime = _import_tflm()
+    data = path.read_bytes()
+    graph = load_graph(data)
     interp = _tflm_interpreter(runtime, data, _generous_arena(graph), preserve=False)
     with capture_c_stderr() as out:
         interp.print_allocations()
     return parse_allocations("".join(out))
+
+
+def _child_main(argv: list[str]) -> int:
+    """`python -m edgeimpro.references measure-arena MODEL`: one JSON line on stdout."""
+    if len(argv) != 2 or argv[0] != "measure-arena":
+        print("usage: python -m edgeimpro.references measure-arena MODEL", file=sys.stderr)
+        return 2
+    try:
+        m = _measure_in_this_process(Path(argv[1]))
+    except EdgeImproError as e:
+        print(json.dumps({"error": e.message, "hint": e.hint}))
+        return 1
+    print(json.dumps({"report": m.report}))
+    return 0
 
 
 def estimate_arena_32bit(m: ArenaMeasurement) -> int:
@@ -441,3 +504,7 @@ def get_reference(kind: str, model: bytes | str | Path, **options: Any) -> Refer
     except KeyError:
         raise UsageError(f"unknown reference runtime {kind!r}", hint="use one of: " + ", ".join(REFERENCES)) from None
     return cls(model, **options)
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -127,3 +128,34 @@ def test_tflm_error_names_the_missing_kernel() -> None:
     with pytest.raises(ModelError, match="TFLite Micro cannot prepare the model") as e:
         TflmReference(tiny_model("gelu"))
     assert "GELU" in str(e.value)
+
+
+def test_arena_measurement_survives_a_crashing_tflm(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """TFLM's parser can SIGSEGV on a corrupt file: the measurement runs in a child, so a crash there is a
+    ModelError here, and `inspect` reports the arena as not measured instead of dying."""
+    import edgeimpro.references as refs
+    from edgeimpro.cli.main import main
+
+    crash = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
+    monkeypatch.setattr(refs, "_child_command", lambda path: crash)
+    with pytest.raises(ModelError, match=r"TFLite Micro crashed \(SIGSEGV\)"):
+        measure_tflm_arena(mlperf_model("kws"))
+    assert main(["inspect", str(mlperf_model("kws")), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ram"]["tflm_arena_x86_64"] is None
+    assert "crashed (SIGSEGV)" in report["ram"]["tflm_arena_note"]
+
+
+def test_arena_measurement_that_hangs_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import edgeimpro.references as refs
+
+    monkeypatch.setattr(refs, "_child_command", lambda path: [sys.executable, "-c", "import time; time.sleep(60)"])
+    with pytest.raises(ModelError, match="did not finish preparing the model within 1 s"):
+        measure_tflm_arena(mlperf_model("kws"), timeout=1)
+
+
+def test_arena_measurement_error_from_the_child_is_one_clear_error() -> None:
+    with pytest.raises(ModelError, match="TFLite Micro cannot prepare the model") as e:
+        measure_tflm_arena(tiny_model("gelu"))
+    assert "GELU" in e.value.hint and str(e.value).count("cannot prepare") == 1

@@ -32,7 +32,7 @@ def _aot(args: argparse.Namespace) -> int:
               f"{rep['tflm_arena_bytes_64bit']:,} B measured on this 64-bit host) "
               f"-> arena / TFLM = {rep['arena_vs_tflm_32bit']:.3f}")
     else:
-        print("  TFLM arena       not measured (tflite_micro not installed)")
+        print(f"  TFLM arena       {rep['tflm_arena_note']}")
     return 0
 
 

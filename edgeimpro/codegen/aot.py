@@ -446,8 +446,9 @@ def aot_report(graph: Graph, result: AotResult, tflm_arena: dict[str, Any] | Non
         "tflm_arena_bytes_64bit": None,
         "tflm_arena_bytes_32bit": None,
         "arena_vs_tflm_32bit": None,
+        "tflm_arena_note": tflm_arena["note"] if tflm_arena else "not measured (disabled)",
     }
-    if tflm_arena:
+    if tflm_arena and tflm_arena["bytes_32bit"]:
         rep["tflm_arena_bytes_64bit"] = tflm_arena["bytes_64bit"]
         rep["tflm_arena_bytes_32bit"] = tflm_arena["bytes_32bit"]
         rep["arena_vs_tflm_32bit"] = round(result.arena_bytes / tflm_arena["bytes_32bit"], 4)
@@ -475,13 +476,17 @@ def export_aot(model_path: Path, out_dir: Path, measure_tflm: bool = True) -> di
     return report
 
 
-def measure_tflm_arena_sizes(model_path: Path) -> dict[str, int] | None:
-    """TFLM's arena for the same model (x86-64 measured, 32-bit estimated); None without tflite_micro."""
-    from edgeimpro.errors import DependencyError
+def measure_tflm_arena_sizes(model_path: Path) -> dict[str, Any]:
+    """TFLM's arena for the same model (x86-64 measured, 32-bit estimated). A figure for comparison only:
+    when it cannot be measured (no tflite_micro, TFLM refuses or crashes on the file) the sizes are None
+    and `note` says why."""
+    from edgeimpro.errors import DependencyError, EdgeImproError
     from edgeimpro.references import estimate_arena_32bit, measure_tflm_arena
 
     try:
         m = measure_tflm_arena(model_path)
     except DependencyError:
-        return None
-    return {"bytes_64bit": m.total, "bytes_32bit": estimate_arena_32bit(m)}
+        return {"bytes_64bit": None, "bytes_32bit": None, "note": "not measured (tflite_micro not installed)"}
+    except EdgeImproError as e:
+        return {"bytes_64bit": None, "bytes_32bit": None, "note": f"not measured: {e.message}"}
+    return {"bytes_64bit": m.total, "bytes_32bit": estimate_arena_32bit(m), "note": None}
