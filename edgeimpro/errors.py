@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class EdgeImproError(Exception):
     """Base of every error the CLI turns into a clear message and a non-zero exit code."""
@@ -49,3 +51,32 @@ class DependencyError(EdgeImproError):
     """An optional dependency (TensorFlow, tflite_micro, LiteRT, a toolchain) is missing."""
 
     exit_code = 6
+
+
+class FileAccessError(EdgeImproError):
+    """A file or folder that cannot be read or written: permissions, a missing path, a full disk."""
+
+    exit_code = 10
+
+
+_OS_HINTS = {
+    errno.EACCES: "check the permissions of the path, or choose another location (-o)",
+    errno.EPERM: "check the permissions of the path, or choose another location (-o)",
+    errno.EROFS: "the file system is read-only: choose another location (-o)",
+    errno.ENOSPC: "the disk is full: free some space or choose another location (-o)",
+    errno.EDQUOT: "the disk quota is exhausted: free some space or choose another location (-o)",
+    errno.ENOENT: "check the path; a folder on the way may be missing",
+    errno.EEXIST: "a file of that name is in the way (perhaps a file where a folder should be): choose another path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.EISDIR: "the path is a folder where a file is expected: give a file name",
+    errno.ENAMETOOLONG: "use a shorter path",
+    errno.EMFILE: "too many files are open: raise the limit (ulimit -n) or retry",
+}
+
+
+def from_os_error(e: OSError) -> FileAccessError:
+    """The one-line error for an OSError that reached the top: what failed on which path, and what to do."""
+    what = e.strerror or type(e).__name__
+    paths = [str(p) for p in (e.filename, e.filename2) if p is not None]
+    where = f": {' -> '.join(paths)}" if paths else ""
+    return FileAccessError(f"{what}{where}", hint=_OS_HINTS.get(e.errno or 0))

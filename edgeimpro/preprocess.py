@@ -112,16 +112,39 @@ class Preprocessing:
         return self.quantize(self.to_float(image))
 
 
+DEFAULT_MAX_IMAGE_PIXELS = 89_478_485   # Pillow's own default guard (about 9,459 x 9,459 pixels)
+
+
+def set_max_image_pixels(limit: int) -> None:
+    """Raise or lower the decompression-bomb guard of every image decode (`--max-image-pixels`).
+
+    It is Pillow's process-wide limit; images above it are refused by `open_image` with a DataError."""
+    from PIL import Image
+
+    if limit < 1:
+        raise UsageError(f"--max-image-pixels must be positive, got {limit}")
+    Image.MAX_IMAGE_PIXELS = limit
+
+
 def open_image(path: Path):
-    """Decode an image file with Pillow; a clear DataError names the file when it cannot be read."""
+    """Decode an image file with Pillow; a clear DataError names the file when it cannot be read, and an
+    image larger than the decompression-bomb guard is refused before it is decoded."""
+    import warnings
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            im.load()
-            return ImageOps.exif_transpose(im)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                return ImageOps.exif_transpose(im)
     except FileNotFoundError:
         raise DataError(f"image not found: {path}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(f"image {path} is too large to decode safely: more than {Image.MAX_IMAGE_PIXELS:,} "
+                        "pixels (a guard against decompression bombs)",
+                        hint="downscale it, or if you trust the file raise the limit with --max-image-pixels N") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise DataError(f"cannot read image {path}: {e}",
                         hint="remove or replace the file; it is not a valid jpg/png/bmp image") from None

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from edgeimpro.boards.registry import BOARDS
 from edgeimpro.errors import EdgeImproError, UsageError
+from edgeimpro.preprocess import DEFAULT_MAX_IMAGE_PIXELS, set_max_image_pixels
 
 MISMATCH_EXIT = 9        # the comparison ran and failed the --fail-on check
 
@@ -53,6 +54,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                         "top-1 differs (top1), or never (none)")
     p.add_argument("--invoke-timeout", type=float, metavar="S", help="seconds one inference may take (default 60)")
     p.add_argument("--gallery", type=int, default=12, metavar="N", help="disagreeing inputs shown in the report")
+    p.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
+                   help="refuse image files with more pixels than this, a decompression-bomb guard "
+                        "(default %(default)s)")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -72,6 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     from edgeimpro.compare.inputs import read_class_names
     from edgeimpro.link.device import Timeouts
 
+    set_max_image_pixels(args.max_image_pixels)
     report_dir = args.report or Path(f"compare-{args.model.stem}")
     if not args.sources and args.camera is None and args.video is None and not args.picamera:
         raise UsageError("no input given", hint="give image files, folders, .npy files, --video FILE or --camera N")

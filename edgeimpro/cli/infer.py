@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from edgeimpro.errors import DependencyError, UsageError
-from edgeimpro.preprocess import COLOR_MODES, parse_size
+from edgeimpro.preprocess import COLOR_MODES, DEFAULT_MAX_IMAGE_PIXELS, parse_size, set_max_image_pixels
 
 if TYPE_CHECKING:
     from edgeimpro.infer import Prediction
@@ -44,6 +44,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--show", action="store_true", help="show annotated frames in a window (q or Esc stops)")
     p.add_argument("--size", type=parse_size, metavar="HxW", help="input size, for a model without model.json")
     p.add_argument("--color", choices=COLOR_MODES, help="colour mode, for a model without model.json")
+    p.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
+                   help="refuse image files with more pixels than this, a decompression-bomb guard "
+                        "(default %(default)s)")
 
 
 def _camera_index(text: str) -> int:
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from edgeimpro.infer import InferenceSession, save_annotated
     from edgeimpro.sources import open_source
 
+    set_max_image_pixels(args.max_image_pixels)
     if args.top_k < 1:
         raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
     session = InferenceSession(args.model, runtime=args.runtime, threads=args.threads,

@@ -8,7 +8,7 @@ import logging
 import sys
 
 from edgeimpro import __version__
-from edgeimpro.errors import EdgeImproError
+from edgeimpro.errors import EdgeImproError, from_os_error
 
 # verb -> module under edgeimpro.cli; modules are imported lazily so `edgeimpro inspect` never loads TF.
 VERBS: dict[str, str] = {
@@ -72,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.trace:
         logging.getLogger("edgeimpro.link.trace").setLevel(logging.INFO)
     try:
-        return int(modules[args.verb].run(args) or 0)
+        try:
+            return int(modules[args.verb].run(args) or 0)
+        except OSError as e:               # permission, missing path, disk full: not a bug, no traceback
+            raise from_os_error(e) from e
     except EdgeImproError as e:
         print(f"error: {e.message}", file=sys.stderr)
         if e.hint:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeimpro.errors import UsageError
 from edgeimpro.modelcard import write_atomic
 
 
@@ -29,6 +30,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgeimpro.run import run_model
 
+    if args.output.is_dir():
+        raise UsageError(f"-o {args.output} is a folder; it must name the .npz file to write",
+                         hint=f"for example -o {args.output / 'outputs.npz'}")
     result = run_model(args.model, args.inputs, on=args.on, port=args.port)
     buf = io.BytesIO()
     np.savez(buf, **result.outputs)

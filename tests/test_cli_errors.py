@@ -1,0 +1,94 @@
+"""What reaches `main()` from the operating system or from a hostile image is one clear line, never a traceback:
+paths that cannot be written, outputs that name a folder, decompression bombs."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from PIL import Image
+
+from edgeimpro.cli.main import main
+from edgeimpro.errors import DataError, FileAccessError, UsageError
+from edgeimpro.preprocess import DEFAULT_MAX_IMAGE_PIXELS, set_max_image_pixels
+
+pytestmark = pytest.mark.unit
+
+TINY = ROOT / "tests" / "fixtures" / "golden" / "tiny.tflite"
+
+
+@pytest.fixture(autouse=True)
+def _restore_pixel_limit():
+    yield
+    set_max_image_pixels(DEFAULT_MAX_IMAGE_PIXELS)
+
+
+def _one_line_error(err: str) -> str:
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("errno_, hint", [(errno.EACCES, "permissions"), (errno.ENOSPC, "disk is full"),
+                                          (errno.EROFS, "read-only"), (errno.ENOTDIR, "is a file")])
+def test_os_errors_become_one_line_with_path_and_hint(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str], errno_: int,
+                                                      hint: str) -> None:
+    """Whatever verb meets it (root ignores permissions, so the error is raised where a write would fail)."""
+    import edgeimpro.cli.inspect as verb
+
+    def fail(args):
+        raise OSError(errno_, __import__("os").strerror(errno_), "/data/out/model.c")
+
+    monkeypatch.setattr(verb, "run", fail)
+    assert main(["inspect", str(TINY)]) == FileAccessError.exit_code
+    err = capsys.readouterr().err
+    assert _one_line_error(err) == f"error: {__import__('os').strerror(errno_)}: /data/out/model.c"
+    assert hint in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["export", str(TINY), "--target", "aot", "-o", "{file}/out"],
+    ["export", str(TINY), "--target", "tflm", "-o", "{file}/out"],
+    ["datasets", "demo", "faces", "{file}/out"],
+])
+def test_output_below_a_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              argv: list[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    rc = main([a.format(file=blocker) for a in argv])
+    assert rc in (UsageError.exit_code, FileAccessError.exit_code)
+    assert str(blocker) in _one_line_error(capsys.readouterr().err)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_run_output_naming_a_folder_is_refused_before_running(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((1, 4, 4, 1), np.int8))
+    out = tmp_path / "existing"
+    out.mkdir()
+    assert main(["run", str(TINY), "--inputs", str(x), "--on", "host", "-o", str(out)]) == UsageError.exit_code
+    line = _one_line_error(capsys.readouterr().err)
+    assert "is a folder" in line and list(out.iterdir()) == []
+
+
+def test_decompression_bomb_is_refused_and_the_limit_is_an_option(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)        # 48 kB on disk, 400 M pixels decoded
+    assert bomb.stat().st_size < 100_000
+    assert main(["infer", str(TINY), str(bomb)]) == DataError.exit_code
+    err = capsys.readouterr().err
+    assert "too large to decode safely" in _one_line_error(err) and "--max-image-pixels" in err
+
+    small = tmp_path / "small.png"
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(small)
+    assert main(["infer", str(TINY), str(small), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["infer", str(TINY), str(small), "--max-image-pixels", "1000"]) == DataError.exit_code
+    assert "1,000" in capsys.readouterr().err
