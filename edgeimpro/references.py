@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
@@ -395,8 +396,11 @@ class _InterpreterReference:
         interpreter_cls, resolver_type = self._import()
         if kernels not in ("default", "reference"):
             raise UsageError(f"unknown {self.title} kernels {kernels!r}", hint="use default or reference")
-        self._data = _model_bytes(model)
-        self.graph = load_graph(self._data)
+        self.graph = load_graph(_model_bytes(model))
+        # the bytes must outlive the interpreter; a quirk TFLM accepts and LiteRT rejects is normalised here
+        self._data, self.notes = normalise_for_litert(_model_bytes(model), self.graph)
+        for note in self.notes:
+            logging.getLogger(__name__).info("%s: %s", self.title, note)
         self.inputs = _tensor_infos(self.graph, self.graph.inputs)
         self.outputs = _tensor_infos(self.graph, self.graph.outputs)
         resolver = resolver_type.BUILTIN_REF if kernels == "reference" else resolver_type.AUTO
@@ -405,7 +409,7 @@ class _InterpreterReference:
                                            experimental_op_resolver_type=resolver)
             self._interp.allocate_tensors()
         except (RuntimeError, ValueError) as e:
-            raise ModelError(f"{self.title} cannot prepare the model: {e}") from None
+            raise ModelError(f"{self.title} cannot prepare the model: {one_report(str(e))}") from None
         self._in = [d["index"] for d in self._interp.get_input_details()]
         self._out = [d["index"] for d in self._interp.get_output_details()]
 
@@ -436,6 +440,50 @@ class _InterpreterReference:
         self._interp.set_tensor(self._in[0], sample)
         self._interp.invoke()
         return self._interp.get_tensor(self._out[0])
+
+
+_QUANTIZED_DIMENSION_SLOT = 16   # vtable slot of QuantizationParameters.quantized_dimension (schema field 6)
+
+
+def normalise_for_litert(data: bytes, graph: Graph) -> tuple[bytes, list[str]]:
+    """The model's bytes with the quirks TFLM accepts and LiteRT rejects mended, and a note per kind mended.
+
+    A 1-D tensor (a bias) whose quantization names dimension 3, copied from its conv's weights, is fine for
+    TFLM (TFLM's own person_detect.tflite has them) but LiteRT refuses it ("quantized_dimension must be in
+    range [0, 1)"). Its only dimension is what it means, so the field is set to 0 in place: a present
+    int32 field of a flatbuffer table is rewritten without moving anything else. The arithmetic is unchanged.
+    """
+    import tflite
+
+    fixes = [t.index for t in graph.tensors
+             if t.quantization is not None and len(t.shape) == 1
+             and t.quantization.quantized_dimension >= 1 and t.quantization.scale.size in (1, t.shape[0])]
+    if not fixes:
+        return data, []
+    out = bytearray(data)
+    sg = tflite.Model.GetRootAsModel(data, 0).Subgraphs(0)
+    for i in fixes:
+        q = sg.Tensors(i).Quantization()
+        slot = q._tab.Offset(_QUANTIZED_DIMENSION_SLOT)
+        if slot:
+            out[q._tab.Pos + slot: q._tab.Pos + slot + 4] = (0).to_bytes(4, "little")
+    return bytes(out), [f"{len(fixes)} 1-D tensor(s) quantized along a dimension they do not have (a quirk TFLM "
+                        "accepts) were read along their only dimension for LiteRT; the arithmetic is unchanged"]
+
+
+def one_report(text: str) -> str:
+    """A runtime's error text with its repeats folded: LiteRT states the same problem once per tensor."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.!])\s*(?=[A-Za-z])", text) if s.strip()]
+    seen: dict[str, str] = {}
+    repeats = 0
+    for sentence in sentences:
+        kind = re.sub(r"\d+", "#", sentence)
+        if kind in seen:
+            repeats += 1
+        else:
+            seen[kind] = sentence
+    folded = " ".join(seen.values())
+    return folded + (f" ({repeats} repeats of these folded)" if repeats else "")
 
 
 class LiteRTReference(_InterpreterReference):

@@ -169,3 +169,19 @@ def test_resume_after_the_emulator_is_killed(tmp_path: Path) -> None:
     s = summary(report)
     assert s["inputs"] == 18 and s["resumed_inputs"] == len(before) and s["sessions"] == 2
     assert s["references"]["tflm"]["exact_rate"] == 1.0
+
+
+def test_person_detect_quirk_compares_with_default_options(tmp_path: Path) -> None:
+    """TFLM's person_detect.tflite quirk (1-D biases quantized along "dimension 3"): compare with its default
+    references, LiteRT included, runs and proves the device exact."""
+    from tiny_models import bias_quantized_along_dimension_3
+
+    model = tmp_path / "person_detect_like.tflite"
+    model.write_bytes(bias_quantized_along_dimension_3(mlperf_model("vww").read_bytes()))
+    np.save(tmp_path / "x.npy", np.random.default_rng(6).integers(-128, 128, (3, 96, 96, 3), dtype=np.int8))
+    report = tmp_path / "report"
+    assert main(["compare", "--model", str(model), "--emulate", BOARD, str(tmp_path / "x.npy"),
+                 "--report", str(report)]) == 0
+    s = summary(report)
+    assert set(s["references"]) == {"tflm", "litert"}
+    assert s["references"]["tflm"]["exact_inputs"] == 3

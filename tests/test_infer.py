@@ -522,3 +522,21 @@ def test_pi_extra_does_not_pull_tensorflow() -> None:
     names = [req.split(";")[0].strip().lower() for req in pi]
     assert not [n for n in names if n.startswith(("tensorflow", "tf-", "keras"))], names
     assert any(n.startswith("ai-edge-litert") for n in names)
+
+
+def test_person_detect_quirk_runs_with_default_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """1-D biases quantized along "dimension 3" (TFLM's person_detect.tflite): LiteRT refuses them as they
+    are; infer runs the model with its defaults and answers what the unquirked model answers."""
+    from tiny_models import bias_quantized_along_dimension_3
+
+    original = mlperf_model("vww")
+    quirk = tmp_path / "person_detect_like.tflite"
+    quirk.write_bytes(bias_quantized_along_dimension_3(original.read_bytes()))
+    img = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(4).integers(0, 256, (120, 100, 3), dtype=np.uint8)).save(img)
+    answers = []
+    for model in (quirk, original):
+        rc, out, err = run_cli(capsys, model, img, "--json")
+        assert rc == 0 and "Traceback" not in err
+        answers.append(json.loads(out.splitlines()[0])["top"])
+    assert answers[0] == answers[1]

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import mlperf_model
-from tiny_models import tiny_model
+from tiny_models import bias_quantized_along_dimension_3, tiny_model
 
 from edgeimpro.errors import DependencyError, ModelError, UsageError
 from edgeimpro.references import (
@@ -17,6 +17,7 @@ from edgeimpro.references import (
     estimate_arena_32bit,
     get_reference,
     measure_tflm_arena,
+    one_report,
     parse_allocations,
 )
 
@@ -159,3 +160,26 @@ def test_arena_measurement_error_from_the_child_is_one_clear_error() -> None:
     with pytest.raises(ModelError, match="TFLite Micro cannot prepare the model") as e:
         measure_tflm_arena(tiny_model("gelu"))
     assert "GELU" in e.value.hint and str(e.value).count("cannot prepare") == 1
+
+
+def test_litert_runs_the_1d_bias_quirk_that_tflm_accepts() -> None:
+    """TFLM's person_detect.tflite has 1-D biases quantized along "dimension 3"; LiteRT refuses that, so the
+    quirk is normalised in memory for LiteRT, with the arithmetic unchanged."""
+    pytest.importorskip("ai_edge_litert")
+    original = mlperf_model("vww").read_bytes()
+    quirk = bias_quantized_along_dimension_3(original)
+    x = np.random.default_rng(3).integers(-128, 128, (3, 96, 96, 3), dtype=np.int8)
+    fast = LiteRTReference(quirk)
+    assert len(fast.notes) == 1 and fast.notes[0].startswith("28 1-D tensor(s)")
+    np.testing.assert_array_equal(fast.run(x), LiteRTReference(original).run(x))
+    np.testing.assert_array_equal(TflmReference(quirk).run(x), TflmReference(original).run(x))
+    assert LiteRTReference(original).notes == []
+
+
+def test_runtime_errors_are_reported_once() -> None:
+    repeated = "".join(f"quantized_dimension must be in range [0, 1). Was 3.Tensor {i} has invalid quantization "
+                       "parameters." for i in range(14))
+    assert one_report(repeated) == ("quantized_dimension must be in range [0, 1). Was 3. Tensor 0 has invalid "
+                                    "quantization parameters. (39 repeats of these folded)")
+    assert one_report("Didn't find op for builtin opcode 'GELU' version '1'.") == \
+        "Didn't find op for builtin opcode 'GELU' version '1'."

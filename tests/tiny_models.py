@@ -81,3 +81,14 @@ def edit_model(data: bytes, edit) -> bytes:
 
 def two_subgraphs(data: bytes) -> bytes:
     return edit_model(data, lambda m: m.subgraphs.append(copy.deepcopy(m.subgraphs[0])))
+
+
+def bias_quantized_along_dimension_3(data: bytes) -> bytes:
+    """TFLM's person_detect.tflite quirk: 1-D bias tensors whose quantization names dimension 3 (copied from
+    the conv weights). TFLM accepts it; LiteRT refuses it unless edgeimpro normalises it."""
+    def edit(model) -> None:
+        for t in model.subgraphs[0].tensors:
+            if t.quantization is not None and t.shape is not None and len(t.shape) == 1 \
+                    and t.quantization.scale is not None and len(t.quantization.scale) >= 1:
+                t.quantization.quantizedDimension = 3
+    return edit_model(data, edit)
