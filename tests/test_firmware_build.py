@@ -1,20 +1,31 @@
 """Firmware build: board facts as generated C and linker memory, fit refusal with numbers, hardware builds,
-the firmware's own size, and the build / flash verbs' errors."""
+the firmware's own size, the build / flash verbs' errors, and the build folder as untrusted ground: paths
+with spaces and '#', a user's folder refused, all-or-nothing writes, one build at a time."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from conftest import ROOT, cached
 from linkkit import FIXTURE_DIR, sources_digest
 
-from edgeimpro.boards.build import board_config_header, build_firmware, memory_ld, resolve_target
+from edgeimpro.boards.build import (
+    BUILD_MARKER,
+    board_config_header,
+    build_firmware,
+    build_lock,
+    memory_ld,
+    resolve_target,
+)
 from edgeimpro.boards.flash import flash_firmware
 from edgeimpro.boards.registry import BOARDS, get_board
 from edgeimpro.cli.main import main
-from edgeimpro.errors import BoardFitError, UsageError
+from edgeimpro.errors import BoardFitError, EdgeImproError, UsageError
 
 NULL_MODEL = ROOT / "tests" / "fixtures" / "null_model"
 needs_toolchain = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
@@ -107,3 +118,161 @@ def test_build_verb_prints_json(tmp_path, capsys) -> None:
     assert report["board"] == "qemu-m55" and report["flash_total"] == 512 * 1024
     assert main(["build", "--board", "qemu-m4", "--model-dir", str(tmp_path / "nothing"), "-o",
                  str(tmp_path / "b")]) == 2
+
+
+# ---- the build folder ----
+
+FIXTURE_SHA = "c143c035950b4d45569030f107f5871af0c6ea2cf14584d649c930bfd1d1d436"
+HOSTILE = "out dir #2 $x 'q"             # a space, '#', '$' and a quote: make and the shell's worst cases
+
+
+def model_copy(where, sha: str = FIXTURE_SHA):
+    """The fixture model in a folder whose name has a space and '#', stamped with `sha`."""
+    where.mkdir(parents=True)
+    for f in ("model.c", "model.h"):
+        shutil.copy(FIXTURE_DIR / f, where / f)
+    header = where / "model.h"
+    header.write_text(header.read_text().replace(FIXTURE_SHA, sha))
+    return where
+
+
+def tree(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.is_symlink()}
+
+
+@pytest.mark.qemu
+@needs_toolchain
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
+def test_paths_with_spaces_and_hash_build_run_and_rebuild_by_hand(tmp_path) -> None:
+    import numpy as np
+    from linkkit import fixture_inputs, fixture_reference
+
+    from edgeimpro.link.emulator import Emulator
+
+    model = model_copy(tmp_path / "my models #1")
+    out = tmp_path / "a b#c" / HOSTILE
+    build_firmware("qemu-m4", model, out, ["EIP_FIXTURE_SIDE=16"], jobs=2)
+    assert "src/model" in (out / "config.mk").read_text() and str(tmp_path) not in (out / "config.mk").read_text()
+    with Emulator("qemu-m4", out) as emu:
+        assert emu.device.info().model_sha256 == FIXTURE_SHA
+        x = fixture_inputs(np.random.default_rng(21), 16)
+        for got, want in zip(emu.device.infer(x).outputs, fixture_reference(*x)[0], strict=True):
+            np.testing.assert_array_equal(got, want)
+    assert subprocess.run(["make", "-C", str(out), "-q"]).returncode == 0     # by hand: up to date
+    (model / "model.c").touch()
+    assert subprocess.run(["make", "-C", str(out), "-q"]).returncode == 1     # ...and it sees the model change
+    assert subprocess.run(["make", "-C", str(out)], capture_output=True).returncode == 0
+
+
+@pytest.mark.host
+def test_host_build_with_spaces_and_hash_in_every_path(tmp_path) -> None:
+    import numpy as np
+    from linkkit import PipeTransport, fixture_inputs, fixture_reference
+
+    from edgeimpro.boards.build import build_host_firmware
+    from edgeimpro.link import Device
+
+    model = model_copy(tmp_path / "my models #1")
+    binary = build_host_firmware(model, tmp_path / HOSTILE, sanitize=False)
+    transport = PipeTransport(binary)
+    dev = Device(transport)
+    assert dev.info().model_sha256 == FIXTURE_SHA
+    x = fixture_inputs(np.random.default_rng(22))
+    for got, want in zip(dev.infer(x).outputs, fixture_reference(*x)[0], strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert transport.close() == 0
+
+
+@pytest.mark.host
+def test_run_on_host_with_spaces_in_the_cache_and_temp_paths(tmp_path, monkeypatch) -> None:
+    import tempfile
+
+    import numpy as np
+
+    from edgeimpro.graph.loader import load_graph
+    from edgeimpro.run import run_host
+
+    tiny = ROOT / "tests" / "fixtures" / "golden" / "tiny.tflite"
+    cache, temp = tmp_path / "cache #1 $x", tmp_path / "tmp dir 'q"
+    temp.mkdir()
+    monkeypatch.setenv("EDGEIMPRO_CACHE", str(cache))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    graph = load_graph(tiny)
+    x = np.zeros((2, *graph.input_tensors[0].shape), np.int8)
+    result = run_host(tiny, [x])
+    assert result.outputs["output_0"].shape[0] == 2
+    assert list(cache.rglob("runner"))                    # built in the cache under the hostile path
+
+
+@needs_toolchain
+def test_a_users_folder_is_refused_and_left_untouched(tmp_path) -> None:
+    proj = tmp_path / "project"
+    proj.mkdir()
+    (proj / "Makefile").write_text("all:\n\techo my own build\n")
+    (proj / "config.mk").write_text("MINE := 1\n")
+    before = tree(proj)
+    with pytest.raises(UsageError, match="not written by `edgeimpro build`"):
+        build_firmware("qemu-m4", FIXTURE_DIR, proj)
+    assert tree(proj) == before and sorted(os.listdir(proj)) == ["Makefile", "config.mk"]
+    assert main(["build", "--board", "qemu-m4", "--model-dir", str(FIXTURE_DIR), "-o", str(proj)]) == 2
+    assert tree(proj) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+@pytest.mark.unit
+def test_defines_make_cannot_carry_are_refused(tmp_path) -> None:
+    for bad in ("X=a b", "X=$(shell id)", "X='q'", "X=1#2", "1X"):
+        with pytest.raises(UsageError, match="cannot be passed through make"):
+            build_firmware("qemu-m4", FIXTURE_DIR, tmp_path / "out", [bad])
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.qemu
+@needs_toolchain
+def test_a_failed_build_leaves_the_previous_firmware_intact(tmp_path) -> None:
+    out = tmp_path / HOSTILE
+    build_firmware("stm32f405", FIXTURE_DIR, out, ["EIP_FIXTURE_SIDE=16"], jobs=2)
+    good = tree(out)
+    assert json.loads(good[BUILD_MARKER])["model_sha256"] == FIXTURE_SHA
+    with pytest.raises(BoardFitError):                                   # the model outgrows the board
+        build_firmware("stm32f405", FIXTURE_DIR, out, ["EIP_FIXTURE_SIDE=160"], jobs=2)
+    assert tree(out) == good
+    with pytest.raises(EdgeImproError, match="failed") as e:              # a compile error
+        build_firmware("stm32f405", FIXTURE_DIR, out, ["EIP_LINK_MAX_PAYLOAD=10"], jobs=2)
+    assert "EIP_LINK_MAX_PAYLOAD" in str(e.value) and "left as it was" in e.value.hint
+    assert tree(out) == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([HOSTILE, f".{HOSTILE}.lock"])   # no leftovers
+
+
+@needs_toolchain
+def test_a_build_into_a_locked_folder_is_refused(tmp_path) -> None:
+    out = tmp_path / "build"
+    with build_lock(out):
+        with pytest.raises(UsageError, match=f"another edgeimpro build \\(pid {os.getpid()}\\) is writing"):
+            build_firmware("qemu-m4", FIXTURE_DIR, out)
+    assert not out.exists()
+
+
+@pytest.mark.qemu
+@needs_toolchain
+def test_two_concurrent_builds_into_one_folder_never_both_claim_it(tmp_path) -> None:
+    """Two `edgeimpro build` of two models into one folder at once: the firmware left there is the model of
+    a build that reported success, and a build that did not get the folder says so."""
+    shas = {"a": "a" * 64, "b": "b" * 64}
+    models = {k: model_copy(tmp_path / f"model {k}", sha) for k, sha in shas.items()}
+    out = tmp_path / "shared build"
+    procs = {k: subprocess.Popen([sys.executable, "-m", "edgeimpro.cli.main", "build", "--board", "qemu-m4",
+                                  "--model-dir", str(m), "-o", str(out), "-D", "EIP_FIXTURE_SIDE=16", "--json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for k, m in models.items()}
+    results = {k: (p.wait(120), p.stdout.read(), p.stderr.read()) for k, p in procs.items()}
+    ok = [k for k, (code, _, _) in results.items() if code == 0]
+    assert ok, results
+    for code, _, err in results.values():
+        if code != 0:
+            assert code == 2 and "another edgeimpro build" in err, err
+    elf = (out / "firmware.elf").read_bytes()
+    inside = [k for k, sha in shas.items() if sha.encode() in elf]
+    assert len(inside) == 1 and inside[0] in ok
+    assert json.loads((out / BUILD_MARKER).read_text())["model_sha256"] == shas[inside[0]]

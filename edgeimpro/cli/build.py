@@ -1,14 +1,18 @@
 """`edgeimpro build --board NAME (--model model.tflite | --model-dir EXPORTED_DIR) -o BUILD_DIR`: firmware.elf,
-.bin, .hex and a size report. With --model the AOT C is exported first, into BUILD_DIR/model."""
+.bin, .hex and a size report. With --model the AOT C is exported first, into BUILD_DIR/model.
+
+BUILD_DIR is written all or nothing, one build at a time, and only if it is new, empty or an earlier build."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 from edgeimpro.boards.build import KERNEL_VARIANTS, TARGETS, build_firmware
 from edgeimpro.boards.registry import BOARDS
+from edgeimpro.errors import UsageError
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -31,24 +35,24 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model_dir = args.model_dir
-    if args.model is not None:
-        from edgeimpro.codegen.aot import export_aot
-
-        model_dir = args.output / "model"
-        rep = export_aot(args.model, model_dir, measure_tflm=False)
-        if not args.json:
-            print(f"exported {args.model} to {model_dir}: arena {rep['arena_bytes']:,} B, "
-                  f"weights {rep['weights_bytes']:,} B")
-    result = build_firmware(args.board, model_dir, args.output, args.defines, target=args.target,
+    if args.model is not None and not args.model.is_file():
+        raise UsageError(f"model file not found: {args.model}", hint="give a full-int8 .tflite with --model")
+    if args.model_dir is not None and args.model_dir.is_file():
+        raise UsageError(f"--model-dir {args.model_dir} is a file", hint="give a .tflite with --model instead")
+    source = args.model if args.model is not None else args.model_dir
+    result = build_firmware(args.board, source, args.output, args.defines, target=args.target,
                             layer_hook=not args.no_layer_hook, kernels=args.kernels)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
+        rep = result.model_export
+        if rep is not None:
+            print(f"exported {args.model} to {result.model_dir}: arena {rep['arena_bytes']:,} B, "
+                  f"weights {rep['weights_bytes']:,} B")
         print(result.summary())
         print(f"  also {result.bin.name}, {result.hex.name}, size.json in {result.out_dir}")
         if result.target == "qemu":
-            print(f"run it: edgeimpro emulate --board {result.board} {result.out_dir}")
+            print(f"run it: edgeimpro emulate --board {result.board} {shlex.quote(str(result.out_dir))}")
         else:
-            print(f"flash it: edgeimpro flash --board {result.board} {result.elf}")
+            print(f"flash it: edgeimpro flash --board {result.board} {shlex.quote(str(result.elf))}")
     return 0

@@ -1,6 +1,7 @@
 # Firmware build (GNU make). Run from a build folder prepared by edgeimpro.boards.build (`edgeimpro build`),
-# which writes config.mk (board, model folder, flags) and gen/ (eip_board_config.h, memory.ld); after that,
-# `make -C BUILD_DIR` rebuilds by hand.
+# which writes config.mk (board, flags), gen/ (eip_board_config.h, memory.ld) and src/ (symlinks to these
+# firmware sources and to the model folder); after that, `make -C BUILD_DIR` rebuilds by hand.
+# Every path here is relative to the build folder and free of spaces: make cannot quote a path.
 include config.mk
 
 CC := $(CROSS)gcc
