@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,13 @@ import tflite
 
 from edgeimpro.errors import ModelError
 from edgeimpro.graph.model import Graph, Op, Quantization, Tensor
+from edgeimpro.graph.structure import CORRUPT_HINT, check_structure
 
 _OPCODE_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k.lower() for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 _ACTIVATIONS = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_")}
 _PADDINGS = {v: k for k, v in vars(tflite.Padding).items() if not k.startswith("_")}
+_OPTION_NAMES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
 _NP_DTYPES = {
     "int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
     "float16": np.float16, "float32": np.float32, "float64": np.float64, "bool": np.bool_,
@@ -24,7 +27,8 @@ _NP_DTYPES = {
 
 
 def load_graph(source: str | Path | bytes) -> Graph:
-    """Parse a .tflite file (path or bytes). Raises ModelError naming the file when it is not one."""
+    """Parse a .tflite file (path or bytes) and check its structure (structure.py) before anyone reads it.
+    Raises ModelError naming the file when it is not one, and the op or tensor when it is malformed."""
     name = "<bytes>"
     if isinstance(source, (str, Path)):
         name = str(source)
@@ -40,30 +44,50 @@ def load_graph(source: str | Path | bytes) -> Graph:
         raise ModelError(f"{name} is not a TFLite flatbuffer (no TFL3 identifier)",
                          hint="give a .tflite written by `edgeimpro convert` or the TFLite converter")
     try:
-        return _parse(buf)
+        graph = _parse(buf)
     except ModelError:
         raise
     except Exception as e:  # a truncated or corrupt flatbuffer surfaces as struct/index errors
         raise ModelError(f"{name} is corrupt: cannot parse the flatbuffer ({type(e).__name__}: {e})",
                          hint="re-export the model; the file may be truncated") from None
+    check_structure(graph)   # outside the try: a bug in a check must not pass for a corrupt file
+    return graph
+
+
+def _count(n: int, what: str, buf: bytes, elem_bytes: int = 4) -> int:
+    """A vector length read from the file, refused when the file is too small to hold it (a corrupt
+    length would otherwise make the reader loop for a long time over garbage)."""
+    if n * elem_bytes > len(buf):
+        raise ModelError(f"model is corrupt: it declares {n:,} {what}, more than its {len(buf):,} bytes "
+                         "can hold", hint=CORRUPT_HINT)
+    return n
 
 
 def _parse(buf: bytes) -> Graph:
     model = tflite.Model.GetRootAsModel(buf, 0)
-    if model.SubgraphsLength() < 1:
-        raise ModelError("model has no subgraph")
+    n_subgraphs = _count(model.SubgraphsLength(), "subgraphs", buf)
+    if n_subgraphs < 1:
+        raise ModelError("model has no subgraph", hint=CORRUPT_HINT)
     sg = model.Subgraphs(0)
+    n_codes = _count(model.OperatorCodesLength(), "operator codes", buf)
+    n_buffers = _count(model.BuffersLength(), "buffers", buf)
 
-    tensors = [_tensor(model, sg.Tensors(i), i, buf) for i in range(sg.TensorsLength())]
+    tensors = [_tensor(model, sg.Tensors(i), i, buf, n_buffers)
+               for i in range(_count(sg.TensorsLength(), "tensors", buf))]
     ops = []
-    for i in range(sg.OperatorsLength()):
+    for i in range(_count(sg.OperatorsLength(), "operators", buf)):
         o = sg.Operators(i)
-        code = model.OperatorCodes(o.OpcodeIndex())
+        code_index = o.OpcodeIndex()
+        if not 0 <= code_index < n_codes:
+            raise ModelError(f"op {i} has opcode index {code_index}; the model has {n_codes} operator codes",
+                             hint=CORRUPT_HINT)
+        code = model.OperatorCodes(code_index)
         builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
         opcode = _OPCODE_NAMES.get(builtin, f"BUILTIN_{builtin}")
         if opcode == "CUSTOM":
             cc = code.CustomCode()
-            opcode = "CUSTOM:" + (cc.decode() if cc else "?")
+            opcode = "CUSTOM:" + (cc.decode(errors="replace") if cc else "?")
+        kind = o.BuiltinOptionsType()
         ops.append(Op(
             index=i,
             opcode=opcode,
@@ -71,6 +95,7 @@ def _parse(buf: bytes) -> Graph:
             outputs=[int(x) for x in o.OutputsAsNumpy()] if o.OutputsLength() else [],
             options=_options(o),
             version=code.Version(),
+            options_type="" if kind == 0 else _OPTION_NAMES.get(kind, f"BuiltinOptions_{kind}"),
         ))
     desc = model.Description()
     return Graph(
@@ -82,43 +107,46 @@ def _parse(buf: bytes) -> Graph:
         size_bytes=len(buf),
         schema_version=model.Version(),
         description=desc.decode(errors="replace") if desc else "",
-        subgraph_count=model.SubgraphsLength(),
+        subgraph_count=n_subgraphs,
     )
 
 
-def _tensor(model: Any, t: Any, index: int, buf: bytes) -> Tensor:
+def _tensor(model: Any, t: Any, index: int, buf: bytes, n_buffers: int) -> Tensor:
+    name = t.Name().decode(errors="replace") if t.Name() else f"t{index}"
     dtype = _TYPE_NAMES.get(t.Type(), f"type{t.Type()}")
     shape = tuple(int(x) for x in t.ShapeAsNumpy()) if t.ShapeLength() else ()
     sig = tuple(int(x) for x in t.ShapeSignatureAsNumpy()) if t.ShapeSignatureLength() else None
     q = t.Quantization()
     quant = None
     if q is not None and q.ScaleLength() > 0:
-        zp = q.ZeroPointAsNumpy() if q.ZeroPointLength() else np.zeros(q.ScaleLength(), np.int64)
-        quant = Quantization(
-            scale=np.asarray(q.ScaleAsNumpy(), dtype=np.float32),
-            zero_point=np.asarray(zp, dtype=np.int64),
-            quantized_dimension=q.QuantizedDimension(),
-        )
+        scale = np.asarray(q.ScaleAsNumpy(), dtype=np.float32)
+        # no zero points at all reads as an empty vector: check_structure names the mismatch
+        zp = q.ZeroPointAsNumpy() if q.ZeroPointLength() else np.zeros(0, np.int64)
+        quant = Quantization(scale=scale, zero_point=np.asarray(zp, dtype=np.int64),
+                             quantized_dimension=q.QuantizedDimension())
+    if t.Buffer() >= n_buffers:
+        raise ModelError(f"tensor {index} '{name}' uses buffer {t.Buffer()}; the model has {n_buffers} buffers",
+                         hint=CORRUPT_HINT)
     data = None
-    b = model.Buffers(t.Buffer()) if t.Buffer() < model.BuffersLength() else None
-    if b is not None:
-        raw: bytes | None = None
-        if b.DataLength() > 0:
-            raw = b.DataAsNumpy().tobytes()
-        elif b.Offset() > 1:  # large models keep buffers after the flatbuffer
-            raw = buf[b.Offset(): b.Offset() + b.Size()]
-        if raw is not None and dtype in _NP_DTYPES:
-            arr = np.frombuffer(raw, dtype=_NP_DTYPES[dtype])
-            expected = int(np.prod(shape)) if shape else 1
-            if arr.size != expected:
-                raise ModelError(f"tensor {index} ({t.Name().decode()}) holds {arr.size} values, "
-                                 f"its shape {list(shape)} needs {expected}", hint="the model file is corrupt")
-            data = arr.reshape(shape).copy()
-        elif raw is not None:
-            data = np.frombuffer(raw, dtype=np.uint8).copy()
+    b = model.Buffers(t.Buffer())
+    raw: bytes | None = None
+    if b.DataLength() > 0:
+        raw = b.DataAsNumpy().tobytes()
+    elif b.Offset() > 1:  # large models keep buffers after the flatbuffer
+        raw = buf[b.Offset(): b.Offset() + b.Size()]
+    if raw is not None and dtype in _NP_DTYPES:
+        arr = np.frombuffer(raw, dtype=_NP_DTYPES[dtype]) if len(raw) % np.dtype(_NP_DTYPES[dtype]).itemsize == 0 \
+            else None
+        expected = math.prod(shape) if all(d >= 0 for d in shape) else -1
+        if arr is None or arr.size != expected:
+            raise ModelError(f"tensor {index} ({name}) holds {len(raw)} bytes of {dtype}, its shape {list(shape)} "
+                             f"needs {expected} values", hint=CORRUPT_HINT)
+        data = arr.reshape(shape).copy()
+    elif raw is not None:
+        data = np.frombuffer(raw, dtype=np.uint8).copy()
     return Tensor(
         index=index,
-        name=t.Name().decode(errors="replace") if t.Name() else f"t{index}",
+        name=name,
         shape=shape,
         dtype=dtype,
         quantization=quant,
@@ -130,6 +158,10 @@ def _tensor(model: Any, t: Any, index: int, buf: bytes) -> Tensor:
 
 def _activation(v: int) -> str:
     return _ACTIVATIONS.get(v, f"ACT_{v}")
+
+
+def _padding(v: int) -> str:
+    return _PADDINGS.get(v, f"PADDING_{v}")
 
 
 def _init(cls: Any, table: Any) -> Any:
@@ -147,18 +179,18 @@ def _options(o: Any) -> dict[str, Any]:
     opt = tflite.BuiltinOptions
     if kind == opt.Conv2DOptions:
         x = _init(tflite.Conv2DOptions, table)
-        return {"padding": _PADDINGS[x.Padding()], "stride_h": x.StrideH(), "stride_w": x.StrideW(),
+        return {"padding": _padding(x.Padding()), "stride_h": x.StrideH(), "stride_w": x.StrideW(),
                 "dilation_h": x.DilationHFactor(), "dilation_w": x.DilationWFactor(),
                 "activation": _activation(x.FusedActivationFunction())}
     if kind == opt.DepthwiseConv2DOptions:
         x = _init(tflite.DepthwiseConv2DOptions, table)
-        return {"padding": _PADDINGS[x.Padding()], "stride_h": x.StrideH(), "stride_w": x.StrideW(),
+        return {"padding": _padding(x.Padding()), "stride_h": x.StrideH(), "stride_w": x.StrideW(),
                 "dilation_h": x.DilationHFactor(), "dilation_w": x.DilationWFactor(),
                 "depth_multiplier": x.DepthMultiplier(),
                 "activation": _activation(x.FusedActivationFunction())}
     if kind == opt.Pool2DOptions:
         x = _init(tflite.Pool2DOptions, table)
-        return {"padding": _PADDINGS[x.Padding()], "stride_h": x.StrideH(), "stride_w": x.StrideW(),
+        return {"padding": _padding(x.Padding()), "stride_h": x.StrideH(), "stride_w": x.StrideW(),
                 "filter_h": x.FilterHeight(), "filter_w": x.FilterWidth(),
                 "activation": _activation(x.FusedActivationFunction())}
     if kind == opt.FullyConnectedOptions:

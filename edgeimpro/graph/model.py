@@ -65,6 +65,7 @@ class Op:
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    options_type: str = ""           # the BuiltinOptions table in the file, e.g. "Conv2DOptions" ("": none)
 
     def input_tensors(self, graph: Graph) -> list[Tensor | None]:
         return [graph.tensors[i] if i >= 0 else None for i in self.inputs]
