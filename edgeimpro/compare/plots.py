@@ -1,15 +1,24 @@
 """The report's figures as PNG bytes (matplotlib's object API with the Agg canvas: no pyplot, no global
-backend switch, safe in any process)."""
+backend switch, safe in any process).
+
+Class names, op names and board names come from the model, its model.json or the device: every text drawn
+from them is `printable` (a lone surrogate, as JSON's "\\udcff", crashes the font code) and drawn with
+TEXT (parse_math=False), else a `$` starts matplotlib's mathtext and a label such as `$\\frac$` makes the
+whole report fail.
+"""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
+from edgeimpro.escape import printable
+
 DEVICE_COLOUR = "#1f77b4"
 REFERENCE_COLOURS = {"tflm": "#d62728", "litert": "#ff7f0e", "keras": "#9467bd"}   # any tflm difference is a bug
 FIRST_COLOUR = "#d62728"
 DPI = 110
+TEXT = {"parse_math": False}            # draw model strings literally (no mathtext)
 
 
 def _figure(width: float, height: float) -> Any:
@@ -45,8 +54,8 @@ def difference_histogram(summary: dict[str, Any]) -> bytes | None:
         ax.set_ylim(0.5, max(hist.values(), default=1) * 3)
         differing = ref["elements"] - hist.get(0, 0)
         what = "int8 steps, the float output rounded to int8" if ref.get("float") else "int8 steps"
-        ax.set_title(f"device − {ref['title']}: {differing:,} of {ref['elements']:,} elements differ "
-                     f"(max |Δ| {ref['max_abs_diff_steps']:.3g} steps)", fontsize=10, loc="left")
+        ax.set_title(f"device − {printable(ref['title'])}: {differing:,} of {ref['elements']:,} elements differ "
+                     f"(max |Δ| {ref['max_abs_diff_steps']:.3g} steps)", fontsize=10, loc="left", **TEXT)
         ax.set_ylabel("elements")
         ax.set_xlabel(f"difference ({what})")
         if span <= 12:
@@ -63,9 +72,10 @@ def confusion_matrices(summary: dict[str, Any]) -> bytes | None:
         return None
     import numpy as np
 
-    names = summary.get("class_names") or []
+    names = [printable(str(n)) for n in summary.get("class_names") or []]
     titles = {"device": f"device ({(summary.get('device') or {}).get('board', '')})"}
     titles.update({k: v["title"] for k, v in summary["references"].items()})
+    titles = {k: printable(str(v)) for k, v in titles.items()}
     n = len(mats)
     k = len(names)
     cell = 0.45 if k <= 12 else 0.22
@@ -76,11 +86,13 @@ def confusion_matrices(summary: dict[str, Any]) -> bytes | None:
         m = np.asarray(m)
         ax.imshow(m, cmap="Blues", vmin=0, vmax=max(1, int(m.max())))
         acc = labels["accuracy"].get(who)
-        ax.set_title(f"{titles.get(who, who)}\naccuracy {100 * acc:.1f}%" if acc is not None else who, fontsize=9)
+        ax.set_title(f"{titles.get(who, who)}\naccuracy {100 * acc:.1f}%" if acc is not None else who, fontsize=9,
+                     **TEXT)
         ticks = range(k)
         if k <= 30:
-            ax.set_xticks(ticks, names, rotation=90 if max(map(len, names), default=0) > 3 else 0, fontsize=8)
-            ax.set_yticks(ticks, names, fontsize=8)
+            ax.set_xticks(ticks, names, rotation=90 if max(map(len, names), default=0) > 3 else 0, fontsize=8,
+                          **TEXT)
+            ax.set_yticks(ticks, names, fontsize=8, **TEXT)
         if k <= 20:
             limit = m.max() / 2
             for i in range(k):
@@ -103,7 +115,7 @@ def layer_divergence_chart(summary: dict[str, Any]) -> bytes | None:
     first = (layers.get("first_divergent_layer") or {}).get("layer")
     starts = {int(k): v for k, v in layers["first_divergence_counts"].items()}
     xs = list(range(len(rows)))
-    ticks = [f"{r['layer']} {r['opcode']}" for r in rows]
+    ticks = [printable(f"{r['layer']} {r['opcode']}") for r in rows]
     fig = _figure(max(6.0, 0.42 * len(rows) + 1.5), 5.2)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
     colours = [FIRST_COLOUR if r["layer"] == first else ("#ff9896" if r["max_abs"] else "#98df8a") for r in rows]
@@ -112,8 +124,8 @@ def layer_divergence_chart(summary: dict[str, Any]) -> bytes | None:
     title = f"layer by layer vs tflite_micro, over {layers['inputs_checked']} mismatching input(s)"
     if first is not None:
         fl = layers["first_divergent_layer"]
-        title += f"\nfirst divergence: layer {first} {fl['opcode']} (max |Δ| {fl['max_abs']})"
-    top.set_title(title, fontsize=10, loc="left")
+        title += f"\nfirst divergence: layer {first} {printable(fl['opcode'])} (max |Δ| {fl['max_abs']})"
+    top.set_title(title, fontsize=10, loc="left", **TEXT)
     top.grid(axis="y", alpha=0.3)
     for x, r in zip(xs, rows, strict=True):
         if r["max_abs"] == 0:
@@ -126,7 +138,7 @@ def layer_divergence_chart(summary: dict[str, Any]) -> bytes | None:
     bottom.bar(xs, [starts.get(r["layer"], 0) for r in rows],
                color=[FIRST_COLOUR if r["layer"] == first else "#aec7e8" for r in rows])
     bottom.set_ylabel("inputs diverging\nfirst here")
-    bottom.set_xticks(xs, ticks, rotation=60, ha="right", fontsize=8)
+    bottom.set_xticks(xs, ticks, rotation=60, ha="right", fontsize=8, **TEXT)
     bottom.yaxis.get_major_locator().set_params(integer=True)
     bottom.grid(axis="y", alpha=0.3)
     return _png(fig)

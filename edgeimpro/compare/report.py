@@ -1,15 +1,19 @@
 """report.html: one self-contained page (figures and thumbnails embedded as base64 PNG) from summary.json
-and the gallery's records."""
+and the gallery's records.
+
+Model file, class, input, op and board names are data from files and devices: every one passes `_e`
+(edgeimpro.escape.html_text) exactly once; table cells are HTML already, table headers are text.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from edgeimpro.compare import plots
+from edgeimpro.escape import html_text
 
 CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
@@ -29,7 +33,7 @@ code { background: #f4f4f4; padding: 0 .2em; }
 
 
 def _e(x: Any) -> str:
-    return html.escape(str(x))
+    return html_text(x)
 
 
 def _img(png: bytes, alt: str, **attrs: str) -> str:
@@ -81,7 +85,7 @@ def _metrics(s: dict[str, Any]) -> str:
     refs = [r for r in s["references"].values() if r.get("inputs")]
     if not refs:
         return "<p>No input compared.</p>"
-    names = [f"{_e(r['title'])}" for r in refs]
+    names = [str(r["title"]) for r in refs]            # text: _table escapes headers
     rows = [
         ["exact-match rate (whole output)"] + [f"{_pct(r['exact_rate'])} ({r['exact_inputs']:,}/{r['inputs']:,})"
                                                for r in refs],
