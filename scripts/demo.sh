@@ -38,8 +38,8 @@ $EI build --board "$EMU" --model-dir "$OUT/aot" -o "$OUT/firmware"
 step "7/8 benchmark on the emulated $EMU: flash, RAM, instructions per inference, link"
 $EI bench "$OUT/model/model.tflite" --board "$EMU" --inputs 3
 
-step "8/8 compare the emulated board with the desktop on new images (another seed) -> $OUT/compare"
-$EI datasets demo shapes "$OUT/test-shapes" --count ${TEST_COUNT:-20} --seed 99
+step "8/8 compare the emulated board with the desktop on unseen images (the test split) -> $OUT/compare"
+$EI datasets demo shapes "$OUT/test-shapes" --count ${TEST_COUNT:-20} --split test
 $EI compare --model "$OUT/model/model.tflite" --emulate "$EMU" "$OUT/test-shapes" --layers --report "$OUT/compare"
 
 printf '\ndemo done. outputs:\n'

@@ -72,9 +72,33 @@ def test_faces(tmp_path: Path) -> None:
 
 
 def test_count_beyond_real_data_refused(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="faces has 100 images per class, 101 requested"):
-        write_demo("faces", tmp_path / "f", count=101)
+    with pytest.raises(UsageError, match="the train split has 77 images of class 'face', 78 requested") as e:
+        write_demo("faces", tmp_path / "f", count=78)
+    assert "--count 77" in e.value.hint
     assert not (tmp_path / "f").exists()
+    with pytest.raises(UsageError, match="the test split has 20 images of class 'non-face', 21 requested"):
+        write_demo("faces", tmp_path / "f", count=21, split="test")
+
+
+def pixel_digests(root: Path) -> set[str]:
+    return {hashlib.sha256(np.asarray(Image.open(p)).tobytes()).hexdigest() for p in root.rglob("*.png")}
+
+
+@pytest.mark.parametrize("name, count, size", [("digits", None, 96), ("faces", None, 96), ("shapes", 40, 24)])
+def test_train_and_test_splits_never_share_an_image_whatever_the_seeds(tmp_path: Path, name: str,
+                                                                       count: int | None, size: int) -> None:
+    """The leak the issue found: a 'test' set written with another seed was byte-identical to training images."""
+    train = {seed: pixel_digests(write_demo(name, tmp_path / f"train{seed}", count=count, seed=seed, size=size).path)
+             for seed in (0, 7)}
+    test = {seed: pixel_digests(write_demo(name, tmp_path / f"test{seed}", count=count, seed=seed, size=size,
+                                           split="test").path) for seed in (0, 7)}
+    for a in train.values():
+        for b in test.values():
+            assert a and b and not a & b
+    if count is None:                      # every image of the real sets is in exactly one split
+        assert len(train[0]) + len(test[0]) == {"digits": 5000, "faces": 200}[name]
+    else:                                  # generated: another seed gives other images
+        assert not train[0] & train[7]
 
 
 def test_refuses_non_empty_folder_unless_forced(tmp_path: Path) -> None:
@@ -115,6 +139,8 @@ def test_cli_demo_and_list(tmp_path: Path, capsys: pytest.CaptureFixture) -> Non
     capsys.readouterr()
     assert main(["datasets", "demo", "shapes", str(tmp_path / "s"), "--count", "2"]) == UsageError.exit_code
     assert "already exists" in capsys.readouterr().err
+    assert main(["datasets", "demo", "faces", str(tmp_path / "t"), "--split", "test"]) == 0
+    assert {p.name: len(list(p.iterdir())) for p in (tmp_path / "t").iterdir()} == {"face": 23, "non-face": 20}
 
 
 # --- the image-folder loader ----------------------------------------------------------------------
@@ -164,8 +190,19 @@ def test_loader_one_class_only(tmp_path: Path) -> None:
         scan_image_folder(tmp_path)
 
 
-def test_split_is_stratified_and_seeded(mixed_folder: Path) -> None:
-    items = scan_image_folder(mixed_folder).items * 5          # cats 15, dogs 10
+def distinct_images(root: Path, counts: dict[str, int]) -> list[tuple[Path, int]]:
+    items = []
+    for y, (cls, n) in enumerate(counts.items()):
+        (root / cls).mkdir(parents=True)
+        for i in range(n):
+            path = root / cls / f"{i}.png"
+            Image.fromarray(np.full((4, 4), 10 * i + y, np.uint8)).save(path)
+            items.append((path, y))
+    return items
+
+
+def test_split_is_stratified_and_seeded(tmp_path: Path) -> None:
+    items = distinct_images(tmp_path, {"cats": 15, "dogs": 10})
     a = split_items(items, 0.4, seed=1)
     assert a == split_items(items, 0.4, seed=1)
     assert a != split_items(items, 0.4, seed=2)
@@ -173,8 +210,24 @@ def test_split_is_stratified_and_seeded(mixed_folder: Path) -> None:
     assert sorted(train + val) == sorted(items)
     assert [sum(y == k for _, y in val) for k in (0, 1)] == [6, 4]      # 40% of each class
     # A class of one image keeps it for training.
-    single = [(mixed_folder / "x.png", 0), (mixed_folder / "y.png", 1), (mixed_folder / "z.png", 1)]
+    single = [(tmp_path / "cats" / "0.png", 0), (tmp_path / "dogs" / "0.png", 1), (tmp_path / "dogs" / "1.png", 1)]
     assert [y for _, y in split_items(single, 0.5)[0]].count(0) == 1
+
+
+def test_split_keeps_copies_of_one_image_together(tmp_path: Path) -> None:
+    """Copies under other names (scraped sets have them) never sit on both sides of the held-out split."""
+    items = distinct_images(tmp_path, {"cats": 12, "dogs": 12})
+    for i in range(6):                                       # six cats copied twice each under new names
+        for k in range(2):
+            copy = tmp_path / "cats" / f"copy{i}_{k}.png"
+            copy.write_bytes((tmp_path / "cats" / f"{i}.png").read_bytes())
+            items.append((copy, 0))
+    digest = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p, _ in items}
+    for seed in range(8):
+        train, val = split_items(items, 0.3, seed=seed)
+        assert sorted(train + val) == sorted(items)
+        assert not {digest[p] for p, _ in train} & {digest[p] for p, _ in val}
+        assert 0 < sum(y == 0 for _, y in val) < 24 and sum(y == 1 for _, y in val) == 4
 
 
 def test_cli_copies_the_library_names() -> None:

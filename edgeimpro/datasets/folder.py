@@ -10,6 +10,7 @@ Unreadable images are reported by path and counted, never silently dropped.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,21 +70,41 @@ def scan_image_folder(root: Path | str, min_classes: int = 2) -> ImageFolder:
 
 def split_items(items: Sequence[tuple[Path, int]], val_fraction: float, seed: int = 0
                 ) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]]]:
-    """Stratified, seeded split into (train, validation); every class keeps at least one training image."""
+    """Stratified, seeded split into (train, validation); every class keeps at least one training image.
+
+    Files with the same content (copies under two names, a common accident in scraped sets) always land
+    in the same split, so the held-out accuracy never scores an image the model trained on."""
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"validation fraction must be in [0, 1), got {val_fraction}")
     rng = np.random.default_rng(seed)
-    by_class: dict[int, list[tuple[Path, int]]] = {}
+    groups: dict[bytes, list[tuple[Path, int]]] = {}
     for it in items:
-        by_class.setdefault(it[1], []).append(it)
+        groups.setdefault(_content_digest(it[0]), []).append(it)
+    by_class: dict[int, list[list[tuple[Path, int]]]] = {}
+    for group in groups.values():              # a group counts for the class of its first file
+        by_class.setdefault(group[0][1], []).append(group)
     train, val = [], []
     for y in sorted(by_class):
-        group = list(by_class[y])
-        order = rng.permutation(len(group))
-        n_val = min(int(round(len(group) * val_fraction)), len(group) - 1)
-        val += [group[i] for i in order[:n_val]]
-        train += [group[i] for i in order[n_val:]]
+        class_groups = by_class[y]
+        size = sum(len(g) for g in class_groups)
+        n_val = int(round(size * val_fraction))
+        order = rng.permutation(len(class_groups))
+        taken = 0
+        for rank, i in enumerate(order):
+            last = rank == len(order) - 1          # the last group always stays in training
+            if taken < n_val and not last:
+                val += class_groups[i]
+                taken += len(class_groups[i])
+            else:
+                train += class_groups[i]
     return train, val
+
+
+def _content_digest(path: Path) -> bytes:
+    try:
+        return hashlib.sha256(path.read_bytes()).digest()
+    except OSError:
+        return hashlib.sha256(str(path).encode()).digest()  # unreadable: reported when the images are loaded
 
 
 def load_images(items: Sequence[tuple[Path, int]], prep: Preprocessing) -> LoadedImages:
