@@ -117,6 +117,18 @@ def test_payload_layouts_round_trip() -> None:
         codec.parse_ack(b"\x01\x02")
 
 
+def test_info_slices_reassemble_and_are_checked() -> None:
+    record = bytes(range(256)) * 2
+    payloads = codec.info_frames(record, 64)
+    assert len(payloads) == 10 and max(map(len, payloads)) == 64
+    slices = [codec.parse_info_slice(p) for p in payloads]
+    assert b"".join(s.data for s in slices) == record and {s.total for s in slices} == {512}
+    with pytest.raises(FrameError, match="runs past"):
+        codec.parse_info_slice(codec.info_slice_payload(510, 512, b"abc"))
+    with pytest.raises(FrameError):
+        codec.parse_info_slice(b"\x00" * 7)
+
+
 def test_info_rejects_truncation() -> None:
     with pytest.raises(FrameError):
         codec.parse_info(b"\x01" * 10)

@@ -18,6 +18,7 @@ from linkkit import (
 
 from edgeimpro.errors import EdgeImproError
 from edgeimpro.link import (
+    PROTOCOL_VERSION,
     Device,
     DeviceError,
     ErrorCode,
@@ -143,7 +144,7 @@ def test_protocol_errors_answered(device: Device) -> None:
         (codec.encode_frame(MsgType.INVOKE, 15, codec.chunk_payload(0, b"x" * 10)), ErrorCode.INPUT_INCOMPLETE, 15),
         (codec.encode_frame(MsgType.INPUT, 16, b"ab"), ErrorCode.BAD_PAYLOAD, 16),
         (codec.encode_frame(MsgType.LAYERS, 17, codec.layers_payload([4])), ErrorCode.BAD_LAYER, 17),
-        (codec.encode_frame(MsgType.HELLO, 18, version=2), ErrorCode.BAD_VERSION, 18),
+        (codec.encode_frame(MsgType.HELLO, 18, version=PROTOCOL_VERSION + 1), ErrorCode.BAD_VERSION, 18),
         (codec.cobs_encode(b"\x01\x01\x13\x00\x00\x00" + b"\xde\xad\xbe\xef") + b"\0", ErrorCode.BAD_CRC, 0xFFFF),
         (b"\x05\x01\x02\0", ErrorCode.BAD_FRAMING, 0xFFFF),
         (b"\x03\x01\x02\0", ErrorCode.TOO_SHORT, 0xFFFF),
@@ -253,3 +254,54 @@ def test_build_without_layer_hook_says_so() -> None:
     assert codec.parse_error(items[0].payload).code == ErrorCode.NO_LAYER_HOOK
     assert_outputs(dev.infer(x), fixture_reference(*x)[0])
     assert transport.close() == 0, transport.stderr_text()
+
+
+class RecordingTransport:
+    """Passes everything through and decodes every byte the device sends, to check each frame."""
+
+    def __init__(self, inner: PipeTransport) -> None:
+        self.inner, self.decoder, self.frames = inner, codec.FrameDecoder(), []
+        self.timeout, self.portstr, self.in_waiting = inner.timeout, inner.portstr, 0
+
+    def write(self, data: bytes) -> int:
+        return self.inner.write(data)
+
+    def read(self, n: int = 1) -> bytes:
+        data = self.inner.read(n)
+        self.frames += self.decoder.feed(data)
+        return data
+
+    def reset_input_buffer(self) -> None:
+        pass
+
+    def close(self) -> int:
+        return self.inner.close()
+
+
+def test_every_frame_the_device_sends_fits_its_max_payload() -> None:
+    """At the smallest receive buffer (64 B) INFO (~190 B), RESULT, LAYER and ERROR all arrive in frames of at
+    most 64 payload bytes, and the host reassembles INFO from its slices."""
+    transport = RecordingTransport(PipeTransport(host_device_binary(("EIP_LINK_MAX_PAYLOAD=64",))))
+    dev = Device(transport, timeouts=FAST)
+    info = dev.info()
+    assert info.max_payload == 64 and info.model_sha256 == "c143c035950b4d45569030f107f5871af0c6ea2cf14584d649c930bfd1d1d436"
+    info_frames = [f for f in transport.frames if isinstance(f, codec.Frame) and f.type == MsgType.INFO]
+    assert len(info_frames) >= 3                                   # the record is > 2 x 56 bytes
+    x = fixture_inputs(np.random.default_rng(23))
+    outputs, layers = fixture_reference(*x)
+    r = dev.layers(x)
+    assert_outputs(r, outputs)
+    for k, want in layers.items():
+        np.testing.assert_array_equal(r.layers[k].data, want)
+    with pytest.raises(DeviceError):
+        dev.infer(error_input())
+    for wire in (codec.encode_frame(0x55, 40, b""), b"\x05\x01\x02\0", b"\xff" * 300 + b"\0",
+                 codec.encode_frame(MsgType.LAYERS, 41, codec.layers_payload([9])),
+                 codec.encode_frame(MsgType.HELLO, 42)):
+        raw_exchange(transport.inner, wire, 1)
+    transport.frames += transport.decoder.feed(transport.inner.read(65536))
+    frames = [f for f in transport.frames if isinstance(f, codec.Frame)]
+    assert not [f for f in transport.frames if isinstance(f, codec.FrameError)]
+    assert {MsgType.INFO, MsgType.ACK, MsgType.LAYER, MsgType.RESULT, MsgType.ERROR} <= {f.type for f in frames}
+    assert max(len(f.payload) for f in frames) <= 64, sorted({(f.msg, len(f.payload)) for f in frames})
+    assert transport.close() == 0, transport.inner.stderr_text()

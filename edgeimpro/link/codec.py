@@ -181,6 +181,7 @@ _LAYERS = layout("LAYERS")
 _LAYER = layout("LAYER")
 _ERROR = layout("ERROR")
 _INFO = layout("INFO")
+_INFO_SLICE = layout("INFO_SLICE")
 _TENSOR = layout("TENSOR")
 
 
@@ -278,6 +279,36 @@ def parse_error(payload: bytes) -> ErrorReport:
     return ErrorReport(code, detail, payload[_ERROR.size:].decode("utf-8", "replace"))
 
 
+INFO_RECORD_LIMIT = 1 << 20   # an INFO record claiming more than this is corrupt (a large one is ~2 KB)
+
+
+@dataclass(frozen=True)
+class InfoSlice:
+    offset: int
+    total: int
+    data: bytes
+
+
+def info_slice_payload(offset: int, total: int, data: bytes) -> bytes:
+    return _INFO_SLICE.struct.pack(offset, total) + data
+
+
+def parse_info_slice(payload: bytes) -> InfoSlice:
+    _need(payload, _INFO_SLICE.size, "INFO")
+    offset, total = _INFO_SLICE.struct.unpack_from(payload)
+    data = payload[_INFO_SLICE.size:]
+    if offset + len(data) > total or total > INFO_RECORD_LIMIT:
+        raise FrameError(f"INFO slice {offset}+{len(data)} runs past its total {total}")
+    return InfoSlice(offset, total, data)
+
+
+def info_frames(record: bytes, max_payload: int) -> list[bytes]:
+    """The INFO record split as the firmware splits it: payloads of at most `max_payload` bytes."""
+    step = max_payload - _INFO_SLICE.size
+    return [info_slice_payload(off, len(record), record[off:off + step])
+            for off in range(0, max(len(record), 1), step)]
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     name: str
@@ -338,6 +369,7 @@ class _Reader:
 
 
 def parse_info(payload: bytes) -> DeviceInfo:
+    """The INFO record (reassembled from its slices)."""
     r = _Reader(payload)
     fixed = dict(zip(_INFO.fields, r.unpack(_INFO.struct), strict=True))
     strings = {name: r.string() for name in INFO_STRINGS}

@@ -37,6 +37,7 @@ from edgeimpro.link.codec import (
     parse_ack,
     parse_error,
     parse_info,
+    parse_info_slice,
     parse_layer,
     parse_result,
 )
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 trace_log = logging.getLogger("edgeimpro.link.trace")
 
 _CHUNK_HEADER = layout("CHUNK").size
-_INFO_BYTES = 512   # a typical INFO (one or two tensors); its wire time is added to the hello timeout
+_INFO_BYTES = 512   # a typical INFO record (one or two tensors); its wire time is added to the hello timeout
 
 
 class LinkError(EdgeImproError):
@@ -327,6 +328,7 @@ class Device:
             try:
                 frame = self._exchange(MsgType.HELLO, b"", {MsgType.INFO},
                                        min(self.timeouts.hello + self._wire_time(_INFO_BYTES), boot.seconds))
+                record = self._info_record(frame)
                 break
             except _Retry as e:
                 last = e
@@ -338,7 +340,7 @@ class Device:
                 self.stats.retries += 1
                 self._resync(limit=0.2)
         try:
-            info = parse_info(frame.payload)
+            info = parse_info(record)
         except FrameError as e:
             raise LinkError(f"INFO from {self.url} is malformed: {e}") from None
         if info.protocol_version != PROTOCOL_VERSION:
@@ -346,6 +348,27 @@ class Device:
                             hint="rebuild and flash the firmware with this edgeimpro version")
         self._info = info
         return info
+
+    def _info_record(self, first: Frame) -> bytes:
+        """The INFO record from `first` and the slices after it (the firmware splits it to its max payload)."""
+        record = bytearray()
+        total: int | None = None
+        frame = first
+        while True:
+            try:
+                if frame.type != MsgType.INFO:
+                    raise FrameError(f"unexpected {frame.msg!r} while waiting for INFO")
+                s = parse_info_slice(frame.payload)
+                if s.offset != len(record) or (total is not None and s.total != total):
+                    raise FrameError(f"INFO slice {s.offset}/{s.total}, expected {len(record)}/{total}")
+            except FrameError as e:
+                self.stats.corrupt_frames += 1
+                raise _Retry(str(e)) from None
+            total = s.total
+            record += s.data
+            if len(record) == total:
+                return bytes(record)
+            frame = self._await(first.seq, Deadline(self.timeouts.frame + self._wire_time(_INFO_BYTES)))
 
     def check_model(self, model: str | Path | None = None, *, sha256: str | None = None) -> None:
         """Raises ModelMismatchError unless the device holds `model` (a .tflite path) or the model `sha256`."""

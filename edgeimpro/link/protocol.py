@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2                     # 2: INFO is sent in slices (INFO_SLICE), like RESULT
 
 # Frame = COBS(header ‖ payload ‖ CRC-32 little-endian) followed by a 0x00 delimiter.
 HEADER_FIELDS = (("version", "B"), ("type", "B"), ("seq", "H"), ("length", "H"))
@@ -28,7 +28,7 @@ SEQ_UNSOLICITED = 0xFFFF                 # sequence number of an ERROR about a f
 
 class MsgType(enum.IntEnum):
     HELLO = 0x01     # host -> device: empty; answered by INFO
-    INFO = 0x02      # device -> host: versions, board, model hash, tensors
+    INFO = 0x02      # device -> host: a slice of the INFO record (versions, board, model hash, tensors)
     INPUT = 0x03     # host -> device: u32 offset + bytes of the concatenated inputs; answered by ACK
     ACK = 0x04       # device -> host: u32 value (input bytes received, or layers selected)
     INVOKE = 0x05    # host -> device: u32 offset + the last input bytes (may be empty); answered by LAYER*, RESULT+
@@ -102,7 +102,9 @@ LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "LAYERS": (("count", "H"),),                                    # then count x u16
     "LAYER": (("layer", "H"), ("opcode", "H"), ("offset", "I"), ("total", "I")),        # then data
     "ERROR": (("code", "H"), ("detail", "i")),                      # then text
-    # INFO fixed part; then 5 strings (u8 length + bytes): firmware version, board, core, model name,
+    # Each INFO frame: this, then a slice of the INFO record (the host reassembles it by offset/total).
+    "INFO_SLICE": (("offset", "I"), ("total", "I")),
+    # INFO record fixed part; then 5 strings (u8 length + bytes): firmware version, board, core, model name,
     # model sha256 (64 hex chars); then num_inputs + num_outputs tensor records.
     "INFO": (("protocol_version", "B"), ("count_kind", "B"), ("build_target", "B"), ("num_inputs", "B"),
              ("num_outputs", "B"), ("layer_hook", "B"), ("max_payload", "H"), ("clock_hz", "I"),

@@ -126,24 +126,14 @@ void eip_tx_begin(eip_tx_t *tx, eip_write_fn write, void *ctx, uint8_t type, uin
     tx->write = write;
     tx->ctx = ctx;
     tx->crc = 0;
-    tx->counted = 0;
     tx->n = 0;
-    if (write == 0) {
-        return;
-    }
     uint8_t header[EIP_LINK_HEADER_BYTES] = {
         EIP_LINK_VERSION, type, (uint8_t)seq, (uint8_t)(seq >> 8), (uint8_t)length, (uint8_t)(length >> 8),
     };
     feed(tx, header, sizeof header);
 }
 
-void eip_tx_data(eip_tx_t *tx, const void *data, uint32_t n)
-{
-    tx->counted += n;
-    if (tx->write != 0) {
-        feed(tx, (const uint8_t *)data, n);
-    }
-}
+void eip_tx_data(eip_tx_t *tx, const void *data, uint32_t n) { feed(tx, (const uint8_t *)data, n); }
 
 void eip_tx_u8(eip_tx_t *tx, uint8_t v) { eip_tx_data(tx, &v, 1); }
 
@@ -167,9 +157,6 @@ void eip_tx_u64(eip_tx_t *tx, uint64_t v)
 
 void eip_tx_end(eip_tx_t *tx)
 {
-    if (tx->write == 0) {
-        return;
-    }
     uint32_t crc = tx->crc;
     uint8_t b[4] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16), (uint8_t)(crc >> 24)};
     feed(tx, b, sizeof b);

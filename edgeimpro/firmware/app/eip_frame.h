@@ -52,10 +52,9 @@ void eip_rx_mark_uart_error(eip_rx_t *rx);
 typedef void (*eip_write_fn)(const uint8_t *data, uint32_t n, void *ctx);
 
 typedef struct {
-    eip_write_fn write;  /* NULL: count only (see eip_tx_counted) */
+    eip_write_fn write;
     void *ctx;
     uint32_t crc;
-    uint32_t counted;    /* payload bytes fed, for the counting pass */
     uint8_t n;           /* bytes pending in block[1..n] */
     uint8_t block[255];  /* block[0] holds the code byte */
 } eip_tx_t;
@@ -69,8 +68,5 @@ void eip_tx_u32(eip_tx_t *tx, uint32_t v);
 void eip_tx_u64(eip_tx_t *tx, uint64_t v);
 /* Appends the CRC and the delimiter and flushes. */
 void eip_tx_end(eip_tx_t *tx);
-
-/* Counting pass: begin with write == NULL, feed the payload, then read the length here. */
-static inline uint32_t eip_tx_counted(const eip_tx_t *tx) { return tx->counted; }
 
 #endif /* EIP_FRAME_H */

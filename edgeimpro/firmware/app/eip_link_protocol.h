@@ -3,7 +3,7 @@
 #ifndef EIP_LINK_PROTOCOL_H
 #define EIP_LINK_PROTOCOL_H
 
-#define EIP_LINK_VERSION 1
+#define EIP_LINK_VERSION 2
 #define EIP_LINK_HEADER_BYTES 6
 #define EIP_LINK_CRC_BYTES 4
 #define EIP_LINK_DEFAULT_MAX_PAYLOAD 4096
@@ -111,6 +111,11 @@ typedef enum {
 #define EIP_ERROR_CODE 0
 #define EIP_ERROR_DETAIL 2
 #define EIP_ERROR_SIZE 6
+
+/* INFO_SLICE payload fixed part */
+#define EIP_INFO_SLICE_OFFSET 0
+#define EIP_INFO_SLICE_TOTAL 4
+#define EIP_INFO_SLICE_SIZE 8
 
 /* INFO payload fixed part */
 #define EIP_INFO_PROTOCOL_VERSION 0

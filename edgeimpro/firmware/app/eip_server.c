@@ -1,7 +1,9 @@
 /*
  * Protocol server. Inputs are written straight into the model's input tensors in the arena (no copy), the
- * model runs in place, and outputs and layer tensors are streamed from the arena in frames of at most
- * EIP_LINK_MAX_PAYLOAD bytes. Every bad frame is answered with ERROR; nothing the host sends can stop it.
+ * model runs in place, and outputs and layer tensors are streamed from the arena. Every frame it sends
+ * (INFO, RESULT and LAYER in slices, ERROR with its text cut to fit) holds at most EIP_LINK_MAX_PAYLOAD
+ * bytes, the size the host learns from INFO. Every bad frame is answered with ERROR; nothing the host sends
+ * can stop it.
  */
 #include "eip_server.h"
 
@@ -20,9 +22,12 @@ _Static_assert(EIP_LINK_MAX_PAYLOAD >= 64 && EIP_LINK_MAX_PAYLOAD <= EIP_LINK_MA
 _Static_assert(EIP_MODEL_NUM_LAYERS < 0xFFFF, "layer indices are 16-bit on the wire");
 
 #define RX_CAP (EIP_LINK_HEADER_BYTES + EIP_LINK_MAX_PAYLOAD + EIP_LINK_CRC_BYTES)
-/* Largest data slice in a RESULT or LAYER frame: the frame stays within EIP_LINK_MAX_PAYLOAD. */
+/* Largest data slice in an INFO, RESULT or LAYER frame, and the longest ERROR text: every frame stays within
+ * EIP_LINK_MAX_PAYLOAD. */
+#define INFO_SLICE (EIP_LINK_MAX_PAYLOAD - EIP_INFO_SLICE_SIZE)
 #define RESULT_SLICE (EIP_LINK_MAX_PAYLOAD - EIP_RESULT_SIZE)
 #define LAYER_SLICE (EIP_LINK_MAX_PAYLOAD - EIP_LAYER_SIZE)
+#define ERROR_TEXT_MAX (EIP_LINK_MAX_PAYLOAD - EIP_ERROR_SIZE)
 
 static const char *const link_error_text[EIP_LINK_ERR_COUNT] = EIP_LINK_ERROR_STRINGS;
 
@@ -74,6 +79,9 @@ static void send_error(uint16_t seq, eip_link_error_t code, int32_t detail, cons
         text = link_error_text[code];
     }
     uint32_t n = cstr_len(text);
+    if (n > ERROR_TEXT_MAX) {
+        n = ERROR_TEXT_MAX;   /* the code says what failed; the text is for people */
+    }
     eip_tx_begin(&server.tx, uart_sink, 0, EIP_MSG_ERROR, seq, (uint16_t)(EIP_ERROR_SIZE + n));
     eip_tx_u16(&server.tx, (uint16_t)code);
     eip_tx_u32(&server.tx, (uint32_t)detail);
@@ -90,69 +98,115 @@ static void send_ack(uint32_t value)
 
 /* ---- INFO ---- */
 
-static void put_string(eip_tx_t *tx, const char *s)
+/*
+ * put_info() produces the INFO record through this writer, which forwards to `tx` only the record's bytes in
+ * [from, to): one slice per frame, with no buffer for the whole record. With tx == 0 it only counts.
+ */
+typedef struct {
+    eip_tx_t *tx;
+    uint32_t pos;    /* record bytes produced so far */
+    uint32_t from;
+    uint32_t to;
+} info_writer_t;
+
+static void w_data(info_writer_t *w, const void *data, uint32_t n)
 {
-    uint32_t n = cstr_len(s);
-    eip_tx_u8(tx, (uint8_t)n);
-    eip_tx_data(tx, s, n);
+    uint32_t start = w->pos;
+    uint32_t end = start + n;
+    w->pos = end;
+    if (w->tx == 0 || end <= w->from || start >= w->to) {
+        return;
+    }
+    uint32_t skip = start < w->from ? w->from - start : 0;
+    uint32_t stop = end > w->to ? n - (end - w->to) : n;
+    eip_tx_data(w->tx, (const uint8_t *)data + skip, stop - skip);
 }
 
-static void put_tensor(eip_tx_t *tx, const eip_tensor_info_t *t)
+static void w_u8(info_writer_t *w, uint8_t v) { w_data(w, &v, 1); }
+
+static void w_u16(info_writer_t *w, uint16_t v)
+{
+    uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    w_data(w, b, sizeof b);
+}
+
+static void w_u32(info_writer_t *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    w_data(w, b, sizeof b);
+}
+
+static void put_string(info_writer_t *w, const char *s)
+{
+    uint32_t n = cstr_len(s);
+    w_u8(w, (uint8_t)n);
+    w_data(w, s, n);
+}
+
+static void put_tensor(info_writer_t *w, const eip_tensor_info_t *t)
 {
     float scale = t->scale;
     uint32_t scale_bits;
     memcpy(&scale_bits, &scale, sizeof scale_bits);
     uint8_t rank = t->rank < EIP_MAX_RANK ? t->rank : EIP_MAX_RANK;   /* the rank sent = the dims sent */
-    eip_tx_u8(tx, rank);
-    eip_tx_u32(tx, t->bytes);
-    eip_tx_u32(tx, scale_bits);
-    eip_tx_u32(tx, (uint32_t)t->zero_point);
+    w_u8(w, rank);
+    w_u32(w, t->bytes);
+    w_u32(w, scale_bits);
+    w_u32(w, (uint32_t)t->zero_point);
     for (int d = 0; d < rank; d++) {
-        eip_tx_u32(tx, (uint32_t)t->dims[d]);
+        w_u32(w, (uint32_t)t->dims[d]);
     }
-    put_string(tx, t->name);
+    put_string(w, t->name);
 }
 
-static void put_info(eip_tx_t *tx)
+static void put_info(info_writer_t *w)
 {
 #ifdef EIP_LAYER_HOOK
     const uint8_t layer_hook = 1;
 #else
     const uint8_t layer_hook = 0;
 #endif
-    eip_tx_u8(tx, EIP_LINK_VERSION);
-    eip_tx_u8(tx, EIP_BOARD_COUNT_KIND);
-    eip_tx_u8(tx, EIP_BOARD_BUILD_TARGET);
-    eip_tx_u8(tx, EIP_MODEL_NUM_INPUTS);
-    eip_tx_u8(tx, EIP_MODEL_NUM_OUTPUTS);
-    eip_tx_u8(tx, layer_hook);
-    eip_tx_u16(tx, EIP_LINK_MAX_PAYLOAD);
-    eip_tx_u32(tx, EIP_BOARD_CLOCK_HZ);
-    eip_tx_u32(tx, EIP_MODEL_ARENA_BYTES);
-    eip_tx_u32(tx, EIP_MODEL_WEIGHTS_BYTES);
-    eip_tx_u16(tx, EIP_MODEL_FORMAT_VERSION);
-    eip_tx_u16(tx, EIP_MODEL_NUM_LAYERS);
-    put_string(tx, EIP_FIRMWARE_VERSION);
-    put_string(tx, EIP_BOARD_NAME);
-    put_string(tx, EIP_BOARD_CORE);
-    put_string(tx, EIP_MODEL_NAME);
-    put_string(tx, EIP_MODEL_SHA256);
+    w_u8(w, EIP_LINK_VERSION);
+    w_u8(w, EIP_BOARD_COUNT_KIND);
+    w_u8(w, EIP_BOARD_BUILD_TARGET);
+    w_u8(w, EIP_MODEL_NUM_INPUTS);
+    w_u8(w, EIP_MODEL_NUM_OUTPUTS);
+    w_u8(w, layer_hook);
+    w_u16(w, EIP_LINK_MAX_PAYLOAD);
+    w_u32(w, EIP_BOARD_CLOCK_HZ);
+    w_u32(w, EIP_MODEL_ARENA_BYTES);
+    w_u32(w, EIP_MODEL_WEIGHTS_BYTES);
+    w_u16(w, EIP_MODEL_FORMAT_VERSION);
+    w_u16(w, EIP_MODEL_NUM_LAYERS);
+    put_string(w, EIP_FIRMWARE_VERSION);
+    put_string(w, EIP_BOARD_NAME);
+    put_string(w, EIP_BOARD_CORE);
+    put_string(w, EIP_MODEL_NAME);
+    put_string(w, EIP_MODEL_SHA256);
     for (int i = 0; i < EIP_MODEL_NUM_INPUTS; i++) {
-        put_tensor(tx, &eip_model_inputs[i]);
+        put_tensor(w, &eip_model_inputs[i]);
     }
     for (int i = 0; i < EIP_MODEL_NUM_OUTPUTS; i++) {
-        put_tensor(tx, &eip_model_outputs[i]);
+        put_tensor(w, &eip_model_outputs[i]);
     }
 }
 
 static void send_info(void)
 {
-    eip_tx_t counting;
-    eip_tx_begin(&counting, 0, 0, EIP_MSG_INFO, server.seq, 0);
-    put_info(&counting);
-    begin(EIP_MSG_INFO, eip_tx_counted(&counting));
-    put_info(&server.tx);
-    eip_tx_end(&server.tx);
+    info_writer_t count = {0, 0, 0, 0};
+    put_info(&count);
+    uint32_t total = count.pos;
+    uint32_t offset = 0;
+    do {
+        uint32_t take = total - offset < INFO_SLICE ? total - offset : INFO_SLICE;
+        begin(EIP_MSG_INFO, EIP_INFO_SLICE_SIZE + take);
+        eip_tx_u32(&server.tx, offset);
+        eip_tx_u32(&server.tx, total);
+        info_writer_t slice = {&server.tx, 0, offset, offset + take};
+        put_info(&slice);
+        eip_tx_end(&server.tx);
+        offset += take;
+    } while (offset < total);
 }
 
 /* ---- INPUT / INVOKE ---- */
