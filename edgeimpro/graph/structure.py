@@ -339,10 +339,12 @@ def check_tensor(t: Tensor) -> None:
         raise _fail(f"{_tensor(t)} has {n} scales and {q.zero_point.size} zero points; they come in pairs")
     if n > 1:
         rank = len(t.shape)
-        if not 0 <= q.quantized_dimension < rank:
+        if rank == 1 and q.quantized_dimension > 0 and t.shape[0] == n:
+            pass  # a 1-D bias naming its conv's channel axis: TFLM accepts it (its own person_detect.tflite)
+        elif not 0 <= q.quantized_dimension < rank:
             raise _fail(f"{_tensor(t)} is quantized per channel along dimension {q.quantized_dimension}; "
                         f"its shape {list(t.shape)} has rank {rank}")
-        if t.shape[q.quantized_dimension] != n:
+        elif t.shape[q.quantized_dimension] != n:
             raise _fail(f"{_tensor(t)} has {n} per-channel scales along dimension {q.quantized_dimension}, "
                         f"which has {t.shape[q.quantized_dimension]} channels (shape {list(t.shape)})")
     scale = q.scale.astype(np.float64)
