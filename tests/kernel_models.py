@@ -367,3 +367,79 @@ def _randomize_weights(layer: Any, rng: np.random.Generator, spec: Spec) -> None
     if len(weights) > 1:
         new.append(rng.normal(0, 0.5, weights[1].shape).astype(np.float32))
     layer.set_weights(new)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Edits of converted models where TFLM's int32 arithmetic wraps around for some inputs (a degenerate scale
+# the converter does not emit from healthy calibration data): (op, spec index, edit(model object, graph, op)),
+# applied with tiny_models.edit_model. The kernels must wrap exactly as tflite_micro does.
+
+MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+def set_quantization(m: Any, tensor: int, scale: Any = None, zp: Any = None) -> None:
+    q = m.subgraphs[0].tensors[tensor].quantization
+    if scale is not None:
+        q.scale = np.asarray(scale, np.float32).reshape(-1)
+    if zp is not None:
+        q.zeroPoint = np.asarray(zp, np.int64).reshape(-1)
+
+
+def set_int32_constant(m: Any, tensor: int, values: np.ndarray) -> None:
+    buffer = m.buffers[m.subgraphs[0].tensors[tensor].buffer]
+    buffer.data = np.frombuffer(np.asarray(values, "<i4").tobytes(), np.uint8)
+
+
+def multiplier_numerator(g: Any, op: Any) -> float:
+    """The scale product over which an op divides its output scale: s_in * max(s_w) (MAC), s1 * s2 (MUL),
+    s_in (the rest)."""
+    s_in = float(g.tensors[op.inputs[0]].quantization.scale[0])
+    if op.opcode in MAC_OPS:
+        return s_in * float(np.max(g.tensors[op.inputs[1]].quantization.scale))
+    if op.opcode == "MUL":
+        return s_in * float(g.tensors[op.inputs[1]].quantization.scale[0])
+    return s_in
+
+
+def scale_for_shift(numerator: float, shift: int) -> np.ndarray:
+    """The output scale that makes the largest multiplier numerator / scale = 1.5 * 2^(shift - 1), whose
+    QuantizeMultiplier exponent is `shift`."""
+    return np.asarray([numerator / (1.5 * 2.0 ** (shift - 1))], np.float32)
+
+
+def _preshift(shift: int) -> Any:
+    return lambda m, g, op: set_quantization(m, op.outputs[0], scale=scale_for_shift(multiplier_numerator(g, op),
+                                                                                     shift))
+
+
+def _extreme_bias(m: Any, g: Any, op: Any) -> None:
+    """Biases within 100 of the int32 limits, alternating in sign: the accumulation itself wraps."""
+    n = g.tensors[op.inputs[2]].size
+    set_int32_constant(m, op.inputs[2], np.where(np.arange(n) % 2 == 0, 2**31 - 1 - 100, -(2**31) + 100))
+
+
+def _quantize_input_scale(shift: int) -> Any:
+    """QUANTIZE after a sigmoid: TFLM's LOGISTIC ignores its output scale, so that scale (QUANTIZE's input)
+    can be made huge without changing what reaches the QUANTIZE."""
+    def edit(m: Any, g: Any, op: Any) -> None:
+        s_out = float(g.tensors[op.outputs[0]].quantization.scale[0])
+        set_quantization(m, op.inputs[0], scale=[s_out * 1.5 * 2.0 ** (shift - 1)])
+    return edit
+
+
+WRAP_EDITS: dict[str, tuple[str, int, Any]] = {
+    "conv_preshift_2^20_wraps": ("CONV_2D", 1, _preshift(20)),
+    "conv_preshift_2^31_wraps": ("CONV_2D", 3, _preshift(31)),
+    "conv_bias_wraps_the_sum": ("CONV_2D", 2, _extreme_bias),
+    "dwconv_preshift_2^24_wraps": ("DEPTHWISE_CONV_2D", 1, _preshift(24)),
+    "dwconv_preshift_2^31_wraps": ("DEPTHWISE_CONV_2D", 4, _preshift(31)),
+    "dwconv_bias_wraps_the_sum": ("DEPTHWISE_CONV_2D", 0, _extreme_bias),
+    "fc_preshift_2^18_wraps": ("FULLY_CONNECTED", 0, _preshift(18)),
+    "fc_per_tensor_preshift_2^31_wraps": ("FULLY_CONNECTED", 6, _preshift(31)),
+    "fc_bias_wraps_the_sum": ("FULLY_CONNECTED", 0, _extreme_bias),
+    "mul_preshift_2^22_wraps": ("MUL", 0, _preshift(22)),
+    "mean_preshift_wraps": ("MEAN", 0, _preshift(31)),
+    "relu_preshift_2^27_wraps": ("RELU", 0, _preshift(27)),
+    "leaky_relu_preshift_2^30_wraps": ("LEAKY_RELU", 0, _preshift(30)),
+    "quantize_preshift_2^29_wraps": ("QUANTIZE", 1, _quantize_input_scale(29)),
+}

@@ -7,7 +7,8 @@
 - Every op: single-op int8 models built with TensorFlow (cached), random and extreme inputs; each node's
   kernel output equals TFLM's (np.array_equal), in the plain and in the ASan+UBSan build of the driver.
 - Whole MLPerf Tiny models node by node, each node fed TFLM's own intermediate tensors.
-- quantparams rejects what TFLM rejects or aborts on.
+- quantparams rejects what TFLM rejects or aborts on; where TFLM's int32 arithmetic overflows (degenerate
+  scales, extreme biases) the kernels wrap around exactly as tflite_micro does, and quantparams warns.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from kernel_harness import (
     run_calls,
     runtime_sources,
 )
-from kernel_models import ALLOWED_EXTRA, SPECS, TESTED_AS, op_models
+from kernel_models import ALLOWED_EXTRA, SPECS, TESTED_AS, WRAP_EDITS, op_models, scale_for_shift
 from tiny_models import edit_model
 
 from edgeimpro.codegen import quantparams as qp
@@ -153,6 +154,10 @@ def _ref_srdhm(a: int, b: int, bits: int = 31) -> int:
     return (a * b + 2 ** (bits - 1)) // 2**bits
 
 
+def _wrap32(v: int) -> int:
+    return (v + 2**31) % 2**32 - 2**31
+
+
 def _ref_rdbpot(x: int, e: int) -> int:
     q, r = divmod(abs(x), 2**e)
     if 2 * r >= 2**e and e > 0:
@@ -212,6 +217,17 @@ def test_primitives_match_exact_integer_definitions(drivers: dict[str, Path]) ->
     want = [_ref_rdbpot(_ref_srdhm(int(v) * 2 ** max(int(s), 0), int(m)), max(-int(s), 0))
             for v, m, s in zip(x, mult, shift, strict=True)]
     assert list(got) == want
+
+    # ... and on any int32 with any shift up to 31: the pre-shift wraps around in two's complement (TFLM)
+    x = np.concatenate([edge, rng.integers(-(2**31), 2**31, n)])
+    shift = np.concatenate([np.full(edge.size, 31), rng.integers(-31, 32, n)])
+    mult = np.concatenate([np.full(edge.size, 2**31 - 1), rng.integers(2**30, 2**31, n)])
+    got = _prim(drivers, "mbqm", x, mult, shift)
+    want = [_ref_rdbpot(_ref_srdhm(_wrap32(int(v) * 2 ** max(int(s), 0)), int(m)), max(-int(s), 0))
+            for v, m, s in zip(x, mult, shift, strict=True)]
+    assert list(got) == want
+    assert sum(_wrap32(int(v) * 2 ** max(int(s), 0)) != int(v) * 2 ** max(int(s), 0)
+               for v, s in zip(x, shift, strict=True)) > n // 3   # most of these do wrap
 
     # saturating shift: exact product or the int32 limit
     r, sh = rng.integers(-(2**31), 2**31, n), rng.integers(0, 8, n)
@@ -341,15 +357,23 @@ EDITS = {
 }
 
 
-@pytest.mark.parametrize("edit", sorted(EDITS))
-def test_edited_model_matches_tflm_bit_for_bit(edit: str, drivers: dict[str, Path]) -> None:
+EDITS.update(WRAP_EDITS)
+
+
+def _edited(edit: str):  # noqa: ANN202
+    """(model bytes, graph, node under test) of one EDITS entry."""
     op_name, index, fn = EDITS[edit]
     spec, base = op_models(op_name)[index]
     graph = load_graph(base)
     node = _nodes_under_test(graph, op_name)[0]
     model = edit_model(base, lambda m: fn(m, graph, node))
     graph = load_graph(model)
-    node = graph.ops[node.index]
+    return model, graph, graph.ops[node.index]
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_edited_model_matches_tflm_bit_for_bit(edit: str, drivers: dict[str, Path]) -> None:
+    model, graph, node = _edited(edit)
     wanted = sorted({t for t in node.inputs + node.outputs if t >= 0 and not graph.tensors[t].is_constant})
     tflm = Tflm(model)
     calls, expected = [], []
@@ -382,7 +406,7 @@ def test_kernels_reject_bad_params_with_a_status(drivers: dict[str, Path]) -> No
     good = qp.QuantizeParams(size=8, in_zp=0, out_zp=0, multiplier=2**30, shift=0)
     calls = [
         KernelCall("eip_quantize", good, [x], 8),
-        KernelCall("eip_quantize", qp.QuantizeParams(8, 0, 0, 2**30, 31), [x], 8),
+        KernelCall("eip_quantize", qp.QuantizeParams(8, 0, 0, 2**30, 32), [x], 8),
         KernelCall("eip_quantize", qp.QuantizeParams(0, 0, 0, 2**30, 0), [x], 8),
         KernelCall("eip_quantize", good, [None], 8),
         KernelCall("eip_relu6", qp.Relu6Params(size=8, lower=10, upper=5), [x], 8),
@@ -463,21 +487,56 @@ def test_quantparams_refuses_fc_bias_scale_tflm_refuses() -> None:
         qp.op_params(g, op)
 
 
-def test_quantparams_refuses_int32_overflow() -> None:
-    """What would overflow int32 in the kernels (undefined behaviour in TFLM's C++ as in ours) is refused:
-    an accumulator whose bias plus largest dot product leaves int32, a multiplier pre-shift that does."""
-    g, op = _first("CONV_2D", "conv")
-    qp.op_params(g, op)
-    bias = g.tensors[op.inputs[2]]
-    bias.data = bias.data.copy()
-    bias.data[1] = 2**31 - 1 - 10                         # any non-zero weight times an input overflows
-    with pytest.raises(UnsupportedOpError, match=r"channel 1 accumulator can reach .* beyond the int32"):
-        qp.op_params(g, op)
+@pytest.mark.parametrize("edit", sorted(WRAP_EDITS))
+def test_wrap_warnings_name_the_layer_and_the_range_that_wraps(edit: str) -> None:
+    """Each wrapping edit is accepted (its bit-exactness is test_edited_model_matches_tflm_bit_for_bit) with one
+    warning naming the op, the channel of a per-channel op, and the value range that wraps."""
+    _, graph, node = _edited(edit)
+    params = qp.op_params(graph, node)
+    (warning,) = qp.wrap_warnings(graph, node, params)
+    text = str(warning)
+    assert text.startswith(f"op {node.index} ({node.opcode})") and "\n" not in text
+    assert warning.reach[0] < warning.safe[0] or warning.reach[1] > warning.safe[1]
+    assert f"[{warning.safe[0]:,}, {warning.safe[1]:,}]" in text
+    if node.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        assert f"channel {warning.channel}" in text and warning.channels >= 1
+    if node.opcode in ("RELU", "QUANTIZE", "LEAKY_RELU"):
+        assert "input codes" in text
 
+
+def test_unedited_models_have_no_wrap_warnings() -> None:
+    for op in sorted(SPECS):
+        for _, model in op_models(op):
+            graph = load_graph(model)
+            for node in graph.ops:
+                assert qp.wrap_warnings(graph, node, qp.op_params(graph, node)) == [], (op, node.index)
+    for name in ("resnet8", "vww", "kws"):
+        graph = load_graph(mlperf_model(name))
+        assert not [w for node in graph.ops for w in qp.wrap_warnings(graph, node, qp.op_params(graph, node))]
+
+
+def test_wrap_warning_is_exact_at_the_boundary() -> None:
+    """QUANTIZE with input zero point 0: v * 2^s fits int32 for v in [-2^(31-s), 2^(31-s) - 1] and the codes
+    give v in [-128, 127], so a shift of 24 just fits and 25 wraps for codes below -64 or above 63."""
     g, op = _first("QUANTIZE", next(spec["layer"] for spec, _ in op_models("QUANTIZE")))
-    qp.op_params(g, op)
-    _edit(g, op.outputs[0], scale=float(g.tensors[op.inputs[0]].quantization.scale[0]) / 2**25)
-    with pytest.raises(UnsupportedOpError, match=r"times 2\^26 \(multiplier pre-shift\) overflows int32"):
+    s_out = float(g.tensors[op.outputs[0]].quantization.scale[0])
+    for shift, wraps in ((24, []), (25, ["input codes below -64 or above 63"])):
+        _edit(g, op.inputs[0], scale=s_out * 1.5 * 2.0 ** (shift - 1), zp=0)
+        params = qp.op_params(g, op)
+        assert params.shift == shift
+        assert [w.codes for w in qp.wrap_warnings(g, op, params)] == wraps
+
+
+def test_quantparams_refuses_pre_shifts_beyond_31() -> None:
+    """TFLM's 1 << shift is undefined past 31, and x86 (shift mod 32, measured with the wheel) and Cortex-M
+    (0) then compute different things: refused. A shift of exactly 31 is accepted (and wraps)."""
+    g, op = _first("FULLY_CONNECTED", "dense")
+    num = float(g.tensors[op.inputs[0]].quantization.scale[0]) * float(
+        np.max(g.tensors[op.inputs[1]].quantization.scale))
+    _edit(g, op.outputs[0], scale=float(scale_for_shift(num, 31)[0]))
+    assert max(qp.op_params(g, op).shift) == 31
+    _edit(g, op.outputs[0], scale=float(scale_for_shift(num, 32)[0]))
+    with pytest.raises(UnsupportedOpError, match=r"pre-shift by 2\^32: .* differs between platforms"):
         qp.op_params(g, op)
 
 

@@ -4,7 +4,10 @@ Written from `INT8_SEMANTICS.md` (the project's statement of TFLM's int8 arithme
 `firmware/runtime` receives one params struct; each dataclass here mirrors one struct of `eip_kernels.h`
 field by field (same names, same order; `int` -> `int32_t`, `array_field()` -> `int32_t x[EIP_MAX_DIMS]`,
 `pointer_field()` -> `const int32_t *x`). `op_params(graph, op)` is the entry point; it raises
-`UnsupportedOpError` for whatever TFLM rejects, aborts on, or would compute with undefined behaviour.
+`UnsupportedOpError` for whatever TFLM rejects, aborts on, or computes differently from one platform to the
+next. Where TFLM's int32 arithmetic overflows for some inputs (an accumulator, or its pre-shift before the
+fixed-point multiply, under a degenerate quantization) TFLM's compiled code wraps around in two's complement
+and the runtime reproduces that bit for bit; `wrap_warnings(graph, op, params)` names those layers.
 
 Pure Python + numpy: no TensorFlow.
 """
@@ -448,40 +451,17 @@ def _bias(op: Op, t: Tensor | None, channels: int) -> None:
         raise _error(op, f"bias tensor '{t.name}' must be a constant of {channels} values, has shape {list(t.shape)}")
 
 
+MAX_PRE_SHIFT = 31  # TFLM's `x * (1 << shift)`: undefined beyond 31, and x86 and Cortex-M then disagree
+
+
 def _multiplier(op: Op, d: float, what: str) -> tuple[int, int]:
     m, s = quantize_multiplier(d)
-    if s > 30:
-        raise _error(op, f"{what} multiplier {d:.6g} is too large (shift {s} > 30): TFLM's int32 pre-shift overflows",
-                     hint="the output scale is degenerate (tiny); retrain or recalibrate the quantization")
-    return m, s
-
-
-def _max_offset(zero_point: int) -> int:
-    """Largest |x - zero_point| over int8 codes x."""
-    return max(127 - zero_point, zero_point + 128)
-
-
-def _check_int32(op: Op, bound: int, shift: int, what: str) -> None:
-    """The kernels hold `bound` (the largest possible |value|) in int32 and pre-shift it by 2^max(shift, 0)
-    before the fixed-point multiply, as TFLM does; TFLM assumes neither overflows (in C it would be
-    undefined behaviour and garbage), so a model where one can is refused here."""
-    if bound > INT32_MAX:
-        raise _error(op, f"{what} can reach {bound:,}, beyond the int32 accumulator (TFLM would overflow)",
-                     hint="split the layer (fewer input channels or features) or retrain with smaller weights")
-    if bound << max(shift, 0) > INT32_MAX:
-        raise _error(op, f"{what} up to {bound:,} times 2^{shift} (multiplier pre-shift) overflows int32",
+    if s > MAX_PRE_SHIFT:
+        raise _error(op, f"{what} multiplier {d:.6g} needs a pre-shift by 2^{s}: TFLM computes 1 << {s}, which "
+                         f"is undefined in C++ and differs between platforms (x86 shifts by {s % 32}, Cortex-M "
+                         "gives 0)",
                      hint="the output scale is degenerate (tiny) for this layer; recalibrate the quantization")
-
-
-def _check_accumulators(op: Op, weights: np.ndarray, weights_zp: int, bias: Tensor | None, in_zp: int,
-                        shifts: list[int]) -> None:
-    """CONV / DEPTHWISE / FC: per output channel, sum |w - z_w| * max|x - z_in| + |bias| must fit int32
-    (`weights` is [channels, taps]); it bounds every partial sum of the kernel's int32 accumulation."""
-    taps = np.abs(weights.astype(np.int64) - weights_zp).sum(axis=1) * _max_offset(in_zp)
-    if bias is not None and bias.data is not None:
-        taps = taps + np.abs(np.asarray(bias.data, np.int64).reshape(-1))
-    for c, (bound, shift) in enumerate(zip(taps.tolist(), shifts, strict=True)):
-        _check_int32(op, int(bound), shift, f"channel {c} accumulator")
+    return m, s
 
 
 def _activation(op: Op, scale: float, zp: int) -> tuple[int, int]:
@@ -569,7 +549,6 @@ def conv2d_params(graph: Graph, op: Op) -> Conv2DParams:
     top, left = _check_spatial(op, o["padding"], (h, wd), (fh, fw), (o["stride_h"], o["stride_w"]),
                                (o["dilation_h"], o["dilation_w"]), (oh, ow))
     mults = [_multiplier(op, s_in * sw / s_out, f"channel {i}") for i, sw in enumerate(scales)]
-    _check_accumulators(op, np.asarray(w.data).reshape(oc, -1), 0, bias, z_in, [s for _, s in mults])
     lo, hi = _activation(op, s_out, z_out)
     return Conv2DParams(
         batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, filter_h=fh, filter_w=fw, filter_c=fc,
@@ -600,7 +579,6 @@ def depthwise_conv2d_params(graph: Graph, op: Op) -> DepthwiseConv2DParams:
     top, left = _check_spatial(op, o["padding"], (h, wd), (fh, fw), (o["stride_h"], o["stride_w"]),
                                (o["dilation_h"], o["dilation_w"]), (oh, ow))
     mults = [_multiplier(op, s_in * sw / s_out, f"channel {i}") for i, sw in enumerate(scales)]
-    _check_accumulators(op, np.asarray(w.data).reshape(-1, oc).T, 0, bias, z_in, [s for _, s in mults])
     lo, hi = _activation(op, s_out, z_out)
     return DepthwiseConv2DParams(
         batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, depth_multiplier=mult,
@@ -636,8 +614,6 @@ def fully_connected_params(graph: Graph, op: Op) -> FullyConnectedParams:
                 raise _error(op, f"bias scale {s_bias:.6g} differs from input*weights scale {s_in * scales[0]:.6g} "
                                  "by more than 2% of the output scale (TFLM rejects this)")
     mults = [_multiplier(op, s_in * sw / s_out, f"unit {i}") for i, sw in enumerate(scales)]
-    _check_accumulators(op, np.asarray(w.data).reshape(units, depth), weights_zp, bias, z_in,
-                        [s for _, s in mults])
     lo, hi = _activation(op, s_out, z_out)
     return FullyConnectedParams(
         batches=x.size // depth, depth=depth, units=units, in_zp=z_in, weights_zp=weights_zp, out_zp=z_out,
@@ -697,7 +673,6 @@ def mul_params(graph: Graph, op: Op) -> MulParams:
     s_out, z_out = _int8(op, y, "output")
     flag, dims, st1, st2 = _broadcast(op, a, b, y)
     m, s = _multiplier(op, s1 * s2 / s_out, "output")
-    _check_int32(op, _max_offset(z1) * _max_offset(z2), s, "the product of the inputs")
     lo, hi = _activation(op, s_out, z_out)
     return MulParams(broadcast=flag, dims=tuple(dims), in1_strides=tuple(st1), in2_strides=tuple(st2),
                      in1_zp=z1, in2_zp=z2, out_zp=z_out, multiplier=m, shift=s, act_min=lo, act_max=hi)
@@ -726,10 +701,10 @@ def mean_params(graph: Graph, op: Op) -> MeanParams:
     shift_bits = min(count.bit_length() - 1, 32, 31 + s)   # floor(log2 count), bounded as TFLM does
     multiplier = (m << shift_bits) // count
     shift = s - shift_bits
-    if shift > 30:
-        raise _error(op, f"output multiplier {s_in / s_out:.6g} is too large (shift {shift} > 30)")
-    # the kernel sums raw codes (|sum| <= 128 count) and subtracts z_in * count: both must fit int32
-    _check_int32(op, max(128 * count, _max_offset(z_in) * count), shift, f"the sum over {count} elements")
+    if shift > MAX_PRE_SHIFT:
+        raise _error(op, f"output multiplier {s_in / s_out:.6g} needs a pre-shift by 2^{shift}: TFLM's 1 << {shift} "
+                         "is undefined in C++ and differs between platforms",
+                     hint="the output scale is degenerate (tiny) for this layer; recalibrate the quantization")
     return MeanParams(out_dims=tuple(out_dims), out_strides=tuple(strides), reduce_dims=tuple(reduce_dims),
                       reduce_strides=tuple(strides), count=count, in_zp=z_in, out_zp=z_out, multiplier=multiplier,
                       shift=shift)
@@ -814,8 +789,6 @@ def leaky_relu_params(graph: Graph, op: Op) -> LeakyReluParams:
     mi, si = _multiplier(op, s_in / s_out, "identity")
     if abs(ma) >= 2**31:
         raise _error(op, f"alpha multiplier of alpha={alpha} rounds to -2^31, which TFLM cannot negate")
-    _check_int32(op, 127 - z_in, si, "the non-negative input offset")
-    _check_int32(op, 128 + z_in, sa, "the negative input offset")
     return LeakyReluParams(size=x.size, in_zp=z_in, out_zp=z_out, identity_multiplier=mi, identity_shift=si,
                            alpha_multiplier=abs(ma), alpha_shift=sa, alpha_sign=-1 if ma < 0 else 1)
 
@@ -826,7 +799,6 @@ def relu_params(graph: Graph, op: Op) -> ReluParams:
     s_in, z_in = _int8(op, x, "input")
     s_out, z_out = _int8(op, y, "output")
     m, s = _multiplier(op, s_in / s_out, "output")
-    _check_int32(op, _max_offset(z_in), s, "the input offset")
     return ReluParams(size=x.size, in_zp=z_in, out_zp=z_out, multiplier=m, shift=s, act_min=max(-128, z_out),
                       act_max=127)
 
@@ -902,7 +874,6 @@ def quantize_params(graph: Graph, op: Op) -> QuantizeParams:
     s_in, z_in = _int8(op, x, "input")
     s_out, z_out = _int8(op, y, "output")
     m, s = _multiplier(op, s_in / s_out, "output")
-    _check_int32(op, _max_offset(z_in), s, "the input offset")
     return QuantizeParams(size=x.size, in_zp=z_in, out_zp=z_out, multiplier=m, shift=s)
 
 
@@ -912,6 +883,117 @@ def reshape_params(graph: Graph, op: Op) -> ReshapeParams:
     if x.nbytes != y.nbytes:
         raise _error(op, f"input {list(x.shape)} and output {list(y.shape)} hold different byte counts")
     return ReshapeParams(size=x.nbytes)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Int32 wrap-around: where TFLM's arithmetic overflows int32 for some inputs
+
+
+@dataclass(frozen=True)
+class WrapWarning:
+    """One layer whose int32 value (an accumulator, an input offset, a product) leaves the range that survives
+    its pre-shift by 2^shift for some int8 inputs. TFLM's compiled code then wraps around in two's complement,
+    and so does the runtime, bit for bit; the layer's outputs for those inputs carry no meaning."""
+
+    op_index: int
+    opcode: str
+    value: str                  # what wraps: "the accumulator", "x - z_in", ...
+    reach: tuple[int, int]      # the range `value` covers over all int8 inputs
+    safe: tuple[int, int]       # the range that does not wrap
+    shift: int                  # the multiplier pre-shift (0: the int32 arithmetic itself overflows)
+    channel: int | None = None  # per-channel ops: the channel reaching furthest beyond `safe`
+    channels: int = 0           # per-channel ops: how many channels can wrap
+    codes: str = ""             # elementwise ops: the input codes that wrap
+
+    def __str__(self) -> str:
+        where = f"op {self.op_index} ({self.opcode})"
+        if self.channel is not None:
+            where += f" channel {self.channel}" + (f" (and {self.channels - 1} more)" if self.channels > 1 else "")
+        step = f"the int32 pre-shift by 2^{self.shift}" if self.shift > 0 else "int32"
+        codes = f" ({self.codes})" if self.codes else ""
+        return (f"{where}: {self.value} reaches [{self.reach[0]:,}, {self.reach[1]:,}]{codes} but wraps around "
+                f"outside [{self.safe[0]:,}, {self.safe[1]:,}] in {step}; TFLM wraps the same way and the export "
+                "matches it bit for bit, but outputs for such inputs are meaningless: recalibrate the quantization")
+
+
+def _safe_range(shift: int) -> tuple[int, int]:
+    """Values v whose v * 2^max(shift, 0) fits int32."""
+    s = max(shift, 0)
+    return -(2 ** (31 - s)), 2 ** (31 - s) - 1
+
+
+def _offset_range(zero_point: int) -> tuple[int, int]:
+    """x - zero_point over the int8 codes x."""
+    return -128 - zero_point, 127 - zero_point
+
+
+def _codes_outside(zero_point: int, safe: tuple[int, int]) -> str:
+    """The int8 codes x whose x - zero_point falls outside `safe`, in words."""
+    lo, hi = zero_point + safe[0], zero_point + safe[1]
+    parts = ([f"below {lo}"] if lo > -128 else []) + ([f"above {hi}"] if hi < 127 else [])
+    return "input codes " + " or ".join(parts) if parts else ""
+
+
+def _mac_wrap(graph: Graph, op: Op, weights: np.ndarray, weights_zp: int, in_zp: int, shifts: tuple[int, ...]
+              ) -> WrapWarning | None:
+    """CONV / DEPTHWISE / FC, `weights` as [channels, taps]: the exact range of every channel's accumulator
+    (bias included) against what its pre-shift leaves; one warning naming the worst channel."""
+    w = weights.astype(np.int64) - weights_zp
+    x_lo, x_hi = _offset_range(in_zp)
+    lo = np.minimum(w * x_lo, w * x_hi).sum(axis=1)
+    hi = np.maximum(w * x_lo, w * x_hi).sum(axis=1)
+    bias = _optional(graph, op, 2)
+    if bias is not None and bias.data is not None:
+        b = np.asarray(bias.data, np.int64).reshape(-1)
+        lo, hi = lo + b, hi + b
+    safe = [_safe_range(shift) for shift in shifts]
+    wrapping = [c for c, (s_lo, s_hi) in enumerate(safe) if lo[c] < s_lo or hi[c] > s_hi]
+    if not wrapping:
+        return None
+    c = max(wrapping, key=lambda k: max(int(lo[k]) / safe[k][0], int(hi[k]) / (safe[k][1] + 1)))
+    return WrapWarning(op.index, op.opcode, "the accumulator", (int(lo[c]), int(hi[c])), safe[c],
+                       max(shifts[c], 0), channel=c, channels=len(wrapping))
+
+
+def _elementwise_wrap(op: Op, value: str, reach: tuple[int, int], safe: tuple[int, int], shift: int,
+                      codes: str = "") -> WrapWarning | None:
+    if safe[0] <= reach[0] and reach[1] <= safe[1]:
+        return None
+    return WrapWarning(op.index, op.opcode, value, reach, safe, max(shift, 0), codes=codes)
+
+
+def wrap_warnings(graph: Graph, op: Op, params: KernelParams) -> list[WrapWarning]:
+    """The int32 wrap-arounds `op` (with its `op_params`) can hit for some inputs: none for ordinary models."""
+    p: Any = params
+    found: WrapWarning | None = None
+    if isinstance(params, Conv2DParams | DepthwiseConv2DParams | FullyConnectedParams):
+        data = np.asarray(graph.tensors[op.inputs[1]].data)
+        if isinstance(params, Conv2DParams):
+            weights, weights_zp = data.reshape(p.out_c, -1), 0
+        elif isinstance(params, DepthwiseConv2DParams):
+            weights, weights_zp = data.reshape(-1, p.out_c).T, 0
+        else:
+            weights, weights_zp = data.reshape(p.units, p.depth), p.weights_zp
+        found = _mac_wrap(graph, op, weights, weights_zp, p.in_zp, p.shift)
+    elif isinstance(params, MulParams):
+        (a_lo, a_hi), (b_lo, b_hi) = _offset_range(p.in1_zp), _offset_range(p.in2_zp)
+        corners = (a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi)
+        found = _elementwise_wrap(op, "the product (x1 - z1)(x2 - z2)", (min(corners), max(corners)),
+                                  _safe_range(p.shift), p.shift)
+    elif isinstance(params, MeanParams):
+        lo, hi = _offset_range(p.in_zp)
+        found = _elementwise_wrap(op, f"the sum of x - z_in over {p.count} elements", (lo * p.count, hi * p.count),
+                                  _safe_range(p.shift), p.shift)
+    elif isinstance(params, QuantizeParams | ReluParams):
+        safe = _safe_range(p.shift)
+        found = _elementwise_wrap(op, "x - z_in", _offset_range(p.in_zp), safe, p.shift,
+                                  _codes_outside(p.in_zp, safe))
+    elif isinstance(params, LeakyReluParams):
+        # x >= z_in takes the identity multiplier, x < z_in the alpha one
+        safe = (_safe_range(p.alpha_shift)[0], _safe_range(p.identity_shift)[1])
+        found = _elementwise_wrap(op, "x - z_in", _offset_range(p.in_zp), safe,
+                                  max(p.alpha_shift, p.identity_shift), _codes_outside(p.in_zp, safe))
+    return [found] if found is not None else []
 
 
 # opcode -> (params function, C kernel)

@@ -1,4 +1,5 @@
-/* CONV_2D, int8 (INT8_SEMANTICS §3.1): per-channel requantization, grouped filters, dilation. */
+/* CONV_2D, int8 (INT8_SEMANTICS §3.1): per-channel requantization, grouped filters, dilation. The int32
+ * sum wraps around as TFLM's does when a degenerate model overflows it (eip_add_wrap). */
 #include "eip_kernels.h"
 #include "mac_params.h"
 #include "fixedpoint.h"
@@ -34,16 +35,15 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                             const int8_t *in = input + ((b * p->in_h + iy) * p->in_w + ix) * p->in_c + in_c0;
                             const int8_t *w = filter + ((oc * p->filter_h + ky) * p->filter_w + kx) * p->filter_c;
                             for (int32_t ci = 0; ci < p->filter_c; ++ci) {
-                                acc += (int32_t)w[ci] * ((int32_t)in[ci] - p->in_zp);
+                                acc = eip_add_wrap(acc, (int32_t)w[ci] * ((int32_t)in[ci] - p->in_zp));
                             }
                         }
                     }
                     if (bias != 0) {
-                        acc += bias[oc];
+                        acc = eip_add_wrap(acc, bias[oc]);
                     }
-                    const int32_t out = eip_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->out_zp;
                     output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
-                        (int8_t)eip_clamp_i32(out, p->act_min, p->act_max);
+                        eip_requantize(acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min, p->act_max);
                 }
             }
         }

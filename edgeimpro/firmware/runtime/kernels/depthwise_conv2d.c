@@ -30,15 +30,14 @@ eip_status_t eip_depthwise_conv2d(const eip_depthwise_conv2d_params_t *p, const 
                             }
                             const int32_t x = input[((b * p->in_h + iy) * p->in_w + ix) * p->in_c + ic];
                             const int32_t w = filter[(ky * p->filter_w + kx) * p->out_c + oc];
-                            acc += w * (x - p->in_zp);
+                            acc = eip_add_wrap(acc, w * (x - p->in_zp));
                         }
                     }
                     if (bias != 0) {
-                        acc += bias[oc];
+                        acc = eip_add_wrap(acc, bias[oc]);
                     }
-                    const int32_t out = eip_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->out_zp;
                     output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
-                        (int8_t)eip_clamp_i32(out, p->act_min, p->act_max);
+                        eip_requantize(acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min, p->act_max);
                 }
             }
         }

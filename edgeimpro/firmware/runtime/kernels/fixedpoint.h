@@ -57,15 +57,37 @@ static inline int32_t eip_rdbpot(int32_t x, int32_t exponent)
     return eip_floor_shift(x, exponent) + (remainder > threshold ? 1 : 0);
 }
 
-/* MBQM (§2.4), double rounding: RDBPOT(SRDHM(x * 2^max(s,0), M), max(-s,0)).
- * TFLM's pre-shift is a plain int32 multiply assumed not to overflow; doing it in int64 and
- * converting back keeps the same two's-complement result without undefined behaviour. */
+/* Two's-complement wrap-around of int32 arithmetic. TFLM adds its accumulators and pre-shifts them in plain
+ * int32 and, compiled for Arm or x86, wraps when a degenerate quantization makes them overflow; reproduced
+ * through uint32_t, whose arithmetic is defined modulo 2^32 (the conversion back to int32_t is modular in
+ * GCC and Clang). Same instructions as the int32 forms. */
+static inline int32_t eip_add_wrap(int32_t a, int32_t b)
+{
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
+/* x * 2^n wrapped to int32, 0 <= n <= 31. */
+static inline int32_t eip_shl_wrap(int32_t x, int32_t n)
+{
+    return (int32_t)((uint32_t)x << n);
+}
+
+/* MBQM (§2.4), double rounding: RDBPOT(SRDHM(x * 2^max(s,0), M), max(-s,0)). The pre-shift wraps like
+ * TFLM's int32 multiply (measured against the tflite_micro wheel up to s = 31). */
 static inline int32_t eip_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 {
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
-    const int32_t shifted = (int32_t)((int64_t)x * ((int64_t)1 << left));
-    return eip_rdbpot(eip_srdhm(shifted, multiplier), right);
+    return eip_rdbpot(eip_srdhm(eip_shl_wrap(x, left), multiplier), right);
+}
+
+/* MBQM(acc) + zero point clamped to the activation range: the output step of the requantizing kernels. The
+ * zero point add wraps as TFLM's does (reachable only when the pre-shift wrapped). */
+static inline int8_t eip_requantize(int32_t acc, int32_t multiplier, int32_t shift, int32_t out_zp,
+                                    int32_t act_min, int32_t act_max)
+{
+    const int32_t out = eip_add_wrap(eip_mbqm(acc, multiplier, shift), out_zp);
+    return (int8_t)eip_clamp_i32(out, act_min, act_max);
 }
 
 /* Saturating left shift by 0 <= e <= 31 (the Q_src -> Q_dst change with src > dst, §2.7). */
@@ -178,10 +200,10 @@ static inline int32_t eip_tanh_fp(int32_t a, int32_t integer_bits)
     return a > 0 ? t : -t;
 }
 
-/* Shift of a quantized multiplier that eip_mbqm handles without overflow in its pre-shift. */
+/* Shift of a quantized multiplier that eip_mbqm handles (TFLM's 1 << shift is undefined beyond 31). */
 static inline bool eip_shift_is_valid(int32_t shift)
 {
-    return shift >= -31 && shift <= 30;
+    return shift >= -31 && shift <= 31;
 }
 
 /* Clamp range that fits int8 codes. */

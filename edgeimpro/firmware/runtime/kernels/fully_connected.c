@@ -16,13 +16,13 @@ eip_status_t eip_fully_connected(const eip_fully_connected_params_t *p, const in
             const int8_t *w = weights + o * p->depth;
             int32_t acc = 0;
             for (int32_t d = 0; d < p->depth; ++d) {
-                acc += ((int32_t)w[d] - p->weights_zp) * ((int32_t)x[d] - p->in_zp);
+                acc = eip_add_wrap(acc, ((int32_t)w[d] - p->weights_zp) * ((int32_t)x[d] - p->in_zp));
             }
             if (bias != 0) {
-                acc += bias[o];
+                acc = eip_add_wrap(acc, bias[o]);
             }
-            const int32_t out = eip_mbqm(acc, p->multiplier[o], p->shift[o]) + p->out_zp;
-            output[b * p->units + o] = (int8_t)eip_clamp_i32(out, p->act_min, p->act_max);
+            output[b * p->units + o] =
+                eip_requantize(acc, p->multiplier[o], p->shift[o], p->out_zp, p->act_min, p->act_max);
         }
     }
     return EIP_OK;

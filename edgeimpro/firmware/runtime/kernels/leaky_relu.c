@@ -18,11 +18,12 @@ eip_status_t eip_leaky_relu(const eip_leaky_relu_params_t *p, const int8_t *inpu
         const int32_t v = input[i] - p->in_zp;
         int32_t out;
         if (v >= 0) {
-            out = p->out_zp + eip_mbqm(v, p->identity_multiplier, p->identity_shift);
+            out = eip_mbqm(v, p->identity_multiplier, p->identity_shift);
         } else {
-            out = p->out_zp + p->alpha_sign * eip_mbqm(v, p->alpha_multiplier, p->alpha_shift);
+            /* |MBQM| < 2^31 even when the pre-shift wrapped (the multiplier is below 2^31): negation is safe */
+            out = p->alpha_sign * eip_mbqm(v, p->alpha_multiplier, p->alpha_shift);
         }
-        output[i] = (int8_t)eip_clamp_i32(out, INT8_MIN, INT8_MAX);
+        output[i] = (int8_t)eip_clamp_i32(eip_add_wrap(out, p->out_zp), INT8_MIN, INT8_MAX);
     }
     return EIP_OK;
 }

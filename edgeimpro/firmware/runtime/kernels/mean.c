@@ -25,10 +25,11 @@ eip_status_t eip_mean(const eip_mean_params_t *p, const int8_t *input, int8_t *o
         int32_t sum = 0;
         eip_index_clear(reduce_index);
         do {
-            sum += base[eip_index_offset(reduce_index, p->reduce_strides)];
+            sum = eip_add_wrap(sum, base[eip_index_offset(reduce_index, p->reduce_strides)]);
         } while (eip_index_next(reduce_index, p->reduce_dims));
-        const int32_t out = eip_mbqm(sum - p->in_zp * p->count, p->multiplier, p->shift) + p->out_zp;
-        output[o++] = (int8_t)eip_clamp_i32(out, INT8_MIN, INT8_MAX);
+        /* sum - in_zp * count, wrapping as TFLM's int32 arithmetic would (only beyond 2^24 elements) */
+        const int32_t offset = (int32_t)((uint32_t)sum - (uint32_t)p->in_zp * (uint32_t)p->count);
+        output[o++] = eip_requantize(offset, p->multiplier, p->shift, p->out_zp, INT8_MIN, INT8_MAX);
     } while (eip_index_next(out_index, p->out_dims));
     return EIP_OK;
 }

@@ -6,8 +6,7 @@
 static int8_t mul_one(const eip_mul_params_t *p, int32_t x1, int32_t x2)
 {
     const int32_t product = (x1 - p->in1_zp) * (x2 - p->in2_zp);
-    const int32_t out = eip_mbqm(product, p->multiplier, p->shift) + p->out_zp;
-    return (int8_t)eip_clamp_i32(out, p->act_min, p->act_max);
+    return eip_requantize(product, p->multiplier, p->shift, p->out_zp, p->act_min, p->act_max);
 }
 
 eip_status_t eip_mul(const eip_mul_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output)

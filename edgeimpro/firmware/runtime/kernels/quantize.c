@@ -14,8 +14,7 @@ eip_status_t eip_quantize(const eip_quantize_params_t *p, const int8_t *input, i
         return EIP_ERR_BAD_PARAM;
     }
     for (int32_t i = 0; i < p->size; ++i) {
-        const int32_t out = eip_mbqm(input[i] - p->in_zp, p->multiplier, p->shift) + p->out_zp;
-        output[i] = (int8_t)eip_clamp_i32(out, INT8_MIN, INT8_MAX);
+        output[i] = eip_requantize(input[i] - p->in_zp, p->multiplier, p->shift, p->out_zp, INT8_MIN, INT8_MAX);
     }
     return EIP_OK;
 }

@@ -14,8 +14,7 @@ eip_status_t eip_relu(const eip_relu_params_t *p, const int8_t *input, int8_t *o
         return EIP_ERR_BAD_PARAM;
     }
     for (int32_t i = 0; i < p->size; ++i) {
-        const int32_t out = p->out_zp + eip_mbqm(input[i] - p->in_zp, p->multiplier, p->shift);
-        output[i] = (int8_t)eip_clamp_i32(out, p->act_min, p->act_max);
+        output[i] = eip_requantize(input[i] - p->in_zp, p->multiplier, p->shift, p->out_zp, p->act_min, p->act_max);
     }
     return EIP_OK;
 }

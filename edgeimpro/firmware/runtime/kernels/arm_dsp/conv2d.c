@@ -5,8 +5,9 @@
  * becomes 0, which adds nothing, as the reference's skipped taps), then every output channel is a dot
  * product with its int8 filter row. Within each whole group of four the column is stored as x0 x2 x1 x3,
  * the order in which SXTB16 unpacks four filter bytes, so one load of filter bytes feeds two SMLADs.
- * Two pixels and two channels per step share their loads. Integer sums are exact, so only the order of
- * additions differs from the reference; the requantization is eip_dsp_mbqm, equal to eip_mbqm.
+ * Two pixels and two channels per step share their loads. Integer sums wrap modulo 2^32 (SMLAD, eip_add_wrap),
+ * so only the order of additions differs from the reference; the requantization is eip_dsp_mbqm, equal to
+ * eip_mbqm.
  */
 #include "eip_kernels.h"
 #include "../mac_params.h"
@@ -102,10 +103,10 @@ static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *ca, const
     }
     for (int32_t r = k & 3; r > 0; --r) {
         const int32_t x_a = *ca++, x_b = *cb++, v0 = *w0++, v1 = *w1++;
-        a00 += v0 * x_a;
-        a01 += v0 * x_b;
-        a10 += v1 * x_a;
-        a11 += v1 * x_b;
+        a00 = eip_add_wrap(a00, v0 * x_a);
+        a01 = eip_add_wrap(a01, v0 * x_b);
+        a10 = eip_add_wrap(a10, v1 * x_a);
+        a11 = eip_add_wrap(a11, v1 * x_b);
     }
     acc[0] = a00;
     acc[1] = a01;
@@ -116,7 +117,7 @@ static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *ca, const
 static inline int8_t requantize(const eip_conv2d_params_t *p, int32_t acc, const int32_t *bias, int32_t oc)
 {
     if (bias != 0) {
-        acc += bias[oc];
+        acc = eip_add_wrap(acc, bias[oc]);
     }
     return eip_dsp_requantize(acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min, p->act_max);
 }
@@ -144,7 +145,7 @@ static void conv_direct(const eip_conv2d_params_t *p, const int8_t *in, const in
                         const int8_t *x = in + (iy * p->in_w + ix) * p->in_c + in_c0;
                         const int8_t *w = filter + ((oc * p->filter_h + ky) * p->filter_w + kx) * p->filter_c;
                         for (int32_t ci = 0; ci < p->filter_c; ++ci) {
-                            acc += (int32_t)w[ci] * ((int32_t)x[ci] - p->in_zp);
+                            acc = eip_add_wrap(acc, (int32_t)w[ci] * ((int32_t)x[ci] - p->in_zp));
                         }
                     }
                 }

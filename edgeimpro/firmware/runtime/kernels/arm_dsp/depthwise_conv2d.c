@@ -20,7 +20,7 @@ static inline int8_t requantize(const eip_depthwise_conv2d_params_t *p, int32_t 
                                 int32_t oc)
 {
     if (bias != 0) {
-        acc += bias[oc];
+        acc = eip_add_wrap(acc, bias[oc]);
     }
     return eip_dsp_requantize(acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min, p->act_max);
 }
@@ -48,7 +48,7 @@ static void depthwise_direct(const eip_depthwise_conv2d_params_t *p, const int8_
                         }
                         const int32_t x = in[(iy * p->in_w + ix) * p->in_c + ic];
                         const int32_t w = filter[(ky * p->filter_w + kx) * p->out_c + oc];
-                        acc += w * (x - p->in_zp);
+                        acc = eip_add_wrap(acc, w * (x - p->in_zp));
                     }
                 }
                 out[(oy * p->out_w + ox) * p->out_c + oc] = requantize(p, acc, bias, oc);
@@ -153,8 +153,8 @@ static void depthwise_simd(const eip_depthwise_conv2d_params_t *p, const int8_t 
                     const int32_t iy = in_y0 + ky * p->dilation_h;
                     for (int32_t kx = kx0; kx < kx1; ++kx) {
                         const int32_t ix = in_x0 + kx * p->dilation_w;
-                        acc += (int32_t)filter[(ky * p->filter_w + kx) * channels + c] *
-                               ((int32_t)in[(iy * p->in_w + ix) * channels + c] - p->in_zp);
+                        acc = eip_add_wrap(acc, (int32_t)filter[(ky * p->filter_w + kx) * channels + c] *
+                                                    ((int32_t)in[(iy * p->in_w + ix) * channels + c] - p->in_zp));
                     }
                 }
                 out[(oy * p->out_w + ox) * channels + c] = requantize(p, acc, bias, c);

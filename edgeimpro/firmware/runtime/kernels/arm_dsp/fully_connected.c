@@ -14,7 +14,7 @@
 static inline int8_t requantize(const eip_fully_connected_params_t *p, int32_t acc, const int32_t *bias, int32_t o)
 {
     if (bias != 0) {
-        acc += bias[o];
+        acc = eip_add_wrap(acc, bias[o]);
     }
     return eip_dsp_requantize(acc, p->multiplier[o], p->shift[o], p->out_zp, p->act_min, p->act_max);
 }
@@ -40,8 +40,8 @@ static void dot_2(const eip_fully_connected_params_t *p, const int8_t *x, const 
     }
     for (int32_t r = p->depth & 3; r > 0; --r) {
         const int32_t xv = (int32_t)*x++ - p->in_zp;
-        a0 += ((int32_t)*w0++ - p->weights_zp) * xv;
-        a1 += ((int32_t)*w1++ - p->weights_zp) * xv;
+        a0 = eip_add_wrap(a0, ((int32_t)*w0++ - p->weights_zp) * xv);
+        a1 = eip_add_wrap(a1, ((int32_t)*w1++ - p->weights_zp) * xv);
     }
     acc[0] = a0;
     acc[1] = a1;

@@ -10,11 +10,13 @@
 
 #include <stdint.h>
 
+#include "../fixedpoint.h"
+
 static inline int32_t eip_dsp_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 {
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
-    const int32_t a = (int32_t)((uint32_t)x << left);
+    const int32_t a = eip_shl_wrap(x, left);
     if (a == INT32_MIN && multiplier == INT32_MIN) {
         return right == 0 ? INT32_MAX : (int32_t)(((int64_t)INT32_MAX + (1 << (right - 1))) >> right);
     }
@@ -25,11 +27,11 @@ static inline int32_t eip_dsp_mbqm(int32_t x, int32_t multiplier, int32_t shift)
     return (int32_t)(((int64_t)y + ((1 << (right - 1)) - (y < 0))) >> right);
 }
 
-/* acc (+ bias) requantized to an int8 code: the kernels' output step. */
+/* acc (+ bias) requantized to an int8 code: the kernels' output step, eip_requantize of ../fixedpoint.h. */
 static inline int8_t eip_dsp_requantize(int32_t acc, int32_t multiplier, int32_t shift, int32_t out_zp,
                                         int32_t act_min, int32_t act_max)
 {
-    int32_t out = eip_dsp_mbqm(acc, multiplier, shift) + out_zp;
+    int32_t out = eip_add_wrap(eip_dsp_mbqm(acc, multiplier, shift), out_zp);
     out = out < act_min ? act_min : out;
     return (int8_t)(out > act_max ? act_max : out);
 }
