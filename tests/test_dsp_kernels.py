@@ -7,6 +7,9 @@ CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED kernels a firmware build would lin
   the column buffer): the DSP kernels on QEMU equal the reference kernels built for the host.
 - Every single-op model of tests/kernel_models.py for the three ops and every such node of the MLPerf Tiny
   models (each fed TFLM's own input tensors): the DSP kernels on QEMU equal tflite_micro.
+- Where the int32 arithmetic wraps around (pre-shifts up to 2^31, biases at the int32 limits; random calls and
+  the wrapping model edits of kernel_models.WRAP_EDITS), the DSP kernels wrap exactly as the reference
+  kernels and tflite_micro do.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from kernel_harness import (
     node_call,
     run_calls,
 )
-from kernel_models import op_models
+from kernel_models import WRAP_EDITS, op_models
 from linkkit import sources_digest
+from tiny_models import edit_model
 
 from edgeimpro.boards.build import CROSS, board_config_header, memory_ld
 from edgeimpro.boards.registry import get_board
@@ -125,14 +129,17 @@ def _out_size(size: int, k: int, stride: int, dilation: int, same: bool) -> tupl
     return out, pad
 
 
-def _quant(rng: np.random.Generator, channels: int, k: int) -> dict:
+def _quant(rng: np.random.Generator, channels: int, k: int, wrap: bool = False) -> dict:
     """Zero points, clamp and per-channel multipliers; the scale keeps most outputs of a k-term sum of
-    random codes off the clamps, so a wrong low bit of a sum shows in the output."""
+    random codes off the clamps, so a wrong low bit of a sum shows in the output. `wrap`: pre-shifts of
+    2^12 to 2^31, which wrap around for most sums."""
     act_min = int(rng.integers(-128, 0)) if rng.random() < 0.5 else -128
     act_max = int(rng.integers(0, 128)) if rng.random() < 0.5 else 127
+    shift = (rng.integers(12, 32, channels) if wrap
+             else np.round(np.log2(30 / (np.sqrt(k) * 6000))) + rng.integers(-1, 2, channels))
     return {"in_zp": int(rng.integers(-128, 128)), "out_zp": int(rng.integers(-128, 128)), "act_min": act_min,
             "act_max": act_max, "multiplier": tuple(int(v) for v in rng.integers(1 << 30, (1 << 31) - 1, channels)),
-            "shift": tuple(int(v) for v in np.round(np.log2(30 / (np.sqrt(k) * 6000))) + rng.integers(-1, 2, channels))}
+            "shift": tuple(int(v) for v in shift)}
 
 
 def _window(rng: np.random.Generator, big: bool) -> dict | None:
@@ -151,23 +158,27 @@ def _window(rng: np.random.Generator, big: bool) -> dict | None:
             "pad_left": pl}
 
 
-def _bias(rng: np.random.Generator, n: int) -> np.ndarray | None:
+def _bias(rng: np.random.Generator, n: int, wrap: bool = False) -> np.ndarray | None:
+    if wrap:   # within 2^16 of the int32 limits: the sum itself wraps around
+        return (np.where(rng.random(n) < 0.5, 2**31 - 1, -(2**31)) - rng.integers(-(1 << 16), 1 << 16, n)
+                ).clip(-(2**31), 2**31 - 1).astype(np.int32)
     return rng.integers(-(1 << 16), 1 << 16, n).astype(np.int32) if rng.random() < 0.8 else None
 
 
-def random_calls(seed: int, count: int) -> list[KernelCall]:
+def random_calls(seed: int, count: int, wrap: bool = False) -> list[KernelCall]:
+    """`count` random kernel calls; `wrap`: with pre-shifts and biases that make the int32 arithmetic wrap."""
     rng = np.random.default_rng(seed)
     calls: list[KernelCall] = []
     while len(calls) < count:
         kind = len(calls) % 3
         if kind == 2:
             batches, depth, units = int(rng.integers(1, 4)), int(rng.integers(1, 80)), int(rng.integers(1, 12))
-            q = _quant(rng, units, depth)
+            q = _quant(rng, units, depth, wrap)
             wzp = int(rng.integers(-128, 128)) if rng.random() < 0.3 else 0
             p = qp.FullyConnectedParams(batches=batches, depth=depth, units=units, weights_zp=wzp, **q)
             x = rng.integers(-128, 128, (batches, depth), dtype=np.int8)
             w = rng.integers(-128, 128, (units, depth), dtype=np.int8)
-            calls.append(KernelCall("eip_fully_connected", p, [x, w, _bias(rng, units)], batches * units,
+            calls.append(KernelCall("eip_fully_connected", p, [x, w, _bias(rng, units, wrap)], batches * units,
                                     f"random {len(calls)} {p}"))
             continue
         big = rng.random() < 0.1
@@ -184,24 +195,24 @@ def random_calls(seed: int, count: int) -> list[KernelCall]:
             filter_c = int(rng.integers(1, 100 if big else 24))
             out_c = groups * int(rng.integers(1, 7))
             p = qp.Conv2DParams(in_c=groups * filter_c, out_c=out_c, filter_c=filter_c, **win,
-                                **_quant(rng, out_c, win['filter_h'] * win['filter_w'] * filter_c))
+                                **_quant(rng, out_c, win['filter_h'] * win['filter_w'] * filter_c, wrap))
             w = rng.integers(-128, 128, (out_c, p.filter_h, p.filter_w, filter_c), dtype=np.int8)
             kernel = "eip_conv2d"
         else:
             in_c, dm = int(rng.integers(1, 20)), int(rng.integers(1, 4)) if rng.random() < 0.4 else 1
             p = qp.DepthwiseConv2DParams(in_c=in_c, out_c=in_c * dm, depth_multiplier=dm, **win,
-                                         **_quant(rng, in_c * dm, win['filter_h'] * win['filter_w']))
+                                         **_quant(rng, in_c * dm, win['filter_h'] * win['filter_w'], wrap))
             w = rng.integers(-128, 128, (1, p.filter_h, p.filter_w, p.out_c), dtype=np.int8)
             kernel = "eip_depthwise_conv2d"
         x = rng.integers(-128, 128, (*shape, p.in_c), dtype=np.int8)
-        calls.append(KernelCall(kernel, p, [x, w, _bias(rng, p.out_c)], p.batches * p.out_h * p.out_w * p.out_c,
+        calls.append(KernelCall(kernel, p, [x, w, _bias(rng, p.out_c, wrap)], p.batches * p.out_h * p.out_w * p.out_c,
                                 f"random {len(calls)} {p}"))
     return calls
 
 
 @pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55"])
 def test_random_shapes_equal_the_reference_kernels(board: str) -> None:
-    calls = random_calls(seed=7, count=600)
+    calls = random_calls(seed=7, count=600) + random_calls(seed=8, count=150, wrap=True)
     reference = run_calls(build_driver("plain"), calls)
     assert all(status == 0 for status, _ in reference)
     expected = [np.frombuffer(out, np.int8) for _, out in reference]
@@ -212,7 +223,7 @@ def test_random_shapes_equal_the_reference_kernels(board: str) -> None:
 def test_bad_params_give_the_reference_status() -> None:
     bad = []
     for c in random_calls(seed=11, count=6):
-        for field, value in (("batches", 0), ("act_min", -129), ("shift", (31,) * len(c.params.shift))):
+        for field, value in (("batches", 0), ("act_min", -129), ("shift", (32,) * len(c.params.shift))):
             bad.append(KernelCall(c.kernel, dataclasses.replace(c.params, **{field: value}), c.inputs,
                                   c.output_nbytes, f"{c.label} {field}={value}"))
     want = [STATUS_NAMES[s] for s, _ in run_calls(build_driver("plain"), bad)]
@@ -250,6 +261,14 @@ def test_op_models_and_mlperf_nodes_equal_tflm_on_qemu_m4() -> None:
             calls += c
             expected += e
     assert len(calls) >= 100
+    for edit, (op, index, fn) in sorted(WRAP_EDITS.items()):
+        if op in OPS:
+            base = op_models(op)[index][1]
+            graph = load_graph(base)
+            node = next(o for o in graph.ops if o.opcode == op)
+            c, e = model_calls(edit_model(base, lambda m, g=graph, n=node, f=fn: f(m, g, n)), edit, seed=index)
+            calls += c
+            expected += e
     for name in ("vww", "resnet8", "kws"):
         c, e = model_calls(mlperf_model(name).read_bytes(), name, seed=3, sets=("random0", "ramp"))
         assert c, f"no conv / depthwise / fully connected node in {name}"
