@@ -92,3 +92,19 @@ def test_decompression_bomb_is_refused_and_the_limit_is_an_option(tmp_path: Path
     capsys.readouterr()
     assert main(["infer", str(TINY), str(small), "--max-image-pixels", "1000"]) == DataError.exit_code
     assert "1,000" in capsys.readouterr().err
+
+
+def test_names_from_a_model_cannot_drive_the_terminal(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Errors quote tensor names and folder names; an ANSI escape or a bidi override in one is shown, not obeyed."""
+    import edgeimpro.cli.inspect as verb
+    from edgeimpro.errors import ModelError
+
+    def fail(args):
+        raise ModelError("tensor 3 'x\x1b[2J\x1b[31mred\u202egnp.exe' is corrupt", hint="see '\x07bell'")
+
+    monkeypatch.setattr(verb, "run", fail)
+    assert main(["inspect", str(TINY)]) == ModelError.exit_code
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\u202e" not in err and "\x07" not in err
+    assert "tensor 3 'x\\x1b[2J\\x1b[31mred" in _one_line_error(err)

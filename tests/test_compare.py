@@ -276,12 +276,17 @@ def test_fail_on_exact_top1_and_none(tmp_path: Path) -> None:
     model, x = model_copy(tmp_path), tiny_inputs(tmp_path / "in", n=3)
     c = run_fake(model, x, tmp_path / "a", FakeDevice(model, wrong_top1=True), fail_on="none")
     assert c.outcome.passed and c.outcome.summary["mismatch_count"] == 3
+    # exit status 0, but never a green PASS: the check did not run, and what differs is said
+    assert c.outcome.summary["verdict"]["status"] == "NOT CHECKED"
+    assert c.outcome.summary["verdict"]["reason"] == "3 of 3 outputs differ from tflite_micro"
+    html = c.outcome.report.read_text()
+    assert "<b>NOT CHECKED</b>" in html and "PASS" not in html and 'class="verdict unchecked"' in html
     c = run_fake(model, x, tmp_path / "b", FakeDevice(model, wrong_top1=True), fail_on="top1")
     tflm = c.outcome.summary["references"]["tflm"]
     assert not c.outcome.passed and tflm["top1_agree_inputs"] == 0 and tflm["top1_agreement"] == 0.0
     assert c.outcome.summary["verdict"]["reason"] == "top-1 differs from tflite_micro on 3 of 3 inputs"
     c = run_fake(model, x, tmp_path / "c", FakeDevice(model), fail_on="top1")
-    assert c.outcome.passed
+    assert c.outcome.passed and c.outcome.summary["verdict"]["status"] == "PASS"
     # one flipped low bit: every output differs from tflite_micro, which --fail-on exact catches
     c = run_fake(model, x, tmp_path / "d", FakeDevice(model, perturb=2), fail_on="exact")
     assert not c.outcome.passed and c.outcome.summary["references"]["tflm"]["exact_inputs"] == 0
@@ -303,6 +308,7 @@ def test_resume_after_link_loss_and_ctrl_c_loses_and_repeats_nothing(tmp_path: P
     partial = json.loads((report / "summary.json").read_text())
     assert partial["state"] == "interrupted" and partial["inputs"] == 5
     assert not partial["verdict"]["passed"]                  # 5 exact inputs of 9 prove nothing about the rest
+    assert partial["verdict"]["status"] == "INTERRUPTED"
     device = FakeDevice(model)
     c = run_fake(model, x, report, device, resume=True)
     assert device.calls == 4

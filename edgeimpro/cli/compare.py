@@ -145,7 +145,7 @@ def _print_outcome(outcome: Any, out: TextIO) -> None:
         print(f"  link: {p['link_bytes_per_second'] / 1e3:.1f} kB/s, {p['inputs_per_second']:.2f} inputs/s overall",
               file=out)
     v = s["verdict"]
-    print(f"{'PASS' if v['passed'] else 'FAIL'} (--fail-on {v['fail_on']}): {v['reason']}", file=out)
+    print(f"{v['status']} (--fail-on {v['fail_on']}): {v['reason']}", file=out)
     print(f"report: {outcome.report or '(not written: ' + str(outcome.report_error) + ')'}", file=out)
     print(f"results: {outcome.results}  summary: {outcome.summary_path}", file=out)
 

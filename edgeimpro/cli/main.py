@@ -9,6 +9,7 @@ import sys
 
 from edgeimpro import __version__
 from edgeimpro.errors import EdgeImproError, from_os_error
+from edgeimpro.escape import printable
 
 # verb -> module under edgeimpro.cli; modules are imported lazily so `edgeimpro inspect` never loads TF.
 VERBS: dict[str, str] = {
@@ -77,9 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as e:               # permission, missing path, disk full: not a bug, no traceback
             raise from_os_error(e) from e
     except EdgeImproError as e:
-        print(f"error: {e.message}", file=sys.stderr)
+        # messages quote names from model files and folders: no control character reaches the terminal
+        print(f"error: {printable(e.message)}", file=sys.stderr)
         if e.hint:
-            print(f"  hint: {e.hint}", file=sys.stderr)
+            print(f"  hint: {printable(e.hint)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -22,6 +22,7 @@ table { border-collapse: collapse; margin: .6em 0; } td, th { border: 1px solid 
 th { background: #f4f4f4; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .verdict { padding: .8em 1em; border-radius: 6px; font-size: 1.15em; margin: 1em 0; }
 .pass { background: #e3f5e1; border: 1px solid #7bc47f; } .fail { background: #fde2e1; border: 1px solid #e57373; }
+.unchecked { background: #fff4d6; border: 1px solid #e0b84c; }
 .note { color: #666; } .bad { color: #c62828; font-weight: 600; } .good { color: #2e7d32; }
 figure { margin: 1em 0; } figure img { max-width: 100%; }
 .gallery { display: flex; flex-wrap: wrap; gap: 12px; }
@@ -54,17 +55,17 @@ def _pct(v: float | None) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    head = f"<tr>{''.join(f'<th>{_e(h)}</th>' for h in header)}</tr>" if any(header) else ""  # none if empty
     body = "".join("<tr>" + "".join(f'<td class="n">{c}</td>' if i >= numeric_from else f"<td>{c}</td>"
                                     for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{head}{body}</table>"
 
 
 def _header(s: dict[str, Any]) -> str:
     dev = s.get("device") or {}
     v = s["verdict"]
-    cls = "pass" if v["passed"] else "fail"
-    word = "PASS" if v["passed"] else "FAIL"
+    word = v["status"]
+    cls = {"PASS": "pass", "FAIL": "fail"}.get(word, "unchecked")
     state = "" if s["state"] == "complete" else f' <span class="bad">(run {_e(s["state"])}: continue it with --resume)</span>'
     rows = [
         ("model", f"<code>{_e(s['model'])}</code> (sha256 {_e(str(s['model_sha256'])[:16])}…)"),
@@ -77,7 +78,7 @@ def _header(s: dict[str, Any]) -> str:
     if s.get("missing_references"):
         rows.append(("not available", "; ".join(f"{_e(k)}: {_e(m)}" for k, m in s["missing_references"].items())))
     return (f"<h1>edgeimpro compare</h1>"
-            f'<div class="verdict {cls}"><b>{word}</b> (--fail-on {_e(v["fail_on"])}): {_e(v["reason"])}{state}</div>'
+            f'<div class="verdict {cls}"><b>{_e(word)}</b> (--fail-on {_e(v["fail_on"])}): {_e(v["reason"])}{state}</div>'
             + _table(["", ""], [(f"<b>{k}</b>", val) for k, val in rows], numeric_from=9))
 
 

@@ -100,29 +100,32 @@ def _layers(session: dict[str, Any], records: Sequence[dict[str, Any]]) -> dict[
 
 def verdict(fail_on: str, primary: str | None, refs: dict[str, Any], inputs: int,
             state: str = "complete") -> dict[str, Any]:
-    """Passed or not, by --fail-on, over the inputs compared; a run that did not complete never passes a
-    check (what was not compared is not proven)."""
+    """The verdict by --fail-on over the inputs compared. `status` is the word shown: PASS only when the
+    check ran over a complete run and held; FAIL; NOT CHECKED (--fail-on none: what differs is still
+    said); INTERRUPTED or STOPPED for a run that did not complete, which never passes a check (what was not
+    compared is not proven). `passed` decides the exit status (--fail-on none never fails)."""
     if fail_on not in FAIL_ON:
         raise ValueError(f"fail_on must be one of {FAIL_ON}")
     m = refs.get(primary or "", {})
     who = m.get("title", primary)
     if inputs == 0:
-        return {"fail_on": fail_on, "passed": fail_on == "none", "reason": "no input was compared"}
-    exact_ok = m.get("exact_inputs") == inputs
-    top1_ok = m.get("top1_agree_inputs") == inputs
-    if fail_on == "exact":
-        passed = exact_ok
-        reason = (f"all {inputs} outputs identical to {who}" if passed else
-                  f"{inputs - m.get('exact_inputs', 0)} of {inputs} outputs differ from {who}")
+        finding = "no input was compared"
+        holds = {"exact": False, "top1": False, "none": True}[fail_on]
     elif fail_on == "top1":
-        passed = top1_ok
-        reason = (f"top-1 agrees with {who} on all {inputs} inputs" if passed else
-                  f"top-1 differs from {who} on {inputs - m.get('top1_agree_inputs', 0)} of {inputs} inputs")
-    else:
-        passed, reason = True, "--fail-on none"
-    if state != "complete" and fail_on != "none":
-        passed, reason = False, f"run {state}, after {inputs} inputs: {reason}"
-    return {"fail_on": fail_on, "passed": passed, "reason": reason}
+        holds = m.get("top1_agree_inputs") == inputs
+        finding = (f"top-1 agrees with {who} on all {inputs} inputs" if holds else
+                   f"top-1 differs from {who} on {inputs - m.get('top1_agree_inputs', 0)} of {inputs} inputs")
+    else:                                  # exact, and what --fail-on none reports without checking it
+        holds = m.get("exact_inputs") == inputs
+        finding = (f"all {inputs} outputs identical to {who}" if holds else
+                   f"{inputs - m.get('exact_inputs', 0)} of {inputs} outputs differ from {who}")
+    if state != "complete":
+        status = "INTERRUPTED" if state == "interrupted" else "STOPPED"
+        return {"fail_on": fail_on, "passed": fail_on == "none", "status": status,
+                "reason": f"run {state}, after {inputs} inputs: {finding}"}
+    if fail_on == "none":
+        return {"fail_on": fail_on, "passed": True, "status": "NOT CHECKED", "reason": finding}
+    return {"fail_on": fail_on, "passed": holds, "status": "PASS" if holds else "FAIL", "reason": finding}
 
 
 def summarize(sessions: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]], *, fail_on: str,

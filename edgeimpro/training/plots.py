@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeimpro.escape import printable
+
 
 def plot_curves(history: dict[str, Sequence[float]], path: Path, title: str = "") -> None:
     """Loss and accuracy per epoch, training vs validation, side by side."""
@@ -41,6 +43,7 @@ def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: Path, title:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    labels = [_literal(label) for label in labels]    # class folder names are the user's: shown as written
     n = len(labels)
     side = min(3 + 0.6 * n, 14)
     fig = Figure(figsize=(side + 1, side), layout="constrained")
@@ -60,5 +63,10 @@ def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: Path, title:
                 ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center",
                         color="white" if share[i, j] > 0.5 else "black", fontsize=9)
     if title:
-        ax.set_title(title)
+        ax.set_title(_literal(title))
     fig.savefig(path, dpi=100)
+
+
+def _literal(text: str) -> str:
+    """Printable text with every `$` escaped, so matplotlib draws it instead of reading it as maths."""
+    return printable(text).replace("$", r"\$")
