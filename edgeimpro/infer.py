@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from edgeimpro.errors import DataError, DependencyError, ModelError, UsageError
-from edgeimpro.modelcard import ModelCard, find_card
+from edgeimpro.modelcard import ModelCard, class_names_for, find_card
 from edgeimpro.preprocess import IMAGE_SUFFIXES, Preprocessing
 from edgeimpro.references import Reference, TensorInfo, get_reference
 from edgeimpro.sources import Frame, Source
@@ -375,7 +375,7 @@ class InferenceSession:
 
     def __init__(self, model: Path | str, *, runtime: str = "auto", threads: int | None = None,
                  size: tuple[int, int] | None = None, color: str | None = None,
-                 fps_window: int = FPS_WINDOW) -> None:
+                 class_names: list[str] | None = None, fps_window: int = FPS_WINDOW) -> None:
         self.model_path = Path(model)
         try:
             data = self.model_path.read_bytes()
@@ -396,7 +396,7 @@ class InferenceSession:
         else:
             self.preprocessing, self.preprocessing_origin = preprocessing_from_input(self.input, size, color)
         self.classes = int(np.prod(self.output.shape[1:]))
-        self.labels = self._labels()
+        self.labels, self.labels_origin = class_names_for(self.model_path, self.card, self.classes, class_names)
         self.preparer = FramePreparer(self.preprocessing, self.input.dtype, self.input.shape)
         out_q = self.output.dtype == "int8" and self.output.scale is not None
         self._out_scale = float(self.output.scale) if out_q else 1.0
@@ -410,19 +410,12 @@ class InferenceSession:
         self._ticks: deque[float] = deque(maxlen=max(2, fps_window))
         self.stats = RunStats()
 
-    def _labels(self) -> list[str]:
-        if self.card is None or not self.card.labels:
-            return [str(i) for i in range(self.classes)]
-        if len(self.card.labels) != self.classes:
-            raise ModelError(f"model.json lists {len(self.card.labels)} labels; the model has {self.classes} outputs",
-                             hint="model.json belongs to another model: re-run `edgeimpro convert`")
-        return list(self.card.labels)
-
     def describe(self) -> dict[str, Any]:
         p = self.preprocessing
         return {"model": str(self.model_path), "runtime": self.runtime_name, "threads": self.threads,
                 "input": f"{p.height}x{p.width} {p.color} {self.input.dtype}",
                 "preprocessing": self.preprocessing_origin, "classes": self.classes,
+                "class_names": self.labels_origin,
                 "fast_path": self.preparer.fast_path}
 
     def prepare(self, frame: Frame | np.ndarray | Path | str) -> np.ndarray:

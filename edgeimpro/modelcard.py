@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeimpro.errors import ModelError
+from edgeimpro.errors import DataError, ModelError
 from edgeimpro.preprocess import Preprocessing
 
 CARD_FORMAT = "edgeimpro-model-card"
@@ -97,6 +97,35 @@ def find_card(model_path: Path) -> ModelCard | None:
     """The card beside a model, or None when there is none."""
     p = card_path_for(model_path)
     return ModelCard.load(p) if p.exists() else None
+
+
+LABELS_FILE = "labels.txt"   # one class name per line, beside the model (what `train` writes)
+
+
+def read_class_names(path: Path | str) -> list[str]:
+    """One class name per line (blank lines skipped): --class-names FILE, or labels.txt."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"class names file not found: {path}", hint="one class name per line, in output order")
+    return [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+
+
+def class_names_for(model_path: Path, card: ModelCard | None, classes: int,
+                    given: list[str] | None = None) -> tuple[list[str], str]:
+    """The names of a model's `classes` outputs and where they came from: `given` (--class-names), the model
+    card's labels, labels.txt beside the model, else the class indices."""
+    candidates = [(given, "--class-names"), (card.labels if card is not None else None, "model.json")]
+    txt = Path(model_path).with_name(LABELS_FILE)
+    if not given and (card is None or not card.labels) and txt.is_file():
+        candidates.append((read_class_names(txt), str(txt)))
+    for names, origin in candidates:
+        if names:
+            if len(names) != classes:
+                raise ModelError(f"{origin} lists {len(names)} class names; the model has {classes} outputs",
+                                 hint="the names belong to another model: give the right file, or re-run "
+                                      "`edgeimpro convert`")
+            return list(names), origin
+    return [str(i) for i in range(classes)], "class indices (no names: give --class-names FILE)"
 
 
 def sha256_file(path: Path) -> str:

@@ -404,12 +404,19 @@ class _InterpreterReference:
         self.inputs = _tensor_infos(self.graph, self.graph.inputs)
         self.outputs = _tensor_infos(self.graph, self.graph.outputs)
         resolver = resolver_type.BUILTIN_REF if kernels == "reference" else resolver_type.AUTO
-        try:
-            self._interp = interpreter_cls(model_content=self._data, num_threads=num_threads,
-                                           experimental_op_resolver_type=resolver)
-            self._interp.allocate_tensors()
-        except (RuntimeError, ValueError) as e:
-            raise ModelError(f"{self.title} cannot prepare the model: {one_report(str(e))}") from None
+        failure: Exception | None = None
+        with capture_c_stderr() as said:        # its start-up banner ("INFO: Created ... delegate") is noise
+            try:
+                self._interp = interpreter_cls(model_content=self._data, num_threads=num_threads,
+                                               experimental_op_resolver_type=resolver)
+                self._interp.allocate_tensors()
+            except (RuntimeError, ValueError) as e:
+                failure = e
+        other = [ln for ln in "".join(said).splitlines() if ln.strip() and not ln.startswith("INFO: ")]
+        if failure is not None:
+            raise ModelError(f"{self.title} cannot prepare the model: {one_report(str(failure))}") from None
+        for line in other:                      # warnings and errors still reach the user, once
+            logging.getLogger(__name__).warning("%s: %s", self.title, line)
         self._in = [d["index"] for d in self._interp.get_input_details()]
         self._out = [d["index"] for d in self._interp.get_output_details()]
 

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from edgeimpro.boards.registry import BOARDS
 from edgeimpro.errors import EdgeImproError, UsageError
+from edgeimpro.modelcard import read_class_names
 from edgeimpro.preprocess import DEFAULT_MAX_IMAGE_PIXELS, set_max_image_pixels
 
 MISMATCH_EXIT = 9        # the comparison ran and failed the --fail-on check
@@ -73,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from edgeimpro.compare import CompareOptions, Comparison, open_target
-    from edgeimpro.compare.inputs import read_class_names
     from edgeimpro.link.device import Timeouts
 
     set_max_image_pixels(args.max_image_pixels)

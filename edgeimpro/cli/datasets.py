@@ -13,7 +13,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     sub.required = True
     sub.add_parser("list", help="list the demo datasets", description="list the demo datasets")
     demo = sub.add_parser("demo", help="write a demo dataset as an image folder (one subfolder per class)",
-                          description="write a demo dataset as an image folder (one subfolder per class, PNG)")
+                          description="write a demo dataset as an image folder (one subfolder per class, PNG)",
+                          formatter_class=parser.formatter_class)
     demo.add_argument("name", choices=DEMO_NAMES, metavar="NAME", help="digits, faces or shapes")
     demo.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder to create")
     demo.add_argument("--split", choices=("train", "test"), default="train",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from edgeimpro.errors import DependencyError, UsageError
+from edgeimpro.modelcard import read_class_names
 from edgeimpro.preprocess import COLOR_MODES, DEFAULT_MAX_IMAGE_PIXELS, parse_size, set_max_image_pixels
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--show", action="store_true", help="show annotated frames in a window (q or Esc stops)")
     p.add_argument("--size", type=parse_size, metavar="HxW", help="input size, for a model without model.json")
     p.add_argument("--color", choices=COLOR_MODES, help="colour mode, for a model without model.json")
+    p.add_argument("--class-names", type=Path, metavar="FILE",
+                   help="one class name per line, in output order (default: model.json's labels, else "
+                        "labels.txt beside the model, else class indices)")
     p.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
                    help="refuse image files with more pixels than this, a decompression-bomb guard "
                         "(default %(default)s)")
@@ -63,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
     set_max_image_pixels(args.max_image_pixels)
     if args.top_k < 1:
         raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
-    session = InferenceSession(args.model, runtime=args.runtime, threads=args.threads,
-                               size=args.size, color=args.color)
+    session = InferenceSession(args.model, runtime=args.runtime, threads=args.threads, size=args.size,
+                               color=args.color,
+                               class_names=read_class_names(args.class_names) if args.class_names else None)
     p = session.preprocessing
     source = open_source(args.sources, camera=args.camera, picamera=args.picamera, video=args.video,
                          capture_size=(p.width, p.height))
@@ -73,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     info = sys.stderr if args.json else sys.stdout
     d = session.describe()
     threads = f", {d['threads']} threads" if d["threads"] else ""
-    print(f"model {d['model']}: {d['input']}, {d['classes']} classes, runtime {d['runtime']}{threads}\n"
+    print(f"model {d['model']}: {d['input']}, {d['classes']} classes ({d['class_names']}), "
+          f"runtime {d['runtime']}{threads}\n"
           f"preprocessing: {d['preprocessing']}\ninput: {source.description}", file=info, flush=True)
     saved = 0
     interrupted = False

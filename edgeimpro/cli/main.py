@@ -43,13 +43,56 @@ HELP: dict[str, str] = {
 }
 
 
+DESCRIPTION = """\
+edgeimpro takes image CNNs from Keras to Cortex-M microcontrollers and a Raspberry Pi, and proves, image by
+image and layer by layer, that the device computes exactly what the desktop computes."""
+
+EPILOG = """\
+the usual path:
+  edgeimpro datasets demo shapes data/shapes          (or your own DATA_DIR/<class>/*.jpg)
+  edgeimpro train data/shapes -o runs/shapes --board stm32f405
+  edgeimpro convert runs/shapes/model.keras -o model/model.tflite
+  edgeimpro inspect model/model.tflite --board stm32f405
+  edgeimpro export model/model.tflite --target aot -o aot/
+  edgeimpro compare --model model/model.tflite --emulate qemu-m4 data/shapes-test/
+
+`edgeimpro VERB --help` gives each verb's options with their defaults."""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help, unless the help already states it (or there is none to state)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text.lower() or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """Options may come anywhere among the positionals (`infer MODEL --top-k 2 IMAGE`), through argparse's
+    own intermixed parsing, for every verb without sub-actions."""
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True                 # parse_known_intermixed_args calls back into this method
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(prog="edgeimpro", description=__doc__)
+    parser = argparse.ArgumentParser(prog="edgeimpro", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"edgeimpro {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--trace", action="store_true",
                         help="hexdump every serial frame sent to and received from a device (stderr)")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
     sub.required = True
     # Import only the module of the verb being run (plus cheap parsers for --help listings).
     wanted = next((a for a in argv if a in VERBS), None)
@@ -58,7 +101,8 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
         if wanted is None or verb == wanted:
             mod = importlib.import_module(f"edgeimpro.cli.{modname}")
             modules[verb] = mod
-            mod.add_parser(sub.add_parser(verb, help=HELP[verb], description=HELP[verb]))
+            mod.add_parser(sub.add_parser(verb, help=HELP[verb], description=HELP[verb],
+                                          formatter_class=HelpFormatter))
         else:
             sub.add_parser(verb, help=HELP[verb])
     return parser, modules

@@ -317,10 +317,3 @@ def read_truth_labels(path: Path | str, class_names: Sequence[str]) -> TruthLabe
     if lines and all(len(p) == 2 for p in pairs):
         return TruthLabels(by_name={k.strip(): name_of(v) for k, v in pairs}, path=path)
     return TruthLabels(by_position=[name_of(ln) for ln in lines], path=path)
-
-
-def read_class_names(path: Path | str) -> list[str]:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"class names file not found: {path}")
-    return [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]

@@ -43,6 +43,7 @@ from edgeimpro.compare.metrics import OutputQuant, diff_outputs, flat, top1
 from edgeimpro.compare.summary import FAIL_ON, primary_reference, summarize
 from edgeimpro.errors import DataError, ModelError, UsageError
 from edgeimpro.graph.loader import load_graph
+from edgeimpro.modelcard import class_names_for
 from edgeimpro.sources import Frame, Source
 
 log = logging.getLogger(__name__)
@@ -207,18 +208,9 @@ class Comparison:
     # ---- set-up ----
 
     def _class_names(self, given: Sequence[str] | None) -> list[str]:
-        n = self.quant.head
-        card = self.preparer.card
-        if given:
-            if len(given) != n:
-                raise UsageError(f"{len(given)} class names given; the model has {n} outputs")
-            return list(given)
-        if card is not None and card.labels:
-            if len(card.labels) != n:
-                raise ModelError(f"model.json lists {len(card.labels)} labels; the model has {n} outputs",
-                                 hint="model.json belongs to another model: re-run `edgeimpro convert`")
-            return list(card.labels)
-        return [str(i) for i in range(n)]
+        names, _ = class_names_for(self.model_path, self.preparer.card, self.quant.head,
+                                   list(given) if given else None)
+        return names
 
     def _check_report_dir(self) -> store.Loaded:
         o = self.options
