@@ -85,3 +85,12 @@ def test_infer_class_names_from_labels_txt_or_option(tmp_path: Path, capsys: pyt
     names.write_text("A\nB\n")
     rc, _, err = top_labels("--class-names", str(names))
     assert rc == ModelError.exit_code and "lists 2 class names; the model has 3 outputs" in err
+
+
+def test_board_options_list_the_boards_that_make_sense(capsys: pytest.CaptureFixture[str]) -> None:
+    from edgeimpro.boards.registry import BOARDS
+
+    flash = " ".join(help_text(capsys, "flash").split())
+    assert "{nucleo-l4r5zi,stm32f405}" in flash and "qemu-m4" not in flash   # QEMU boards are not flashed
+    bench = " ".join(help_text(capsys, "bench").split())
+    assert "{" + ",".join(sorted(BOARDS)) + "}" in bench

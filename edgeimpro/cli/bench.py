@@ -6,10 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from edgeimpro.boards.registry import BOARDS
+
 
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path, help="full-int8 .tflite")
-    p.add_argument("--board", default="qemu-m4", help="board to build for and emulate (default qemu-m4)")
+    p.add_argument("--board", default="qemu-m4", choices=sorted(BOARDS),
+                   help="board to build for and emulate, or the board at --port (default qemu-m4)")
     p.add_argument("--port", default=None, help="measure on a real board at this serial URL instead")
     p.add_argument("--inputs", type=int, default=5, help="inferences to count (default 5)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")

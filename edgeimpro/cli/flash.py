@@ -12,7 +12,8 @@ from edgeimpro.boards.registry import BOARDS
 
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("firmware", type=Path, help="firmware.elf, or the build folder holding it")
-    p.add_argument("--board", required=True, choices=sorted(BOARDS), help="the board on the probe")
+    p.add_argument("--board", required=True, choices=sorted(n for n, b in BOARDS.items() if b.flash_method),
+                   help="the real board on the probe (emulated boards run with `edgeimpro emulate`)")
     p.add_argument("--tool", choices=TOOLS, default=None, help="flash tool (default: pyocd, else openocd)")
     p.add_argument("--probe", default=None, help="probe serial number / UID when several are connected")
 
