@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 
@@ -33,6 +34,8 @@ def _aot(args: argparse.Namespace) -> int:
               f"-> arena / TFLM = {rep['arena_vs_tflm_32bit']:.3f}")
     else:
         print(f"  TFLM arena       {rep['tflm_arena_note']}")
+    for warning in rep["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

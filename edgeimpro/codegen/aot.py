@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,8 @@ class AotResult:
     arena_bytes: int
     weights_bytes: int
     layers: int
+    # layers whose int32 arithmetic wraps around for some inputs, as TFLM's does (quantparams.wrap_warnings)
+    warnings: list[str] = field(default_factory=list)
 
 
 # --- params struct layouts, read from the runtime header ------------------------------------------------
@@ -209,8 +211,10 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
         body.append(f"    LAYER_DONE({op.index}, {builtin}, {em.ptr(out)}, {out_t.nbytes}u);")
     em.calls = body
     files = {"model.h": _header(graph, name, plan, em), "model.c": _source(graph, name, plan, em)}
+    warnings = [str(w) for op, params in zip(graph.ops, op_params, strict=True)
+                for w in quantparams.wrap_warnings(graph, op, params)]
     return AotResult(files=files, plan=plan, arena_bytes=plan.arena_bytes, weights_bytes=em.weights_bytes,
-                     layers=len(graph.ops))
+                     layers=len(graph.ops), warnings=warnings)
 
 
 def _banner(graph: Graph, source: str) -> str:
@@ -443,6 +447,7 @@ def aot_report(graph: Graph, result: AotResult, tflm_arena: dict[str, Any] | Non
         "tflm_arena_bytes_32bit": None,
         "arena_vs_tflm_32bit": None,
         "tflm_arena_note": tflm_arena["note"] if tflm_arena else "not measured (disabled)",
+        "warnings": result.warnings,
     }
     if tflm_arena and tflm_arena["bytes_32bit"]:
         rep["tflm_arena_bytes_64bit"] = tflm_arena["bytes_64bit"]
