@@ -453,11 +453,13 @@ def build_firmware(board: str | Board, model_dir: str | Path, out_dir: str | Pat
 
 
 def build_host_firmware(model_dir: str | Path, out_dir: str | Path, defines: Iterable[str] = (), *,
-                        sanitize: bool = True, layer_hook: bool = True) -> Path:
+                        sanitize: bool = True, layer_hook: bool = True, harness: Path | None = None) -> Path:
     """Compile the app + runtime + model for this machine, the UART being stdin/stdout; returns the binary.
 
     For tests: the protocol server and frame decoder run under ASan/UBSan (`sanitize`) and serve a
-    `Device` through a pipe without QEMU.
+    `Device` through a pipe without QEMU. `harness` (a C file with its own main() and board functions, e.g.
+    tests/c/frame_fuzz.c) replaces the app's main.c and the host board. Paths go to the compiler as
+    arguments, never through a shell or make: any characters are fine.
     """
     model_dir = Path(model_dir).resolve()
     out = Path(out_dir).resolve()
@@ -473,9 +475,10 @@ def build_host_firmware(model_dir: str | Path, out_dir: str | Path, defines: Ite
         f"#define EIP_BOARD_COUNT_KIND {int(CountKind.CYCLES)}", f"#define EIP_BOARD_COUNT_KIND {int(CountKind.NONE)}")
     _write_if_changed(gen / "eip_board_config.h", header)
     fw = firmware_dir()
-    srcs = [*sorted((fw / "app").glob("*.c")), *sorted((runtime_dir() / "src").glob("*.c")),
-            *sorted((runtime_dir() / "kernels").glob("*.c")), *sorted(model_dir.glob("*.c")),
-            fw / "boards" / "host" / "board.c"]
+    app = sorted(p for p in (fw / "app").glob("*.c") if harness is None or p.name != "main.c")
+    board = [Path(harness).resolve()] if harness is not None else [fw / "boards" / "host" / "board.c"]
+    srcs = [*app, *sorted((runtime_dir() / "src").glob("*.c")), *sorted((runtime_dir() / "kernels").glob("*.c")),
+            *sorted(model_dir.glob("*.c")), *board]
     flags = ["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-fno-common",
              f"-I{gen}", f"-I{fw / 'app'}", f"-I{fw / 'boards' / 'common'}", f"-I{runtime_dir() / 'include'}",
              f"-I{model_dir}"]
@@ -483,8 +486,12 @@ def build_host_firmware(model_dir: str | Path, out_dir: str | Path, defines: Ite
         flags += ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
     all_defines = [*(DEFAULT_DEFINES if layer_hook else ()), *defines]
     flags += [f"-D{d}" for d in all_defines]
-    binary = out / "eip-host-device"
-    proc = subprocess.run([cc, *flags, *map(str, srcs), "-lm", "-o", str(binary)], capture_output=True, text=True)
+    binary = out / ("eip-host-device" if harness is None else Path(harness).stem)
+    tmp = binary.with_name(f".{binary.name}.partial")
+    proc = subprocess.run([cc, *flags, *map(str, srcs), "-lm", "-o", str(tmp)], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise EdgeImproError(f"host build failed:\n{proc.stderr.strip()[-3000:]}")
+        tmp.unlink(missing_ok=True)
+        raise EdgeImproError(f"host build failed:\n{proc.stderr.strip()[-3000:]}",
+                             hint="the app, runtime or model code does not compile for this machine")
+    os.replace(tmp, binary)   # a failed build never leaves a half-written binary
     return binary
