@@ -276,3 +276,192 @@ def test_graph_and_inspect_do_not_import_tensorflow() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+# ------------------------------------------------------------------------------------- structure (untrusted files)
+
+TINY = ROOT / "tests" / "fixtures" / "golden" / "tiny.tflite"   # CONV, DEPTHWISE, ADD, MAX_POOL, MEAN, FC, SOFTMAX
+
+
+def _sg(m):  # noqa: ANN001, ANN202
+    return m.subgraphs[0]
+
+
+def _set_input(op: int, k: int, v: int):  # noqa: ANN202
+    def edit(m) -> None:  # noqa: ANN001
+        ins = [int(x) for x in _sg(m).operators[op].inputs]
+        ins[k] = v
+        _sg(m).operators[op].inputs = ins
+    return edit
+
+
+def _set_output(op: int, v: int):  # noqa: ANN202
+    def edit(m) -> None:  # noqa: ANN001
+        _sg(m).operators[op].outputs = [v]
+    return edit
+
+
+def _quant(tensor: int, scale=None, zp=None, dim=None):  # noqa: ANN001, ANN202
+    def edit(m) -> None:  # noqa: ANN001
+        q = _sg(m).tensors[tensor].quantization
+        if scale is not None:
+            q.scale = scale
+        if zp is not None:
+            q.zeroPoint = zp
+        if dim is not None:
+            q.quantizedDimension = dim
+    return edit
+
+
+def _option(op: int, **values):  # noqa: ANN003, ANN202
+    def edit(m) -> None:  # noqa: ANN001
+        for k, v in values.items():
+            setattr(_sg(m).operators[op].builtinOptions, k, v)
+    return edit
+
+
+def _model_input(v: int):  # noqa: ANN202
+    def edit(m) -> None:  # noqa: ANN001
+        _sg(m).inputs = [v]
+    return edit
+
+
+def _opcode(op: int, builtin: int):  # noqa: ANN202
+    def edit(m) -> None:  # noqa: ANN001
+        code = m.operatorCodes[_sg(m).operators[op].opcodeIndex]
+        code.builtinCode = code.deprecatedBuiltinCode = builtin
+    return edit
+
+
+def _opcode_index(op: int, v: int):  # noqa: ANN202
+    def edit(m) -> None:  # noqa: ANN001
+        _sg(m).operators[op].opcodeIndex = v
+    return edit
+
+
+def _duplicate_op(op: int):  # noqa: ANN202
+    def edit(m) -> None:  # noqa: ANN001
+        import copy
+        _sg(m).operators.insert(op + 1, copy.deepcopy(_sg(m).operators[op]))
+    return edit
+
+
+def _swap_ops(a: int, b: int):  # noqa: ANN202
+    def edit(m) -> None:  # noqa: ANN001
+        ops = _sg(m).operators
+        ops[a], ops[b] = ops[b], ops[a]
+    return edit
+
+
+def _buffer(tensor: int, v: int):  # noqa: ANN202
+    def edit(m) -> None:  # noqa: ANN001
+        _sg(m).tensors[tensor].buffer = v
+    return edit
+
+
+def _shape(tensor: int, shape: list[int]):  # noqa: ANN202
+    def edit(m) -> None:  # noqa: ANN001
+        _sg(m).tensors[tensor].shape = shape
+    return edit
+
+
+# tiny.tflite: tensor 0 input [1,8,8,3]; op 0 CONV_2D [0, 6, 4] -> 7; op 1 DEPTHWISE [7, 3, 5] -> 8;
+# op 2 ADD [7, 8] -> 9; op 3 MAX_POOL [9] -> 10; op 4 MEAN [10, 1] -> 11; op 5 FC [11, 2, -1] -> 12;
+# op 6 SOFTMAX [12] -> 13 (the model output). Tensor 6: conv weights (per channel, 4), 4: conv bias.
+STRUCTURE_CASES = {
+    "op_input_out_of_range": (_set_input(2, 0, 14), r"^op 2 ADD: input 0 is tensor index 14; the model has 14"),
+    "op_input_negative": (_set_input(5, 0, -2), r"^op 5 FULLY_CONNECTED: input 0 is tensor index -2"),
+    "required_input_absent": (_set_input(0, 1, -1), r"^op 0 CONV_2D: input 1 is tensor index -1; a required "
+                                                     r"input cannot be absent"),
+    "depthwise_without_bias": (_set_input(1, 2, -1), r"^op 1 DEPTHWISE_CONV_2D: input 2 is tensor index -1"),
+    "op_output_out_of_range": (_set_output(3, -1), r"^op 3 MAX_POOL_2D: output 0 is tensor index -1"),
+    "op_output_redirected": (_set_output(3, 13), r"^op 4 MEAN: input 0 is tensor 10 '.*', read before anything "
+                                                 r"writes it \(no op writes it"),
+    "output_onto_weights": (_set_output(3, 6), r"^op 3 MAX_POOL_2D: output tensor 6 '.*' is a constant"),
+    "two_producers": (_duplicate_op(0), r"^op 1 CONV_2D: output tensor 7 '.*' is already written by op 0"),
+    "read_before_write": (_swap_ops(0, 1), r"^op 0 DEPTHWISE_CONV_2D: input 0 is tensor 7 '.*', read before "
+                                           r"anything writes it \(it is written only later, by op 1\)"),
+    "model_input_is_intermediate": (_model_input(9), r"^op 0 CONV_2D: input 0 is tensor 0 '.*', read before "
+                                                     r"anything writes it \(no op writes it and it is not a model "
+                                                     r"input\)"),
+    "model_input_out_of_range": (_model_input(99), r"^model input 0 is tensor index 99; the model has 14 tensors"),
+    "opcode_index_out_of_range": (_opcode_index(2, 7), r"^op 2 has opcode index 7; the model has 7 operator codes"),
+    "conv_rewritten_to_add": (_opcode(0, 0), r"^op 0 ADD has 3 inputs and 1 output; ADD takes 2 inputs"),
+    "depthwise_rewritten_to_conv": (_opcode(1, 3), r"^op 1 CONV_2D carries DepthwiseConv2DOptions; CONV_2D needs "
+                                                   r"Conv2DOptions"),
+    "buffer_out_of_range": (_buffer(6, 999), r"^tensor 6 '.*' uses buffer 999; the model has \d+ buffers"),
+    "weights_lose_their_buffer": (_buffer(6, 0), r"^op 0 CONV_2D: input 1 is tensor 6 '.*', read before anything "
+                                                 r"writes it"),
+    "negative_dimension": (_shape(9, [1, 8, -8, 4]), r"^tensor 9 '.*' has shape \[1, 8, -8, 4\]; dimensions must"),
+    "huge_tensor": (_shape(9, [1, 2**20, 2**20, 4]), r"^tensor 9 '.*' has shape .*: 4,398,046,511,104 bytes"),
+    "zero_point_count": (_quant(0, zp=[0, 0]), r"^tensor 0 '.*' has 1 scales and 2 zero points"),
+    "zero_point_2^40": (_quant(0, zp=[2**40]), r"^tensor 0 '.*' \(int8\) has zero point 1099511627776; int8 zero "
+                                               r"points must be -128\.\.127"),
+    "bias_zero_point": (_quant(4, zp=[0, 0, 3, 0]), r"^tensor 4 '.*' \(int32\) has zero point 3 \(channel 2\); int32 "
+                                                    r"zero points must be 0"),
+    "quantized_dimension_outside_rank": (_quant(6, dim=4), r"^tensor 6 '.*' is quantized per channel along "
+                                                           r"dimension 4; its shape \[4, 3, 3, 3\] has rank 4"),
+    "per_channel_count": (_quant(6, dim=1), r"^tensor 6 '.*' has 4 per-channel scales along dimension 1, which has "
+                                            r"3 channels"),
+    "depth_multiplier_0": (_option(1, depthMultiplier=0), r"^op 1 DEPTHWISE_CONV_2D has depth_multiplier 0; it must "
+                                                          r"be between 1 and 65536"),
+    "depth_multiplier_2": (_option(1, depthMultiplier=2), r"^op 1 DEPTHWISE_CONV_2D: depth_multiplier 2 x input "
+                                                          r"channels 4 != output channels 4"),
+    "stride_0": (_option(0, strideH=0), r"^op 0 CONV_2D has stride_h 0"),
+    "stride_inconsistent_with_shape": (_option(0, strideW=2), r"^op 0 CONV_2D: output shape \[1, 8, 8, 4\] does not "
+                                                              r"follow from input .* \(expected height x width 8x4\)"),
+    "pool_filter_0": (_option(3, filterWidth=0), r"^op 3 MAX_POOL_2D has filter_w 0"),
+    "unknown_padding": (_option(0, padding=7), r"^op 0 CONV_2D has padding PADDING_7; TFLite knows SAME and VALID"),
+    "unknown_activation": (_option(2, fusedActivationFunction=9), r"^op 2 ADD has fused activation ACT_9"),
+    "softmax_beta_nan": (_option(6, beta=float("nan")), r"^op 6 SOFTMAX has beta nan; it must be a finite number"),
+    "mean_axes": (lambda m: None, None),   # replaced below: needs the axes buffer
+}
+
+
+def _mean_axes(m) -> None:  # noqa: ANN001
+    axes = _sg(m).tensors[1]
+    m.buffers[axes.buffer].data = np.array([1, 7], np.int32).view(np.uint8)
+
+
+STRUCTURE_CASES["mean_axes"] = (_mean_axes, r"^op 4 MEAN: reduction axes \[1, 7\] are outside the input's rank 4")
+
+
+@pytest.mark.parametrize("case", sorted(STRUCTURE_CASES))
+def test_structural_corruption_is_named(case: str) -> None:
+    """Each corruption the hostile-input review found is refused at load with the op or tensor, the value and
+    the re-export hint (not a traceback, not a silent acceptance)."""
+    edit, match = STRUCTURE_CASES[case]
+    data = edit_model(TINY.read_bytes(), edit)
+    with pytest.raises(ModelError, match=match) as e:
+        load_graph(data)
+    assert "re-export" in e.value.hint
+
+
+@pytest.mark.parametrize("value", [float("nan"), 0.0, -1.0, 1e-45, 1e30, float("inf")])
+def test_bad_scales_are_named(value: float) -> None:
+    data = edit_model(TINY.read_bytes(), _quant(9, scale=[value]))
+    with pytest.raises(ModelError, match=r"^tensor 9 '.*' has quantization scale .*; a scale must be finite and "
+                                         r"between 1e-20 and 1e\+09"):
+        load_graph(data)
+
+
+def test_edge_values_a_converter_writes_are_accepted() -> None:
+    """The limits leave room for what converters write: VWW's 2.9e-13 bias scale, an all-zero filter
+    channel (per-channel weight scale 0, which TFLM flushes), an absent FC bias, a 1-D bias whose
+    quantized_dimension is 3 (TFLM's person_detect.tflite has it)."""
+    g = load_graph(mlperf_model("vww"))
+    assert min(float(t.quantization.scale.min()) for t in g.tensors if t.quantization) < 1e-12
+    edits = [_quant(6, scale=[0.0, 0.01, 0.02, 1e-13]), _quant(4, dim=3)]
+    data = TINY.read_bytes()
+    for edit in edits:
+        data = edit_model(data, edit)
+    g = load_graph(data)
+    assert g.tensors[6].quantization.scale[0] == 0.0 and g.ops[5].inputs[2] == -1
+
+
+def test_vector_length_beyond_the_file_is_refused_quickly() -> None:
+    """A corrupt vector length must not make the reader loop over garbage for a long time."""
+    from edgeimpro.graph.loader import _count
+
+    with pytest.raises(ModelError, match=r"declares 1,000,000 tensors, more than its 3,544 bytes can hold"):
+        _count(1_000_000, "tensors", bytes(3544))

@@ -185,10 +185,30 @@ def _pad_shapes(graph: Graph, op: Op) -> str | None:
     return None
 
 
+def _reduce_shapes(graph: Graph, op: Op) -> str | None:
+    x, a, y = _t(graph, op.inputs[0]), _t(graph, op.inputs[1]), _t(graph, op.outputs[0])
+    if a.data is None:
+        return None
+    rank = len(x.shape)
+    axes = [int(v) for v in np.asarray(a.data).reshape(-1)]
+    if any(not -rank <= v < rank for v in axes):
+        return f"reduction axes {axes} are outside the input's rank {rank} (input {list(x.shape)})"
+    dims = {v % rank for v in axes}
+    if len(dims) != len(axes):
+        return f"reduction axes {axes} name a dimension twice"
+    keep = [1 if d in dims else n for d, n in enumerate(x.shape)]
+    want = keep if op.options.get("keep_dims") else [n for d, n in enumerate(x.shape) if d not in dims]
+    if list(y.shape) != want:
+        return f"output {list(y.shape)} is not input {list(x.shape)} reduced over axes {axes} (expected {want})"
+    return None
+
+
 _UNARY = OpRule((1, 1), 1, shape=_same_shape)
+_REDUCE = OpRule((2, 2), 1, (None, (0, 1)), options="ReducerOptions", shape=_reduce_shapes)
 OP_RULES: dict[str, OpRule] = {
     "CONV_2D": OpRule((2, 3), 1, ((4,), (4,), (1,)), (4,), frozenset({2}), "Conv2DOptions", True, _conv_shapes),
-    "DEPTHWISE_CONV_2D": OpRule((2, 3), 1, ((4,), (4,), (1,)), (4,), frozenset({2}), "DepthwiseConv2DOptions",
+    # the bias of a depthwise conv is not optional: TFLite Micro's kernel crashes (SIGSEGV) without one
+    "DEPTHWISE_CONV_2D": OpRule((3, 3), 1, ((4,), (4,), (1,)), (4,), frozenset(), "DepthwiseConv2DOptions",
                                 True, _depthwise_shapes),
     "FULLY_CONNECTED": OpRule((2, 3), 1, (None, (2,), (1,)), None, frozenset({2}), "FullyConnectedOptions",
                               False, _fc_shapes),
@@ -205,8 +225,9 @@ OP_RULES: dict[str, OpRule] = {
     "MAXIMUM": OpRule((2, 2), 1, shape=_broadcast_shapes),
     "MINIMUM": OpRule((2, 2), 1, shape=_broadcast_shapes),
     "SQUARED_DIFFERENCE": OpRule((2, 2), 1, shape=_broadcast_shapes),
-    "SOFTMAX": OpRule((1, 1), 1, options="SoftmaxOptions", shape=_same_shape),
-    "LEAKY_RELU": OpRule((1, 1), 1, options="LeakyReluOptions", shape=_same_shape),
+    # TFLite Micro aborts (SIGABRT) on a SOFTMAX without its options; converters always write them
+    "SOFTMAX": OpRule((1, 1), 1, options="SoftmaxOptions", options_required=True, shape=_same_shape),
+    "LEAKY_RELU": OpRule((1, 1), 1, options="LeakyReluOptions", options_required=True, shape=_same_shape),
     "HARD_SWISH": _UNARY, "LOGISTIC": _UNARY, "TANH": _UNARY, "RELU": _UNARY, "RELU6": _UNARY,
     "RELU_N1_TO_1": _UNARY, "QUANTIZE": _UNARY, "DEQUANTIZE": _UNARY, "ABS": _UNARY, "NEG": _UNARY,
     "ELU": _UNARY, "EXP": _UNARY, "LOG": _UNARY, "SQRT": _UNARY, "RSQRT": _UNARY, "SQUARE": _UNARY,
@@ -218,10 +239,7 @@ OP_RULES: dict[str, OpRule] = {
                             shape=_concat_shapes),
     "PAD": OpRule((2, 2), 1, (None, (2,)), shape=_pad_shapes),
     "PADV2": OpRule((3, 3), 1, (None, (2,), None), shape=_pad_shapes),
-    "MEAN": OpRule((2, 2), 1, options="ReducerOptions"),
-    "SUM": OpRule((2, 2), 1, options="ReducerOptions"),
-    "REDUCE_MAX": OpRule((2, 2), 1, options="ReducerOptions"),
-    "REDUCE_MIN": OpRule((2, 2), 1, options="ReducerOptions"),
+    "MEAN": _REDUCE, "SUM": _REDUCE, "REDUCE_MAX": _REDUCE, "REDUCE_MIN": _REDUCE,
 }
 
 
@@ -241,6 +259,10 @@ def check_structure(graph: Graph) -> None:
 
 def _size(t: Tensor) -> int:
     return math.prod(t.shape)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _op(op: Op) -> str:
@@ -375,8 +397,8 @@ def check_op(graph: Graph, op: Op) -> None:
     lo, hi = rule.inputs
     if not (lo <= len(op.inputs) and (hi < 0 or len(op.inputs) <= hi)) or len(op.outputs) != rule.outputs:
         want_in = f"{lo}" if lo == hi else f"{lo} or more" if hi < 0 else f"{lo} to {hi}"
-        raise _fail(f"{_op(op)} has {len(op.inputs)} inputs and {len(op.outputs)} outputs; {op.opcode} takes "
-                    f"{want_in} inputs and {rule.outputs} output{'s' if rule.outputs != 1 else ''}")
+        raise _fail(f"{_op(op)} has {_n(len(op.inputs), 'input')} and {_n(len(op.outputs), 'output')}; "
+                    f"{op.opcode} takes {want_in} inputs and {_n(rule.outputs, 'output')}")
     allowed = {rule.options} if rule.options_required else {rule.options, ""}
     if rule.options is not None and op.options_type not in allowed:
         raise _fail(f"{_op(op)} carries {op.options_type or 'no options'}; {op.opcode} needs {rule.options}")
