@@ -305,3 +305,19 @@ def test_every_frame_the_device_sends_fits_its_max_payload() -> None:
     assert {MsgType.INFO, MsgType.ACK, MsgType.LAYER, MsgType.RESULT, MsgType.ERROR} <= {f.type for f in frames}
     assert max(len(f.payload) for f in frames) <= 64, sorted({(f.msg, len(f.payload)) for f in frames})
     assert transport.close() == 0, transport.inner.stderr_text()
+
+
+def test_more_layers_than_one_frame_can_name_are_selected_all_and_filtered() -> None:
+    import dataclasses
+
+    transport = PipeTransport(host_device_binary())
+    dev = Device(transport, timeouts=FAST)
+    dev._info = dataclasses.replace(dev.info(), max_payload=7)   # LAYERS [0, 1, 2] takes 8 bytes
+    x = fixture_inputs(np.random.default_rng(24))
+    outputs, layers = fixture_reference(*x)
+    r = dev.layers(x, [0, 1, 2])
+    assert_outputs(r, outputs)
+    assert sorted(r.layers) == [0, 1, 2]
+    for k in (0, 1, 2):
+        np.testing.assert_array_equal(r.layers[k].data, layers[k])
+    assert transport.close() == 0, transport.stderr_text()

@@ -400,9 +400,13 @@ class Device:
                             hint="rebuild with the default options (EIP_LAYER_HOOK is on unless disabled)")
         chosen = None if layers is None else sorted(set(int(x) for x in layers))
         data = self._pack_inputs(inputs)
-        self._request(MsgType.LAYERS, layers_payload(chosen), MsgType.ACK, self.timeouts.ack)
+        # more layers than one LAYERS frame can name at this max payload: select all, keep the chosen
+        select = chosen if len(layers_payload(chosen)) <= info.max_payload else None
+        self._request(MsgType.LAYERS, layers_payload(select), MsgType.ACK, self.timeouts.ack)
         try:
-            result = self._infer(data, chosen)
+            result = self._infer(data, select)
+            if chosen is not None and select is None:
+                result.layers = {k: v for k, v in result.layers.items() if k in chosen}
         except BaseException:
             with contextlib.suppress(EdgeImproError):   # best effort: the first error is the one to report
                 self._request(MsgType.LAYERS, layers_payload([]), MsgType.ACK, self.timeouts.ack)
