@@ -276,3 +276,32 @@ def test_two_concurrent_builds_into_one_folder_never_both_claim_it(tmp_path) -> 
     inside = [k for k, sha in shas.items() if sha.encode() in elf]
     assert len(inside) == 1 and inside[0] in ok
     assert json.loads((out / BUILD_MARKER).read_text())["model_sha256"] == shas[inside[0]]
+
+
+@pytest.mark.qemu
+@needs_toolchain
+def test_build_from_a_tflite_exports_into_the_folder_and_rebuilds_incrementally(tmp_path, capsys) -> None:
+    import hashlib
+
+    tiny = ROOT / "tests" / "fixtures" / "golden" / "tiny.tflite"
+    out = tmp_path / HOSTILE
+    assert main(["build", "--board", "qemu-m4", "--model", str(tiny), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "exported" in printed and "'" in printed.splitlines()[-1]       # the path is quoted for the shell
+    marker = json.loads((out / BUILD_MARKER).read_text())
+    assert marker["model_sha256"] == hashlib.sha256(tiny.read_bytes()).hexdigest()
+    assert (out / "model" / "model.c").is_file() and not (out / "src" / "model").exists()
+    objects = {p: p.stat().st_mtime_ns for p in (out / "obj").rglob("*.o")}
+    assert main(["build", "--board", "qemu-m4", "--model", str(tiny), "-o", str(out)]) == 0
+    assert {p: p.stat().st_mtime_ns for p in (out / "obj").rglob("*.o")} == objects   # nothing recompiled
+
+
+@pytest.mark.qemu
+@needs_toolchain
+def test_emulated_firmware_cache_under_a_hostile_path(tmp_path) -> None:
+    from edgeimpro.targets import emulated_firmware
+
+    tiny = ROOT / "tests" / "fixtures" / "golden" / "tiny.tflite"
+    build = emulated_firmware(tiny, "qemu-m4", cache=tmp_path / "cache #1 $x 'q")
+    assert (build / "firmware.elf").is_file()
+    assert json.loads((build / "size.json").read_text())["board"] == "qemu-m4"
