@@ -394,6 +394,7 @@ def build_firmware(board: str | Board, model_dir: str | Path, out_dir: str | Pat
     _require_tool(CROSS + "gcc")
     all_defines = check_defines([*(DEFAULT_DEFINES if layer_hook else ()), *defines])
     fw = firmware_dir()
+    check_build_dir(out)   # before the lock, so that a refusal leaves nothing behind; again under it
     with build_lock(out):
         check_build_dir(out)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
