@@ -94,12 +94,13 @@ def test_resnet8_npy_exact(tmp_path: Path) -> None:
 
 
 def test_perturbed_layer_is_caught_and_named(tmp_path: Path) -> None:
-    from edgeimpro.compare import emulated_firmware
     from edgeimpro.link.emulator import Emulator
 
     model = mlperf_model("resnet8")
     np.save(tmp_path / "x.npy", np.random.default_rng(5).integers(-128, 128, (6, 32, 32, 3), dtype=np.int8))
-    build = emulated_firmware(model, BOARD, defines=(f"EIP_TEST_PERTURB_LAYER={PERTURBED_LAYER}",))
+    build = tmp_path / "firmware"                 # the documented drill: build --perturb-layer N
+    assert main(["build", "--board", BOARD, "--model", str(model), "--perturb-layer", str(PERTURBED_LAYER),
+                 "-o", str(build)]) == 0
     report = tmp_path / "report"
     with Emulator(BOARD, build) as emu:
         emu.release()                              # compare connects over --port like to a real board

@@ -305,3 +305,20 @@ def test_emulated_firmware_cache_under_a_hostile_path(tmp_path) -> None:
     build = emulated_firmware(tiny, "qemu-m4", cache=tmp_path / "cache #1 $x 'q")
     assert (build / "firmware.elf").is_file()
     assert json.loads((build / "size.json").read_text())["board"] == "qemu-m4"
+
+
+def test_perturb_layer_option_is_checked_and_announced(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`build --perturb-layer N` (the broken-firmware drill): N must be one of the model's layers; the
+    build says loudly what it did. test_compare_qemu runs the drill end to end."""
+    from conftest import mlperf_model
+
+    kws = str(mlperf_model("kws"))                      # 13 layers
+    assert main(["build", "--board", "qemu-m4", "--model", kws, "--perturb-layer", "13",
+                 "-o", str(tmp_path / "bad")]) == UsageError.exit_code
+    err = capsys.readouterr().err
+    assert "--perturb-layer 13 is not a layer of the model (it has layers 0 to 12)" in err
+    assert not (tmp_path / "bad").exists()
+    assert main(["build", "--board", "qemu-m4", "--model", kws, "--perturb-layer", "3",
+                 "-o", str(tmp_path / "fw")]) == 0
+    assert "WARNING: this firmware corrupts layer 3's output on purpose" in capsys.readouterr().out
+    assert "EIP_TEST_PERTURB_LAYER=3" in (tmp_path / "fw" / "config.mk").read_text()

@@ -31,6 +31,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="int8 kernels: dsp (Arm DSP extension: SMLAD) or reference (plain C); default: dsp on "
                         "cores that have the extension (Cortex-M4, M7, M55)")
     p.add_argument("--no-layer-hook", action="store_true", help="compile out the per-layer hook (no LAYER dumps)")
+    p.add_argument("--perturb-layer", type=int, metavar="N",
+                   help="the broken-firmware drill: corrupt layer N's output on purpose (the low bit of its first "
+                        "byte flipped) to see `compare --layers` catch and name it; never for real use")
     p.add_argument("--json", action="store_true", help="print the size report as JSON")
 
 
@@ -40,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
     if args.model_dir is not None and args.model_dir.is_file():
         raise UsageError(f"--model-dir {args.model_dir} is a file", hint="give a .tflite with --model instead")
     source = args.model if args.model is not None else args.model_dir
-    result = build_firmware(args.board, source, args.output, args.defines, target=args.target,
+    defines = list(args.defines)
+    if args.perturb_layer is not None:
+        defines.append(f"EIP_TEST_PERTURB_LAYER={_checked_layer(args.perturb_layer, args)}")
+    result = build_firmware(args.board, source, args.output, defines, target=args.target,
                             layer_hook=not args.no_layer_hook, kernels=args.kernels)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
@@ -51,8 +57,31 @@ def run(args: argparse.Namespace) -> int:
                   f"weights {rep['weights_bytes']:,} B")
         print(result.summary())
         print(f"  also {result.bin.name}, {result.hex.name}, size.json in {result.out_dir}")
+        if args.perturb_layer is not None:
+            print(f"WARNING: this firmware corrupts layer {args.perturb_layer}'s output on purpose "
+                  "(--perturb-layer): for practising `edgeimpro compare --layers` only")
         if result.target == "qemu":
             print(f"run it: edgeimpro emulate --board {result.board} {shlex.quote(str(result.out_dir))}")
         else:
             print(f"flash it: edgeimpro flash --board {result.board} {shlex.quote(str(result.elf))}")
     return 0
+
+
+def _checked_layer(layer: int, args: argparse.Namespace) -> int:
+    """--perturb-layer names one of the model's layers (op indices, as `inspect` and `compare` number them)."""
+    if args.model is not None:
+        from edgeimpro.graph.loader import load_graph
+
+        layers = len(load_graph(args.model).ops)
+    else:
+        report = args.model_dir / "aot_report.json"
+        try:
+            layers = int(json.loads(report.read_text())["layers"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UsageError(f"--perturb-layer needs the layer count from {report}, which cannot be read",
+                             hint="export the model again with `edgeimpro export --target aot`, or build "
+                                  "with --model") from None
+    if not 0 <= layer < layers:
+        raise UsageError(f"--perturb-layer {layer} is not a layer of the model (it has layers 0 to {layers - 1})",
+                         hint="`edgeimpro inspect MODEL` lists the layers with their numbers")
+    return layer
