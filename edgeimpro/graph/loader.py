@@ -74,6 +74,7 @@ def _parse(buf: bytes) -> Graph:
 
     tensors = [_tensor(model, sg.Tensors(i), i, buf, n_buffers)
                for i in range(_count(sg.TensorsLength(), "tensors", buf))]
+    _read_the_rest(model, sg, buf, n_subgraphs, n_buffers, len(tensors))
     ops = []
     for i in range(_count(sg.OperatorsLength(), "operators", buf)):
         o = sg.Operators(i)
@@ -109,6 +110,56 @@ def _parse(buf: bytes) -> Graph:
         description=desc.decode(errors="replace") if desc else "",
         subgraph_count=n_subgraphs,
     )
+
+
+def _read_the_rest(model: Any, sg: Any, buf: bytes, n_subgraphs: int, n_buffers: int, n_tensors: int) -> None:
+    """Read every table of the file the graph does not use (metadata, signatures, every buffer, operator
+    code and per-op vector): TFLite Micro reads them on the device, so an offset pointing outside the file
+    there is corruption too, not something to skip. Raises like the rest of the parse."""
+    for i in range(_count(model.MetadataLength(), "metadata entries", buf)):
+        md = model.Metadata(i)
+        md.Name()
+        if md.Buffer() >= n_buffers:
+            raise ModelError(f"metadata entry {i} uses buffer {md.Buffer()}; the model has {n_buffers} buffers",
+                             hint=CORRUPT_HINT)
+    if model.MetadataBufferLength():
+        model.MetadataBufferAsNumpy()
+    for i in range(_count(model.SignatureDefsLength(), "signatures", buf)):
+        sd = model.SignatureDefs(i)
+        sd.SignatureKey()
+        if sd.SubgraphIndex() >= n_subgraphs:
+            raise ModelError(f"signature {i} names subgraph {sd.SubgraphIndex()}; the model has {n_subgraphs}",
+                             hint=CORRUPT_HINT)
+        maps = [sd.Inputs(j) for j in range(_count(sd.InputsLength(), "signature inputs", buf))]
+        maps += [sd.Outputs(j) for j in range(_count(sd.OutputsLength(), "signature outputs", buf))]
+        for tm in maps:
+            tm.Name()
+            if sd.SubgraphIndex() == 0 and tm.TensorIndex() >= n_tensors:
+                raise ModelError(f"signature {i} names tensor {tm.TensorIndex()}; the model has {n_tensors} tensors",
+                                 hint=CORRUPT_HINT)
+    for i in range(n_buffers):
+        b = model.Buffers(i)
+        if b.DataLength():
+            b.DataAsNumpy()
+        if b.Offset() > 1 and b.Offset() + b.Size() > len(buf):
+            raise ModelError(f"buffer {i} lies at bytes {b.Offset()}..{b.Offset() + b.Size()}, beyond the end of "
+                             f"the {len(buf):,}-byte file", hint=CORRUPT_HINT)
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        code.CustomCode()
+        code.Version()
+    sg.Name()
+    for i in range(sg.OperatorsLength()):
+        o = sg.Operators(i)
+        for vector in ("CustomOptions", "Intermediates", "MutatingVariableInputs"):
+            if getattr(o, vector + "Length")():
+                getattr(o, vector + "AsNumpy")()
+    for i in range(sg.TensorsLength()):
+        q = sg.Tensors(i).Quantization()
+        if q is not None:
+            for vector in ("Min", "Max"):
+                if getattr(q, vector + "Length")():
+                    getattr(q, vector + "AsNumpy")()
 
 
 def _tensor(model: Any, t: Any, index: int, buf: bytes, n_buffers: int) -> Tensor:

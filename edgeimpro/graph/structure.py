@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import tflite
 
 from edgeimpro.errors import ModelError
 from edgeimpro.graph.model import DTYPE_BYTES, Graph, Op, Tensor
@@ -34,7 +35,7 @@ MIN_SCALE = 1e-20
 MAX_SCALE = 1e9
 ZERO_POINT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "int4": (-8, 7),
                     "int32": (0, 0), "int64": (0, 0)}
-KNOWN_DTYPES = frozenset(DTYPE_BYTES) | {"resource", "variant", "uint64", "complex128", "float64"}
+KNOWN_DTYPES = frozenset(k.lower() for k in vars(tflite.TensorType) if not k.startswith("_"))
 KNOWN_ACTIVATIONS = frozenset({"NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH", "SIGN_BIT"})
 KNOWN_PADDINGS = frozenset({"SAME", "VALID"})
 
@@ -176,6 +177,8 @@ def _pad_shapes(graph: Graph, op: Op) -> str | None:
     x, p, y = _t(graph, op.inputs[0]), _t(graph, op.inputs[1]), _t(graph, op.outputs[0])
     if p.data is None:
         return None
+    if p.data.dtype.kind != "i":
+        return f"paddings tensor is {p.dtype}; it must be int32"
     if p.data.shape != (len(x.shape), 2):
         return f"paddings {list(p.data.shape)} must be [{len(x.shape)}, 2] for input {list(x.shape)}"
     pads = [(int(a), int(b)) for a, b in p.data.reshape(-1, 2)]
@@ -189,6 +192,8 @@ def _reduce_shapes(graph: Graph, op: Op) -> str | None:
     x, a, y = _t(graph, op.inputs[0]), _t(graph, op.inputs[1]), _t(graph, op.outputs[0])
     if a.data is None:
         return None
+    if a.data.dtype.kind != "i":
+        return f"reduction axes tensor is {a.dtype}; it must be int32"
     rank = len(x.shape)
     axes = [int(v) for v in np.asarray(a.data).reshape(-1)]
     if any(not -rank <= v < rank for v in axes):
