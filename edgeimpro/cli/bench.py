@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from edgeimpro.boards.registry import BOARDS
+from edgeimpro.units import rate_text, size_text
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -16,10 +17,6 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", default=None, help="measure on a real board at this serial URL instead")
     p.add_argument("--inputs", type=int, default=5, help="inferences to count (default 5)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-
-
-def _kb(n: int) -> str:
-    return f"{n / 1000:,.1f} kB"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,11 +32,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{f['model']} on {f['board']}  ({f['macs'] / 1e6:.2f} M MACs)")
     if "firmware" in f:
         fw = f["firmware"]
-        print(f"  flash      {_kb(fw['flash_used'])} of {_kb(fw['flash_total'])}: runtime code {_kb(fw['code_bytes'])}"
-              f", model constants {_kb(fw['constants_bytes'])}"
-              + (f"   (TFLM code besides the model: {_kb(y['tflm_code_bytes'])})" if y else ""))
-        print(f"  RAM        {_kb(fw['ram_used'])} of {_kb(fw['ram_total'])}: arena {f['arena_bytes']:,} B, "
-              f"stack {_kb(fw['stack_bytes'])}")
+        print(f"  flash      {size_text(fw['flash_used'])} of {size_text(fw['flash_total'])}: runtime code {size_text(fw['code_bytes'])}"
+              f", model constants {size_text(fw['constants_bytes'])}"
+              + (f"   (TFLM code besides the model: {size_text(y['tflm_code_bytes'])})" if y else ""))
+        print(f"  RAM        {size_text(fw['ram_used'])} of {size_text(fw['ram_total'])}: arena {f['arena_bytes']:,} B, "
+              f"stack {size_text(fw['stack_bytes'])}")
     print(f"  arena      {f['arena_bytes']:,} B = {f['arena_vs_lower_bound']:.3f} x the RAM lower bound "
           f"({f['ram_lower_bound']:,} B)")
     if "tflm_arena_32bit_estimate" in f:
@@ -55,6 +52,6 @@ def run(args: argparse.Namespace) -> int:
               f"{f['vs_tflm_reference_kernels']:.3f} x; TFLM + CMSIS-NN {y['tflm_cmsis_instructions'] / 1e6:.1f} M"
               f" -> {f['vs_tflm_cmsis_nn']:.3f} x")
     ln = f["link"]
-    print(f"  link       round trip {ln['round_trip_s']:.3f} s, host->device {ln['host_to_device_bytes_per_s']:,} B/s,"
+    print(f"  link       round trip {ln['round_trip_s']:.3f} s, host->device {rate_text(ln['host_to_device_bytes_per_s'])},"
           f" wire efficiency {100 * ln['wire_efficiency']:.2f}% (worst case {100 * ln['wire_efficiency_worst_case']:.2f}%)")
     return 0

@@ -14,6 +14,7 @@ from edgeimpro.boards.registry import BOARDS
 from edgeimpro.errors import EdgeImproError, UsageError
 from edgeimpro.modelcard import read_class_names
 from edgeimpro.preprocess import DEFAULT_MAX_IMAGE_PIXELS, set_max_image_pixels
+from edgeimpro.units import rate_text
 
 MISMATCH_EXIT = 9        # the comparison ran and failed the --fail-on check
 
@@ -142,7 +143,7 @@ def _print_outcome(outcome: Any, out: TextIO) -> None:
             line += f", {p['ms']['mean']:.2f} ms"
         print(line, file=out)
     if p.get("inputs_per_second"):
-        print(f"  link: {p['link_bytes_per_second'] / 1e3:.1f} kB/s, {p['inputs_per_second']:.2f} inputs/s overall",
+        print(f"  link: {rate_text(p['link_bytes_per_second'])}, {p['inputs_per_second']:.2f} inputs/s overall",
               file=out)
     v = s["verdict"]
     print(f"{v['status']} (--fail-on {v['fail_on']}): {v['reason']}", file=out)

@@ -14,6 +14,7 @@ from typing import Any
 
 from edgeimpro.compare import plots
 from edgeimpro.escape import html_text
+from edgeimpro.units import rate_text
 
 CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
@@ -122,7 +123,7 @@ def _performance(s: dict[str, Any]) -> str:
     if p.get("exchange_seconds"):
         rows.append(["link round trip per input (send, infer, receive)", f"{1e3 * p['exchange_seconds']['mean']:.1f} ms"])
     if p.get("link_bytes_per_second"):
-        rows.append(["link throughput", f"{p['link_bytes_per_second'] / 1e3:.1f} kB/s "
+        rows.append(["link throughput", f"{rate_text(p['link_bytes_per_second'])} "
                                         f"({p['link_bytes_per_input']:,.0f} B per input)"])
     if p.get("inputs_per_second"):
         rows.append(["whole comparison", f"{p['inputs_per_second']:.2f} inputs/s (device and references)"])

@@ -16,6 +16,7 @@ import numpy as np
 from edgeimpro.link.codec import wire_size
 from edgeimpro.link.device import Device
 from edgeimpro.link.protocol import DEFAULT_MAX_PAYLOAD, layout
+from edgeimpro.units import rate_text
 
 _CHUNK = layout("CHUNK").size
 _ACK = layout("ACK").size
@@ -116,7 +117,7 @@ def _main() -> None:
         print(f"\nmeasured on {info.board} ({device.url}), model {info.model_name}: {m.inferences} inferences")
         print(f"  input {m.input_bytes // m.inferences:,} B, output {m.output_bytes // m.inferences:,} B per inference")
         print(f"  round trip      median {1000 * m.round_trip_s:.1f} ms, min {1000 * m.round_trip_min_s:.1f} ms")
-        print(f"  host->device    {m.host_to_device_Bps / 1000:.1f} KB/s of input payload (incl. compute time)")
+        print(f"  host->device    {rate_text(m.host_to_device_Bps)} of input payload (incl. compute time)")
         print(f"  wire efficiency {100 * m.efficiency:.2f}% host->device, {100 * m.efficiency_both:.2f}% both "
               f"directions; {m.retries} resends")
     finally:
