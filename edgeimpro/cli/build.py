@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import sys
 from pathlib import Path
 
 from edgeimpro.boards.build import KERNEL_VARIANTS, TARGETS, build_firmware
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         if rep is not None:
             print(f"exported {args.model} to {result.model_dir}: arena {rep['arena_bytes']:,} B, "
                   f"weights {rep['weights_bytes']:,} B")
+            for warning in rep.get("warnings", []):
+                print(f"warning: {warning}", file=sys.stderr)
         print(result.summary())
         print(f"  also {result.bin.name}, {result.hex.name}, size.json in {result.out_dir}")
         if args.perturb_layer is not None:
