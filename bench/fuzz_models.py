@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import model_fuzz as mf  # noqa: E402
 
+from edgeimpro.graph import load_graph  # noqa: E402
+
 SOURCES = {
     "tiny": ROOT / "tests" / "fixtures" / "golden" / "tiny.tflite",
     "kws": ROOT.parent / "shared" / "models" / "kws_ref_model.tflite",
@@ -43,11 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default="tiny,kws,resnet8,vww", help="source models, comma-separated")
     p.add_argument("--cli", type=int, default=0, help="also run the CLI verbs on this many of the models")
     p.add_argument("--sanitize", action="store_true", help="host builds with ASan/UBSan (slower)")
+    p.add_argument("--tflm-on-rejected", action="store_true",
+                   help="also run tflite_micro on every refused model and count those it runs (over-strictness)")
     p.add_argument("--jsonl", type=Path, default=None, help="write one JSON record per model here")
     args = p.parse_args(argv)
 
     names = [n for n in args.models.split(",") if n]
     sources = {n: SOURCES[n].read_bytes() for n in names}
+    input_shapes = {n: [t.shape for t in load_graph(sources[n]).input_tensors] for n in names}
+    tflm_runs_refused: collections.Counter[str] = collections.Counter()
     worker = mf.TflmWorker()
     outcomes: collections.Counter[str] = collections.Counter()
     errors: collections.Counter[str] = collections.Counter()
@@ -68,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             by_kind[kind][v.outcome] += 1
             if v.outcome == "rejected":
                 errors[v.error_kind] += 1
+                if args.tflm_on_rejected:
+                    x = [np.zeros((1, *shape), np.int8) for shape in input_shapes[name]]
+                    status, _ = worker.run(mutant.data, x)
+                    tflm_runs_refused[f"{kind}: tflite_micro {status}"] += 1
             elif not v.ok:
                 failures.append(f"seed {seed} {name} {kind} ({mutant.detail}): {v.outcome}: {v.detail[:300]}")
             if cli_every and i % cli_every == 0:
@@ -106,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         c = by_kind.get(kind, collections.Counter())
         bad = sum(n for o, n in c.items() if o not in ("rejected", "bit_exact"))
         print(f"  {kind:22s} {c['rejected']:5d} {c['bit_exact']:5d} {bad:5d}")
+    if tflm_runs_refused:
+        print("refused models, what tflite_micro does with them (ok = it runs them):")
+        for k, n in sorted(tflm_runs_refused.items()):
+            print(f"  {k:45s} {n}")
     if cli_results:
         print("CLI (inspect, export --target aot, run --on host):", dict(cli_results))
     if failures:

@@ -1,5 +1,8 @@
 """Validation of a graph for the int8 path: one clear error naming the op or tensor and the fix.
 
+The graph's structure (indices, dataflow, shapes, quantization ranges, per-op arity and shapes) was already
+checked when it was loaded (structure.py); these checks are about what the int8 path and TFLM accept.
+
 Checks run in this order and the first problem found is raised (a model with several problems is fixed
 at its root first: a dynamic batch, for instance, is what drags SHAPE/STRIDED_SLICE/PACK into a graph):
   1. one subgraph;
