@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
+
+from edgeimpro.errors import UsageError
 
 
 def _tflm(args: argparse.Namespace) -> int:
     from edgeimpro.codegen.tflm import export_tflm
 
-    result = export_tflm(args.model, args.output, layout=args.layout, arena_size=args.arena_size)
+    if args.core is not None:
+        raise UsageError("--core applies to --target aot only",
+                         hint="TFLite Micro picks its kernels when you build it (e.g. CMSIS-NN)")
+    result = export_tflm(args.model, args.output, layout=args.layout or "plain", arena_size=args.arena_size)
     print(f"TFLite Micro export ({result.layout} layout) in {result.out_dir}:")
     for f in result.files:
         print(f"  {f.relative_to(result.out_dir)}")
@@ -23,8 +29,16 @@ def _tflm(args: argparse.Namespace) -> int:
 def _aot(args: argparse.Namespace) -> int:
     from edgeimpro.codegen.aot import export_aot
 
-    rep = export_aot(args.model, args.output, measure_tflm=not args.no_tflm_arena)
-    print(f"AOT C export in {args.output}: model.c, model.h, aot_report.json ({rep['layers']} layers)")
+    layout = args.layout or AOT_DEFAULT_LAYOUT
+    rep = export_aot(args.model, args.output, measure_tflm=not args.no_tflm_arena, layout=layout,
+                     core=args.core, name=args.name)
+    name, code = rep["name"], Path(args.output) / (rep["code_dir"] if rep["code_dir"] != "." else "")
+    print(f"AOT C export in {args.output} ({layout} layout, model {name}, {rep['layers']} layers)")
+    print(f"  {code}: model.c, {name}.h (every symbol starts with {name}_), model.h (generic eip_model_* names "
+          f"for a one-model program) and the runtime it needs, core {rep['core']}: "
+          + ", ".join(s for s in rep["sources"] if s != "model.c"))
+    print(f"  use: {AOT_USE[layout].format(name=name, name_upper=name.upper())}; #include \"{name}.h\", call {name}_invoke() "
+          "(see README.md there)")
     print(f"  arena            {rep['arena_bytes']:>9,} B  (static memory plan)")
     print(f"  weights          {rep['weights_bytes']:>9,} B  (const, flash)")
     print(f"  RAM lower bound  {rep['ram_lower_bound']:>9,} B  -> arena / bound = {rep['arena_vs_lower_bound']:.3f}")
@@ -43,13 +57,35 @@ def _aot(args: argparse.Namespace) -> int:
 TARGETS: dict[str, Callable[[argparse.Namespace], int]] = {"tflm": _tflm, "aot": _aot}
 
 
+TFLM_LAYOUTS = ("plain", "arduino")
+AOT_LAYOUTS = ("cmake", "platformio", "arduino", "zephyr")   # edgeimpro.codegen.package.LAYOUTS
+AOT_DEFAULT_LAYOUT = "cmake"
+AOT_CORES = ("generic", "cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m23", "cortex-m4", "cortex-m7",
+             "cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85")   # edgeimpro.codegen.package.CORE_KERNELS
+AOT_USE = {
+    "cmake": "add_subdirectory(<folder>) and target_link_libraries(app PRIVATE {name})",
+    "platformio": "copy the folder to lib/{name}/",
+    "arduino": "copy the folder to your Arduino libraries/ folder",
+    "zephyr": "add the folder to ZEPHYR_EXTRA_MODULES and set CONFIG_EDGEIMPRO_{name_upper}=y",
+}
+
+
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="a full-int8 .tflite file")
+    parser.add_argument("model", help="a .tflite file")
     parser.add_argument("--target", choices=sorted(TARGETS), default="tflm", help="what to emit (default tflm)")
     parser.add_argument("-o", "--output", required=True, help="output folder (created; replaced if it holds "
                                                               "an earlier edgeimpro export)")
-    parser.add_argument("--layout", choices=("plain", "arduino"), default="plain",
-                        help="tflm: plain files, or an Arduino library folder")
+    parser.add_argument("--layout", choices=sorted(set(TFLM_LAYOUTS + AOT_LAYOUTS)), default=None,
+                        help="tflm: plain (default; files and a model.cmake) or arduino (a library); "
+                             "aot: cmake (default; a static library), platformio (library.json), arduino "
+                             "(library.properties + src/) or zephyr (a module: zephyr/module.yml)")
+    parser.add_argument("--name", default=None,
+                        help="the model's name, a C identifier (default: the file name): aot prefixes every "
+                             "exported symbol with it, so several models link into one program; tflm names "
+                             "the Arduino library and the C++ namespace after it")
+    parser.add_argument("--core", choices=AOT_CORES, default=None,
+                        help="aot: the Cortex-M core; cores with the DSP extension (M4, M7, M33, M55, ...) "
+                             "get the Arm DSP kernels (default generic: the reference kernels, any C11 compiler)")
     parser.add_argument("--arena-size", type=int, default=None,
                         help="tflm: tensor arena in bytes (default: measured with tflite_micro + margin)")
     parser.add_argument("--no-tflm-arena", action="store_true",

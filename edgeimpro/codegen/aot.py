@@ -19,7 +19,7 @@ import numpy as np
 from edgeimpro import __version__
 from edgeimpro.codegen import quantparams
 from edgeimpro.codegen.planner import ALIAS_OPS, MemoryPlan, plan_arena
-from edgeimpro.errors import UnsupportedOpError
+from edgeimpro.errors import UnsupportedOpError, UsageError
 from edgeimpro.escape import c_comment, c_ident, c_string, shell_arg
 from edgeimpro.firmware import runtime_dir
 from edgeimpro.graph.analysis import op_params as describe_op
@@ -51,6 +51,28 @@ def can_run_inplace(graph: Graph, op: Op) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class ModelNames:
+    """The C names of one model's API. Without a prefix: the generic single-model names of
+    docs/aot-model-api.md (`eip_model_invoke`, `EIP_MODEL_ARENA_BYTES`, in model.h), which edgeimpro's
+    firmware app and host runners use. With a prefix (`export --name kws`): `kws_invoke`, `KWS_ARENA_BYTES`
+    in kws.h, so several models can share one program."""
+    prefix: str | None = None
+
+    def fn(self, base: str) -> str:
+        return f"{self.prefix}_{base}" if self.prefix else f"eip_model_{base}"
+
+    def macro(self, base: str) -> str:
+        return f"{self.prefix.upper()}_{base}" if self.prefix else f"EIP_MODEL_{base}"
+
+    @property
+    def header(self) -> str:
+        return f"{self.prefix}.h" if self.prefix else "model.h"
+
+    # every function and object the generated code defines with external linkage (base names)
+    FUNCTIONS = ("inputs", "outputs", "invoke_n", "invoke", "input_ptr", "output_ptr", "set_layer_hook")
+
+
 @dataclass
 class AotResult:
     files: dict[str, str]            # file name -> text
@@ -60,6 +82,7 @@ class AotResult:
     layers: int
     # layers whose int32 arithmetic wraps around for some inputs, as TFLM's does (quantparams.wrap_warnings)
     warnings: list[str] = field(default_factory=list)
+    kernels: list[str] = field(default_factory=list)   # runtime entry points model.c calls, first use first
 
 
 # --- params struct layouts, read from the runtime header ------------------------------------------------
@@ -161,8 +184,10 @@ class _Emitter:
 
 
 def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = None,
-                 source: str | None = None) -> AotResult:
-    """C code for `graph`. Raises ModelError / UnsupportedOpError naming the op, layer and parameter."""
+                 source: str | None = None, prefix: str | None = None) -> AotResult:
+    """C code for `graph`: model.c and model.h with the generic names, or with `prefix` model.c,
+    PREFIX.h (the prefixed API) and model.h (the generic names mapped onto it, for a one-model program).
+    Raises ModelError / UnsupportedOpError naming the op, layer and parameter."""
     check_single_subgraph(graph)
     check_int8(graph)
     check_static_shapes(graph)
@@ -176,8 +201,10 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
     plan = plan or plan_arena(graph, lambda op: can_run_inplace(graph, op))
     em = _Emitter(graph, name)
     em.source = source or f"{name}.tflite"
+    names = ModelNames(prefix)
 
-    body = []
+    body: list[str] = []
+    kernels: dict[str, None] = {}
     for op, params in zip(graph.ops, op_params, strict=True):
         function, pattern = quantparams.kernel_name(op.opcode), ARG_PATTERNS[op.opcode]
         ins = op.input_tensors(graph)
@@ -206,19 +233,23 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
             else:
                 args = [em.ptr(op.inputs[0])]
             body.append(f"    st = {function}({pref}, {', '.join(args)}, {em.ptr(out, writable=True)});")
+            kernels[function] = None
             body.append("    if (st != EIP_OK) {\n        return st;\n    }")
         builtin = quantparams.builtin_code(op.opcode)
         body.append(f"    LAYER_DONE({op.index}, {builtin}, {em.ptr(out)}, {out_t.nbytes}u);")
     em.calls = body
-    files = {"model.h": _header(graph, name, plan, em), "model.c": _source(graph, name, plan, em)}
+    files = {names.header: _header(graph, name, plan, em, names), "model.c": _source(graph, plan, em, names)}
+    if prefix:
+        files["model.h"] = _generic_header(graph, name, plan, em, names)
     warnings = [str(w) for op, params in zip(graph.ops, op_params, strict=True)
                 for w in quantparams.wrap_warnings(graph, op, params)]
     return AotResult(files=files, plan=plan, arena_bytes=plan.arena_bytes, weights_bytes=em.weights_bytes,
-                     layers=len(graph.ops), warnings=warnings)
+                     layers=len(graph.ops), warnings=warnings, kernels=list(kernels))
 
 
-def _banner(graph: Graph, source: str) -> str:
-    regenerate = c_comment(f"edgeimpro export {shell_arg(source)} --target aot")
+def _banner(graph: Graph, source: str, names: ModelNames | None = None) -> str:
+    name = f" --name {names.prefix}" if names is not None and names.prefix else ""
+    regenerate = c_comment(f"edgeimpro export {shell_arg(source)} --target aot{name}")
     return (f"/*\n * Generated by edgeimpro {__version__} (AOT format {FORMAT_VERSION}) from {c_comment(source)}\n"
             f" * sha256 {graph.sha256}\n"
             f" * Do not edit: regenerate with `{regenerate}`.\n */\n")
@@ -235,43 +266,65 @@ def _info_rows(graph: Graph, tensors: list[int]) -> str:
     return "\n".join(rows)
 
 
-def _header(graph: Graph, name: str, plan: MemoryPlan, em: _Emitter) -> str:
-    guard = f"EIP_MODEL_{c_ident(name).upper()}_H"
-    lines = [_banner(graph, em.source), f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", "",
-             '#include "eip_model_api.h"', "", '#ifdef __cplusplus\nextern "C" {\n#endif', "",
-             f"#define EIP_MODEL_FORMAT_VERSION {FORMAT_VERSION}",
-             f'#define EIP_MODEL_SHA256 "{graph.sha256}"',
-             f"#define EIP_MODEL_NAME {c_string(name)}",
-             f"#define EIP_MODEL_ARENA_BYTES {plan.arena_bytes}u",
-             f"#define EIP_MODEL_WEIGHTS_BYTES {em.weights_bytes}u",
-             f"#define EIP_MODEL_NUM_LAYERS {len(graph.ops)}",
-             f"#define EIP_MODEL_NUM_INPUTS {len(graph.inputs)}",
-             f"#define EIP_MODEL_NUM_OUTPUTS {len(graph.outputs)}"]
+def _macro_lines(graph: Graph, name: str, plan: MemoryPlan, em: _Emitter, names: ModelNames) -> list[str]:
+    m = names.macro
+    lines = [f"#define {m('FORMAT_VERSION')} {FORMAT_VERSION}",
+             f'#define {m("SHA256")} "{graph.sha256}"',
+             f"#define {m('NAME')} {c_string(name)}",
+             f"#define {m('ARENA_BYTES')} {plan.arena_bytes}u",
+             f"#define {m('WEIGHTS_BYTES')} {em.weights_bytes}u",
+             f"#define {m('NUM_LAYERS')} {len(graph.ops)}",
+             f"#define {m('NUM_INPUTS')} {len(graph.inputs)}",
+             f"#define {m('NUM_OUTPUTS')} {len(graph.outputs)}"]
     for kind, idxs in (("INPUT", graph.inputs), ("OUTPUT", graph.outputs)):
         for j, i in enumerate(idxs):
             t = graph.tensors[i]
             s, z = t.quantization.scalar if t.quantization else (0.0, 0)
-            lines += [f"#define EIP_MODEL_{kind}_{j}_BYTES {t.nbytes}u",
-                      f"#define EIP_MODEL_{kind}_{j}_SCALE {float(np.float32(s))!r}f",
-                      f"#define EIP_MODEL_{kind}_{j}_ZERO_POINT ({z})"]
-        lines.append(f"#define EIP_MODEL_MAX_{kind}_BYTES {max(graph.tensors[i].nbytes for i in idxs)}u")
+            lines += [f"#define {m(f'{kind}_{j}_BYTES')} {t.nbytes}u",
+                      f"#define {m(f'{kind}_{j}_SCALE')} {float(np.float32(s))!r}f",
+                      f"#define {m(f'{kind}_{j}_ZERO_POINT')} ({z})"]
+        lines.append(f"#define {m(f'MAX_{kind}_BYTES')} {max(graph.tensors[i].nbytes for i in idxs)}u")
+    return lines
+
+
+def _header(graph: Graph, name: str, plan: MemoryPlan, em: _Emitter, names: ModelNames) -> str:
+    guard = f"EIP_MODEL_{c_ident(names.prefix or name).upper()}_H"
+    fn, m = names.fn, names.macro
+    lines = [_banner(graph, em.source, names), f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", "",
+             '#include "eip_model_api.h"', "", '#ifdef __cplusplus\nextern "C" {\n#endif', "",
+             *_macro_lines(graph, name, plan, em, names)]
     lines += ["",
-              "extern const eip_tensor_info_t eip_model_inputs[EIP_MODEL_NUM_INPUTS];",
-              "extern const eip_tensor_info_t eip_model_outputs[EIP_MODEL_NUM_OUTPUTS];", "",
+              f"extern const eip_tensor_info_t {fn('inputs')}[{m('NUM_INPUTS')}];",
+              f"extern const eip_tensor_info_t {fn('outputs')}[{m('NUM_OUTPUTS')}];", "",
               "/* Run one inference. Inputs and outputs may point into the arena (then nothing is copied). */",
-              "eip_status_t eip_model_invoke_n(const int8_t *const inputs[], int8_t *const outputs[]);"]
+              f"eip_status_t {fn('invoke_n')}(const int8_t *const inputs[], int8_t *const outputs[]);"]
     if len(graph.inputs) == 1 and len(graph.outputs) == 1:
-        lines.append("eip_status_t eip_model_invoke(const int8_t *input, int8_t *output);")
+        lines.append(f"eip_status_t {fn('invoke')}(const int8_t *input, int8_t *output);")
     lines += ["/* Where input / output i lives in the arena: fill or read it in place. */",
-              "int8_t *eip_model_input_ptr(int i);",
-              "const int8_t *eip_model_output_ptr(int i);", "",
+              f"int8_t *{fn('input_ptr')}(int i);",
+              f"const int8_t *{fn('output_ptr')}(int i);", "",
               "#ifdef EIP_LAYER_HOOK",
-              "void eip_model_set_layer_hook(eip_layer_hook_t hook, void *ctx);",
+              f"void {fn('set_layer_hook')}(eip_layer_hook_t hook, void *ctx);",
               "#endif", "", '#ifdef __cplusplus\n}\n#endif', "", f"#endif /* {guard} */", ""]
     return "\n".join(lines)
 
 
-def _source(graph: Graph, name: str, plan: MemoryPlan, em: _Emitter) -> str:
+def _generic_header(graph: Graph, name: str, plan: MemoryPlan, em: _Emitter, names: ModelNames) -> str:
+    """model.h of a prefixed export: the generic names of a one-model program (edgeimpro's firmware app and
+    host runners) for this model. The constants are repeated as literals: tools read them from model.h."""
+    generic = ModelNames()
+    aliases = [f"#define {generic.fn(base)} {names.fn(base)}" for base in ModelNames.FUNCTIONS
+               if base != "invoke" or (len(graph.inputs) == 1 and len(graph.outputs) == 1)]
+    lines = [_banner(graph, em.source, names),
+             f"/* One model per program: the generic names (eip_model_*, EIP_MODEL_*) for model {c_comment(name)}.",
+             f"   A program holding several models includes {c_comment(names.header)} instead. */",
+             "#ifndef EIP_MODEL_H", "#define EIP_MODEL_H", "", f'#include "{names.header}"', "",
+             *_macro_lines(graph, name, plan, em, generic), "", *aliases, "", "#endif /* EIP_MODEL_H */", ""]
+    return "\n".join(lines)
+
+
+def _source(graph: Graph, plan: MemoryPlan, em: _Emitter, names: ModelNames) -> str:
+    fn, m = names.fn, names.macro
     offsets = []
     for b in sorted(plan.blocks, key=lambda b: (b.offset, b.first)):
         for t in b.tensors:
@@ -292,15 +345,15 @@ def _source(graph: Graph, name: str, plan: MemoryPlan, em: _Emitter) -> str:
         for j, i in enumerate(graph.outputs))
     single = ""
     if len(graph.inputs) == 1 and len(graph.outputs) == 1:
-        single = ("\neip_status_t eip_model_invoke(const int8_t *input, int8_t *output)\n{\n"
+        single = (f"\neip_status_t {fn('invoke')}(const int8_t *input, int8_t *output)\n{{\n"
                   "    const int8_t *const inputs[1] = {input};\n    int8_t *const outputs[1] = {output};\n"
-                  "    return eip_model_invoke_n(inputs, outputs);\n}\n")
-    return f"""{_banner(graph, em.source)}
+                  f"    return {fn('invoke_n')}(inputs, outputs);\n}}\n")
+    return f"""{_banner(graph, em.source, names)}
 #include <stddef.h>
 #include <string.h>
 
 #include "eip_kernels.h"
-#include "model.h"
+#include "{names.header}"
 
 #if EIP_RUNTIME_ABI_VERSION != {quantparams.RUNTIME_ABI_VERSION}
 #error "model.c was generated for runtime ABI {quantparams.RUNTIME_ABI_VERSION}: regenerate it with this edgeimpro"
@@ -311,12 +364,12 @@ enum {{
 {chr(10).join(offsets)}
 }};
 
-static int8_t arena[EIP_MODEL_ARENA_BYTES] __attribute__((aligned(16)));
+static int8_t arena[{m('ARENA_BYTES')}] __attribute__((aligned(16)));
 
-const eip_tensor_info_t eip_model_inputs[EIP_MODEL_NUM_INPUTS] = {{
+const eip_tensor_info_t {fn('inputs')}[{m('NUM_INPUTS')}] = {{
 {_info_rows(graph, graph.inputs)}
 }};
-const eip_tensor_info_t eip_model_outputs[EIP_MODEL_NUM_OUTPUTS] = {{
+const eip_tensor_info_t {fn('outputs')}[{m('NUM_OUTPUTS')}] = {{
 {_info_rows(graph, graph.outputs)}
 }};
 
@@ -329,7 +382,7 @@ const eip_tensor_info_t eip_model_outputs[EIP_MODEL_NUM_OUTPUTS] = {{
 static eip_layer_hook_t layer_hook;
 static void *layer_hook_ctx;
 
-void eip_model_set_layer_hook(eip_layer_hook_t hook, void *ctx)
+void {fn('set_layer_hook')}(eip_layer_hook_t hook, void *ctx)
 {{
     layer_hook = hook;
     layer_hook_ctx = ctx;
@@ -350,7 +403,7 @@ static const struct {{
 
 static void poison_dead(int layer)
 {{
-    static int8_t keep[EIP_MODEL_ARENA_BYTES];
+    static int8_t keep[{m('ARENA_BYTES')}];
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {{
         if (blocks[i].first <= layer && layer < blocks[i].last) {{
             memcpy(keep + blocks[i].offset, arena + blocks[i].offset, blocks[i].bytes);
@@ -399,19 +452,19 @@ static void poison_dead(int layer)
         LAYER_POISON(layer);                    \\
     }} while (0)
 
-int8_t *eip_model_input_ptr(int i)
+int8_t *{fn('input_ptr')}(int i)
 {{
-    static int8_t *const ptrs[EIP_MODEL_NUM_INPUTS] = {{{in_ptrs}}};
-    return (i >= 0 && i < EIP_MODEL_NUM_INPUTS) ? ptrs[i] : NULL;
+    static int8_t *const ptrs[{m('NUM_INPUTS')}] = {{{in_ptrs}}};
+    return (i >= 0 && i < {m('NUM_INPUTS')}) ? ptrs[i] : NULL;
 }}
 
-const int8_t *eip_model_output_ptr(int i)
+const int8_t *{fn('output_ptr')}(int i)
 {{
-    static const int8_t *const ptrs[EIP_MODEL_NUM_OUTPUTS] = {{{out_ptrs}}};
-    return (i >= 0 && i < EIP_MODEL_NUM_OUTPUTS) ? ptrs[i] : NULL;
+    static const int8_t *const ptrs[{m('NUM_OUTPUTS')}] = {{{out_ptrs}}};
+    return (i >= 0 && i < {m('NUM_OUTPUTS')}) ? ptrs[i] : NULL;
 }}
 
-eip_status_t eip_model_invoke_n(const int8_t *const inputs[], int8_t *const outputs[])
+eip_status_t {fn('invoke_n')}(const int8_t *const inputs[], int8_t *const outputs[])
 {{
     eip_status_t st = EIP_OK;
     if (inputs == NULL || outputs == NULL) {{
@@ -456,24 +509,48 @@ def aot_report(graph: Graph, result: AotResult, tflm_arena: dict[str, Any] | Non
     return rep
 
 
-def export_aot(model_path: Path, out_dir: Path, measure_tflm: bool = True) -> dict[str, Any]:
-    """Write model.c, model.h and aot_report.json to `out_dir` (all or nothing). Returns the report."""
+def export_aot(model_path: Path, out_dir: Path, measure_tflm: bool = True, *, layout: str | None = None,
+               core: str | None = None, name: str | None = None) -> dict[str, Any]:
+    """Write the AOT export to `out_dir` (all or nothing) and return the report (aot_report.json).
+
+    Without `layout`: model.c and model.h with the generic names, for edgeimpro's own firmware and host
+    builds, which bring the runtime. With a layout (codegen.package.LAYOUTS): a self-contained folder, the
+    model's names prefixed with `name` (default: from the file name), the runtime sources it needs for
+    `core` (default generic: the reference kernels) and the layout's build files."""
     import json
 
+    from edgeimpro.codegen import package
     from edgeimpro.codegen.output import check_out_dir, read_model, write_export
     from edgeimpro.graph.loader import load_graph
 
     model_path, out_dir = Path(model_path), Path(out_dir)
     check_out_dir(out_dir)
+    if layout is not None:   # refuse bad options before any work
+        name = package.check_name(name) if name is not None else package.default_name(model_path)
+        core = core or package.DEFAULT_CORE
+        package.check_options(layout, core)
+    elif name is not None or core is not None:
+        raise UsageError("--name and --core need a layout (--layout cmake|platformio|arduino|zephyr)")
     graph = load_graph(read_model(model_path))
-    name = c_ident(model_path.stem, 40)
-    result = generate_aot(graph, name, source=model_path.name)
+    stem = c_ident(model_path.stem, 40)
+    result = generate_aot(graph, name or stem, source=model_path.name, prefix=name)
+    files: dict[str, str | bytes]
+    manifest: dict[str, Any] = {"format": "edgeimpro-export", "target": "aot", "edgeimpro": __version__,
+                                "model": model_path.name, "model_sha256": graph.sha256}
+    if layout is None:
+        files = dict(result.files)
+    else:
+        assert name is not None and core is not None
+        pkg = package.package_files(graph, result, name=name, layout=layout, core=core,
+                                    model_file=model_path.name)
+        files = dict(pkg.files)
+        manifest.update(layout=layout, name=name, core=core, kernels=pkg.kernels, code_dir=pkg.code_dir or ".")
     tflm = measure_tflm_arena_sizes(model_path) if measure_tflm else None
     report = aot_report(graph, result, tflm)
-    files: dict[str, str | bytes] = dict(result.files)
+    if layout is not None:
+        report.update(name=name, layout=layout, core=core, code_dir=pkg.code_dir or ".", sources=pkg.sources)
     files["aot_report.json"] = json.dumps(report, indent=2) + "\n"
-    write_export(out_dir, files, {"format": "edgeimpro-export", "target": "aot", "edgeimpro": __version__,
-                                  "model": model_path.name, "model_sha256": graph.sha256})
+    write_export(out_dir, files, manifest)
     return report
 
 

@@ -7,6 +7,11 @@
 
 #include <stdint.h>
 
+/* The names of the runtime's external symbols: empty here; in a folder written by `edgeimpro export
+ * --target aot` it renames them after the model (kws_eip_conv2d), so exported models, each with its own
+ * copy of the runtime, link into one program. Quote include: the copy beside this header wins. */
+#include "eip_names.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
