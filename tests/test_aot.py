@@ -80,13 +80,21 @@ def test_poisoning_catches_a_broken_memory_plan():
 def test_golden_snapshot_of_generated_c():
     """The emitted C for a small model, compared as text: a change in the generator shows in review.
     Regenerate with UPDATE_GOLDEN=1 after an intended change."""
+    from edgeimpro.codegen.package import names_header
+
     graph = load_graph(GOLDEN / "tiny.tflite")
     files = generate_aot(graph, "model", source="tiny.tflite").files
-    for name, text in files.items():
-        path = GOLDEN / name
-        if os.environ.get("UPDATE_GOLDEN"):
-            path.write_text(text)
-        assert path.read_text() == text, f"{name} differs from {path}; UPDATE_GOLDEN=1 if intended"
+    # an exported folder (--name tiny): model.c, tiny.h, model.h with the generic names, eip_names.h
+    prefixed = generate_aot(graph, "tiny", source="tiny.tflite", prefix="tiny").files
+    prefixed["eip_names.h"] = names_header("tiny")
+    assert set(files) == {"model.c", "model.h"} and set(prefixed) == {"model.c", "tiny.h", "model.h", "eip_names.h"}
+    for folder, texts in ((GOLDEN, files), (GOLDEN / "prefixed", prefixed)):
+        for name, text in texts.items():
+            path = folder / name
+            if os.environ.get("UPDATE_GOLDEN"):
+                path.parent.mkdir(exist_ok=True)
+                path.write_text(text)
+            assert path.read_text() == text, f"{name} differs from {path}; UPDATE_GOLDEN=1 if intended"
 
 
 def test_unsupported_op_fails_export_naming_layer_and_op(tmp_path):

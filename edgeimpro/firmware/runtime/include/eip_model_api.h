@@ -1,6 +1,7 @@
 /*
  * The generated model's API (docs/aot-model-api.md): what model.h declares, shared by the firmware app,
- * host runners and the code generator. Generated model.h includes this file and adds the EIP_MODEL_* macros.
+ * host runners and the code generator. Generated model.h (or NAME.h of an export with --name) includes
+ * this file and adds the EIP_MODEL_* (NAME_*) macros.
  */
 #ifndef EIP_MODEL_API_H
 #define EIP_MODEL_API_H
