@@ -253,8 +253,12 @@ def _tokens(text: str) -> dict[str, int]:
 
 
 def _code_files(folder: Path) -> dict[str, str]:
-    return {str(f.relative_to(folder)): f.read_text(encoding="ascii") for f in sorted(folder.rglob("*"))
-            if f.suffix in (".h", ".c", ".cc", ".cpp", ".ino")}
+    """Generated files must be ASCII; an AOT export's verbatim copies of the runtime are UTF-8."""
+    from edgeimpro.firmware import runtime_dir
+
+    runtime = {p.read_bytes() for p in runtime_dir().rglob("*") if p.is_file()}
+    return {str(f.relative_to(folder)): f.read_bytes().decode("utf-8" if f.read_bytes() in runtime else "ascii")
+            for f in sorted(folder.rglob("*")) if f.suffix in (".h", ".c", ".cc", ".cpp", ".ino")}
 
 
 def assert_nothing_injected(export: Path, clean: Path) -> None:
@@ -268,8 +272,6 @@ def assert_nothing_injected(export: Path, clean: Path) -> None:
 @pytest.mark.host
 def test_hostile_model_exports_builds_and_runs_without_injection(tmp_path: Path) -> None:
     from edgeimpro.cli.main import main
-    from edgeimpro.codegen.hostbuild import runtime_sources
-    from edgeimpro.firmware import runtime_dir
     from edgeimpro.graph.loader import load_graph
     from edgeimpro.run import run_host
 
@@ -289,7 +291,8 @@ def test_hostile_model_exports_builds_and_runs_without_injection(tmp_path: Path)
     # export --target aot: the code holds nothing injected, and the I/O names come back byte for byte.
     aot = tmp_path / "aot"
     assert main(["export", str(model), "--target", "aot", "-o", str(aot), "--no-tflm-arena"]) == 0
-    assert main(["export", str(TINY), "--target", "aot", "-o", str(tmp_path / "aot_clean"), "--no-tflm-arena"]) == 0
+    assert main(["export", str(TINY), "--target", "aot", "-o", str(tmp_path / "aot_clean"), "--no-tflm-arena",
+                 "--name", c_ident(model.stem, 40)]) == 0   # the hostile export's default name: same file names
     assert_nothing_injected(aot, tmp_path / "aot_clean")
     idents = re.findall(r"^\s+(T\d+_\w+) = \d+,", (aot / "model.c").read_text(), re.M)
     assert len(idents) == len(set(idents)) and {"T7_SAME_NAME", "T8_SAME_NAME", "T9_SAME_NAME"} <= set(idents)
@@ -300,9 +303,9 @@ def test_hostile_model_exports_builds_and_runs_without_injection(tmp_path: Path)
         "    fwrite(eip_model_outputs[0].name, 1, strlen(eip_model_outputs[0].name), stdout);\n"
         "    return 0;\n}\n")
     exe = tmp_path / "names"
-    subprocess.run([_compiler("gcc"), "-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{runtime_dir() / 'include'}",
-                    f"-I{runtime_dir() / 'kernels'}", f"-I{aot}", str(tmp_path / "names.c"), str(aot / "model.c"),
-                    *map(str, runtime_sources()), "-lm", "-o", str(exe)], check=True, capture_output=True)
+    # the export is self-contained: its own .c files (model and runtime) and nothing else
+    subprocess.run([_compiler("gcc"), "-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{aot}", str(tmp_path / "names.c"),
+                    *map(str, sorted(aot.glob("*.c"))), "-lm", "-o", str(exe)], check=True, capture_output=True)
     out = subprocess.run([str(exe)], capture_output=True, check=True).stdout.split(b"\0")
     assert out[0] == c_ident(model.stem, 40).encode()
     # a C string ends at the first NUL: the input name is whole up to its embedded NUL byte
@@ -318,7 +321,7 @@ def test_hostile_model_exports_builds_and_runs_without_injection(tmp_path: Path)
                      "--arena-size", "8192"]) == 0
         clean_dir = tmp_path / "clean" / f"tflm_{layout}"
         assert main(["export", str(TINY), "--target", "tflm", "--layout", layout, "-o", str(clean_dir),
-                     "--arena-size", "8192"]) == 0
+                     "--arena-size", "8192", "--name", c_ident(model.stem, 40)]) == 0
         assert_nothing_injected(out_dir, clean_dir)
         src = out_dir / "src" if layout == "arduino" else out_dir
         cc = ".cpp" if layout == "arduino" else ".cc"
@@ -339,7 +342,7 @@ def test_hostile_model_exports_builds_and_runs_without_injection(tmp_path: Path)
             props = (out_dir / "library.properties").read_text(encoding="ascii").splitlines()
             assert [p.split("=", 1)[0] for p in props] == ["name", "version", "author", "maintainer", "sentence",
                                                            "paragraph", "category", "url", "architectures",
-                                                           "includes"]
+                                                           "depends", "includes"]
     assert not marker.exists()
 
 

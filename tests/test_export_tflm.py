@@ -7,11 +7,12 @@ import json
 import re
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import mlperf_model
+from conftest import CACHE_DIR, cached, mlperf_model
 from tiny_models import tiny_model
 
 from edgeimpro.cli.main import main
@@ -62,7 +63,7 @@ def test_export_parses_back_and_arena_runs(name: str, tmp_path: Path) -> None:
     result = export_tflm(model, tmp_path / "out")
     out = tmp_path / "out"
     assert {p.name for p in out.iterdir()} == {"model_data.cc", "model_data.h", "model_ops.h", "model_config.h",
-                                               "main.cc", MANIFEST}
+                                               "main.cc", "model.cmake", MANIFEST}
 
     cc = (out / "model_data.cc").read_text()
     array, decl = parse_c_array(cc, "g_model_data")
@@ -127,24 +128,27 @@ def test_labels_from_model_card(tmp_path: Path) -> None:
 
 
 @pytest.mark.unit
-def test_arduino_layout(tmp_path: Path) -> None:
-    out = tmp_path / "kws-model"
+def test_arduino_layout_is_named_after_the_model_and_depends_on_tflm(tmp_path: Path) -> None:
+    out = tmp_path / "ard"
     export_tflm(mlperf_model("kws"), out, layout="arduino")
     files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
     assert files == {"library.properties", "src/model_data.h", "src/model_data.cpp", "src/model_ops.h",
-                     "src/model_config.h", "examples/kws_model_example/kws_model_example.ino", MANIFEST}
+                     "src/model_config.h", "examples/kws_ref_model_example/kws_ref_model_example.ino", MANIFEST}
     props = dict(line.split("=", 1) for line in (out / "library.properties").read_text().splitlines())
-    assert props["name"] == "kws_model" and props["architectures"] == "*"
+    assert props["name"] == "kws_ref_model" and props["architectures"] == "*"   # the model's, not "ard"
+    assert props["depends"] == "Arduino_TensorFlowLite"
     array, _ = parse_c_array((out / "src/model_data.cpp").read_text(), "g_model_data")
     assert array == mlperf_model("kws").read_bytes()
-    ino = (out / "examples/kws_model_example/kws_model_example.ino").read_text()
+    ino = (out / "examples/kws_ref_model_example/kws_ref_model_example.ino").read_text()
     assert "void setup()" in ino and "AllocateTensors()" in ino and "Invoke()" in ino
+    export_tflm(mlperf_model("kws"), tmp_path / "named", layout="arduino", name="wake_word")
+    assert "name=wake_word\n" in (tmp_path / "named" / "library.properties").read_text()
 
 
 @pytest.mark.unit
-def test_float_model_is_refused_and_nothing_written(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match=r"^float model: op 0 CONV_2D"):
-        export_tflm(tiny_model("float"), tmp_path / "out")
+def test_hybrid_and_uint8_models_are_refused_and_nothing_written(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"^hybrid model: op \d+ "):
+        export_tflm(tiny_model("hybrid"), tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -193,9 +197,9 @@ def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     assert main(["export", str(mlperf_model("kws")), "--target", "tflm", "-o", str(out)]) == 0
     assert (out / "model_data.cc").exists()
-    assert main(["export", str(tiny_model("float")), "--target", "tflm", "-o", str(tmp_path / "f")]) == 4
+    assert main(["export", str(tiny_model("hybrid")), "--target", "tflm", "-o", str(tmp_path / "f")]) == 4
     err = capsys.readouterr().err
-    assert err.startswith("error: float model") and "hint: convert with full-integer" in err
+    assert err.startswith("error: hybrid model") and "hint: convert without quantization" in err
     assert main(["export", str(mlperf_model("kws")), "-o", str(tmp_path / "a"), "--arena-size", "30000"]) == 0
     assert c_int((tmp_path / "a" / "model_config.h").read_text(), "kTensorArenaSize") == 30000
 
@@ -218,4 +222,103 @@ def test_model_data_compiles_aligned(tmp_path: Path) -> None:
     subprocess.run([gxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", "-I", str(out), str(tmp_path / "dump.cc"),
                     str(out / "model_data.cc"), "-o", str(exe)], check=True, capture_output=True)
     r = subprocess.run([str(exe)], capture_output=True, check=True)
+    assert r.stdout == mlperf_model("kws").read_bytes()
+
+
+# --- models TFLM runs besides full int8: float32 and 16x8 (int16 activations, int8 weights) ---------------
+
+def _tflm_models(out: Path) -> None:
+    """A tiny float32 CNN (hello_world-style: float in, float out) and the same CNN with 16x8 quantization
+    (int16 activations and interface, as micro_speech_lstm)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(zlib.crc32(b"tflm-export"))
+    inp = keras.Input((8, 8, 3), batch_size=1)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(x))
+    (out / "float.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.default_rng(0)
+    conv.representative_dataset = lambda: ([rng.random((1, 8, 8, 3), dtype=np.float32)] for _ in range(8))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int16
+    (out / "int16x8.tflite").write_bytes(conv.convert())
+
+
+def tflm_model(name: str) -> Path:
+    if not (CACHE_DIR / "tflm-export-models-v1" / ".complete").exists():
+        pytest.importorskip("tensorflow")
+    return cached("tflm-export-models-v1", _tflm_models) / f"{name}.tflite"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("name", "activations", "dtype"), [("float", "float32", "float32"),
+                                                             ("int16x8", "int16x8", "int16")])
+def test_models_tflm_runs_besides_int8_are_exported(name: str, activations: str, dtype: str,
+                                                    tmp_path: Path) -> None:
+    from tflite_micro.python.tflite_micro import runtime
+
+    model = tflm_model(name)
+    graph = load_graph(model)
+    assert graph.input_tensors[0].dtype == dtype
+    result = export_tflm(model, tmp_path / "out")
+    assert result.activations == activations
+    ops_h = (tmp_path / "out" / "model_ops.h").read_text()
+    assert sorted(resolver_calls(ops_h)) == sorted(TFLM_OPS[op] for op in set(graph.opcodes))
+    assert f"// FULLY_CONNECTED on {dtype}" in ops_h
+    assert result.op_types["CONV_2D"] == [dtype]
+    main_cc = (tmp_path / "out" / "main.cc").read_text()
+    field = {"float32": "f", "int16": "i16"}[dtype]
+    assert f"input->data.{field}[i]" in main_cc and f"output->data.{field}[i]" in main_cc
+    assert "data.int8" not in main_cc
+    if dtype == "float32":
+        assert "kInputScale" not in (tmp_path / "out" / "model_config.h").read_text()
+    # the declared arena runs the model in tflite_micro
+    arena = c_int((tmp_path / "out" / "model_config.h").read_text(), "kTensorArenaSize")
+    interp = runtime.Interpreter.from_bytes(model.read_bytes(), arena_size=arena)
+    interp.set_input(np.ones(graph.input_tensors[0].shape, dtype), 0)
+    interp.invoke()
+    assert interp.get_output(0).shape == tuple(graph.output_tensors[0].shape)
+
+
+@pytest.mark.unit
+def test_a_model_tflm_cannot_invoke_is_refused_with_tflms_words(tmp_path: Path) -> None:
+    """Verification runs the model in tflite_micro: a float model whose input was edited to int32 passes
+    the static checks (int32 tensors are legal), TFLM's CONV_2D refuses it, and the error says so."""
+    from tiny_models import edit_model
+
+    def to_int32_input(m) -> None:   # the float model's input made int32: no TFLM conv kernel takes it
+        sg = m.subgraphs[0]
+        sg.tensors[sg.inputs[0]].type = 2   # INT32
+    data = edit_model(tflm_model("float").read_bytes(), to_int32_input)
+    (tmp_path / "bad.tflite").write_bytes(data)
+    with pytest.raises(ModelError, match=r"TFLite Micro cannot run this model: .*CONV_2D.*failed to prepare"):
+        export_tflm(tmp_path / "bad.tflite", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.host
+def test_model_cmake_adds_the_model_to_a_users_cmake_project(tmp_path: Path) -> None:
+    for tool in ("cmake", "ninja", "g++"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed")
+    out = tmp_path / "kws export"
+    export_tflm(mlperf_model("kws"), out, name="kws")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "main.cc").write_text(
+        '#include <cstdio>\n#include <cstring>\n#include "model_data.h"\n#include "model_config.h"\n'
+        "int main() {\n  if (std::strcmp(g_model_sha256, model::kModelSha256) != 0) return 2;\n"
+        "  fwrite(g_model_data, 1, g_model_data_len, stdout);\n  return 0;\n}\n")
+    (app / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.13)\nproject(app CXX)\nset(CMAKE_CXX_FLAGS \"-Wall -Wextra -Werror\")\n"
+        f'include("{out}/model.cmake")\nadd_executable(app main.cc)\ntarget_link_libraries(app PRIVATE kws)\n')
+    for cmd in (["cmake", "-S", str(app), "-B", str(app / "build"), "-G", "Ninja"],
+                ["cmake", "--build", str(app / "build")]):
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    r = subprocess.run([str(app / "build" / "app")], capture_output=True, check=True)
     assert r.stdout == mlperf_model("kws").read_bytes()

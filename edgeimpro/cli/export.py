@@ -16,11 +16,16 @@ def _tflm(args: argparse.Namespace) -> int:
     if args.core is not None:
         raise UsageError("--core applies to --target aot only",
                          hint="TFLite Micro picks its kernels when you build it (e.g. CMSIS-NN)")
-    result = export_tflm(args.model, args.output, layout=args.layout or "plain", arena_size=args.arena_size)
-    print(f"TFLite Micro export ({result.layout} layout) in {result.out_dir}:")
+    result = export_tflm(args.model, args.output, layout=args.layout or "plain", arena_size=args.arena_size,
+                         name=args.name)
+    print(f"TFLite Micro export ({result.layout} layout, {result.name}) in {result.out_dir}:")
     for f in result.files:
         print(f"  {f.relative_to(result.out_dir)}")
-    print(f"ops ({len(result.ops)}): " + ", ".join(method + "()" for _, method in result.ops))
+    print(f"activations: {result.activations}")
+    print(f"resolver ({len(result.ops)} entries): "
+          + ", ".join(f"{method}() [{'/'.join(result.op_types.get(op, []))}]" for op, method in result.ops))
+    if result.layout == "arduino":
+        print("needs the Arduino_TensorFlowLite library (library.properties: depends=)")
     print(f"arena: {result.arena.size:,} B ({result.arena.basis})")
     print(f"labels: {', '.join(result.labels) if result.labels else 'none (no model.json beside the model)'}")
     return 0
@@ -82,7 +87,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None,
                         help="the model's name, a C identifier (default: the file name): aot prefixes every "
                              "exported symbol with it, so several models link into one program; tflm names "
-                             "the Arduino library and the C++ namespace after it")
+                             "the Arduino library and the CMake target (model.cmake) after it")
     parser.add_argument("--core", choices=AOT_CORES, default=None,
                         help="aot: the Cortex-M core; cores with the DSP extension (M4, M7, M33, M55, ...) "
                              "get the Arm DSP kernels (default generic: the reference kernels, any C11 compiler)")

@@ -1,13 +1,21 @@
 """TFLite Micro export: the C++ a TFLM user drops into their firmware.
 
 Files (plain layout; the Arduino layout puts them under src/ with .cpp sources and adds
-library.properties and an example sketch):
+library.properties, named after the model and depending on the Arduino_TensorFlowLite library, and an
+example sketch):
   model_data.h / model_data.cc  the .tflite bytes as an `alignas(16)` const array, its length and sha256
   model_ops.h                   `model::OpResolver` (MicroMutableOpResolver<N>) and `model::RegisterOps()`
                                 with exactly the model's ops
   model_config.h                arena size, input/output shapes and quantization, labels
   main.cc                       a short example: AllocateTensors, fill the input, Invoke, read the output
+  model.cmake                   (plain) `include()` it from a CMake project: the library NAME (model_data.cc,
+                                this folder on the include path), to link beside your TFLM library
   edgeimpro_export.json         what was exported from what (marks the folder as ours for re-export)
+
+Models: whatever TFLM's reference kernels run, not only full int8: float32, and int16 activations with int8
+weights (16x8 quantization, as in micro_speech_lstm). Hybrid and uint8 (TF1-style) models are refused.
+A model that is not full int8 is also run once in the tflite_micro interpreter (zero inputs, in a child
+process), so a kernel that refuses its types fails the export, not the device.
 
 Arena size = the 32-bit estimate of TFLM's measured need (edgeimpro.references.estimate_arena_32bit)
 plus ARENA_MARGIN_FRACTION (at least ARENA_MARGIN_MIN), never below the 64-bit measurement + 16 B so the
@@ -19,7 +27,8 @@ alignment of the arena start.
 from __future__ import annotations
 
 import math
-import re
+import subprocess
+import sys
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +40,15 @@ from edgeimpro.errors import ModelError, UsageError
 from edgeimpro.escape import c_comment, c_string, one_line
 from edgeimpro.graph.loader import load_graph
 from edgeimpro.graph.model import Graph, Tensor
-from edgeimpro.graph.validate import TFLM_OPS, resolver_ops, validate_int8
+from edgeimpro.graph.validate import (
+    TFLM_OPS,
+    check_ops,
+    check_single_subgraph,
+    check_static_shapes,
+    check_tflm_aborts,
+    check_tflm_prepare,
+    resolver_ops,
+)
 from edgeimpro.modelcard import find_card
 
 EXPORT_FORMAT_VERSION = 1
@@ -40,6 +57,12 @@ ARENA_MARGIN_FRACTION = 0.05
 ARENA_MARGIN_MIN = 1024
 ARENA_ALIGNMENT = 16
 MODEL_ALIGNMENT = 16                    # TFLM reads the flatbuffer in place: unaligned arrays hard-fault
+ARDUINO_TFLM_LIBRARY = "Arduino_TensorFlowLite"   # the TFLM Arduino library (tflite-micro-arduino-examples)
+VERIFY_TIMEOUT_S = 120
+# TFLite type -> the TfLiteTensor data member the example reads and writes
+_DATA_FIELD = {"int8": "int8", "int16": "i16", "float32": "f"}
+_WEIGHT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL",
+                         "UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF", "EMBEDDING_LOOKUP"})
 
 
 @dataclass(frozen=True)
@@ -64,11 +87,15 @@ class TflmExport:
     model_sha256: str
     model_bytes: int
     labels: list[str] = field(default_factory=list)
+    name: str = "model"                 # the Arduino library / CMake target
+    activations: str = "int8"           # int8, int16x8, float32, or a mix such as "float32+int8"
+    op_types: dict[str, list[str]] = field(default_factory=dict)   # op -> activation types it runs on
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": "tflm", "out_dir": str(self.out_dir), "layout": self.layout,
+        return {"target": "tflm", "out_dir": str(self.out_dir), "layout": self.layout, "name": self.name,
                 "files": [str(f) for f in self.files], "arena": self.arena.to_dict(),
-                "ops": [{"op": op, "resolver": m} for op, m in self.ops],
+                "activations": self.activations,
+                "ops": [{"op": op, "resolver": m, "types": self.op_types.get(op, [])} for op, m in self.ops],
                 "model_sha256": self.model_sha256, "model_bytes": self.model_bytes, "labels": self.labels}
 
 
@@ -92,16 +119,24 @@ def size_arena(model: bytes, arena_size: int | None = None) -> ArenaSizing:
 
 
 def export_tflm(model_path: str | Path, out_dir: str | Path, layout: str = "plain",
-                arena_size: int | None = None, supported_ops: Collection[str] = TFLM_OPS) -> TflmExport:
-    """Validate `model_path` for TFLM's int8 path and write the export to `out_dir` atomically."""
+                arena_size: int | None = None, supported_ops: Collection[str] = TFLM_OPS,
+                name: str | None = None) -> TflmExport:
+    """Validate `model_path` for TFLM and write the export to `out_dir` atomically. `name` (default: from
+    the file name) names the Arduino library and the CMake target."""
+    from edgeimpro.codegen.package import check_name, default_name
+
     model_path, out_dir = Path(model_path), Path(out_dir)
     if layout not in LAYOUTS:
-        raise UsageError(f"unknown layout {layout!r}", hint="use " + " or ".join(LAYOUTS))
+        raise UsageError(f"unknown layout {layout!r} for --target tflm", hint="use " + " or ".join(LAYOUTS))
+    name = check_name(name) if name is not None else default_name(model_path)
     check_out_dir(out_dir)
     data = read_model(model_path)
     graph = load_graph(data)
-    validate_int8(graph, supported_ops, "TFLite Micro")
+    activations = validate_tflm(graph, supported_ops)
     ops = resolver_ops(graph, {k: TFLM_OPS[k] for k in TFLM_OPS if k in supported_ops})
+    if activations != "int8":
+        verify_on_tflm(data)
+    op_types = _op_types(graph)
     arena = size_arena(data, arena_size)
     labels = _labels(model_path, graph)
 
@@ -110,22 +145,114 @@ def export_tflm(model_path: str | Path, out_dir: str | Path, layout: str = "plai
     files: dict[str, str] = {
         f"{src}model_data.h": render_model_data_h(graph, model_path.name),
         f"{src}model_data{cc}": render_model_data_cc(data, graph, model_path.name),
-        f"{src}model_ops.h": render_model_ops_h(ops, model_path.name),
+        f"{src}model_ops.h": render_model_ops_h(ops, model_path.name, op_types),
         f"{src}model_config.h": render_model_config_h(graph, arena, labels, model_path.name),
     }
     if layout == "arduino":
-        lib = _arduino_name(out_dir.name)
-        files["library.properties"] = render_library_properties(lib, model_path.name)
-        files[f"examples/{lib}_example/{lib}_example.ino"] = render_main(model_path.name, arduino=True)
+        files["library.properties"] = render_library_properties(name, model_path.name)
+        files[f"examples/{name}_example/{name}_example.ino"] = render_main(model_path.name, arduino=True,
+                                                                            graph=graph)
     else:
-        files["main.cc"] = render_main(model_path.name, arduino=False)
+        files["main.cc"] = render_main(model_path.name, arduino=False, graph=graph)
+        files["model.cmake"] = render_model_cmake(name, model_path.name)
     manifest = {"format": "edgeimpro-export", "version": EXPORT_FORMAT_VERSION, "edgeimpro": __version__,
-                "target": "tflm", "layout": layout, "model": model_path.name, "model_sha256": graph.sha256,
-                "model_bytes": len(data), "arena": arena.to_dict(),
-                "ops": [op for op, _ in ops], "files": sorted(files)}
+                "target": "tflm", "layout": layout, "name": name, "model": model_path.name,
+                "model_sha256": graph.sha256, "model_bytes": len(data), "arena": arena.to_dict(),
+                "activations": activations, "ops": [op for op, _ in ops], "files": sorted(files)}
     write_export(out_dir, files, manifest)
     return TflmExport(out_dir, layout, [out_dir / f for f in sorted(files)], arena, ops, graph.sha256,
-                      len(data), labels)
+                      len(data), labels, name, activations, op_types)
+
+
+# ---------------------------------------------------------------------------------------------- checks
+
+
+def validate_tflm(graph: Graph, supported_ops: Collection[str] = TFLM_OPS) -> str:
+    """Raise ModelError / UnsupportedOpError for the first reason TFLM cannot run `graph`; return the kind
+    of its activations: "int8", "int16x8" (int16 activations, int8 weights), "float32", or a mix."""
+    check_single_subgraph(graph)
+    acts = [graph.tensors[t] for t in graph.activation_tensors()]
+    float_acts = {t.index for t in acts if t.dtype == "float32"}
+    for op in graph.ops:   # hybrid: float activations into an op whose weights are integers
+        if op.opcode in _WEIGHT_OPS and op.inputs and op.inputs[0] in float_acts:
+            w = next((t for t in op.input_tensors(graph)[1:] if t is not None and t.is_constant
+                      and t.dtype in ("int8", "uint8", "int4")), None)
+            if w is not None:
+                raise ModelError(
+                    f"hybrid model: op {op.index} {op.opcode} takes float32 activations with {w.dtype} weights "
+                    f"'{w.name}' (dynamic-range quantization); TFLite Micro does not run hybrid models",
+                    hint="convert without quantization (float32), or with full-integer quantization: "
+                         "`edgeimpro convert model.keras -o model.tflite`")
+    for t in acts:
+        if t.dtype not in _DATA_FIELD and t.dtype not in ("int32", "bool"):
+            raise ModelError(f"tensor '{t.name}' is {t.dtype}; TFLite Micro's kernels take float32, int8 and "
+                             "int16 activations" + (" (uint8 is TF1-style quantization)" if t.dtype == "uint8"
+                                                    else ""),
+                             hint="convert again: float32, full int8 (`edgeimpro convert`) or 16x8 "
+                                  "(EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8)")
+        if t.dtype in ("int8", "int16") and t.quantization is None:
+            raise ModelError(f"{t.dtype} tensor '{t.name}' has no quantization parameters",
+                             hint="the model file is not a quantized model; convert it again")
+    check_static_shapes(graph)
+    check_ops(graph, supported_ops, "TFLite Micro")
+    kinds = {t.dtype for t in acts if t.dtype in _DATA_FIELD}
+    if kinds <= {"int8"}:
+        check_tflm_aborts(graph)
+    check_tflm_prepare(graph)
+    if "int16" in kinds:
+        kinds = (kinds - {"int16", "int8"}) | {"int16x8"}
+    return "+".join(sorted(kinds)) or "int8"
+
+
+def _op_types(graph: Graph) -> dict[str, list[str]]:
+    """op -> the types of the first input it runs on (what its kernel must handle)."""
+    out: dict[str, list[str]] = {}
+    for op in graph.ops:
+        first = next((graph.tensors[i] for i in op.inputs if i >= 0), None)
+        dtype = first.dtype if first is not None else "none"
+        if dtype not in out.setdefault(op.opcode, []):
+            out[op.opcode].append(dtype)
+    return out
+
+
+_VERIFY = """import sys
+import numpy as np
+from tflite_micro.python.tflite_micro import runtime
+interp = runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=int(sys.argv[2]))
+for i in range(int(sys.argv[3])):
+    d = interp.get_input_details(i)
+    interp.set_input(np.zeros(d["shape"], d["dtype"]), i)
+interp.invoke()
+print("ok")
+"""
+
+
+def verify_on_tflm(data: bytes) -> None:
+    """Run the model once in the tflite_micro interpreter (zero inputs) in a child process: ModelError
+    naming TFLM's complaint when it cannot prepare or invoke it, DependencyError without tflite_micro."""
+    import tempfile
+
+    from edgeimpro.references import _import_tflm
+
+    _import_tflm()
+    graph = load_graph(data)
+    arena = 4 * sum(t.nbytes for t in graph.tensors) + (1 << 20)
+    with tempfile.TemporaryDirectory(prefix="eip-tflm-verify-") as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(data)
+        try:
+            proc = subprocess.run([sys.executable, "-c", _VERIFY, str(path), str(arena), str(len(graph.inputs))],
+                                  capture_output=True, text=True, timeout=VERIFY_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise ModelError(f"TFLite Micro did not run the model within {VERIFY_TIMEOUT_S} s",
+                             hint="check it with `edgeimpro inspect`") from None
+    if proc.returncode != 0 or proc.stdout.strip() != "ok":
+        text = proc.stderr or proc.stdout
+        tflm_said = [line.strip() for line in text.split("Traceback")[0].splitlines() if line.strip()][-4:]
+        python_said = [line.strip() for line in text.splitlines() if line.strip()][-1:]
+        said = "; ".join(one_line(line) for line in tflm_said or python_said)[:600] or f"exit {proc.returncode}"
+        raise ModelError(f"TFLite Micro cannot run this model: {said}",
+                         hint="convert it with types and ops TFLM supports (full int8 is the safe choice)")
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -170,8 +297,13 @@ const char g_model_sha256[] = "{graph.sha256}";
 """)
 
 
-def render_model_ops_h(ops: list[tuple[str, str]], model_name: str) -> str:
-    calls = "\n".join(f"  if (resolver.{method}() != kTfLiteOk) return kTfLiteError;  // {c_comment(op)}"
+def render_model_ops_h(ops: list[tuple[str, str]], model_name: str,
+                       op_types: dict[str, list[str]] | None = None) -> str:
+    def note(op: str) -> str:
+        types = (op_types or {}).get(op)
+        return f" on {', '.join(types)}" if types else ""
+
+    calls = "\n".join(f"  if (resolver.{method}() != kTfLiteOk) return kTfLiteError;  // {c_comment(op + note(op))}"
                       for op, method in ops)
     return (_banner(model_name, "the op resolver") + f"""
 #ifndef EDGEIMPRO_MODEL_OPS_H_
@@ -226,7 +358,7 @@ def _tensor_constants(prefix: str, t: Tensor) -> list[str]:
     out = [f"// {c_comment(t.name)}: {t.dtype} [{dims}]",
            f"constexpr int {prefix}Rank = {len(t.shape)};",
            f"constexpr int {prefix}Dims[{max(len(t.shape), 1)}] = {{{dims or '1'}}};",
-           f"constexpr size_t {prefix}Size = {t.size};   // elements (= bytes for int8)"]
+           f"constexpr size_t {prefix}Size = {t.size};   // elements of {t.dtype} ({t.nbytes} bytes)"]
     if t.quantization is not None and not t.quantization.per_channel:
         scale, zp = t.quantization.scalar
         out += [f"constexpr float {prefix}Scale = {scale!r}f;  // real = scale * (q - zero_point)",
@@ -234,7 +366,21 @@ def _tensor_constants(prefix: str, t: Tensor) -> list[str]:
     return out + [""]
 
 
-def render_main(model_name: str, arduino: bool) -> str:
+def render_main(model_name: str, arduino: bool, graph: Graph | None = None) -> str:
+    in_t = graph.input_tensors[0] if graph is not None else None
+    out_t = graph.output_tensors[0] if graph is not None else None
+    in_field = _DATA_FIELD.get(in_t.dtype, "int8") if in_t is not None else "int8"
+    out_field = _DATA_FIELD.get(out_t.dtype, "int8") if out_t is not None else "int8"
+    if in_field == "f":
+        fill = "  // Fill the input with a preprocessed image (float32).\n" \
+               "  for (size_t i = 0; i < model::kInputSize; ++i) input->data.f[i] = 0.0f;"
+    else:
+        ctype = "int8_t" if in_field == "int8" else "int16_t"
+        fill = ("  // Fill the input with a preprocessed image quantized as q = round(x / kInputScale) + kInputZeroPoint.\n"
+                f"  for (size_t i = 0; i < model::kInputSize; ++i) input->data.{in_field}[i] = "
+                f"({ctype})model::kInputZeroPoint;")
+    score = ("output->data.f[0] > 0.5f" if out_field == "f" else
+             f"(output->data.{out_field}[0] - model::kOutputZeroPoint) * model::kOutputScale > 0.5f")
     includes = ("#include <TensorFlowLite.h>\n" if arduino else "") + "#include <stdio.h>\n#include <string.h>\n\n"
     body = """#include "model_config.h"
 #include "model_data.h"
@@ -257,19 +403,18 @@ static int RunOnce() {
   static tflite::MicroInterpreter interpreter(m, resolver, tensor_arena, model::kTensorArenaSize);
   if (interpreter.AllocateTensors() != kTfLiteOk) return -1;  // arena too small: see model_config.h
 
-  // Fill the input with a preprocessed image quantized as q = round(x / kInputScale) + kInputZeroPoint.
   TfLiteTensor* input = interpreter.input(0);
-  for (size_t i = 0; i < model::kInputSize; ++i) input->data.int8[i] = (int8_t)model::kInputZeroPoint;
+@FILL@
 
   if (interpreter.Invoke() != kTfLiteOk) return -1;
 
   const TfLiteTensor* output = interpreter.output(0);
   if (model::kOutputSize == 1) {  // one sigmoid score: class 1 when it exceeds 0.5
-    return (output->data.int8[0] - model::kOutputZeroPoint) * model::kOutputScale > 0.5f ? 1 : 0;
+    return @SCORE@ ? 1 : 0;
   }
   int best = 0;
   for (size_t i = 1; i < model::kOutputSize; ++i) {
-    if (output->data.int8[i] > output->data.int8[best]) best = (int)i;
+    if (output->data.@OUT@[i] > output->data.@OUT@[best]) best = (int)i;
   }
   return best;
 }
@@ -299,21 +444,38 @@ int main() {
   return 0;
 }
 """
+    body = body.replace("@FILL@", fill).replace("@SCORE@", score).replace("@OUT@", out_field)
     return _banner(model_name, "example use") + "\n" + includes + body + tail
 
 
 def render_library_properties(lib: str, model_name: str) -> str:
     return (f"name={lib}\nversion=1.0.0\nauthor=edgeimpro\nmaintainer=edgeimpro\n"
             f"sentence=TFLite Micro model {one_line(model_name)}, exported by edgeimpro {__version__}.\n"
-            "paragraph=Model array, op resolver and arena size; needs a TensorFlow Lite Micro Arduino "
-            "library (Arduino_TensorFlowLite) installed.\n"
+            "paragraph=Model array, op resolver and arena size for TensorFlow Lite Micro (the "
+            f"{ARDUINO_TFLM_LIBRARY} library).\n"
             "category=Data Processing\nurl=https://github.com/tensorflow/tflite-micro\narchitectures=*\n"
+            f"depends={ARDUINO_TFLM_LIBRARY}\n"
             "includes=model_data.h,model_ops.h,model_config.h\n")
 
 
-def _arduino_name(name: str) -> str:
-    lib = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_") or "edgeimpro_model"
-    return lib if lib[0].isalpha() else "m_" + lib
+_MODEL_CMAKE = """\
+# Generated by edgeimpro @VERSION@ from @MODEL@: the model of a TensorFlow Lite Micro project.
+# In your CMakeLists.txt:
+#   include(path/to/this/folder/model.cmake)
+#   target_link_libraries(app PRIVATE @NAME@ <your TFLM library>)
+# The library @NAME@ holds model_data.cc (the model array) and puts this folder on the include path
+# (model_data.h, model_ops.h, model_config.h); model_ops.h includes TFLM's headers, from your TFLM library.
+if(NOT TARGET @NAME@)
+  add_library(@NAME@ STATIC "${CMAKE_CURRENT_LIST_DIR}/model_data.cc")
+  target_include_directories(@NAME@ PUBLIC "${CMAKE_CURRENT_LIST_DIR}")
+  target_compile_features(@NAME@ PUBLIC cxx_std_11)
+endif()
+"""
+
+
+def render_model_cmake(name: str, model_name: str) -> str:
+    return (_MODEL_CMAKE.replace("@VERSION@", __version__).replace("@MODEL@", one_line(model_name))
+            .replace("@NAME@", name))
 
 
 # ---------------------------------------------------------------------------------------------- io
