@@ -21,7 +21,46 @@ from edgeimpro.graph.analysis import (
     check_board_fit,
 )
 from edgeimpro.graph.loader import load_graph
+from edgeimpro.graph.model import Graph
 from edgeimpro.graph.validate import TFLM_OPS, validate_int8
+
+ETHOS_U_OP = "CUSTOM:ethos-u"     # what Vela turns the NPU-compiled part of a model into
+ETHOS_U_RUNS_ON = ("an Arm Ethos-U NPU (Corstone-300/310, Alif Ensemble, ...) through TFLite Micro's ethos-u "
+                   "kernel (TFLM built for the NPU with its Ethos-U driver); not runnable by edgeimpro's AOT "
+                   "runtime, by tflite_micro on this host or by a TFLM build for the CPU alone")
+
+
+@dataclass(frozen=True)
+class NpuInfo:
+    """A model compiled by Vela for an Arm Ethos-U NPU."""
+    kind: str                         # "ethos-u"
+    ops: list[int]                    # the NPU ops (each runs one command stream)
+    cpu_ops: list[int]                # ops left to the CPU
+    command_stream_bytes: int
+    flash_bytes: int                  # weights and biases encoded for the NPU
+    scratch_bytes: int                # scratch and fast scratch, in the arena
+    runs_on: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def find_npu(graph: Graph) -> NpuInfo | None:
+    """The Ethos-U part of a Vela model (None for an ordinary model). Vela's op takes the command stream,
+    the flash (weights), the scratch and fast scratch, then the real inputs."""
+    npu = [op for op in graph.ops if op.opcode == ETHOS_U_OP]
+    if not npu:
+        return None
+
+    def size(op_inputs: list[int], k: int) -> int:
+        return graph.tensors[op_inputs[k]].nbytes if len(op_inputs) > k and op_inputs[k] >= 0 else 0
+
+    return NpuInfo(kind="ethos-u", ops=[op.index for op in npu],
+                   cpu_ops=[op.index for op in graph.ops if op.opcode != ETHOS_U_OP],
+                   command_stream_bytes=sum(size(op.inputs, 0) for op in npu),
+                   flash_bytes=sum(size(op.inputs, 1) for op in npu),
+                   scratch_bytes=sum(size(op.inputs, 2) + size(op.inputs, 3) for op in npu),
+                   runs_on=ETHOS_U_RUNS_ON)
 
 
 @dataclass(frozen=True)
@@ -33,6 +72,7 @@ class InspectReport:
     arena_32bit: int | None            # the 32-bit estimate from it
     arena_note: str | None             # why the arena was not measured
     board: BoardFit | None
+    npu: NpuInfo | None = None         # a Vela model for an Arm Ethos-U NPU
 
     def to_dict(self) -> dict[str, Any]:
         s = self.stats
@@ -50,6 +90,7 @@ class InspectReport:
                     "tflm_arena_x86_64": self.arena_x86_64, "tflm_arena_32bit": self.arena_32bit,
                     "tflm_arena_note": self.arena_note, "runtime_allowance": RUNTIME_RAM_ALLOWANCE},
             "board": self.board.to_dict() if self.board else None,
+            "npu": self.npu.to_dict() if self.npu else None,
         }
 
 
@@ -59,15 +100,21 @@ def inspect_model(path: str | Path, board: Board | None = None, measure_arena: b
     BoardFitError)."""
     graph = load_graph(path)
     stats = analyze(graph)
-    try:
-        validate_int8(graph, TFLM_OPS)
-        int8_error = None
-    except EdgeImproError as e:
-        int8_error = str(e)
+    npu = find_npu(graph)
+    int8_error: str | None = None
+    if npu is not None:   # not a CPU model gone wrong: nothing to convert differently
+        int8_error = f"a Vela model for an Arm Ethos-U NPU: runs on {npu.runs_on}"
+    else:
+        try:
+            validate_int8(graph, TFLM_OPS)
+        except EdgeImproError as e:
+            int8_error = str(e)
     arena = arena32 = None
     note: str | None = None
     if not measure_arena:
         note = "not measured (disabled)"
+    elif npu is not None:
+        note = "not measured: the model needs TFLM's ethos-u kernel and an Ethos-U NPU"
     elif int8_error is not None:
         note = "not measured: the model cannot run on TFLM's int8 path (see int8.error)"
     else:
@@ -80,7 +127,7 @@ def inspect_model(path: str | Path, board: Board | None = None, measure_arena: b
         except EdgeImproError as e:
             note = f"not measured: {e.message}"
     fit = board_fit(stats, board, arena32) if board is not None else None
-    return InspectReport(str(path), stats, int8_error, arena, arena32, note, fit)
+    return InspectReport(str(path), stats, int8_error, arena, arena32, note, fit, npu)
 
 
 def require_fit(report: InspectReport, board: Board) -> BoardFit:

@@ -116,3 +116,62 @@ def _has(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+def ethos_u_model(path: Path) -> Path:
+    """tiny.tflite rewritten the way Vela writes a model for an Arm Ethos-U NPU: one CUSTOM op 'ethos-u'
+    taking the command stream, the weights (flash), two uint8 scratch tensors and the input."""
+    from aot_harness import GOLDEN
+    from tiny_models import edit_model
+
+    schema = pytest.importorskip("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
+
+    def to_vela(m) -> None:
+        sg = m.subgraphs[0]
+        code = schema.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+        code.customCode, code.version = "ethos-u", 1
+        m.operatorCodes.append(code)
+
+        def tensor(name: str, size: int, data: bytes | None) -> int:
+            t = schema.TensorT()
+            t.name, t.shape, t.type = name, [size], schema.TensorType.UINT8
+            buf = schema.BufferT()
+            if data is not None:
+                buf.data = list(data)
+            m.buffers.append(buf)
+            t.buffer = len(m.buffers) - 1
+            sg.tensors.append(t)
+            return len(sg.tensors) - 1
+
+        cms = tensor("_split_1_command_stream", 64, bytes(range(64)))
+        flash = tensor("_split_1_flash", 256, bytes(256))
+        scratch = tensor("_split_1_scratch", 1024, None)
+        fast = tensor("_split_1_scratch_fast", 512, None)
+        op = schema.OperatorT()
+        op.opcodeIndex = len(m.operatorCodes) - 1
+        op.inputs = [cms, flash, scratch, fast, *sg.inputs]
+        op.outputs = list(sg.outputs)
+        sg.operators = [op]
+
+    path.write_bytes(edit_model((GOLDEN / "tiny.tflite").read_bytes(), to_vela))
+    return path
+
+
+def test_inspect_recognises_an_ethos_u_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = ethos_u_model(tmp_path / "tiny_vela.tflite")
+    rc, r, _ = inspect_json(capsys, str(model))
+    assert rc == 0
+    npu = r["npu"]
+    assert npu["kind"] == "ethos-u" and npu["ops"] == [0]
+    assert npu["command_stream_bytes"] == 64 and npu["flash_bytes"] == 256
+    assert npu["scratch_bytes"] == 1024 + 512
+    assert "Ethos-U" in npu["runs_on"] and "ethos-u kernel" in npu["runs_on"]
+    assert "AOT runtime" in npu["runs_on"]
+    # not the int8 CPU diagnosis: no "TF1-style uint8", no advice to train or convert differently
+    text = json.dumps(r)
+    assert "TF1" not in text and "convert" not in (r["int8"]["error"] or "")
+    assert r["ram"]["tflm_arena_x86_64"] is None and "ethos-u" in r["ram"]["tflm_arena_note"]
+    assert main(["inspect", str(model), "--no-arena"]) == 0
+    out = capsys.readouterr().out
+    assert "Arm Ethos-U NPU" in out and "TF1" not in out

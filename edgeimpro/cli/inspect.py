@@ -57,7 +57,14 @@ def format_report(r: InspectReport) -> str:
                      f"about {r.arena_32bit:,} B on a 32-bit MCU")
     else:
         lines.append(f"TFLM arena        {r.arena_note}")
-    lines.append("int8 TFLM path    " + ("ok" if r.int8_error is None else "NO: " + r.int8_error))
+    if r.npu is not None:
+        n = r.npu
+        lines += [f"Ethos-U NPU       {len(n.ops)} NPU op(s) (Vela's custom op ethos-u): command stream "
+                  f"{n.command_stream_bytes:,} B, NPU weights {n.flash_bytes:,} B, scratch {n.scratch_bytes:,} B"
+                  + (f"; {len(n.cpu_ops)} op(s) left to the CPU" if n.cpu_ops else ""),
+                  f"runs on           {n.runs_on}"]
+    else:
+        lines.append("int8 TFLM path    " + ("ok" if r.int8_error is None else "NO: " + r.int8_error))
     if r.board is not None:
         b = r.board
         verdict = "fits" if b.fits else "DOES NOT FIT"

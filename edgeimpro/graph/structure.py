@@ -310,6 +310,11 @@ def check_indices(graph: Graph) -> None:
             raise _fail(f"{_op(op)} names tensor {op.outputs[0]} as two of its outputs {op.outputs}")
 
 
+# Ops whose inputs at these positions are scratch buffers the op writes before it reads them: Vela's
+# Ethos-U op takes its scratch and fast scratch (uint8) as inputs 2 and 3 and hands them to the NPU.
+_SCRATCH_INPUTS: dict[str, tuple[int, ...]] = {"CUSTOM:ethos-u": (2, 3)}
+
+
 def check_dataflow(graph: Graph) -> None:
     """One producer per tensor, never a constant or a model input; every activation an op reads is a
     model input, a variable, or written by an earlier op; every model output is written by something."""
@@ -325,6 +330,8 @@ def check_dataflow(graph: Graph) -> None:
             if i < 0:
                 continue
             t = graph.tensors[i]
+            if k in _SCRATCH_INPUTS.get(op.opcode, ()) and t.dtype == "uint8":
+                continue
             if not (t.is_constant or t.is_variable or i in inputs or i in producer):
                 later = next((o.index for o in graph.ops[op.index:] if i in o.outputs), None)
                 why = (f"it is written only later, by op {later}" if later is not None
