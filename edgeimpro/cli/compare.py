@@ -121,12 +121,13 @@ def _print_outcome(outcome: Any, out: TextIO) -> None:
     s = outcome.summary
     print(f"{s['inputs']} inputs compared ({outcome.compared} this run"
           + (f", {outcome.resumed} from earlier runs" if outcome.resumed else "") + f"), {s['state']}", file=out)
-    for r in s["references"].values():
-        if not r.get("inputs"):
-            continue
-        print(f"  vs {r['title']:<22} exact {100 * r['exact_rate']:6.2f}%  max|Δ| {r['max_abs_diff_steps']:.3g} steps  "
-              f"MAE {r['mae']:.3g}  RMSE {r['rmse']:.3g}  cos {r['cosine_similarity']:.6f}  "
-              f"top-1 {100 * r['top1_agreement']:.2f}%", file=out)
+    refs = [r for r in s["references"].values() if r.get("inputs")]
+    if refs:
+        print(f"  {'device vs':<16} {'exact':>8} {'max|Δ|':>7} {'MAE':>8} {'RMSE':>8} {'cosine':>9} {'top-1':>8}"
+              "   (|Δ| in int8 output steps)", file=out)
+    for r in refs:
+        print(f"  {r['title']:<16} {100 * r['exact_rate']:7.2f}% {r['max_abs_diff_steps']:>7.3g} {r['mae']:>8.3g} "
+              f"{r['rmse']:>8.3g} {r['cosine_similarity']:>9.6f} {100 * r['top1_agreement']:7.2f}%", file=out)
     lab = s.get("labels")
     if lab and lab.get("labelled"):
         acc = "  ".join(f"{k} {100 * v:.1f}%" for k, v in lab["accuracy"].items())
