@@ -322,15 +322,18 @@ def test_names(tmp_path: Path) -> None:
 
 
 @pytest.mark.qemu
-def test_edgeimpro_firmware_builds_from_an_export_folder_and_runs_it_on_qemu(tmp_path: Path) -> None:
+@pytest.mark.parametrize("core", ["generic", "cortex-m4"])
+def test_edgeimpro_firmware_builds_from_an_export_folder_and_runs_it_on_qemu(tmp_path: Path, core: str) -> None:
     """`edgeimpro build --model-dir FOLDER` on a self-contained export: model.h's generic names serve the
-    firmware app, the folder's own (renamed) runtime runs the model, bit-exact."""
+    firmware app, the folder's own (renamed) runtime runs the model, bit-exact; with a DSP core the folder's
+    arm_dsp/ kernels are built too."""
     from edgeimpro.boards.build import build_firmware
     from edgeimpro.link.emulator import Emulator
 
     _need("qemu-system-arm")
     model = mlperf_model("kws")
-    folder = export(model, tmp_path / "kws_export", "cmake", "kws")
+    folder = export(model, tmp_path / "kws_export", "cmake", "kws", core=core)
+    assert any((folder / "arm_dsp").glob("*.c")) == (core == "cortex-m4")
     out = tmp_path / "fw"
     build_firmware("qemu-m4", folder, out, jobs=2)
     graph = load_graph(model)

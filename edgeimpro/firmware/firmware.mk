@@ -28,6 +28,8 @@ endif
 
 # Each source folder gets its own object folder, so equal file names in two folders cannot collide.
 DIRS := app:$(APP) runtime:$(RUNTIME)/src kernels:$(RUNTIME)/kernels model:$(MODEL_DIR) board:$(BOARD_DIR)
+# an exported folder (export --target aot --core cortex-m4 ...) carries its own Arm DSP kernels in arm_dsp/
+DIRS += $(if $(wildcard $(MODEL_DIR)/arm_dsp/*.c),model_dsp:$(MODEL_DIR)/arm_dsp)
 ifneq ($(KERNEL_VARIANT_DIR),)
 DIRS += kernels_$(KERNELS):$(KERNEL_VARIANT_DIR)
 endif
