@@ -30,6 +30,7 @@ from pathlib import Path
 from edgeimpro import __version__
 from edgeimpro.atomic import replace_dir
 from edgeimpro.boards.registry import BOARDS, KIB, Board, get_board
+from edgeimpro.codegen.package import CORE_KERNELS
 from edgeimpro.errors import BoardFitError, DependencyError, EdgeImproError, UsageError
 from edgeimpro.firmware import firmware_dir, runtime_dir
 from edgeimpro.link.protocol import BuildTarget, CountKind
@@ -46,7 +47,7 @@ BUILD_MARKER = "edgeimpro_build.json"   # what was built from what; marks the fo
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
 SAFE_DEFINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+-]*)?")
 # Cores with the Arm DSP extension (SMLAD, SXTB16): the `dsp` kernels (runtime/kernels/arm_dsp/) run there.
-DSP_CORES = frozenset({"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85"})
+DSP_CORES = frozenset(core for core, kernels in CORE_KERNELS.items() if kernels == "dsp")  # one table, in codegen
 
 
 @dataclass(frozen=True)
