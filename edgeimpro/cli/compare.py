@@ -130,7 +130,8 @@ def _print_outcome(outcome: Any, out: TextIO) -> None:
               f"{r['rmse']:>8.3g} {r['cosine_similarity']:>9.6f} {100 * r['top1_agreement']:7.2f}%", file=out)
     lab = s.get("labels")
     if lab and lab.get("labelled"):
-        acc = "  ".join(f"{k} {100 * v:.1f}%" for k, v in lab["accuracy"].items())
+        titles = {k: r["title"] for k, r in s["references"].items()}     # one name per reference, as above
+        acc = "  ".join(f"{titles.get(k, k)} {100 * v:.1f}%" for k, v in lab["accuracy"].items())
         print(f"  accuracy on {lab['labelled']} labelled inputs: {acc}", file=out)
     lay = s.get("layers")
     if lay and lay.get("first_divergent_layer"):
