@@ -27,9 +27,12 @@ CARD_VERSION = 1
 class ModelCard:
     labels: list[str]
     preprocessing: Preprocessing
-    training: dict[str, Any] = field(default_factory=dict)   # arch, data_dir, epochs, ... and metrics
+    # arch, data_dir, options, metrics, ...; "input": the input size/colour and why (datashape.InputChoice);
+    # "collapse": did the model learn anything (collapse.CollapseCheck: collapsed, reasons, numbers). Cards
+    # written before a key existed lack it: readers treat a missing key as "not recorded".
+    training: dict[str, Any] = field(default_factory=dict)
     quantization: dict[str, Any] = field(default_factory=dict)  # input/output scale and zero point
-    conversion: dict[str, Any] = field(default_factory=dict)    # accuracy delta, worst layers
+    conversion: dict[str, Any] = field(default_factory=dict)    # accuracy delta, worst layers, int8 collapse
     tflite_sha256: str | None = None
     tflite_file: str | None = None
 

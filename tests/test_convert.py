@@ -224,6 +224,51 @@ def test_cli_human_report(converted, monkeypatch, capsys):
     assert [line.split()[0] for line in table] == [e.layer for e in converted.worst_layers]
 
 
+def test_collapse_recorded_by_training_is_repeated(run_copy, capsys):
+    """A card whose training check says 'collapsed' gets a WARNING from convert (stderr, so --json stays
+    JSON) and in the JSON report; the recorded check is kept in the new card."""
+    from edgeimpro.cli.main import main
+    from edgeimpro.training.collapse import check_collapse
+
+    card = ModelCard.load(run_copy / "model.json")
+    recorded = check_collapse([0, 1, 2] * 10, [1] * 30, card.labels).to_dict()
+    card.training["collapse"] = recorded
+    card.save(run_copy / "model.json")
+    assert main(["convert", str(run_copy / "model.keras"), "--samples", "20", "--eval-samples", "20",
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert len(report["warnings"]) == 1
+    assert report["warnings"][0].startswith("training recorded (model.json) that this model learned nothing useful: "
+                                            "it predicts 'square' for 30 of 30 validation images")
+    assert captured.err.splitlines()[-1] == f"WARNING: {report['warnings'][0]}"
+    assert ModelCard.load(run_copy / "model.json").training["collapse"] == recorded
+
+
+def test_healthy_model_and_a_card_without_a_check_convert_without_warning(converted):
+    # The fixture's card predates collapse checks (no training.collapse): it loads and converts as before,
+    # and convert checks the int8 model itself on the held-out images.
+    assert "collapse" not in converted.card.training
+    assert converted.warnings == []
+    check = converted.card.conversion["collapse"]
+    assert check["collapsed"] is False and check["evaluated_on"] == "held-out (int8)"
+    assert check["images"] == converted.accuracy.samples and check["reasons"] == []
+
+
+def test_int8_collapse_is_warned(monkeypatch):
+    """Float fine, int8 answering one class: the warning blames quantization."""
+    from edgeimpro.quantize import converter
+    from edgeimpro.quantize.evaluate import AccuracyReport
+
+    y = np.array([0, 1, 2] * 10)
+    report = AccuracyReport(30, 1.0, 1 / 3, 1 / 3, 20, "softmax", "tflite_micro", float_top1=y.copy(),
+                            int8_top1=np.zeros(30, np.int64))
+    check, warnings = converter._collapse_checks({}, report, y, list(CLASSES))
+    assert check.collapsed and check.evaluated_on == "held-out (int8)"
+    assert len(warnings) == 1 and warnings[0].startswith("the int8 model (the float model is fine: quantization "
+                                                         "broke it) learned nothing useful: it predicts 'circle'")
+
+
 @pytest.mark.unit
 def test_evaluation_on_data_the_model_trained_on_is_marked(tmp_path):
     """A model trained with --val-split 0 has no held-out images: the card and report say so."""

@@ -131,8 +131,9 @@ def test_board_too_small_refuses_with_numbers(tiny_shapes: Path, tmp_path: Path,
         train(tiny_shapes, tmp_path / "run", config, board=get_board("stm32f405"),
               on_event=lambda name, payload: events.append((name, payload)))
     # The estimate is reported before the refusal; no image was loaded.
-    assert [name for name, _ in events] == ["data", "estimate"]
-    fit = events[1][1].fit
+    assert [name for name, _ in events] == ["data", "input", "estimate"]
+    assert events[1][1].size_from == "option" and events[1][1].color == "rgb"   # colour from the data
+    fit = events[2][1].fit
     assert fit.board == "stm32f405" and fit.fits_flash and not fit.fits_ram
     assert e.value.message == ("model needs 439 KB of int8 activations (at pool1) + 8 KB for the runtime, "
                                "board stm32f405 has 128 KB RAM")
@@ -371,9 +372,179 @@ def test_cli_defaults_are_the_library_defaults() -> None:
             args.val_split, args.augment, args.seed, args.alpha) == (
         d.arch, d.color, d.epochs, d.batch_size, d.optimizer, d.lr, d.patience, d.val_split, d.augment, d.seed,
         d.alpha)
-    assert args.input_size == f"{d.input_size[0]}x{d.input_size[1]}" and args.weights == "none"
+    assert args.input_size is None and d.input_size is None and args.color is None   # from the data
+    assert args.weights == "none" and d.weights is None      # mobilenetv2 never needs a download by default
     # The CLI keeps its own copies of the choices (so --help does not import the library): same values.
     from edgeimpro.cli import train as cli_train
     from edgeimpro.training import ARCHITECTURES, OPTIMIZERS
 
     assert cli_train.ARCHS == ARCHITECTURES and cli_train.OPTIMIZERS == tuple(OPTIMIZERS)
+
+
+# --- defaults from the data ---------------------------------------------------------------------------
+
+def image_folder(root: Path, size: tuple[int, int], mode: str = "L", per_class: int = 6, classes: int = 2,
+                 grey_content: bool = False, seed: int = 0) -> Path:
+    """`classes` x `per_class` PNGs of `size` (h, w): random blobs, so something is learnable by class."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    for k in range(classes):
+        (root / f"c{k}").mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            px = rng.integers(0, 60, (h, w, 3), dtype=np.uint8)
+            px[: h // 2] += np.uint8(150) if k == 0 else np.uint8(0)     # class 0: a bright top half
+            if grey_content:
+                px[:] = px[:, :, :1]
+            img = Image.fromarray(px).convert(mode)
+            img.save(root / f"c{k}" / f"{i}.png")
+    return root
+
+
+def _paths(folder: Path) -> list[Path]:
+    return [p for p, _ in scan_image_folder(folder).items]
+
+
+def test_train_defaults_to_the_datasets_own_size_and_colour(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = image_folder(tmp_path / "grey20", (20, 20), "L", per_class=8)
+    code = main(["train", str(data), "-o", str(tmp_path / "run"), "--epochs", "1", "--val-split", "0.25", "-q"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "input    20x20 grayscale (the dataset's own size and colour)" in out.splitlines()
+    card = ModelCard.load(tmp_path / "run" / "model.json")
+    assert card.preprocessing == Preprocessing(20, 20, "grayscale")
+    assert card.training["input"]["size_from"] == "data" and card.training["input"]["color_from"] == "data"
+    assert card.training["options"]["input_size"] == "20x20" and card.training["options"]["color"] == "grayscale"
+    assert card.training["estimate"]["macs"] < estimate_model(build_model("seed-cnn", (64, 64, 3), 2)).macs / 9
+
+
+def test_input_choice_rules(tmp_path: Path) -> None:
+    from edgeimpro.training import ModelSpec
+    from edgeimpro.training.datashape import MAX_DEFAULT_SIDE, choose_input
+
+    def choose(folder: Path, arch: str = "seed-cnn", **kw):
+        return choose_input(_paths(folder), ModelSpec(arch, 1, 1, 3, 2), input_size=kw.get("size"),
+                            color=kw.get("color"), board=kw.get("board"))
+
+    grey = image_folder(tmp_path / "grey", (20, 20), "L")
+    # The options win over the data.
+    c = choose(grey, size=(32, 40), color="rgb")
+    assert (c.size, c.color, c.size_from, c.color_from, c.survey) == ((32, 40), "rgb", "option", "option", None)
+    # An architecture that needs more is scaled up to its minimum, and says so.
+    c = choose(grey, "mobilenetv2")
+    assert c.size == (32, 32) and c.size_from == "minimum" and c.color == "grayscale"
+    assert "mobilenetv2 needs at least 32x32" in c.reason and "20x20" in c.reason
+    # Grey pixels stored as RGB are grey; colour ones are not.
+    assert choose(image_folder(tmp_path / "rgbgrey", (20, 20), "RGB", grey_content=True)).color == "grayscale"
+    c = choose(image_folder(tmp_path / "colour", (20, 20), "RGB"))
+    assert c.color == "rgb" and "colour" in c.reason
+    # Mixed sizes: the most common one; large images scaled down to the default limit, aspect kept.
+    mixed = image_folder(tmp_path / "mixed", (150, 200), "RGB", per_class=2)
+    for k in range(2):
+        Image.fromarray(np.full((30, 30, 3), (200, 10, 10), np.uint8)).save(mixed / f"c{k}" / "small.png")
+    c = choose(mixed)
+    assert c.size == (72, MAX_DEFAULT_SIDE) and c.size_from == "data-capped"
+    assert "150x200" in c.reason and "most common of 2 sizes" in c.reason
+
+
+def test_input_choice_capped_to_fit_the_board(tmp_path: Path) -> None:
+    from edgeimpro.training import ModelSpec, check_fit
+    from edgeimpro.training.datashape import choose_input
+
+    board = get_board("stm32f405")
+    big = image_folder(tmp_path / "big", (96, 96), "RGB", per_class=2)
+    spec = ModelSpec("seed-cnn", 1, 1, 3, 2)
+    assert not check_fit(estimate_model(spec.at_size(96, 96).build()), board).fits   # 184 KB of activations
+    c = choose_input(_paths(big), spec, input_size=None, color=None, board=board)
+    assert c.size == (64, 64) and c.size_from == "board" and "stm32f405" in c.reason and "96x96" in c.reason
+    assert check_fit(estimate_model(spec.at_size(*c.size).build()), board).fits
+    # Small images that fit keep their size; an explicit size is never changed (the fit check refuses it).
+    small = image_folder(tmp_path / "small", (20, 20), "L", per_class=2)
+    assert choose_input(_paths(small), spec, input_size=None, color=None, board=board).size == (20, 20)
+    assert choose_input(_paths(big), spec, input_size=(150, 150), color=None, board=board).size == (150, 150)
+
+
+def test_every_preset_builds_at_the_demo_sizes() -> None:
+    from edgeimpro.training.architectures import ARCHITECTURES, min_input_size
+
+    for arch in ARCHITECTURES:
+        for side in (25, 28):
+            size = max(side, min_input_size(arch))
+            model = build_model(arch, (size, size, 1), 10)
+            assert model.output_shape == (1, 10)
+    with pytest.raises(UsageError, match=r"seed-cnn needs an input of at least 16x16, got 12x12") as e:
+        build_model("seed-cnn", (12, 12, 1), 2)
+    assert "--input-size 16x16" in e.value.hint
+
+
+# --- batch-norm statistics --------------------------------------------------------------------------
+
+def test_batchnorm_statistics_are_the_training_datas(tmp_path: Path) -> None:
+    """After train, every BN layer's moving mean/variance equal the statistics of its input on the training
+    images (no moving-average lag): the inference model is the one validation measured."""
+    import keras
+
+    from edgeimpro.training.batchnorm import batchnorm_layers, bn_sample
+
+    data = image_folder(tmp_path / "d", (16, 16), "L", per_class=10)
+    result = train(data, tmp_path / "run", TrainConfig(arch="dscnn", epochs=2, batch_size=4, val_split=0.2))
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    folder = scan_image_folder(data)
+    tr, _ = split_items(folder.items, 0.2, 0)
+    x = bn_sample(load_images(tr, result.card.preprocessing).x, 0)
+    bn = batchnorm_layers(model)[0]                    # conv1_bn: its input is conv1's output
+    conv = keras.Model(model.inputs, model.get_layer("conv1").output)
+    feats = np.asarray(conv(x, training=False)).reshape(-1, bn.moving_mean.shape[0])
+    assert np.allclose(np.asarray(bn.moving_mean), feats.mean(axis=0), rtol=1e-3, atol=1e-5)
+    assert np.allclose(np.asarray(bn.moving_variance), feats.var(axis=0), rtol=1e-3, atol=1e-6)
+
+
+# --- collapse: a model that learned nothing -----------------------------------------------------------
+
+def test_collapse_check_on_synthetic_predictions() -> None:
+    from edgeimpro.training.collapse import CollapseCheck, check_collapse
+
+    rng = np.random.default_rng(0)
+    labels = ["a", "b", "c", "d"]
+    y = np.repeat(np.arange(4), 50)
+    healthy = np.where(rng.random(200) < 0.9, y, rng.integers(0, 4, 200))
+    ok = check_collapse(y, healthy, labels)
+    assert not ok.collapsed and ok.reasons == () and ok.balanced_accuracy > 0.85
+    at_chance = check_collapse(y, rng.integers(0, 4, 200), labels)
+    assert at_chance.collapsed and len(at_chance.reasons) == 1
+    assert at_chance.chance == 0.25 and at_chance.margin == pytest.approx(2 * np.sqrt(0.25 * 0.75 / 200))
+    assert "within 0.061 of chance (0.250 for 4 classes)" in at_chance.reasons[0]
+    one = check_collapse(y, np.full(200, 2), labels)
+    assert one.collapsed and one.top_class == "c" and one.top_class_share == 1.0 and one.balanced_accuracy == 0.25
+    assert one.reasons[0] == "it predicts 'c' for 200 of 200 validation images (100%; 25% of them are 'c')"
+    # Imbalanced truth: always answering the 90% class scores 0.9 accuracy, but its balanced accuracy is chance.
+    y2 = np.array([0] * 90 + [1] * 10)
+    majority = check_collapse(y2, np.zeros(100, int), ["x", "y"])
+    assert majority.accuracy == 0.9 and majority.collapsed and "balanced accuracy 0.500" in majority.summary()
+    assert not check_collapse(y2, y2, ["x", "y"]).collapsed
+    # The card's form round-trips; cards written before the check read as "unknown".
+    assert CollapseCheck.from_dict(one.to_dict()) == one
+    assert CollapseCheck.from_dict(None) is None and CollapseCheck.from_dict({"x": 1}) is None
+
+
+def test_noise_labels_train_to_chance_warned_recorded_and_repeated_by_convert(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = noise_folder(tmp_path / "noise", classes=2, per_class=24, size=16)
+    code = main(["train", str(data), "-o", str(tmp_path / "run"), "--epochs", "2", "--batch-size", "8", "-q"])
+    assert code == 0
+    err = capsys.readouterr().err
+    card = ModelCard.load(tmp_path / "run" / "model.json")
+    collapse = card.training["collapse"]
+    assert collapse["collapsed"] is True and collapse["evaluated_on"] == "validation" and collapse["images"] == 10
+    assert collapse["balanced_accuracy"] <= collapse["chance"] + collapse["margin"]
+    warning = [line for line in err.splitlines() if line.startswith("WARNING:")]
+    assert len(warning) == 1 and "learned nothing useful" in warning[0] and collapse["reasons"][0] in warning[0]
+    assert "--epochs 40" in warning[0] and "class folder" in warning[0]
+    code = main(["convert", str(tmp_path / "run" / "model.keras"), "--samples", "8"])
+    assert code == 0
+    err = capsys.readouterr().err
+    repeated = [line for line in err.splitlines() if line.startswith("WARNING:")]
+    assert len(repeated) == 1 and "training recorded (model.json)" in repeated[0]
+    assert collapse["reasons"][0] in repeated[0]
+    converted = ModelCard.load(tmp_path / "run" / "model.json")
+    assert converted.training["collapse"] == collapse                    # kept through conversion
+    assert converted.conversion["collapse"]["evaluated_on"] == "held-out (int8)"

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
                            eval_samples=args.eval_samples, progress=None if args.json else progress)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
+        _print_warnings(result.warnings)
         return 0
     c = result.card.conversion
     acc = result.accuracy
@@ -65,4 +66,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {e.layer:<{width}}  {e.op:<18} {e.rmse_over_scale:8.3f}   max |err| {e.max_abs_error:.4g}")
     else:
         print("per-layer quantization error unavailable (the warning above says why)")
+    _print_warnings(result.warnings)
     return 0
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    sys.stdout.flush()
+    for warning in warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)

@@ -26,8 +26,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default="none", metavar="imagenet|none|PATH",
                         help="mobilenetv2 base weights: imagenet (from Keras's cache, never downloaded), "
                              "none (train from scratch), or a weights file; given weights freeze the base")
-    parser.add_argument("--input-size", default="64x64", metavar="HxW", help="model input size (default 64x64)")
-    parser.add_argument("--color", choices=("rgb", "grayscale"), default="rgb", help="default rgb")
+    parser.add_argument("--input-size", default=None, metavar="HxW",
+                        help="model input size (default: the dataset's most common image size, at most 96 on a "
+                             "side, raised to the architecture's minimum; with --board, the largest that fits)")
+    parser.add_argument("--color", choices=("rgb", "grayscale"), default=None,
+                        help="default: grayscale when the dataset's images are grey, else rgb")
     parser.add_argument("--epochs", type=int, default=20, help="maximum epochs (default 20)")
     parser.add_argument("--batch-size", type=int, default=16, help="default 16")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
     board = get_board(args.board) if args.board else None
     config = TrainConfig(
-        arch=args.arch, input_size=parse_size(args.input_size), color=args.color, epochs=args.epochs,
+        arch=args.arch, input_size=parse_size(args.input_size) if args.input_size else None, color=args.color,
+        epochs=args.epochs,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, patience=args.patience,
         val_split=args.val_split, augment=args.augment, seed=args.seed, alpha=args.alpha,
         weights=None if args.weights == "none" else args.weights,
@@ -64,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     result = train(args.data_dir, args.output, config, board=board, force=args.force,
                    verbose=0 if args.quiet else 2, on_event=_print_event)
     _print_summary(result)
+    for warning in result.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
     return 0
 
 
@@ -77,6 +83,8 @@ def _print_event(name: str, payload) -> None:
         print(f"split    train {payload.train_files}, validation {payload.val_files}")
         if payload.ignored:
             print(f"ignored  {len(payload.ignored)} non-image files, first: {payload.ignored[0]}")
+    elif name == "input":
+        print(f"input    {payload.height}x{payload.width} {payload.color} ({payload.reason})")
     elif name == "estimate":
         spec, est, fit = payload.spec, payload.estimate, payload.fit
         colour = "rgb" if spec.channels == 3 else "grayscale"

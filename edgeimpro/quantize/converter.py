@@ -39,6 +39,7 @@ from edgeimpro.preprocess import Preprocessing
 from edgeimpro.quantize.data import DataPlan, plan_data, resolve_data_dir
 from edgeimpro.quantize.debugger import LayerError, layer_errors
 from edgeimpro.quantize.evaluate import AccuracyReport, compare_float_int8
+from edgeimpro.training.collapse import CollapseCheck, check_collapse, collapse_warning
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class ConversionResult:
     calibration_samples: int
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
     ops: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)    # a model that learned nothing (training or int8)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +76,7 @@ class ConversionResult:
             "sha256": self.card.tflite_sha256,
             "quantization": self.card.quantization,
             "conversion": self.card.conversion,
+            "warnings": list(self.warnings),
         }
 
 
@@ -128,6 +131,8 @@ def convert_model(model_path: Path | str, output: Path | str | None = None, *,
     say(f"float vs int8 on {len(held.x)} held-out images (int8 in tflite_micro, one image per invoke)")
     accuracy = compare_float_int8(lambda x: _predict(model, x), tflite, graph, held.x, held.y, prep_q)
 
+    collapse, warnings = _collapse_checks(training, accuracy, held.y, labels)
+
     say("per-layer quantization error (QuantizationDebugger)")
     debug_x = held.x if len(held.x) else calib.x
     worst = _worst_layers(infer, calib.x, debug_x[:debug_samples])
@@ -150,6 +155,7 @@ def convert_model(model_path: Path | str, output: Path | str | None = None, *,
         "int8_runtime": accuracy.runtime,
         "size_bytes": len(tflite),
         "ops": graph.opcodes,
+        "collapse": collapse.to_dict() if collapse else None,
         "worst_layers": [e.to_dict() for e in worst[:WORST_LAYERS]],
         "metric": "rmse_over_scale: RMS error of the layer's int8 output in LSBs (QuantizationDebugger)",
         "tools": _tool_versions(),
@@ -160,7 +166,25 @@ def convert_model(model_path: Path | str, output: Path | str | None = None, *,
     return ConversionResult(tflite_path=tflite_path, card_path=card_path, card=new_card, size_bytes=len(tflite),
                             accuracy=accuracy, worst_layers=worst[:WORST_LAYERS], data=plan,
                             calibration_samples=len(calib.x), unreadable=calib.unreadable + held.unreadable,
-                            ops=graph.opcodes)
+                            ops=graph.opcodes, warnings=warnings)
+
+
+def _collapse_checks(training: dict[str, Any], accuracy: AccuracyReport, y: np.ndarray, labels: list[str]
+                     ) -> tuple[CollapseCheck | None, list[str]]:
+    """The int8 model's collapse check on the held-out images, and the warnings: the one training recorded
+    in the card (repeated: quantizing does not repair it), else one for an int8 model that collapsed."""
+    recorded = CollapseCheck.from_dict(training.get("collapse"))
+    check = (check_collapse(y, accuracy.int8_top1, labels, "held-out (int8)")
+             if accuracy.int8_top1 is not None and len(y) else None)
+    warnings = []
+    if recorded is not None and recorded.collapsed:
+        warnings.append(collapse_warning(recorded, "training recorded (model.json) that this model"))
+    elif check is not None and check.collapsed:
+        float_ok = accuracy.float_top1 is not None and not check_collapse(
+            y, accuracy.float_top1, labels, "held-out (float)").collapsed
+        what = "the int8 model (the float model is fine: quantization broke it)" if float_ok else "this model"
+        warnings.append(collapse_warning(check, what))
+    return check, warnings
 
 
 def output_path_for(model_path: Path, output: Path | str | None) -> Path:

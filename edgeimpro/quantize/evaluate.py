@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -49,9 +49,12 @@ class AccuracyReport:
     disagreements: int
     head: str
     runtime: str
+    # Top-1 class per image (None without held-out images): for the collapse check, not recorded.
+    float_top1: np.ndarray | None = field(default=None, repr=False, compare=False)
+    int8_top1: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.endswith("_top1")}
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
@@ -84,6 +87,8 @@ def compare_float_int8(float_predict: Callable[[np.ndarray], np.ndarray], tflite
         disagreements=int(np.sum(float_top1 != int8_top1)),
         head=head.kind,
         runtime=runtime,
+        float_top1=float_top1,
+        int8_top1=int8_top1,
     )
 
 

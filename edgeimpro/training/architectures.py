@@ -24,6 +24,11 @@ DEFAULT_ALPHA = {"mobilenet": 0.25, "mobilenetv2": 0.35}
 IMAGENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 IMAGENET_SIZES = (96, 128, 160, 192, 224)
 MOBILENETV2_MIN_SIZE = 32
+MIN_INPUT_SIZE = {"seed-cnn": 16, "mobilenetv2": MOBILENETV2_MIN_SIZE}
+# Keras's default 0.99 averages over ~100 steps: a small set trains for fewer steps than that in all, and
+# inference then runs on statistics still near their initial values (every image one class). 0.9 (PyTorch's
+# default) settles within an epoch of ten batches.
+BN_MOMENTUM = 0.9
 MOBILENETV2_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
 
 
@@ -70,6 +75,12 @@ class ModelSpec:
         return f"--arch {self.arch}" + (f" --alpha {self.alpha:g}" if self.alpha is not None else "")
 
 
+def min_input_size(arch: str) -> int:
+    """The smallest input side `arch` builds at: seed-cnn's four 2x2 max-pools need 16 (15 pools to nothing),
+    Keras's MobileNetV2 refuses less than 32; the others (SAME-padded strides) work from 8."""
+    return MIN_INPUT_SIZE.get(arch, 8)
+
+
 def output_activation(arch: str, num_classes: int) -> str:
     """'sigmoid' (one unit, P(class 1)) for a two-class seed-cnn as in the workshop, else 'softmax'."""
     return "sigmoid" if arch == "seed-cnn" and num_classes == 2 else "softmax"
@@ -103,6 +114,12 @@ def build_model(arch: str, input_shape: tuple[int, int, int], num_classes: int, 
     if weights not in (None, "none") and arch != "mobilenetv2":
         raise UsageError(f"--weights applies to mobilenetv2, not {arch}")
     alpha = resolve_alpha(arch, alpha)
+    minimum = min_input_size(arch)
+    if min(input_shape[:2]) < minimum:
+        raise UsageError(f"{arch} needs an input of at least {minimum}x{minimum}, got "
+                         f"{input_shape[0]}x{input_shape[1]}",
+                         hint=f"use --input-size {minimum}x{minimum} or larger (smaller images are scaled up), "
+                              "or --arch mobilenet / dscnn / resnet8, which build from 8x8")
     inputs = keras.Input(shape=tuple(input_shape), batch_size=batch_size, name="image")
     if arch == "mobilenetv2":
         x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inputs)
@@ -144,7 +161,7 @@ def _conv_bn_relu(x, filters, kernel, strides, name, relu6=False):
     from keras import layers
 
     x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(6.0 if relu6 else None, name=f"{name}_relu")(x)
 
 
@@ -152,7 +169,7 @@ def _depthwise_separable(x, filters, strides, name, relu6=False):
     from keras import layers
 
     x = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False, name=f"{name}_dw")(x)
-    x = layers.BatchNormalization(name=f"{name}_dw_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_dw_bn")(x)
     x = layers.ReLU(6.0 if relu6 else None, name=f"{name}_dw_relu")(x)
     return _conv_bn_relu(x, filters, 1, 1, f"{name}_pw", relu6=relu6)
 
@@ -200,14 +217,14 @@ def _resnet8(x, alpha=None, dropout=0.5):
                              kernel_regularizer=reg, name=name)(y)
 
     x = conv(x, 16, 3, 1, "conv1")
-    x = layers.BatchNormalization(name="conv1_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="conv1_bn")(x)
     x = layers.ReLU(name="conv1_relu")(x)
     for stack, (filters, strides) in enumerate(((16, 1), (32, 2), (64, 2)), start=1):
         y = conv(x, filters, 3, strides, f"stack{stack}_conv1")
-        y = layers.BatchNormalization(name=f"stack{stack}_bn1")(y)
+        y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"stack{stack}_bn1")(y)
         y = layers.ReLU(name=f"stack{stack}_relu1")(y)
         y = conv(y, filters, 3, 1, f"stack{stack}_conv2")
-        y = layers.BatchNormalization(name=f"stack{stack}_bn2")(y)
+        y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"stack{stack}_bn2")(y)
         if strides != 1:   # the MLPerf model's 1x1 projection on the shortcut where the shape changes
             x = conv(x, filters, 1, strides, f"stack{stack}_shortcut")
         x = layers.Add(name=f"stack{stack}_add")([x, y])
@@ -235,9 +252,6 @@ def _mobilenetv2_base(x, alpha, weights):
     import keras
 
     h, w, c = (int(d) for d in x.shape[1:])
-    if min(h, w) < MOBILENETV2_MIN_SIZE:
-        raise UsageError(f"mobilenetv2 needs an input of at least {MOBILENETV2_MIN_SIZE}x{MOBILENETV2_MIN_SIZE}, "
-                         f"got {h}x{w}", hint="use --input-size 96x96, or --arch mobilenet for small images")
     weights_arg = None
     if weights == "imagenet":
         if c != 3:

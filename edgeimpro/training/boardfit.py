@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from edgeimpro.boards.registry import Board
 from edgeimpro.errors import BoardFitError
 from edgeimpro.graph.analysis import RUNTIME_CODE_ALLOWANCE, RUNTIME_RAM_ALLOWANCE
-from edgeimpro.training.architectures import MOBILENETV2_MIN_SIZE, ModelSpec
+from edgeimpro.training.architectures import ModelSpec, min_input_size
 from edgeimpro.training.estimate import ModelEstimate, estimate_model
 
 # Flash and RAM of the runtime besides the model: the same allowances `edgeimpro inspect --board` uses.
@@ -99,7 +99,7 @@ def largest_fitting_size(spec: ModelSpec, board: Board) -> tuple[int, int] | Non
     """The largest input size (same aspect ratio, multiples of 8, below the current one) within budget."""
     base = spec.shape_only()
     aspect = spec.width / spec.height
-    min_side = MOBILENETV2_MIN_SIZE if spec.arch == "mobilenetv2" else SIZE_STEP
+    min_side = -(-max(SIZE_STEP, min_input_size(spec.arch)) // SIZE_STEP) * SIZE_STEP
 
     def size_for(h: int) -> tuple[int, int]:
         return h, max(min_side, int(round(h * aspect / SIZE_STEP)) * SIZE_STEP)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,15 @@ from edgeimpro.errors import DataError, UsageError
 from edgeimpro.modelcard import ModelCard
 from edgeimpro.preprocess import COLOR_MODES, Preprocessing
 from edgeimpro.training.architectures import ARCHITECTURES, ModelSpec
+from edgeimpro.training.batchnorm import (
+    batchnorm_layers,
+    bn_sample,
+    recalibrate_batchnorm,
+    recalibration_callback,
+)
 from edgeimpro.training.boardfit import FitCheck, check_fit, require_fit
+from edgeimpro.training.collapse import CollapseCheck, check_collapse, collapse_warning
+from edgeimpro.training.datashape import InputChoice, choose_input
 from edgeimpro.training.estimate import ModelEstimate, estimate_model
 from edgeimpro.training.plots import plot_confusion, plot_curves
 
@@ -45,10 +53,9 @@ RUN_FILES = ("model.keras", "labels.txt", "model.json", "history.csv", "curves.p
 @dataclass
 class TrainConfig:
     arch: str = "seed-cnn"
-    # Defaults measured on the shapes demo: seed-cnn at 64x64 fits a 128 KB board (stm32f405) and, with
-    # batch 16, leaves its initial plateau within the patience (batch 32 or 96x96 often stop there).
-    input_size: tuple[int, int] = (64, 64)    # (height, width)
-    color: str = "rgb"
+    # None: the dataset's own size and colour (datashape.choose_input), capped to fit `board` when given.
+    input_size: tuple[int, int] | None = None     # (height, width)
+    color: str | None = None                      # "rgb" or "grayscale"
     epochs: int = 20
     batch_size: int = 16
     optimizer: str = "adam"
@@ -63,7 +70,7 @@ class TrainConfig:
     def validate(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise UsageError(f"unknown architecture {self.arch!r}", hint="choose one of " + ", ".join(ARCHITECTURES))
-        if self.color not in COLOR_MODES:
+        if self.color is not None and self.color not in COLOR_MODES:
             raise UsageError(f"unknown colour mode {self.color!r}", hint="use rgb or grayscale")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"unknown optimizer {self.optimizer!r}", hint="choose one of " + ", ".join(OPTIMIZERS))
@@ -83,17 +90,26 @@ class TrainConfig:
 
     def preprocessing(self) -> Preprocessing:
         # Rescaling is inside every model: raw pixels in.
-        return Preprocessing(height=self.input_size[0], width=self.input_size[1], color=self.color,
-                             pixel_scale=1.0, pixel_offset=0.0)
+        h, w = self._resolved_size()
+        return Preprocessing(height=h, width=w, color=self.color or "rgb", pixel_scale=1.0, pixel_offset=0.0)
 
     def spec(self, num_classes: int) -> ModelSpec:
-        h, w = self.input_size
-        return ModelSpec(self.arch, h, w, 3 if self.color == "rgb" else 1, num_classes,
+        h, w = self._resolved_size()
+        return ModelSpec(self.arch, h, w, 1 if self.color == "grayscale" else 3, num_classes,
                          alpha=self.alpha, weights=self.weights)
+
+    def with_input(self, choice: InputChoice) -> TrainConfig:
+        """This configuration with the input size and colour decided (from the options or the data)."""
+        return replace(self, input_size=choice.size, color=choice.color)
+
+    def _resolved_size(self) -> tuple[int, int]:
+        if self.input_size is None:
+            raise UsageError("the input size is not decided yet", hint="train() decides it from the data")
+        return self.input_size
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["input_size"] = f"{self.input_size[0]}x{self.input_size[1]}"
+        d["input_size"] = f"{self.input_size[0]}x{self.input_size[1]}" if self.input_size else None
         d["learning_rate"] = self.learning_rate
         return d
 
@@ -135,6 +151,9 @@ class TrainResult:
     confusion_set: str             # "validation" or "training" (no validation split)
     metrics: dict[str, Any]
     seconds: float
+    input: InputChoice
+    collapse: CollapseCheck
+    warnings: list[str] = field(default_factory=list)     # for the end of the run: e.g. a collapsed model
     files: list[str] = field(default_factory=lambda: list(RUN_FILES))
 
 
@@ -146,8 +165,10 @@ def train(data_dir: Path | str, run_dir: Path | str, config: TrainConfig | None 
           on_event: Event | None = None) -> TrainResult:
     """Train `config.arch` on DATA_DIR's class subfolders and write RUN_DIR (see the module doc).
 
-    `on_event(name, payload)` is called before training with "data" (DataSummary), "estimate"
-    (EstimateReport) and "loaded" (LoadSummary); `verbose` is Keras's fit verbosity (2: a line per epoch).
+    `on_event(name, payload)` is called before training with "data" (DataSummary), "input" (InputChoice:
+    the input size and colour and why), "estimate" (EstimateReport) and "loaded" (LoadSummary); `verbose`
+    is Keras's fit verbosity (2: a line per epoch). The result's `warnings` say when the model learned
+    nothing (at chance, or one class for nearly every image); the card records the check either way.
     Raises BoardFitError right after the "estimate" event, before loading any image, when `board` cannot
     hold the model.
     """
@@ -165,6 +186,11 @@ def train(data_dir: Path | str, run_dir: Path | str, config: TrainConfig | None 
     emit("data", DataSummary(folder.root, folder.classes, folder.counts(), len(train_items), len(val_items),
                              folder.ignored))
 
+    choice = choose_input([p for p, _ in folder.items],
+                          ModelSpec(cfg.arch, 1, 1, 3, len(folder.classes), alpha=cfg.alpha, weights=cfg.weights),
+                          input_size=cfg.input_size, color=cfg.color, board=board)
+    cfg = cfg.with_input(choice)
+    emit("input", choice)
     spec = cfg.spec(len(folder.classes))
     keras.utils.set_random_seed(cfg.seed)
     model = spec.build(batch_size=1)
@@ -185,7 +211,9 @@ def train(data_dir: Path | str, run_dir: Path | str, config: TrainConfig | None 
     history, best_epoch, early_stopped = _fit(model, spec, cfg, x_train, y_train,
                                               (x_val, y_val) if has_val else None, verbose)
     eval_x, eval_y = (x_val, y_val) if has_val else (x_train, y_train)
-    metrics, confusion = _evaluate(model, spec, cfg, eval_x, eval_y, folder.classes)
+    metrics, confusion, eval_pred = _evaluate(model, spec, cfg, eval_x, eval_y, folder.classes)
+    collapse = check_collapse(eval_y, eval_pred, folder.classes, "validation" if has_val else "training")
+    warnings = [collapse_warning(collapse, f"{spec.option_text()} on {data_dir.name}")] if collapse.collapsed else []
     metrics.update(best_epoch=best_epoch, epochs_run=len(history["loss"]), early_stopped=early_stopped)
     if not has_val:
         metrics = {k.replace("val_", "train_") if k.startswith("val_") else k: v for k, v in metrics.items()}
@@ -202,7 +230,9 @@ def train(data_dir: Path | str, run_dir: Path | str, config: TrainConfig | None 
         "seed": cfg.seed,
         "images": {"train": int(len(y_train)), "validation": int(len(y_val)), "files_per_class": folder.counts(),
                    "unreadable": [str(p) for p, _ in unreadable]},
+        "input": choice.to_dict(),
         "metrics": metrics,
+        "collapse": collapse.to_dict(),
         "estimate": estimate.to_dict(),
         "board": fit.to_dict() if fit else None,
     })
@@ -218,7 +248,8 @@ def train(data_dir: Path | str, run_dir: Path | str, config: TrainConfig | None 
         card.save(tmp / "model.json")
     return TrainResult(run_dir=run_dir.absolute(), card=card, history=history, estimate=estimate, fit=fit,
                        unreadable=unreadable, confusion=confusion, confusion_set=confusion_set,
-                       metrics=metrics, seconds=metrics["seconds"])
+                       metrics=metrics, seconds=metrics["seconds"], input=choice, collapse=collapse,
+                       warnings=warnings)
 
 
 # --- steps ---------------------------------------------------------------------------------------
@@ -285,7 +316,9 @@ def _fit(model, spec: ModelSpec, cfg: TrainConfig, x, y, val, verbose: int
     trainer = _with_augmentation(model, cfg.seed) if cfg.augment else model
     loss = "binary_crossentropy" if spec.output == "sigmoid" else "sparse_categorical_crossentropy"
     trainer.compile(optimizer=_optimizer(cfg.optimizer, cfg.learning_rate), loss=loss, metrics=["accuracy"])
-    callbacks = []
+    bn_x = bn_sample(x, cfg.seed)
+    recalibrate_batchnorm(model, bn_x)          # start from the data's statistics, not mean 0 / variance 1
+    callbacks = [recalibration_callback(model, bn_x)] if val and batchnorm_layers(model) else []
     stopper = None
     if cfg.patience > 0:
         stopper = keras.callbacks.EarlyStopping(monitor="val_loss" if val else "loss", patience=cfg.patience,
@@ -296,6 +329,7 @@ def _fit(model, spec: ModelSpec, cfg: TrainConfig, x, y, val, verbose: int
                     validation_data=validation, callbacks=callbacks, shuffle=True, verbose=verbose)
     history = {k: [float(v) for v in vals] for k, vals in h.history.items()}
     epochs_run = len(history["loss"])
+    recalibrate_batchnorm(model, bn_x)          # the saved weights' own statistics
     if stopper is not None and stopper.best_weights is not None:
         return history, int(stopper.best_epoch) + 1, stopper.stopped_epoch > 0
     return history, epochs_run, False
@@ -315,9 +349,10 @@ def predict_classes(model, x: np.ndarray, output: str, batch_size: int = 64) -> 
 
 
 def _evaluate(model, spec: ModelSpec, cfg: TrainConfig, x, y, classes: list[str]
-              ) -> tuple[dict[str, Any], np.ndarray]:
-    """Accuracy and cross-entropy (without weight regularization) of the saved weights, and the confusion
-    matrix, on the validation set (the training set when there is no validation split)."""
+              ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Accuracy and cross-entropy (without weight regularization) of the saved weights, the confusion
+    matrix and the predicted classes, on the validation set (the training set when there is no validation
+    split)."""
     pred, scores = predict_classes(model, x, spec.output, batch_size=cfg.batch_size)
     n = len(classes)
     confusion = np.zeros((n, n), np.int64)
@@ -331,7 +366,7 @@ def _evaluate(model, spec: ModelSpec, cfg: TrainConfig, x, y, classes: list[str]
     per_class = {c: (float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else None)
                  for i, c in enumerate(classes)}
     return {"val_accuracy": float(np.mean(pred == y)), "val_loss": float(loss),
-            "val_per_class_accuracy": per_class}, confusion
+            "val_per_class_accuracy": per_class}, confusion, pred
 
 
 def _write_history(history: dict[str, list[float]], path: Path) -> None:
