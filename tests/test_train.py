@@ -431,8 +431,9 @@ def test_input_choice_rules(tmp_path: Path) -> None:
     assert (c.size, c.color, c.size_from, c.color_from, c.survey) == ((32, 40), "rgb", "option", "option", None)
     # An architecture that needs more is scaled up to its minimum, and says so.
     c = choose(grey, "mobilenetv2")
-    assert c.size == (32, 32) and c.size_from == "minimum" and c.color == "grayscale"
-    assert "mobilenetv2 needs at least 32x32" in c.reason and "20x20" in c.reason
+    assert c.size == (72, 72) and c.size_from == "minimum" and c.color == "grayscale"
+    assert "mobilenetv2 downsamples 32x and needs about 72x72" in c.reason and "20x20" in c.reason
+    assert choose(image_folder(tmp_path / "grey12", (12, 12), "L"), "seed-cnn").size == (16, 16)
     # Grey pixels stored as RGB are grey; colour ones are not.
     assert choose(image_folder(tmp_path / "rgbgrey", (20, 20), "RGB", grey_content=True)).color == "grayscale"
     c = choose(image_folder(tmp_path / "colour", (20, 20), "RGB"))

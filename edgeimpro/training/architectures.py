@@ -25,6 +25,10 @@ IMAGENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 IMAGENET_SIZES = (96, 128, 160, 192, 224)
 MOBILENETV2_MIN_SIZE = 32
 MIN_INPUT_SIZE = {"seed-cnn": 16, "mobilenetv2": MOBILENETV2_MIN_SIZE}
+# Smaller data is scaled up to this by default. The MobileNets downsample 32x: from 65x65 their last layers
+# see a 3x3 map, as the VWW model's at 96x96; below, 1x1 or 2x2, and on the demo faces they generalised
+# poorly (MobileNet 0.25 test accuracy 0.56-0.77 at 25x25, 0.74-0.81 at 64x64, 0.84-0.93 at 72x72).
+DEFAULT_MIN_INPUT_SIZE = {"mobilenet": 72, "mobilenetv2": 72}
 # Keras's default 0.99 averages over ~100 steps: a small set trains for fewer steps than that in all, and
 # inference then runs on statistics still near their initial values (every image one class). 0.9 (PyTorch's
 # default) settles within an epoch of ten batches.
@@ -79,6 +83,16 @@ def min_input_size(arch: str) -> int:
     """The smallest input side `arch` builds at: seed-cnn's four 2x2 max-pools need 16 (15 pools to nothing),
     Keras's MobileNetV2 refuses less than 32; the others (SAME-padded strides) work from 8."""
     return MIN_INPUT_SIZE.get(arch, 8)
+
+
+def default_min_input_size(arch: str) -> tuple[int, str]:
+    """(side, why): the smallest input the training defaults give `arch` (smaller images are scaled up)."""
+    if arch in DEFAULT_MIN_INPUT_SIZE:
+        side = DEFAULT_MIN_INPUT_SIZE[arch]
+        return side, (f"{arch} downsamples 32x and needs about {side}x{side} for a 3x3 map in its last layers "
+                      "(smaller inputs generalise poorly)")
+    side = min_input_size(arch)
+    return side, f"{arch} needs at least {side}x{side}"
 
 
 def output_activation(arch: str, num_classes: int) -> str:

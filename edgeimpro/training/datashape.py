@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from edgeimpro.boards.registry import Board
-from edgeimpro.training.architectures import ModelSpec, min_input_size
+from edgeimpro.training.architectures import ModelSpec, default_min_input_size
 
 SURVEY_SAMPLE = 256        # image headers read to find the common size and colour mode
 COLOUR_CHECK_SAMPLE = 48   # RGB-stored images decoded (reduced) to see whether they are grey in fact
@@ -136,7 +136,7 @@ def choose_input(paths: Sequence[Path], model: ModelSpec, *, input_size: tuple[i
         color_from, colour = "data", "rgb"      # nothing readable: loading reports the files
     channels = 1 if colour == "grayscale" else 3
 
-    minimum = min_input_size(model.arch)
+    minimum, why_minimum = default_min_input_size(model.arch)
     if input_size is not None:
         (h, w), size_from = input_size, "option"
         parts.append("--input-size")
@@ -158,8 +158,7 @@ def choose_input(paths: Sequence[Path], model: ModelSpec, *, input_size: tuple[i
         if min(h, w) < minimum:
             h, w = _scaled(h, w, minimum / min(h, w))
             size_from = "minimum"
-            parts.append(f"the dataset's {own} images{common} scaled up: {model.arch} needs at least "
-                         f"{minimum}x{minimum}")
+            parts.append(f"the dataset's {own} images{common} scaled up: {why_minimum}")
         if size_from == "data":
             parts.append(f"the dataset's own size{common}")
         if board is not None:
