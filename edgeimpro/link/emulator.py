@@ -34,6 +34,11 @@ ICOUNT = "shift=0,align=off,sleep=off"   # one instruction = 1 ns of virtual tim
 SEMIHOSTING_EXIT_CODES = {0: "firmware exited normally", 1: "firmware stopped on a fault (HardFault handler)",
                           134: "the CPU locked up (a fault inside the fault handler)"}
 
+# QEMU has no real-time guarantee: on a loaded host (CI running two emulators beside builds) one 8 KiB INPUT
+# chunk has been seen to take over 2 s to ACK. Emulated links get more slack than a real board's defaults;
+# a lost frame still ends in a resend, only later.
+EMULATED_TIMEOUTS = Timeouts(ack=10.0, frame=10.0)
+
 
 class EmulatorError(EdgeImproError):
     """QEMU could not start, or stopped, or the firmware in it never answered."""
@@ -113,7 +118,7 @@ class Emulator:
         self.port = port or 0
         self.icount = icount
         self.boot_timeout = boot_timeout
-        self.timeouts = timeouts or Timeouts()
+        self.timeouts = timeouts or EMULATED_TIMEOUTS
         self.qemu = qemu
         self.extra_args = extra_args
         self.proc: subprocess.Popen | None = None
