@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ TFLM_M4_ARENA = {"vww": 100_660, "resnet8": 54_340}   # measured on a Cortex-M4 
 
 @pytest.mark.parametrize("name", ["resnet8", "kws", "vww"])
 def test_mlperf_model_bit_exact_with_poisoned_dead_buffers(name):
-    assert_bit_exact(mlperf_model(name), n=50, seed=hash(name) % 1000)
+    assert_bit_exact(mlperf_model(name), n=50, seed=zlib.crc32(name.encode()) % 1000)  # stable across processes
 
 
 def test_tiny_model_bit_exact():
