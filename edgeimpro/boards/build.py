@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 CROSS = "arm-none-eabi-"
 TARGETS = ("qemu", "hardware")
-UART_DRIVERS = {"cmsdk": "cmsdk", "stm32-usart": "stm32_usart", "stm32-lpuart": "stm32_lpuart"}
 DEFAULT_DEFINES = ("EIP_LAYER_HOOK",)
 KERNEL_VARIANTS = ("reference", "dsp")
 BUILD_MARKER = "edgeimpro_build.json"   # what was built from what; marks the folder as edgeimpro's
@@ -48,15 +47,6 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
 SAFE_DEFINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+-]*)?")
 # Cores with the Arm DSP extension (SMLAD, SXTB16): the `dsp` kernels (runtime/kernels/arm_dsp/) run there.
 DSP_CORES = frozenset(core for core, kernels in CORE_KERNELS.items() if kernels == "dsp")  # one table, in codegen
-
-
-@dataclass(frozen=True)
-class Section:
-    name: str
-    address: int
-    size: int
-    in_flash: bool
-    in_ram: bool
 
 
 @dataclass
@@ -130,12 +120,18 @@ def resolve_target(board: Board, target: str | None) -> str:
     return target
 
 
+def uart_drivers() -> list[str]:
+    """The UART kinds the firmware has a driver for: boards/common/uart_<kind>.c (kind with '-' for '_')."""
+    return sorted(p.stem[len("uart_"):].replace("_", "-") for p in (firmware_dir() / "boards" / "common").glob("uart_*.c"))
+
+
 def _uart(board: Board) -> tuple[str, int]:
+    """(driver file suffix, base address) of the board's UART: the C drivers are the one list of kinds."""
     kind, _, base = board.uart.partition("@")
-    if kind not in UART_DRIVERS or not base:
+    if kind not in uart_drivers() or not base:
         raise UsageError(f"board {board.name}: no UART driver for {board.uart!r}",
-                         hint="known UART kinds: " + ", ".join(UART_DRIVERS))
-    return UART_DRIVERS[kind], int(base, 0)
+                         hint="known UART kinds: " + ", ".join(uart_drivers()))
+    return kind.replace("-", "_"), int(base, 0)
 
 
 def board_config_header(board: Board, target: str) -> str:

@@ -102,14 +102,11 @@ class Timeouts:
 
 
 class Deadline:
-    """The one deadline helper: a point in time and how much is left."""
+    """The one deadline helper: a point in time, and whether it has passed."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.end = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        return max(0.0, self.end - time.monotonic())
 
     @property
     def expired(self) -> bool:
