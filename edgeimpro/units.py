@@ -8,12 +8,12 @@ MIB = 1024 * 1024
 
 
 def size_text(n: float) -> str:
-    """1023 -> '1,023 B', 131072 -> '128 KiB', 250_000 -> '244.1 KiB', 1_080_000 -> '1.03 MiB'."""
+    """1023 -> '1,023 B', 131072 -> '128 KiB', 25_000 -> '24.4 KiB', 450_000 -> '439 KiB', 1_080_000 -> '1.03 MiB'."""
     if abs(n) < KIB:
         return f"{int(n):,} B"
     if abs(n) < MIB:
         k = n / KIB
-        return f"{k:,.0f} KiB" if k == int(k) else f"{k:,.1f} KiB"
+        return f"{k:,.0f} KiB" if k >= 100 or k == int(k) else f"{k:,.1f} KiB"
     return f"{n / MIB:,.2f} MiB"
 
 

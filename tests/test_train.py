@@ -135,15 +135,15 @@ def test_board_too_small_refuses_with_numbers(tiny_shapes: Path, tmp_path: Path,
     assert events[1][1].size_from == "option" and events[1][1].color == "rgb"   # colour from the data
     fit = events[2][1].fit
     assert fit.board == "stm32f405" and fit.fits_flash and not fit.fits_ram
-    assert e.value.message == ("model needs 439 KB of int8 activations (at pool1) + 8 KB for the runtime, "
-                               "board stm32f405 has 128 KB RAM")
+    assert e.value.message == ("model needs 439 KiB of int8 activations (at pool1) + 8 KiB for the runtime, "
+                               "board stm32f405 has 128 KiB RAM")
     assert e.value.hint.startswith("try --input-size 64x64 or --arch mobilenet --alpha 0.25")
     assert not (tmp_path / "run").exists()
     # The same through the CLI: exit code of BoardFitError, message on stderr, nothing written.
     code = main(["train", str(tiny_shapes), "-o", str(tmp_path / "run"), "--input-size", "150x150",
                  "--board", "stm32f405"])
     assert code == BoardFitError.exit_code
-    assert "has 128 KB RAM" in capsys.readouterr().err
+    assert "has 128 KiB RAM" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

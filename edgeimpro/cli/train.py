@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_event(name: str, payload) -> None:
-    from edgeimpro.training import format_bytes
+    from edgeimpro.units import size_text
 
     if name == "data":
         counts = ", ".join(f"{c} {n}" for c, n in payload.counts.items())
@@ -90,14 +90,14 @@ def _print_event(name: str, payload) -> None:
         colour = "rgb" if spec.channels == 3 else "grayscale"
         print(f"model    {spec.option_text()}, input {spec.height}x{spec.width} {colour}, "
               f"{spec.num_classes} classes ({spec.output}): {est.params:,} params, {est.macs / 1e6:.2f} M MACs")
-        print(f"int8     flash ~{format_bytes(est.flash_bytes)} of model data (+ runtime code), "
-              f"activation RAM >= {format_bytes(est.peak_ram_bytes)} (peak at {est.peak_layer}; "
-              f"{format_bytes(est.total_activation_bytes)} if no buffer were reused)")
+        print(f"int8     flash ~{size_text(est.flash_bytes)} of model data (+ runtime code)\n"
+              f"         activation RAM >= {size_text(est.peak_ram_bytes)} (peak at {est.peak_layer}; "
+              f"{size_text(est.total_activation_bytes)} if no buffer were reused)")
         if fit is not None:
-            print(f"board    {fit.board}: flash {format_bytes(fit.flash_needed)} of "
-                  f"{format_bytes(fit.flash_available)} ({fit.flash_needed / fit.flash_available:.0%}), "
-                  f"RAM >= {format_bytes(fit.ram_needed)} (with runtime) of {format_bytes(fit.ram_available)} "
-                  f"({fit.ram_needed / fit.ram_available:.0%}): {'fits' if fit.fits else 'does NOT fit'}")
+            print(f"board    {fit.board} {'fits' if fit.fits else 'does NOT fit'}: flash "
+                  f"{size_text(fit.flash_needed)} of {size_text(fit.flash_available)} "
+                  f"({fit.flash_needed / fit.flash_available:.0%}), RAM >= {size_text(fit.ram_needed)} of "
+                  f"{size_text(fit.ram_available)} ({fit.ram_needed / fit.ram_available:.0%}, with runtime)")
     elif name == "loaded":
         if payload.unreadable:
             print(f"unreadable images: {len(payload.unreadable)} (skipped; training continues with the rest)")
@@ -110,7 +110,7 @@ def _print_event(name: str, payload) -> None:
 
 
 def _print_summary(result) -> None:
-    from edgeimpro.training import format_bytes
+    from edgeimpro.units import size_text
 
     m = result.metrics
     t = result.card.training
@@ -127,8 +127,8 @@ def _print_summary(result) -> None:
         ("epochs", f"{m['epochs_run']} run ({stop})"),
         (f"{which} accuracy", f"{m[f'{which}_accuracy']:.3f}"),
         (f"{which} loss", f"{m[f'{which}_loss']:.4f}"),
-        ("int8 estimate", f"flash ~{format_bytes(result.estimate.flash_bytes)}, "
-                          f"RAM >= {format_bytes(result.estimate.peak_ram_bytes)}"),
+        ("int8 estimate", f"flash ~{size_text(result.estimate.flash_bytes)}, "
+                          f"RAM >= {size_text(result.estimate.peak_ram_bytes)}"),
         ("time", f"{result.seconds:.1f} s"),
         ("files", " ".join(result.files)),
     ]

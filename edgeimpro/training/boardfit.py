@@ -10,6 +10,7 @@ from edgeimpro.errors import BoardFitError
 from edgeimpro.graph.analysis import RUNTIME_CODE_ALLOWANCE, RUNTIME_RAM_ALLOWANCE
 from edgeimpro.training.architectures import ModelSpec, min_input_size
 from edgeimpro.training.estimate import ModelEstimate, estimate_model
+from edgeimpro.units import size_text
 
 # Flash and RAM of the runtime besides the model: the same allowances `edgeimpro inspect --board` uses.
 RUNTIME_CODE_BYTES = RUNTIME_CODE_ALLOWANCE
@@ -62,13 +63,13 @@ def require_fit(spec: ModelSpec, est: ModelEstimate, board: Board) -> FitCheck:
         return fit
     problems = []
     if not fit.fits_ram:
-        problems.append(f"model needs {format_bytes(est.peak_ram_bytes)} of int8 activations (at {est.peak_layer}) "
-                        f"+ {format_bytes(RUNTIME_RAM_BYTES)} for the runtime, "
-                        f"board {board.name} has {format_bytes(board.ram_bytes)} RAM")
+        problems.append(f"model needs {size_text(est.peak_ram_bytes)} of int8 activations (at {est.peak_layer}) "
+                        f"+ {size_text(RUNTIME_RAM_BYTES)} for the runtime, "
+                        f"board {board.name} has {size_text(board.ram_bytes)} RAM")
     if not fit.fits_flash:
-        problems.append(f"model needs {format_bytes(est.flash_bytes)} of int8 weights + "
-                        f"~{format_bytes(RUNTIME_CODE_BYTES)} of runtime code, "
-                        f"board {board.name} has {format_bytes(board.flash_bytes)} flash")
+        problems.append(f"model needs {size_text(est.flash_bytes)} of int8 weights + "
+                        f"~{size_text(RUNTIME_CODE_BYTES)} of runtime code, "
+                        f"board {board.name} has {size_text(board.flash_bytes)} flash")
     raise BoardFitError("; ".join(problems), hint=suggest(spec, board))
 
 
@@ -128,13 +129,3 @@ def largest_fitting_size(spec: ModelSpec, board: Board) -> tuple[int, int] | Non
 def _fits_budget(est: ModelEstimate, board: Board) -> bool:
     return (est.peak_ram_bytes + RUNTIME_RAM_BYTES <= board.ram_bytes * SUGGESTION_BUDGET
             and est.flash_bytes + RUNTIME_CODE_BYTES <= board.flash_bytes * SUGGESTION_BUDGET)
-
-
-def format_bytes(n: int) -> str:
-    """1023 -> '1023 B', 131072 -> '128 KB', 1080000 -> '1.03 MB' (binary units)."""
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        kb = n / 1024
-        return f"{kb:.0f} KB" if kb >= 100 or kb == int(kb) else f"{kb:.1f} KB"
-    return f"{n / (1024 * 1024):.2f} MB"
