@@ -16,6 +16,7 @@ from edgeimpro.errors import BoardFitError, ModelError, UnsupportedOpError
 from edgeimpro.graph import Graph, Op, Quantization, Tensor, load_graph
 from edgeimpro.graph.analysis import analyze, board_fit, check_board_fit, live_ranges, op_macs
 from edgeimpro.graph.validate import TFLM_OPS, validate_int8
+from edgeimpro.units import size_text
 
 pytestmark = pytest.mark.unit
 
@@ -238,9 +239,9 @@ def test_model_too_big_for_a_board() -> None:
     with pytest.raises(BoardFitError) as e:
         check_board_fit(stats, get_board("stm32f405"), alternatives=BOARDS.values())
     needed = stats.ram_lower_bound + 8 * 1024
-    assert e.value.message.startswith(f"model needs {needed / 1024:,.1f} KiB of RAM")
-    assert "board stm32f405 has 128.0 KiB" in e.value.message
-    assert f"{(needed - 128 * 1024) / 1024:,.1f} KiB short" in e.value.message
+    assert e.value.message.startswith(f"model needs {size_text(needed)} of RAM")     # 508 KiB
+    assert "board stm32f405 has 128 KiB" in e.value.message
+    assert f"{size_text(needed - 128 * 1024)} short" in e.value.message
     assert "--input-size" in e.value.hint and "nucleo-l4r5zi" in e.value.hint
 
 

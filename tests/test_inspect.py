@@ -11,6 +11,7 @@ from conftest import mlperf_model
 from tiny_models import tiny_model
 
 from edgeimpro.cli.main import main
+from edgeimpro.units import size_text
 
 pytestmark = pytest.mark.unit
 
@@ -65,9 +66,8 @@ def test_inspect_board_does_not_fit(capsys: pytest.CaptureFixture[str]) -> None:
     rc, r, err = inspect_json(capsys, str(tiny_model("big")), "--board", "stm32f405")
     assert rc == 5                                          # BoardFitError
     assert r["board"]["fits"] is False and r["board"]["ram_margin"] < 0
-    short = -r["board"]["ram_margin"] / 1024
-    assert err.startswith(f"error: model needs {r['board']['ram_needed'] / 1024:,.1f} KiB of RAM")
-    assert f"{short:,.1f} KiB short" in err
+    assert err.startswith(f"error: model needs {size_text(r['board']['ram_needed'])} of RAM")
+    assert f"{size_text(-r['board']['ram_margin'])} short" in err
     assert "hint:" in err and "nucleo-l4r5zi" in err
 
 

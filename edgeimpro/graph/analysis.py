@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeimpro.errors import BoardFitError
 from edgeimpro.graph.model import Graph, Op
+from edgeimpro.units import size_text
 
 if TYPE_CHECKING:  # boards sit above the graph layer: only their records are read, never imported here
     from edgeimpro.boards.registry import Board
@@ -307,12 +308,12 @@ def check_board_fit(stats: GraphStats, board: Board, arena_bytes: int | None = N
         return fit
     short = []
     if fit.ram_margin < 0:
-        short.append(f"{_kb(fit.ram_needed)} of RAM ({fit.ram_basis}), board {board.name} has "
-                     f"{_kb(fit.ram_available)}: {_kb(-fit.ram_margin)} short")
+        short.append(f"{size_text(fit.ram_needed)} of RAM ({fit.ram_basis}), board {board.name} has "
+                     f"{size_text(fit.ram_available)}: {size_text(-fit.ram_margin)} short")
     if fit.flash_margin < 0:
-        short.append(f"{_kb(fit.flash_needed)} of flash (model {stats.model_bytes:,} B + runtime code "
-                     f"{stats.code_allowance:,} B), board {board.name} has {_kb(fit.flash_available)}: "
-                     f"{_kb(-fit.flash_margin)} short")
+        short.append(f"{size_text(fit.flash_needed)} of flash (model {stats.model_bytes:,} B + runtime code "
+                     f"{stats.code_allowance:,} B), board {board.name} has {size_text(fit.flash_available)}: "
+                     f"{size_text(-fit.flash_margin)} short")
     bigger = [b.name for b in sorted(alternatives, key=lambda b: (b.ram_bytes, b.flash_bytes))
               if b.name != board.name and board_fit(stats, b, arena_bytes, ram_allowance).fits]
     hint = ("shrink the model: a smaller --input-size (activations grow with its square), a smaller --alpha "
@@ -322,7 +323,3 @@ def check_board_fit(stats: GraphStats, board: Board, arena_bytes: int | None = N
     if bigger:
         hint += "; or use a board where it fits: " + ", ".join(bigger)
     raise BoardFitError("model needs " + "; and ".join(short), hint=hint)
-
-
-def _kb(n: int) -> str:
-    return f"{n / 1024:,.1f} KiB"
