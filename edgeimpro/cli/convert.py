@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
+
+from edgeimpro.cli import import_tensorflow_quietly
 
 DEFAULT_SAMPLES = 200   # kept equal to edgeimpro.quantize.DEFAULT_SAMPLES (not imported: --help stays fast)
 
@@ -27,7 +28,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_tensorflow_quietly()
     from edgeimpro.quantize import convert_model
 
     def progress(msg: str) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+from edgeimpro.cli import import_tensorflow_quietly
 
 # Kept equal to edgeimpro.training (not imported here so `--help` does not load TensorFlow).
 ARCHS = ("seed-cnn", "mobilenet", "dscnn", "resnet8", "mobilenetv2")
@@ -52,7 +53,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_tensorflow_quietly()
     from edgeimpro.boards.registry import get_board
     from edgeimpro.preprocess import parse_size
     from edgeimpro.training import TrainConfig, train
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         weights=None if args.weights == "none" else args.weights,
     )
     result = train(args.data_dir, args.output, config, board=board, force=args.force,
-                   verbose=0 if args.quiet else 2, on_event=_print_event)
+                   verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),  # a live bar on a terminal
+                   on_event=_print_event)
     _print_summary(result)
     for warning in result.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)

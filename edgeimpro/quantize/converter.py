@@ -42,6 +42,7 @@ from edgeimpro.quantize.evaluate import AccuracyReport, compare_float_int8
 from edgeimpro.training.collapse import CollapseCheck, check_collapse, collapse_warning
 
 log = logging.getLogger(__name__)
+EVALUATION_PROGRESS_FROM = 200   # held-out images: below this the evaluation takes a few seconds
 
 DEFAULT_SAMPLES = 200
 DEBUG_SAMPLES = 32          # samples the QuantizationDebugger runs (per-layer error converges quickly)
@@ -129,7 +130,9 @@ def convert_model(model_path: Path | str, output: Path | str | None = None, *,
     prep_q = prep.with_quantization(in_scale, in_zp)
 
     say(f"float vs int8 on {len(held.x)} held-out images (int8 in tflite_micro, one image per invoke)")
-    accuracy = compare_float_int8(lambda x: _predict(model, x), tflite, graph, held.x, held.y, prep_q)
+    accuracy = compare_float_int8(lambda x: _predict(model, x), tflite, graph, held.x, held.y, prep_q,
+                                  progress=lambda done, total: say(f"  int8: {done:,} of {total:,} images")
+                                  if total >= EVALUATION_PROGRESS_FROM else None)
 
     collapse, warnings = _collapse_checks(training, accuracy, held.y, labels)
 

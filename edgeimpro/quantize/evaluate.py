@@ -57,15 +57,20 @@ class AccuracyReport:
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.endswith("_top1")}
 
 
+PROGRESS_STEPS = 10     # progress reports over one evaluation
+
+
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return (np.asarray(q, dtype=np.float32) - np.float32(zero_point)) * np.float32(scale)
 
 
 def compare_float_int8(float_predict: Callable[[np.ndarray], np.ndarray], tflite: bytes, graph: Graph,
-                       x: np.ndarray, y: np.ndarray, prep: Preprocessing) -> AccuracyReport:
+                       x: np.ndarray, y: np.ndarray, prep: Preprocessing,
+                       progress: Callable[[int, int], None] | None = None) -> AccuracyReport:
     """Top-1 of the float model and of the int8 model (tflite_micro) on the same preprocessed images.
 
     `x` is float (the shared preprocessing's output); `prep` carries the int8 input quantization.
+    `progress(done, total)` is called as the int8 images run (tflite_micro takes one image per invoke).
     """
     head = head_of(graph)
     runtime = _runtime_name()
@@ -76,7 +81,14 @@ def compare_float_int8(float_predict: Callable[[np.ndarray], np.ndarray], tflite
     out_scale, out_zp = graph.output_tensors[0].quantization.scalar
     ref = TflmReference(tflite)
     float_top1 = head.top1(float_predict(x))
-    int8_out = ref.run(prep.quantize(x)).reshape(-1, head.units)
+    xq = prep.quantize(x)
+    step = max(1, len(xq) // PROGRESS_STEPS)
+    parts = []
+    for start in range(0, len(xq), step):
+        parts.append(ref.run(xq[start:start + step]))
+        if progress is not None:
+            progress(min(start + step, len(xq)), len(xq))
+    int8_out = np.concatenate(parts).reshape(-1, head.units)
     int8_top1 = head.top1(dequantize(int8_out, out_scale, out_zp))
     y = np.asarray(y)
     return AccuracyReport(
