@@ -71,8 +71,8 @@ def format_report(r: InspectReport) -> str:
         lines += [
             f"board {b.board}: {verdict}",
             f"  flash  {b.flash_needed:>10,} B of {b.flash_available:>10,} B  margin {b.flash_margin:>+11,} B",
-            f"  RAM    {b.ram_needed:>10,} B of {b.ram_available:>10,} B  margin {b.ram_margin:>+11,} B"
-            f"  ({b.ram_basis})",
+            f"  RAM    {b.ram_needed:>10,} B of {b.ram_available:>10,} B  margin {b.ram_margin:>+11,} B",
+            f"         ({b.ram_basis})",
         ]
     return "\n".join(lines) + "\n"
 
