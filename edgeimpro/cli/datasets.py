@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     for cls, n in result.counts.items():
         print(f"  {cls:{width}}  {n}")
     if args.split == "train":
-        print(f"next: edgeimpro train {args.out_dir} -o runs/{args.name}; unseen images for compare or infer: "
+        print(f"next: edgeimpro train {args.out_dir} -o runs/{args.name}\n"
+              f"      unseen images, for compare or infer: "
               f"edgeimpro datasets demo {args.name} {args.out_dir}-test --split test")
     return 0
