@@ -47,6 +47,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from edgeimpro.errors import DataError, DependencyError, ModelError, UsageError
+from edgeimpro.graph.loader import read_model_bytes
 from edgeimpro.modelcard import ModelCard, class_names_for, find_card
 from edgeimpro.preprocess import IMAGE_SUFFIXES, Preprocessing
 from edgeimpro.references import Reference, TensorInfo, get_reference
@@ -377,12 +378,7 @@ class InferenceSession:
                  size: tuple[int, int] | None = None, color: str | None = None,
                  class_names: list[str] | None = None, fps_window: int = FPS_WINDOW) -> None:
         self.model_path = Path(model)
-        try:
-            data = self.model_path.read_bytes()
-        except FileNotFoundError:
-            raise ModelError(f"model file not found: {self.model_path}") from None
-        except IsADirectoryError:
-            raise ModelError(f"{self.model_path} is a folder; give the .tflite file") from None
+        data = read_model_bytes(self.model_path)
         self.runtime_name, self.runtime = open_runtime(data, runtime, threads)
         self.threads = threads
         if len(self.runtime.inputs) != 1:

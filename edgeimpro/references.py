@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edgeimpro.errors import DependencyError, EdgeImproError, ModelError, UsageError
-from edgeimpro.graph.loader import load_graph
+from edgeimpro.graph.loader import load_graph, read_model_bytes
 from edgeimpro.graph.model import Graph
 from edgeimpro.graph.validate import check_tflm_aborts
 
@@ -74,10 +74,7 @@ class Reference(Protocol):
 def _model_bytes(model: bytes | str | Path) -> bytes:
     if isinstance(model, (bytes, bytearray, memoryview)):
         return bytes(model)
-    try:
-        return Path(model).read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"model file not found: {model}") from None
+    return read_model_bytes(model)
 
 
 def _tensor_infos(graph: Graph, indices: list[int]) -> list[TensorInfo]:
@@ -338,7 +335,7 @@ def _child_result(proc: subprocess.CompletedProcess) -> ArenaMeasurement:
 
 def _measure_in_this_process(path: Path) -> ArenaMeasurement:
     runtime = _import_tflm()
-    data = path.read_bytes()
+    data = read_model_bytes(path)
     graph = load_graph(data)
     interp = _tflm_interpreter(runtime, data, _generous_arena(graph), preserve=False)
     with capture_c_stderr() as out:

@@ -105,6 +105,12 @@ def test_missing_file(tmp_path: Path) -> None:
         load_graph(tmp_path / "nope.tflite")
 
 
+def test_a_folder_is_refused_as_a_model(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"is a folder, not a \.tflite file") as e:
+        load_graph(tmp_path)
+    assert str(tmp_path) in str(e.value) and e.value.hint
+
+
 # ------------------------------------------------------------------------------------- validation
 
 

@@ -520,8 +520,8 @@ def export_aot(model_path: Path, out_dir: Path, measure_tflm: bool = True, *, la
     import json
 
     from edgeimpro.codegen import package
-    from edgeimpro.codegen.output import check_out_dir, read_model, write_export
-    from edgeimpro.graph.loader import load_graph
+    from edgeimpro.codegen.output import check_out_dir, write_export
+    from edgeimpro.graph.loader import load_graph, read_model_bytes
 
     model_path, out_dir = Path(model_path), Path(out_dir)
     check_out_dir(out_dir)
@@ -531,7 +531,7 @@ def export_aot(model_path: Path, out_dir: Path, measure_tflm: bool = True, *, la
         package.check_options(layout, core)
     elif name is not None or core is not None:
         raise UsageError("--name and --core need a layout (--layout cmake|platformio|arduino|zephyr)")
-    graph = load_graph(read_model(model_path))
+    graph = load_graph(read_model_bytes(model_path))
     stem = c_ident(model_path.stem, 40)
     result = generate_aot(graph, name or stem, source=model_path.name, prefix=name)
     files: dict[str, str | bytes]

@@ -7,18 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from edgeimpro.atomic import atomic_dir
-from edgeimpro.errors import ModelError, UsageError
+from edgeimpro.errors import UsageError
 
 MANIFEST = "edgeimpro_export.json"   # what was exported from what; marks the folder as ours
-
-
-def read_model(path: Path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"model file not found: {path}") from None
-    except IsADirectoryError:
-        raise ModelError(f"{path} is a folder, not a .tflite file") from None
 
 
 def check_out_dir(out_dir: Path) -> None:

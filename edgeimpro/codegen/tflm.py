@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from edgeimpro import __version__
-from edgeimpro.codegen.output import check_out_dir, read_model, write_export
+from edgeimpro.codegen.output import check_out_dir, write_export
 from edgeimpro.errors import ModelError, UsageError
 from edgeimpro.escape import c_comment, c_string, one_line
-from edgeimpro.graph.loader import load_graph
+from edgeimpro.graph.loader import load_graph, read_model_bytes
 from edgeimpro.graph.model import Graph, Tensor
 from edgeimpro.graph.validate import (
     TFLM_OPS,
@@ -130,7 +130,7 @@ def export_tflm(model_path: str | Path, out_dir: str | Path, layout: str = "plai
         raise UsageError(f"unknown layout {layout!r} for --target tflm", hint="use " + " or ".join(LAYOUTS))
     name = check_name(name) if name is not None else default_name(model_path)
     check_out_dir(out_dir)
-    data = read_model(model_path)
+    data = read_model_bytes(model_path)
     graph = load_graph(data)
     activations = validate_tflm(graph, supported_ops)
     ops = resolver_ops(graph, {k: TFLM_OPS[k] for k in TFLM_OPS if k in supported_ops})

@@ -42,7 +42,7 @@ from edgeimpro.compare.layers import layer_divergence
 from edgeimpro.compare.metrics import OutputQuant, diff_outputs, flat, top1
 from edgeimpro.compare.summary import FAIL_ON, primary_reference, summarize
 from edgeimpro.errors import DataError, ModelError, UsageError
-from edgeimpro.graph.loader import load_graph
+from edgeimpro.graph.loader import load_graph, read_model_bytes
 from edgeimpro.modelcard import class_names_for
 from edgeimpro.sources import Frame, Source
 
@@ -170,12 +170,7 @@ class Comparison:
         self.options = options
         self.say = status or (lambda msg: None)
         self.model_path = Path(model)
-        try:
-            self.data = self.model_path.read_bytes()
-        except FileNotFoundError:
-            raise ModelError(f"model file not found: {self.model_path}") from None
-        except IsADirectoryError:
-            raise ModelError(f"{self.model_path} is a folder; give the .tflite file") from None
+        self.data = read_model_bytes(self.model_path)
         self.graph = load_graph(self.data)
         self.preparer = InputPreparer(self.model_path, self.data, self.graph)
         outs = self.graph.output_tensors

@@ -26,18 +26,24 @@ _NP_DTYPES = {
 }
 
 
+def read_model_bytes(path: str | Path) -> bytes:
+    """The bytes of a model file. ModelError when it is missing or a folder; any other OSError (permissions,
+    I/O) propagates for the CLI to report with its path and hint."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"model file not found: {path}") from None
+    except IsADirectoryError:
+        raise ModelError(f"{path} is a folder, not a .tflite file", hint="give the .tflite file inside it") from None
+
+
 def load_graph(source: str | Path | bytes) -> Graph:
     """Parse a .tflite file (path or bytes) and check its structure (structure.py) before anyone reads it.
     Raises ModelError naming the file when it is not one, and the op or tensor when it is malformed."""
     name = "<bytes>"
     if isinstance(source, (str, Path)):
         name = str(source)
-        try:
-            buf = Path(source).read_bytes()
-        except FileNotFoundError:
-            raise ModelError(f"model file not found: {source}") from None
-        except IsADirectoryError:
-            raise ModelError(f"{source} is a folder, not a .tflite file") from None
+        buf = read_model_bytes(source)
     else:
         buf = bytes(source)
     if len(buf) < 8 or buf[4:8] != b"TFL3":
