@@ -94,3 +94,21 @@ def test_board_options_list_the_boards_that_make_sense(capsys: pytest.CaptureFix
     assert "{nucleo-l4r5zi,stm32f405}" in flash and "qemu-m4" not in flash   # QEMU boards are not flashed
     bench = " ".join(help_text(capsys, "bench").split())
     assert "{" + ",".join(sorted(BOARDS)) + "}" in bench
+
+
+@pytest.mark.parametrize("verb, before", [("infer", [str(TINY)]),
+                                          ("compare", ["--model", str(TINY), "--port", "loop://"])])
+def test_infer_and_compare_read_the_same_source_options(capsys: pytest.CaptureFixture[str], verb: str,
+                                                        before: list[str]) -> None:
+    from edgeimpro.cli.main import build_parser
+
+    argv = [verb, *before, "a.png", "--camera", "/dev/video3"]
+    args = build_parser(argv)[0].parse_args(argv)
+    assert (args.sources, args.camera, args.picamera, args.video) == (["a.png"], 3, False, None)
+    argv = [verb, *before, "--camera", "front"]
+    with pytest.raises(SystemExit) as e:
+        build_parser(argv)[0].parse_args(argv)
+    assert e.value.code == 2 and "camera must be a number N (or /dev/videoN), got 'front'" in capsys.readouterr().err
+    argv = [verb, *before, "--camera", "0", "--picamera"]
+    with pytest.raises(SystemExit):
+        build_parser(argv)[0].parse_args(argv)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from edgeimpro.boards.registry import BOARDS
+from edgeimpro.cli.sources import add_source_options
 from edgeimpro.errors import EdgeImproError, UsageError
 from edgeimpro.modelcard import read_class_names
 from edgeimpro.preprocess import DEFAULT_MAX_IMAGE_PIXELS, set_max_image_pixels
@@ -31,12 +32,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     dev.add_argument("--port", metavar="URL", help="the board's serial port or URL (/dev/ttyACM0, COM3, socket://host:port)")
     dev.add_argument("--emulate", metavar="BOARD", choices=sorted(b.name for b in BOARDS.values() if b.qemu_machine),
                      help="build (cached) and emulate firmware for the model on this QEMU board")
-    p.add_argument("sources", nargs="*", metavar="SOURCE",
-                   help="image files, folders (class subfolders give labels), .npy files (int8: model inputs), videos")
-    live = p.add_mutually_exclusive_group()
-    live.add_argument("--camera", type=int, metavar="N", help="OpenCV camera N (/dev/videoN)")
-    live.add_argument("--picamera", action="store_true", help="the Raspberry Pi camera module (picamera2)")
-    live.add_argument("--video", type=Path, metavar="FILE", help="a video file (OpenCV)")
+    add_source_options(p)
     p.add_argument("--labels", type=Path, metavar="FILE",
                    help="ground truth: a .npy of class indices, or a text file with one label per input (in order) "
                         "or name,label lines")

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from edgeimpro.cli.sources import add_source_options
 from edgeimpro.errors import DependencyError, UsageError
 from edgeimpro.modelcard import read_class_names
 from edgeimpro.preprocess import COLOR_MODES, DEFAULT_MAX_IMAGE_PIXELS, parse_size, set_max_image_pixels
@@ -29,12 +30,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
         "model; without one, size and colour come from the input tensor and the pixel scaling from its "
         "quantization (input range 0..1: pixel/255; 0..255: raw pixels; -1..1: pixel/127.5-1).")
     p.add_argument("model", type=Path, help="an int8 .tflite (model.json beside it is used when present)")
-    p.add_argument("sources", nargs="*", metavar="SOURCE",
-                   help="image files, folders, .npy tensors (int8: model inputs; uint8: images) or video files")
-    live = p.add_mutually_exclusive_group()
-    live.add_argument("--camera", type=_camera_index, metavar="N", help="OpenCV camera N (/dev/videoN)")
-    live.add_argument("--picamera", action="store_true", help="the Raspberry Pi camera module (picamera2)")
-    live.add_argument("--video", type=Path, metavar="FILE", help="a video file (OpenCV)")
+    add_source_options(p)
     p.add_argument("--top-k", type=int, default=3, metavar="K", help="classes to report per frame (default 3)")
     p.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: the runtime's)")
     p.add_argument("--runtime", choices=RUNTIME_CHOICES, default="auto",
@@ -51,13 +47,6 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
                    help="refuse image files with more pixels than this, a decompression-bomb guard "
                         "(default %(default)s)")
-
-
-def _camera_index(text: str) -> int:
-    t = text.removeprefix("/dev/video")
-    if not t.isdigit():
-        raise argparse.ArgumentTypeError(f"camera must be a number N (or /dev/videoN), got {text!r}")
-    return int(t)
 
 
 def run(args: argparse.Namespace) -> int:
