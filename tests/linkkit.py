@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 from conftest import ROOT, cached
 
+from edgeimpro.boards.registry import BOARDS
+
 FIXTURE_DIR = ROOT / "tests" / "fixtures" / "fixture_model"
 FIXTURE_TFLITE = FIXTURE_DIR / "fixture.tflite"
-QEMU_BOARDS = ("qemu-m4", "qemu-m7", "qemu-m55", "stm32f405")
+QEMU_BOARDS = tuple(b.name for b in BOARDS.values() if b.qemu_machine)
 
 
 def fixture_reference(x0: np.ndarray, x1: np.ndarray) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:

@@ -91,7 +91,12 @@ def test_board_options_list_the_boards_that_make_sense(capsys: pytest.CaptureFix
     from edgeimpro.boards.registry import BOARDS
 
     flash = " ".join(help_text(capsys, "flash").split())
-    assert "{nucleo-l4r5zi,stm32f405}" in flash and "qemu-m4" not in flash   # QEMU boards are not flashed
+    flashable = sorted(b.name for b in BOARDS.values() if b.flash_method)
+    assert "{" + ",".join(flashable) + "}" in flash and "qemu-m4" not in flash   # QEMU boards are not flashed
+    run = " ".join(help_text(capsys, "run").split())
+    emulated = [b.name for b in BOARDS.values() if b.qemu_machine]
+    assert "an emulated board: " + ", ".join(emulated) + " (firmware" in run
+    assert not any(b.name in run for b in BOARDS.values() if not b.qemu_machine)
     bench = " ".join(help_text(capsys, "bench").split())
     assert "{" + ",".join(sorted(BOARDS)) + "}" in bench
 

@@ -96,9 +96,8 @@ def test_a_model_too_big_for_the_board_is_refused_with_numbers(tmp_path) -> None
 
 @pytest.mark.qemu
 @needs_toolchain
-@pytest.mark.parametrize("board,target", [("qemu-m4", "qemu"), ("qemu-m7", "qemu"), ("qemu-m55", "qemu"),
-                                          ("stm32f405", "qemu"), ("stm32f405", "hardware"),
-                                          ("nucleo-l4r5zi", "hardware")])
+@pytest.mark.parametrize("board,target", [(b.name, "qemu") for b in BOARDS.values() if b.qemu_machine]
+                         + [(b.name, "hardware") for b in BOARDS.values() if b.flash_method])
 def test_firmware_without_a_model_is_small(board: str, target: str) -> None:
     out = cached(f"fw-null-{board}-{target}-{sources_digest(NULL_MODEL)}", lambda d: build_firmware(board, NULL_MODEL, d, target=target, jobs=2))
     size = json.loads((out / "size.json").read_text())

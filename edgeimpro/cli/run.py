@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeimpro.boards.registry import BOARDS
 from edgeimpro.errors import UsageError
 from edgeimpro.modelcard import write_atomic
 
@@ -18,8 +19,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inputs", type=Path, required=True,
                    help="X.npy (N, *input shape) int8, or .npz with input_0, input_1, ...")
     p.add_argument("--on", default="host",
-                   help="host (compiled with the host gcc), or an emulated board: qemu-m4, qemu-m7, qemu-m55, "
-                        "stm32f405 (firmware built on demand, cached)")
+                   help="host (compiled with the host gcc), or an emulated board: "
+                        + ", ".join(b.name for b in BOARDS.values() if b.qemu_machine)
+                        + " (firmware built on demand, cached)")
     p.add_argument("--port", default=None,
                    help="a real board's serial URL (/dev/ttyACM0, COM3, socket://host:port) running firmware "
                         "for this model")
