@@ -2,7 +2,9 @@
 
 Figures: flash (runtime code, model constants), RAM (arena, stack, the rest), instructions per inference
 on an emulated board (QEMU -icount: instructions, not cycles) or cycles on a real board, link throughput
-and wire efficiency, the RAM lower bound and TFLM's arena with the ratios.
+and wire efficiency, the RAM lower bound and TFLM's arena with the ratios; latency in milliseconds at the
+board's clock (an estimate from instructions on an emulated board, a lower bound; measured on a real one);
+with `layers`, the per-layer profile the firmware measures in its per-layer hook.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeimpro.graph.analysis import GraphStats
 from edgeimpro.graph.loader import load_graph
 
 # Measured on QEMU mps2-an386 (Cortex-M4, -O2, release builds), DESIGN.md §7, keyed by the model's sha256.
@@ -26,6 +29,7 @@ YARDSTICKS: dict[str, dict[str, Any]] = {
         "tflm_cmsis_instructions": 29_900_000, "tflm_code_bytes": 50_000, "tflm_arena_m4": 54_340},
 }
 CODE_SECTIONS = (".vectors", ".text", ".ARM.exidx")
+LATENCY_BASIS = {"instructions": "estimate from instructions (a lower bound)", "cycles": "measured"}
 
 
 @dataclass
@@ -37,7 +41,7 @@ class BenchResult:
 
 
 def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int = 5, seed: int = 0,
-                status=None) -> BenchResult:
+                layers: bool = False, status=None) -> BenchResult:
     from edgeimpro.codegen.aot import generate_aot, measure_tflm_arena_sizes
     from edgeimpro.graph.analysis import analyze
     from edgeimpro.link.bench import input_wire_bytes, measure
@@ -76,6 +80,7 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
             counts.append(r.count)
             kind = r.count_kind.name.lower()
         repeat = dev.infer(xs[0]).count       # the same input again: the count must repeat exactly
+        profiled = dev.infer(xs[0], profile=True) if layers else None
         link = measure(dev, xs[:2])
         info = dev.info()
     fig["count_kind"] = kind
@@ -84,8 +89,12 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
     fig["per_mac"] = round(fig["median_per_inference"] / stats.macs, 2) if stats.macs else None
     fig["spread"] = [min(counts), max(counts)]           # data-dependent branches (rounding, clamps)
     fig["repeatable"] = repeat == counts[0]
-    if kind == "cycles" and info.clock_hz:
+    if kind in LATENCY_BASIS and info.clock_hz:
+        fig["clock_hz"] = info.clock_hz
         fig["median_ms"] = round(1000 * fig["median_per_inference"] / info.clock_hz, 3)
+        fig["latency_basis"] = LATENCY_BASIS[kind]
+    if profiled is not None:
+        fig["layers"] = layer_profile(stats, profiled.layer_counts, profiled.count, counts[0])
     wire = input_wire_bytes(int(np.prod(shape)), info.max_payload)
     fig["link"] = {"round_trip_s": round(link.round_trip_s, 3),
                    "host_to_device_bytes_per_s": round(link.host_to_device_Bps),
@@ -101,3 +110,26 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
         if "firmware" in fig:
             fig["code_vs_tflm"] = round(fig["firmware"]["code_bytes"] / yard["tflm_code_bytes"], 3)
     return BenchResult(fig)
+
+
+def layer_profile(stats: GraphStats, layer_counts: list[int], profiled_total: int | None, plain_total: int) -> dict[str, Any]:
+    """The per-layer table and its check against the whole-inference counts of the same input.
+
+    `layer_counts` add up exactly to the count at the end of the last layer; `profiled_total` (the same
+    inference's count) exceeds that sum by the tail (the return from the model, the last counter read);
+    `plain_total` (that input without profiling) differs from `profiled_total` by the hook's cost that the
+    firmware cannot exclude (the call and the first counter read of every layer).
+    """
+    total = sum(layer_counts)
+    rows = []
+    for layer, count in zip(stats.layers, layer_counts, strict=True):
+        rows.append({"layer": layer.index, "op": layer.op, "output_shape": layer.output_shapes[0]
+                     if layer.output_shapes else [], "macs": layer.macs, "count": count,
+                     "per_mac": round(count / layer.macs, 2) if layer.macs else None,
+                     "share": round(count / total, 4) if total else 0.0})
+    out: dict[str, Any] = {"rows": rows, "sum": total, "profiled_total": profiled_total,
+                           "plain_total": plain_total}
+    if profiled_total is not None:
+        out["tail"] = profiled_total - total
+        out["hook_overhead"] = profiled_total - plain_total
+    return out

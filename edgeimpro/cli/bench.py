@@ -1,4 +1,4 @@
-"""`edgeimpro bench model.tflite --board NAME [--port URL] [--inputs N] [--json]`."""
+"""`edgeimpro bench model.tflite --board NAME [--port URL] [--inputs N] [--layers] [--json]`."""
 
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="board to build for and emulate, or the board at --port (default qemu-m4)")
     p.add_argument("--port", default=None, help="measure on a real board at this serial URL instead")
     p.add_argument("--inputs", type=int, default=5, help="inferences to count (default 5)")
+    p.add_argument("--layers", action="store_true",
+                   help="also profile every layer (op, output shape, MACs, count, per MAC, share of the total)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     from edgeimpro.bench import bench_model
 
-    res = bench_model(args.model, args.board, port=args.port, inputs=args.inputs,
+    res = bench_model(args.model, args.board, port=args.port, inputs=args.inputs, layers=args.layers,
                       status=lambda msg: print(msg, file=sys.stderr))
     f = res.figures
     if args.json:
@@ -46,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     again = "repeats exactly" if f["repeatable"] else "DID NOT REPEAT"
     print(f"  speed      {f['median_per_inference']:,} {f['count_kind']} per inference ({f['per_mac']} per MAC), "
           f"median of {len(f['per_inference'])} inputs, range {f['spread'][0]:,}-{f['spread'][1]:,}; the same input "
-          f"{again}" + (f"; {f['median_ms']} ms" if "median_ms" in f else ""))
+          f"{again}")
+    if "median_ms" in f:
+        print(f"  latency    {f['median_ms']} ms at {f['clock_hz'] / 1e6:g} MHz: {f['latency_basis']}")
     if y and "vs_tflm_reference_kernels" in f:
         print(f"             TFLM reference kernels {y['tflm_ref_instructions'] / 1e6:.1f} M -> "
               f"{f['vs_tflm_reference_kernels']:.3f} x; TFLM + CMSIS-NN {y['tflm_cmsis_instructions'] / 1e6:.1f} M"
@@ -54,4 +58,21 @@ def run(args: argparse.Namespace) -> int:
     ln = f["link"]
     print(f"  link       round trip {ln['round_trip_s']:.3f} s, host->device {rate_text(ln['host_to_device_bytes_per_s'])},"
           f" wire efficiency {100 * ln['wire_efficiency']:.2f}% (worst case {100 * ln['wire_efficiency_worst_case']:.2f}%)")
+    if "layers" in f:
+        print_layers(f["layers"], f["count_kind"])
     return 0
+
+
+def print_layers(prof: dict, kind: str) -> None:
+    print(f"\n  {'layer':>5}  {'op':<18} {'output':<14} {'MACs':>11} {kind:>12} {'per MAC':>8} {'share':>7}")
+    for r in prof["rows"]:
+        shape = "x".join(str(d) for d in r["output_shape"])
+        per_mac = f"{r['per_mac']:.2f}" if r["per_mac"] is not None else "-"
+        print(f"  {r['layer']:>5}  {r['op']:<18} {shape:<14} {r['macs']:>11,} {r['count']:>12,} {per_mac:>8} "
+              f"{100 * r['share']:>6.2f}%")
+    print(f"  {'total':>5}  {'':<18} {'':<14} {sum(r['macs'] for r in prof['rows']):>11,} {prof['sum']:>12,}")
+    if prof.get("profiled_total") is not None:
+        print(f"  check: the layers add up to {prof['sum']:,}; the profiled inference counted "
+              f"{prof['profiled_total']:,} ({prof['tail']:,} after the last layer);\n"
+              f"         the same input without profiling {prof['plain_total']:,} "
+              f"(hook overhead {prof['hook_overhead']:+,})")

@@ -180,6 +180,8 @@ _RESULT = layout("RESULT")
 _LAYERS = layout("LAYERS")
 _LAYER = layout("LAYER")
 _ERROR = layout("ERROR")
+_PROFILE = layout("PROFILE")
+_COUNTS = layout("COUNTS")
 _INFO = layout("INFO")
 _INFO_SLICE = layout("INFO_SLICE")
 _TENSOR = layout("TENSOR")
@@ -253,6 +255,34 @@ def parse_layer(payload: bytes) -> LayerSlice:
     if offset + len(data) > total:
         raise FrameError(f"LAYER slice {offset}+{len(data)} runs past its total {total}")
     return LayerSlice(layer, opcode, offset, total, data)
+
+
+def profile_payload(enabled: bool) -> bytes:
+    """PROFILE request: per-layer counts with every following inference (True) or not (False)."""
+    return _PROFILE.struct.pack(1 if enabled else 0)
+
+
+@dataclass(frozen=True)
+class CountsSlice:
+    first: int                  # layer index of counts[0]
+    total: int                  # layers in the model
+    counts: tuple[int, ...]
+
+
+def counts_payload(first: int, total: int, counts: list[int]) -> bytes:
+    return _COUNTS.struct.pack(first, total) + struct.pack(f"<{len(counts)}Q", *counts)
+
+
+def parse_counts(payload: bytes) -> CountsSlice:
+    _need(payload, _COUNTS.size, "COUNTS")
+    first, total = _COUNTS.struct.unpack_from(payload)
+    body = payload[_COUNTS.size:]
+    if len(body) % 8:
+        raise FrameError(f"COUNTS payload carries {len(body)} bytes of counts, not a multiple of 8")
+    n = len(body) // 8
+    if first + n > total:
+        raise FrameError(f"COUNTS slice {first}+{n} runs past its total {total} layers")
+    return CountsSlice(first, total, struct.unpack(f"<{n}Q", body))
 
 
 @dataclass(frozen=True)

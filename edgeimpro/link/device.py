@@ -3,6 +3,7 @@
     with Device.open("socket://127.0.0.1:4444", model="model.tflite") as dev:
         print(dev.info().board)
         result = dev.infer(x)             # Result(outputs=[...], instructions=... | cycles=...)
+        result = dev.infer(x, profile=True)   # + result.layer_counts: the count of each layer
 
 Every answer is CRC-checked; a corrupt or missing answer is retried a bounded number of times (the whole
 inference when the corruption hit its INVOKE), and a result is built only from intact frames.
@@ -35,11 +36,13 @@ from edgeimpro.link.codec import (
     encode_frame,
     layers_payload,
     parse_ack,
+    parse_counts,
     parse_error,
     parse_info,
     parse_info_slice,
     parse_layer,
     parse_result,
+    profile_payload,
 )
 from edgeimpro.link.protocol import (
     LINK_ERRORS,
@@ -142,6 +145,9 @@ class Result:
     count_kind: CountKind
     seconds: float = 0.0                      # host wall time of the exchange
     layers: dict[int, LayerOutput] = field(default_factory=dict)
+    # with profile=True: layer k's count (same kind as `count`); they add up to the count at the end of the
+    # last layer, which is at most `count` (the rest is the return from the model and the final reading)
+    layer_counts: list[int] = field(default_factory=list)
 
     @property
     def instructions(self) -> int | None:
@@ -384,9 +390,27 @@ class Device:
                  + (f"edgeimpro emulate --board {info.board} build" if info.build_target == BuildTarget.QEMU
                     else f"edgeimpro flash --board {info.board} build/firmware.elf"))
 
-    def infer(self, inputs: np.ndarray | Sequence[np.ndarray]) -> Result:
-        """Runs one inference on int8 inputs shaped as INFO says (one array, or one per model input)."""
-        return self._infer(self._pack_inputs(inputs), None)
+    def infer(self, inputs: np.ndarray | Sequence[np.ndarray], *, profile: bool = False) -> Result:
+        """Runs one inference on int8 inputs shaped as INFO says (one array, or one per model input).
+
+        With `profile`, the firmware also reads its counter in the per-layer hook and the result carries
+        every layer's count in `Result.layer_counts` (the hook's own time is excluded, approximately)."""
+        data = self._pack_inputs(inputs)
+        if not profile:
+            return self._infer(data, None)
+        info = self.info()
+        if not info.layer_hook:
+            raise LinkError("the firmware was built without the layer hook, which the per-layer profile uses",
+                            hint="rebuild with the default options (EIP_LAYER_HOOK is on unless disabled)")
+        ack = self._request(MsgType.PROFILE, profile_payload(True), MsgType.ACK, self.timeouts.ack)
+        if parse_ack(ack.payload) != info.num_layers:
+            raise LinkError(f"the firmware profiles {parse_ack(ack.payload)} layers, INFO says {info.num_layers}")
+        try:
+            result = self._infer(data, None, profile=True)
+        finally:
+            with contextlib.suppress(EdgeImproError):   # best effort: an error in flight is the one to report
+                self._request(MsgType.PROFILE, profile_payload(False), MsgType.ACK, self.timeouts.ack)
+        return result
 
     def layers(self, inputs: np.ndarray | Sequence[np.ndarray], layers: Iterable[int] | None = None) -> Result:
         """Runs one inference and returns, besides the outputs, the output of each chosen layer (all: None)
@@ -429,7 +453,7 @@ class Device:
             parts.append(np.ascontiguousarray(a).tobytes())
         return b"".join(parts)
 
-    def _infer(self, data: bytes, layers: list[int] | None) -> Result:
+    def _infer(self, data: bytes, layers: list[int] | None, *, profile: bool = False) -> Result:
         info = self.info()
         step = info.max_payload - _CHUNK_HEADER
         # every chunk but the last goes in INPUT frames (each acknowledged), the last one rides on INVOKE
@@ -446,7 +470,7 @@ class Device:
                     if parse_ack(ack.payload) != offset + len(chunk):
                         raise _Retry(f"ACK says {parse_ack(ack.payload)} bytes, expected {offset + len(chunk)}")
                     self.stats.input_bytes += len(chunk)
-                result = self._invoke(chunk_payload(last_start, data[last_start:]), info, layers)
+                result = self._invoke(chunk_payload(last_start, data[last_start:]), info, layers, profile)
                 self.stats.input_bytes += len(data) - last_start
                 result.seconds = time.monotonic() - started
                 return result
@@ -467,13 +491,14 @@ class Device:
         raise LinkError(f"no intact result from {self.url} after {budget.used + budget.link} resends ({last})",
                         hint="check the cable and baud rate; raise Timeouts(invoke=...) for a slow model")
 
-    def _invoke(self, payload: bytes, info: DeviceInfo, layers: list[int] | None) -> Result:
+    def _invoke(self, payload: bytes, info: DeviceInfo, layers: list[int] | None, profile: bool = False) -> Result:
         seq = self._send(MsgType.INVOKE, payload)
         total = info.output_bytes
         out = bytearray()
         count: int | None = None
         kind = CountKind.NONE
         dumps: dict[int, tuple[int, bytearray, int]] = {}
+        layer_counts: list[int] = []
         deadline = Deadline(self.timeouts.invoke)
         while True:
             frame = self._await(seq, deadline)
@@ -485,6 +510,13 @@ class Device:
                     if s.offset != len(buf) or s.total != expect_total:
                         raise FrameError(f"LAYER {s.layer} slice at {s.offset}, expected {len(buf)}")
                     buf += s.data
+                    continue
+                if frame.type == MsgType.COUNTS:
+                    c = parse_counts(frame.payload)
+                    if c.first != len(layer_counts) or c.total != info.num_layers:
+                        raise FrameError(f"COUNTS slice {c.first}/{c.total}, expected {len(layer_counts)}/"
+                                         f"{info.num_layers}")
+                    layer_counts += c.counts
                     continue
                 if frame.type != MsgType.RESULT:
                     raise FrameError(f"unexpected {frame.msg!r} while waiting for RESULT")
@@ -508,7 +540,11 @@ class Device:
         if layers is not None and set(layer_out) != set(layers):
             self.stats.corrupt_frames += 1
             raise _Retry(f"layers {sorted(set(layers) - set(layer_out))} missing or incomplete")
-        return Result(outputs, None if kind == CountKind.NONE else count, kind, layers=layer_out)
+        if profile and len(layer_counts) != info.num_layers:
+            self.stats.corrupt_frames += 1
+            raise _Retry(f"per-layer counts for {len(layer_counts)} of {info.num_layers} layers")
+        return Result(outputs, None if kind == CountKind.NONE else count, kind, layers=layer_out,
+                      layer_counts=layer_counts)
 
     def _ack_timeout(self, nbytes: int) -> float:
         return self.timeouts.ack + self._wire_time(nbytes)

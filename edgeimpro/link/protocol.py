@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-PROTOCOL_VERSION = 2                     # 2: INFO is sent in slices (INFO_SLICE), like RESULT
+PROTOCOL_VERSION = 3                     # 2: INFO in slices (INFO_SLICE); 3: PROFILE and COUNTS (per-layer counts)
 
 # Frame = COBS(header ‖ payload ‖ CRC-32 little-endian) followed by a 0x00 delimiter.
 HEADER_FIELDS = (("version", "B"), ("type", "B"), ("seq", "H"), ("length", "H"))
@@ -36,6 +36,8 @@ class MsgType(enum.IntEnum):
     LAYERS = 0x07    # host -> device: u16 n + n x u16 layer indices (n = 0xFFFF: all); answered by ACK
     LAYER = 0x08     # device -> host: a slice of one layer's output tensor
     ERROR = 0x09     # device -> host: u16 code, i32 detail, UTF-8 text
+    PROFILE = 0x0A   # host -> device: u8 enabled; answered by ACK (layers profiled: num_layers or 0)
+    COUNTS = 0x0B    # device -> host: a slice of the per-layer counts of the inference (before RESULT)
 
 
 class ErrorCode(enum.IntEnum):
@@ -102,6 +104,8 @@ LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "LAYERS": (("count", "H"),),                                    # then count x u16
     "LAYER": (("layer", "H"), ("opcode", "H"), ("offset", "I"), ("total", "I")),        # then data
     "ERROR": (("code", "H"), ("detail", "i")),                      # then text
+    "PROFILE": (("enabled", "B"),),
+    "COUNTS": (("first", "H"), ("total", "H")),                     # then n x u64: layers first..first+n-1
     # Each INFO frame: this, then a slice of the INFO record (the host reassembles it by offset/total).
     "INFO_SLICE": (("offset", "I"), ("total", "I")),
     # INFO record fixed part; then 5 strings (u8 length + bytes): firmware version, board, core, model name,

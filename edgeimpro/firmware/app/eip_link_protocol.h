@@ -3,7 +3,7 @@
 #ifndef EIP_LINK_PROTOCOL_H
 #define EIP_LINK_PROTOCOL_H
 
-#define EIP_LINK_VERSION 2
+#define EIP_LINK_VERSION 3
 #define EIP_LINK_HEADER_BYTES 6
 #define EIP_LINK_CRC_BYTES 4
 #define EIP_LINK_DEFAULT_MAX_PAYLOAD 4096
@@ -27,6 +27,8 @@ typedef enum {
     EIP_MSG_LAYERS = 0x07,
     EIP_MSG_LAYER = 0x08,
     EIP_MSG_ERROR = 0x09,
+    EIP_MSG_PROFILE = 0x0A,
+    EIP_MSG_COUNTS = 0x0B,
 } eip_msg_type_t;
 
 typedef enum {
@@ -111,6 +113,15 @@ typedef enum {
 #define EIP_ERROR_CODE 0
 #define EIP_ERROR_DETAIL 2
 #define EIP_ERROR_SIZE 6
+
+/* PROFILE payload fixed part */
+#define EIP_PROFILE_ENABLED 0
+#define EIP_PROFILE_SIZE 1
+
+/* COUNTS payload fixed part */
+#define EIP_COUNTS_FIRST 0
+#define EIP_COUNTS_TOTAL 2
+#define EIP_COUNTS_SIZE 4
 
 /* INFO_SLICE payload fixed part */
 #define EIP_INFO_SLICE_OFFSET 0

@@ -3,7 +3,7 @@
  * model runs in place, and outputs and layer tensors are streamed from the arena. Every frame it sends
  * (INFO, RESULT and LAYER in slices, ERROR with its text cut to fit) holds at most EIP_LINK_MAX_PAYLOAD
  * bytes, the size the host learns from INFO. Every bad frame is answered with ERROR; nothing the host sends
- * can stop it.
+ * can stop it. The per-layer hook serves both layer dumps (LAYERS) and the per-layer profile (PROFILE).
  */
 #include "eip_server.h"
 
@@ -27,6 +27,7 @@ _Static_assert(EIP_MODEL_NUM_LAYERS < 0xFFFF, "layer indices are 16-bit on the w
 #define INFO_SLICE (EIP_LINK_MAX_PAYLOAD - EIP_INFO_SLICE_SIZE)
 #define RESULT_SLICE (EIP_LINK_MAX_PAYLOAD - EIP_RESULT_SIZE)
 #define LAYER_SLICE (EIP_LINK_MAX_PAYLOAD - EIP_LAYER_SIZE)
+#define COUNTS_SLICE ((EIP_LINK_MAX_PAYLOAD - EIP_COUNTS_SIZE) / 8u)   /* u64 counts per COUNTS frame */
 #define ERROR_TEXT_MAX (EIP_LINK_MAX_PAYLOAD - EIP_ERROR_SIZE)
 
 static const char *const link_error_text[EIP_LINK_ERR_COUNT] = EIP_LINK_ERROR_STRINGS;
@@ -41,6 +42,8 @@ static struct {
     uint64_t excluded;       /* counter ticks spent sending layer frames during invoke */
 #ifdef EIP_LAYER_HOOK
     uint8_t layer_selected[(EIP_MODEL_NUM_LAYERS + 7) / 8];
+    uint8_t profiling;
+    uint64_t layer_end[EIP_MODEL_NUM_LAYERS];   /* counter ticks (less `excluded`) when layer k ended */
 #endif
 } server;
 
@@ -254,13 +257,8 @@ static int layer_is_selected(int layer)
     return layer >= 0 && layer < EIP_MODEL_NUM_LAYERS && (server.layer_selected[layer >> 3] & (1u << (layer & 7)));
 }
 
-static void on_layer(int layer, int opcode, const int8_t *output, uint32_t bytes, void *ctx)
+static void send_layer(int layer, int opcode, const int8_t *output, uint32_t bytes)
 {
-    (void)ctx;
-    if (!layer_is_selected(layer)) {
-        return;
-    }
-    uint64_t start = eip_counter_read();
     uint32_t offset = 0;
     do {
         uint32_t take = bytes - offset < LAYER_SLICE ? bytes - offset : LAYER_SLICE;
@@ -273,7 +271,46 @@ static void on_layer(int layer, int opcode, const int8_t *output, uint32_t bytes
         eip_tx_end(&server.tx);
         offset += take;
     } while (offset < bytes);
+}
+
+/* After every layer: records when it ended (profiling) and sends its output (selected layers). The time
+ * spent here after the first counter read is excluded from the counts. */
+static void on_layer(int layer, int opcode, const int8_t *output, uint32_t bytes, void *ctx)
+{
+    (void)ctx;
+    int selected = layer_is_selected(layer);
+    if (!selected && !server.profiling) {
+        return;
+    }
+    uint64_t start = eip_counter_read();
+    if (server.profiling && layer >= 0 && layer < EIP_MODEL_NUM_LAYERS) {
+        server.layer_end[layer] = start - server.excluded;
+    }
+    if (selected) {
+        send_layer(layer, opcode, output, bytes);
+    }
     server.excluded += eip_counter_read() - start;
+}
+
+/* The per-layer counts: layer k's is count(end of k) - count(end of k-1), both measured from the start, so
+ * they add up exactly to the count at the end of the last layer. */
+static void send_counts(void)
+{
+    uint64_t before = 0;
+    uint32_t first = 0;
+    do {
+        uint32_t n = EIP_MODEL_NUM_LAYERS - first < COUNTS_SLICE ? EIP_MODEL_NUM_LAYERS - first : COUNTS_SLICE;
+        begin(EIP_MSG_COUNTS, EIP_COUNTS_SIZE + 8u * n);
+        eip_tx_u16(&server.tx, (uint16_t)first);
+        eip_tx_u16(&server.tx, (uint16_t)EIP_MODEL_NUM_LAYERS);
+        for (uint32_t k = first; k < first + n; k++) {
+            uint64_t end = eip_counter_to_count(server.layer_end[k]);
+            eip_tx_u64(&server.tx, end > before ? end - before : 0);
+            before = end > before ? end : before;
+        }
+        eip_tx_end(&server.tx);
+        first += n;
+    } while (first < EIP_MODEL_NUM_LAYERS);
 }
 #endif
 
@@ -327,6 +364,9 @@ static void handle_invoke(const uint8_t *payload, uint32_t length)
         outputs[i] = (int8_t *)eip_model_output_ptr(i);   /* outputs stay in the arena: no copy */
     }
     server.excluded = 0;
+#ifdef EIP_LAYER_HOOK
+    memset(server.layer_end, 0, sizeof server.layer_end);
+#endif
     eip_counter_start();
     eip_status_t status = eip_model_invoke_n(inputs, outputs);
     uint64_t count = eip_counter_to_count(eip_counter_read() - server.excluded);
@@ -334,7 +374,28 @@ static void handle_invoke(const uint8_t *payload, uint32_t length)
         send_error(server.seq, EIP_LINK_ERR_MODEL_FAILED, (int32_t)status, eip_status_str(status));
         return;
     }
+#ifdef EIP_LAYER_HOOK
+    if (server.profiling) {
+        send_counts();
+    }
+#endif
     send_results(count);
+}
+
+static void handle_profile(const uint8_t *payload, uint32_t length)
+{
+#ifdef EIP_LAYER_HOOK
+    if (length != EIP_PROFILE_SIZE || payload[EIP_PROFILE_ENABLED] > 1) {
+        send_error(server.seq, EIP_LINK_ERR_BAD_PAYLOAD, (int32_t)length, 0);
+        return;
+    }
+    server.profiling = payload[EIP_PROFILE_ENABLED];
+    send_ack(server.profiling ? EIP_MODEL_NUM_LAYERS : 0);
+#else
+    (void)payload;
+    (void)length;
+    send_error(server.seq, EIP_LINK_ERR_NO_LAYER_HOOK, 0, 0);
+#endif
 }
 
 static void handle_layers(const uint8_t *payload, uint32_t length)
@@ -395,6 +456,9 @@ static void dispatch(const eip_frame_t *frame)
         break;
     case EIP_MSG_LAYERS:
         handle_layers(frame->payload, frame->length);
+        break;
+    case EIP_MSG_PROFILE:
+        handle_profile(frame->payload, frame->length);
         break;
     default:
         send_error(server.seq, EIP_LINK_ERR_UNKNOWN_TYPE, frame->type, 0);
