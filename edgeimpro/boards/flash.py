@@ -59,8 +59,20 @@ def _check_built_for(board: Board, elf: Path) -> None:
                          hint=f"rebuild: edgeimpro build --board {board.name} --target hardware ...")
 
 
+def pyocd_target(board: Board) -> str:
+    """The board's pyOCD target type (`pyocd:<target>` in the registry), "" if it has none."""
+    return board.flash_method.split(":", 1)[1] if board.flash_method and board.flash_method.startswith("pyocd:") else ""
+
+
+def pack_install_hint(board: Board) -> str:
+    """pyOCD builds in neither stm32f405rg nor stm32l4r5zitx: their CMSIS device pack is installed once."""
+    target = pyocd_target(board)
+    return (f"pyOCD needs the device pack for {target}, once per machine: pyocd pack install {target}"
+            if target else "")
+
+
 def pyocd_command(board: Board, elf: Path, probe: str | None) -> list[str]:
-    target = board.flash_method.split(":", 1)[1] if board.flash_method else ""
+    target = pyocd_target(board)
     exe = shutil.which("pyocd")
     cmd = [exe] if exe else [sys.executable, "-m", "pyocd"]
     cmd += ["flash", "--target", target, "--format", "elf"]
@@ -88,17 +100,20 @@ def _available(tool: str) -> bool:
 
 def _diagnose(tool: str, board: Board, output: str) -> tuple[str, str]:
     low = output.lower()
-    target = board.flash_method.split(":", 1)[1] if board.flash_method else "?"
+    target = pyocd_target(board) or "?"
     no_probe = ("no connected debug probes", "no available debug probe", "unable to find a matching",
                 "open failed", "error: libusb")
     if any(s in low for s in no_probe):
         return ("no debug probe found",
                 "connect the board's ST-LINK USB port; on Linux install the probe's udev rules or run as root")
     if ("target type" in low and "not recognized" in low) or "unknown target" in low:
-        return (f"{tool} does not know target {target}", f"install its pack: pyocd pack install {target}")
+        return (f"{tool} does not know target {target} (it is not built into pyOCD)", pack_install_hint(board))
     if "idcode" in low or "wrong target" in low or "unexpected device id" in low:
         return (f"the connected chip is not a {board.name} ({target})",
                 "check --board, or which board is plugged in (pyocd list)")
+    if tool == "pyocd":
+        return (f"{tool} failed", f"run the command by hand to see everything; if not done yet, "
+                                  f"{pack_install_hint(board)}")
     return (f"{tool} failed", "run the command by hand to see everything")
 
 

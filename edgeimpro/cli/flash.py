@@ -6,11 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from edgeimpro.boards.flash import TOOLS, flash_firmware
+from edgeimpro.boards.flash import TOOLS, flash_firmware, pyocd_target
 from edgeimpro.boards.registry import BOARDS
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
+    targets = sorted({t for b in BOARDS.values() if (t := pyocd_target(b))})
+    p.epilog = ("pyOCD does not build in these boards' targets: install each device pack once, "
+                + "; ".join(f"pyocd pack install {t}" for t in targets) + ".")
     p.add_argument("firmware", type=Path, help="firmware.elf, or the build folder holding it")
     p.add_argument("--board", required=True, choices=sorted(n for n, b in BOARDS.items() if b.flash_method),
                    help="the real board on the probe (emulated boards run with `edgeimpro emulate`)")

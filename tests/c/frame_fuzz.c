@@ -162,6 +162,8 @@ void eip_uart_write(const uint8_t *data, uint32_t n)
 
 /* ---- the rest of the board ---- */
 
+uint32_t eip_board_clock_hz = EIP_BOARD_CLOCK_HZ;
+
 void eip_board_init(void) {}
 
 void eip_uart_init(uint32_t kernel_clock_hz, uint32_t baud)

@@ -176,7 +176,7 @@ static void put_info(info_writer_t *w)
     w_u8(w, EIP_MODEL_NUM_OUTPUTS);
     w_u8(w, layer_hook);
     w_u16(w, EIP_LINK_MAX_PAYLOAD);
-    w_u32(w, EIP_BOARD_CLOCK_HZ);
+    w_u32(w, eip_board_clock_hz);   /* the clock it runs at, not the registry's target */
     w_u32(w, EIP_MODEL_ARENA_BYTES);
     w_u32(w, EIP_MODEL_WEIGHTS_BYTES);
     w_u16(w, EIP_MODEL_FORMAT_VERSION);

@@ -4,6 +4,8 @@
  */
 #include "eip_board.h"
 
+uint32_t eip_board_clock_hz = EIP_BOARD_CLOCK_HZ;   /* fixed: QEMU models no clock tree */
+
 void eip_board_init(void)
 {
     eip_uart_init(EIP_BOARD_CLOCK_HZ, EIP_BOARD_UART_BAUD);

@@ -10,6 +10,7 @@
 #define DWT_CYCCNT (*(volatile uint32_t *)0xE0001004u)
 #define DWT_LAR (*(volatile uint32_t *)0xE0001FB0u)
 #define DWT_CTRL_CYCCNTENA (1u << 0)
+#define DWT_LAR_KEY 0xC5ACCE55u
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
@@ -29,11 +30,20 @@ void SysTick_Handler(void)
     last = now;
 }
 
-void eip_counter_init(void)
+/*
+ * A debugger may switch the counter off at any time: pyOCD writes DEMCR = 0 when it disconnects after
+ * `pyocd flash` (the chip keeps running), which stops CYCCNT until a power cycle. So every start turns it on.
+ */
+static void cyccnt_enable(void)
 {
     DEMCR |= DEMCR_TRCENA;
-    DWT_LAR = 0xC5ACCE55u;   /* unlocks the DWT on cores that have the lock (Cortex-M7); ignored elsewhere */
+    DWT_LAR = DWT_LAR_KEY;   /* unlocks the DWT on cores that have the lock (Cortex-M7); ignored elsewhere */
     DWT_CTRL |= DWT_CTRL_CYCCNTENA;
+}
+
+void eip_counter_init(void)
+{
+    cyccnt_enable();
     SYST_RVR = 0xFFFFFFu;
     SYST_CVR = 0;
     SYST_CSR = CSR_ENABLE | CSR_TICKINT | CSR_CLKSOURCE_CPU;   /* samples CYCCNT every 2^24 cycles */
@@ -41,6 +51,7 @@ void eip_counter_init(void)
 
 void eip_counter_start(void)
 {
+    cyccnt_enable();
     __asm volatile("cpsid i" ::: "memory");
     DWT_CYCCNT = 0;
     last = 0;

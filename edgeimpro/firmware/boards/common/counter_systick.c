@@ -1,7 +1,9 @@
 /*
  * Instruction counter for QEMU: under -icount shift=0 one guest instruction is 1 ns of virtual time, so
  * SysTick on the processor clock ticks once per 1e9 / EIP_BOARD_CLOCK_HZ instructions, repeatably
- * (DESIGN.md §3). The 24-bit counter is extended to 64 bits by its wrap interrupt.
+ * (DESIGN.md §3). The 24-bit counter is extended to 64 bits by its wrap interrupt. QEMU's SysTick runs at
+ * the machine's fixed clock (the registry's) whatever the guest writes to its stub RCC: hence
+ * EIP_BOARD_CLOCK_HZ here, not eip_board_clock_hz.
  */
 #include "eip_board.h"
 

@@ -22,7 +22,7 @@ void eip_board_fatal(uint32_t code)
 void eip_board_fatal(uint32_t code)
 {
     (void)code;
-    eip_uart_flush();   /* the ERROR FAULT frame's last bytes are still in the transmitter */
+    eip_uart_flush();   /* the ERROR FAULT frame's last bytes are still in the transmitter (a bounded wait) */
     __asm volatile("dsb" ::: "memory");
     SCB_AIRCR = AIRCR_VECTKEY | AIRCR_SYSRESETREQ;
     __asm volatile("dsb" ::: "memory");

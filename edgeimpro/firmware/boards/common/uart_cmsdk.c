@@ -21,7 +21,11 @@ void eip_uart_init(uint32_t kernel_clock_hz, uint32_t baud)
 void eip_uart_write(const uint8_t *data, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
+        uint32_t spins = 0;
         while (UART_STATE & STATE_TX_FULL) {
+            if (++spins == EIP_UART_WAIT_SPINS) {
+                return;   /* never empties: the UART is not clocked (a fault at boot); drop the rest */
+            }
         }
         UART_DATA = data[i];
     }

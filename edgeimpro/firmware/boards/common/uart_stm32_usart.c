@@ -23,7 +23,11 @@ void eip_uart_init(uint32_t kernel_clock_hz, uint32_t baud)
 void eip_uart_write(const uint8_t *data, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
+        uint32_t spins = 0;
         while (!(USART_SR & SR_TXE)) {
+            if (++spins == EIP_UART_WAIT_SPINS) {
+                return;   /* never empties: the UART is not clocked (a fault at boot); drop the rest */
+            }
         }
         USART_DR = data[i];
     }
@@ -32,7 +36,7 @@ void eip_uart_write(const uint8_t *data, uint32_t n)
 void eip_uart_flush(void)
 {
     /* bounded: a UART that was never clocked reads 0 and must not stop the reset */
-    for (uint32_t spins = 0; spins < 1000000u && !(USART_SR & SR_TC); spins++) {
+    for (uint32_t spins = 0; spins < EIP_UART_WAIT_SPINS && !(USART_SR & SR_TC); spins++) {
     }
 }
 

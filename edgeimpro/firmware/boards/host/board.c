@@ -9,6 +9,8 @@
 
 #include "eip_board.h"
 
+uint32_t eip_board_clock_hz = EIP_BOARD_CLOCK_HZ;
+
 void eip_board_init(void) { eip_uart_init(0, 0); }
 
 void eip_uart_init(uint32_t kernel_clock_hz, uint32_t baud)

@@ -28,7 +28,20 @@
 #define GPIOG_AFRL REG(0x48001820u)
 #define GPIOG_AFRH REG(0x48001824u)
 
-#define HSI16_HZ 16000000u
+#define HSI16_HZ 16000000u   /* LPUART1's kernel clock */
+#define MSI_RESET_HZ 4000000u   /* the reset clock: MSI range 6 */
+#define PLL_HZ 120000000u
+
+#if EIP_BOARD_CLOCK_SETUP
+_Static_assert(PLL_HZ == EIP_BOARD_CLOCK_HZ, "clock_setup() must reach the registry's clock_hz");
+#endif
+
+/* RM0432 LPUART: BRR = 256 x fck / baud must lie within 0x300..0xFFFFF (3,907..5,333,333 baud from HSI16). */
+_Static_assert(256ull * HSI16_HZ / EIP_BOARD_UART_BAUD >= 0x300u &&
+               256ull * HSI16_HZ / EIP_BOARD_UART_BAUD <= 0xFFFFFu,
+               "LPUART1 cannot make the registry's uart_baud from HSI16 (BRR outside 0x300..0xFFFFF)");
+
+uint32_t eip_board_clock_hz = MSI_RESET_HZ;
 
 #if EIP_BOARD_CLOCK_SETUP
 static void clock_setup(void)
@@ -44,13 +57,16 @@ static void clock_setup(void)
     RCC_CR |= 1u << 24;                      /* PLLON */
     while (!(RCC_CR & (1u << 25))) {
     }
-    /* Above 80 MHz the switch goes through AHB /2 for at least 1 us (RM0432 clock switching rule). */
-    RCC_CFGR = (RCC_CFGR & ~0xF3u) | (8u << 4) | 3u;
-    while ((RCC_CFGR & (3u << 2)) != (3u << 2)) {
+    /* Above 80 MHz the switch goes through AHB /2 for at least 1 us (RM0432 clock switching rule);
+       prescalers before the switch, as ST's drivers do: AHB /2, APB1 /1, APB2 /1 */
+    RCC_CFGR = (RCC_CFGR & ~0x3FF0u) | (8u << 4);
+    RCC_CFGR = (RCC_CFGR & ~3u) | 3u;        /* SW: system clock = PLL */
+    while ((RCC_CFGR & (3u << 2)) != (3u << 2)) {   /* SWS */
     }
     for (volatile uint32_t i = 0; i < 200u; i++) {
     }
     RCC_CFGR &= ~0xF0u;                      /* AHB /1: 120 MHz */
+    eip_board_clock_hz = PLL_HZ;
 }
 #endif
 

@@ -23,11 +23,23 @@
 #define GPIOA_PUPDR REG(0x4002000Cu)
 #define GPIOA_AFRH REG(0x40020024u)
 
+#define HSI_HZ 16000000u    /* the reset clock: HSI, no prescalers */
+#define PLL_HZ 168000000u
+#define APB2_HZ_AFTER_SETUP 84000000u
+
 #if EIP_BOARD_CLOCK_SETUP
-#define APB2_HZ 84000000u   /* USART1's clock after clock_setup() */
+#define APB2_HZ APB2_HZ_AFTER_SETUP   /* USART1's clock after clock_setup() */
+_Static_assert(PLL_HZ == EIP_BOARD_CLOCK_HZ, "clock_setup() must reach the registry's clock_hz");
 #else
-#define APB2_HZ 16000000u   /* the reset clock: HSI, no prescalers */
+#define APB2_HZ HSI_HZ
 #endif
+
+/* USART1 oversampling by 16: BRR = fck / baud holds a 12-bit mantissa and a 4-bit fraction (RM0090). */
+_Static_assert((APB2_HZ + EIP_BOARD_UART_BAUD / 2u) / EIP_BOARD_UART_BAUD >= 16u &&
+               (APB2_HZ + EIP_BOARD_UART_BAUD / 2u) / EIP_BOARD_UART_BAUD <= 0xFFFFu,
+               "USART1 cannot make the registry's uart_baud from its clock (BRR outside 16..0xFFFF)");
+
+uint32_t eip_board_clock_hz = HSI_HZ;
 
 #if EIP_BOARD_CLOCK_SETUP
 static void clock_setup(void)
@@ -46,10 +58,12 @@ static void clock_setup(void)
     RCC_CR |= 1u << 24;                      /* PLLON */
     while (!(RCC_CR & (1u << 25))) {
     }
-    /* AHB /1, APB1 /4 (42 MHz), APB2 /2 (84 MHz), system clock = PLL */
-    RCC_CFGR = (RCC_CFGR & ~0xFCF3u) | (5u << 10) | (4u << 13) | 2u;
-    while ((RCC_CFGR & (3u << 2)) != (2u << 2)) {
+    /* prescalers before the switch (as ST's drivers do): AHB /1, APB1 /4 (42 MHz), APB2 /2 (84 MHz) */
+    RCC_CFGR = (RCC_CFGR & ~0xFCF0u) | (5u << 10) | (4u << 13);
+    RCC_CFGR = (RCC_CFGR & ~3u) | 2u;        /* SW: system clock = PLL */
+    while ((RCC_CFGR & (3u << 2)) != (2u << 2)) {   /* SWS */
     }
+    eip_board_clock_hz = PLL_HZ;
 }
 #endif
 
