@@ -41,7 +41,7 @@ class BenchResult:
 
 
 def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int = 5, seed: int = 0,
-                layers: bool = False, status=None) -> BenchResult:
+                layers: bool = False, status=None, baudrate: int | None = None) -> BenchResult:
     from edgeimpro.codegen.aot import generate_aot, measure_tflm_arena_sizes
     from edgeimpro.graph.analysis import analyze
     from edgeimpro.link.bench import input_wire_bytes, measure
@@ -73,7 +73,7 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
     rng = np.random.default_rng(seed)
     shape = graph.input_tensors[0].shape
     xs = [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(inputs)]
-    with open_target(model, port=port, emulate=None if port else board, status=status) as dev:
+    with open_target(model, port=port, emulate=None if port else board, status=status, baudrate=baudrate) as dev:
         counts = []
         for x in xs:
             r = dev.infer(x)

@@ -102,7 +102,8 @@ def run_host(model_path: Path, inputs: list[np.ndarray], sanitize: bool = False)
 
 
 def run_on_device(model_path: Path, inputs: list[np.ndarray], *, board: str | None = None,
-                  port: str | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
+                  port: str | None = None, progress: Callable[[int, int], None] | None = None,
+                  baudrate: int | None = None) -> RunResult:
     """Run the batch on firmware holding the model: `board` emulated in QEMU (firmware built on demand and
     cached), or the real board on `port` (it must already run firmware for this model)."""
     from edgeimpro.targets import open_target
@@ -113,7 +114,7 @@ def run_on_device(model_path: Path, inputs: list[np.ndarray], *, board: str | No
     counts: list[int | None] = []
     kind = None
     t0 = time.perf_counter()
-    with open_target(model_path, port=port, emulate=board) as dev:
+    with open_target(model_path, port=port, emulate=board, baudrate=baudrate) as dev:
         info = dev.info()
         before = dev.stats.copy()
         for s in range(n):
@@ -145,12 +146,12 @@ def run_on_device(model_path: Path, inputs: list[np.ndarray], *, board: str | No
 
 
 def run_model(model_path: Path, inputs_path: Path, on: str = "host", port: str | None = None,
-              progress: Callable[[int, int], None] | None = None) -> RunResult:
+              progress: Callable[[int, int], None] | None = None, baudrate: int | None = None) -> RunResult:
     """`edgeimpro run`: --on host | BOARD (emulated), or --port URL (a real board)."""
     graph = load_graph(model_path)
     inputs = load_inputs(inputs_path, graph)
     if port is not None:
-        return run_on_device(model_path, inputs, port=port, progress=progress)
+        return run_on_device(model_path, inputs, port=port, progress=progress, baudrate=baudrate)
     if on == "host":
         return run_host(model_path, inputs)
     from edgeimpro.boards.registry import get_board

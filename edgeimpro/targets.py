@@ -70,17 +70,29 @@ def emulated_firmware(model: Path | str, board: str, *, defines: Iterable[str] =
     return folder / "build"
 
 
+def serial_baud(baud: int | None, board: str | None = None) -> int:
+    """The rate to open --port at: `baud` if given, else the firmware's (the board's registry uart_baud)."""
+    from edgeimpro.boards.registry import DEFAULT_UART_BAUD, get_board
+
+    if baud is not None and baud <= 0:
+        raise UsageError(f"--baud {baud} is not a baud rate", hint=f"the firmware's default is {DEFAULT_UART_BAUD}")
+    if baud is not None:
+        return baud
+    return get_board(board).uart_baud if board else DEFAULT_UART_BAUD
+
+
 @contextlib.contextmanager
 def open_target(model: Path | str, *, port: str | None = None, emulate: str | None = None,
                 timeouts: Timeouts | None = None, defines: Iterable[str] = (), cache: Path | None = None,
-                status: Status | None = None) -> Iterator[Device]:
-    """A Device holding `model`: the board on `port`, or `emulate` (a board name) started in QEMU."""
+                status: Status | None = None, baudrate: int | None = None) -> Iterator[Device]:
+    """A Device holding `model`: the board on `port` (at `baudrate`, default serial_baud(None)), or
+    `emulate` (a board name) started in QEMU."""
     if (port is None) == (emulate is None):
         raise UsageError("give exactly one of --port URL and --emulate BOARD")
     if port is not None:
         if status:
             status(f"connecting to {port}")
-        with Device.open(port, model=model, timeouts=timeouts) as dev:
+        with Device.open(port, model=model, timeouts=timeouts, baudrate=baudrate or serial_baud(None)) as dev:
             yield dev
         return
     from edgeimpro.link.emulator import Emulator

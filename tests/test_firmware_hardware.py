@@ -10,15 +10,15 @@ import pytest
 from linkkit import FIXTURE_TFLITE, error_input, firmware_build, fixture_inputs, fixture_reference
 
 from edgeimpro.boards.flash import flash_firmware
-from edgeimpro.boards.registry import get_board
+from edgeimpro.boards.registry import Board, get_board
 from edgeimpro.link import CountKind, Device, DeviceError, ErrorCode, LinkError, ModelMismatchError, sha256_of
 from edgeimpro.link.protocol import BuildTarget
 
 pytestmark = pytest.mark.hardware
 
 
-def _open(port: str) -> Device:
-    return Device.open(port)
+def _open(port: str, board: Board) -> Device:
+    return Device.open(port, baudrate=board.uart_baud)   # the rate the firmware's UART was built for
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def device(request):
     if not board.flash_method:
         pytest.skip(f"{name} is an emulated board")
     try:
-        dev = _open(port)
+        dev = _open(port, board)
         fresh = dev.info().model_sha256 != sha256_of(FIXTURE_TFLITE) or dev.info().board != name
     except LinkError:
         dev, fresh = None, True
@@ -38,7 +38,7 @@ def device(request):
         if dev is not None:
             dev.close()
         flash_firmware(board, firmware_build(name, target="hardware"))
-        dev = _open(port)
+        dev = _open(port, board)
     yield dev
     dev.close()
 

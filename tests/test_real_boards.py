@@ -6,7 +6,8 @@ are made to fire; INFO's clock is read from QEMU; the flash error names the pyOC
 - the clock set-up writes the bus prescalers before it switches SYSCLK, and the clock the board reports is
   the one it runs at (the registry's after the set-up, the reset clock without it);
 - a fault before the UART is clocked still ends in a system reset (every transmit wait is bounded);
-- a baud rate the UART cannot make, or a registry clock the set-up does not reach, fails the build."""
+- a baud rate the UART cannot make, or a registry clock the set-up does not reach, fails the build;
+- `--baud` (else the board's registry uart_baud, the firmware's rate) reaches pyserial."""
 
 from __future__ import annotations
 
@@ -219,3 +220,59 @@ def test_flash_help_names_the_packs(capsys) -> None:
         main(["flash", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "pyocd pack install stm32f405rg" in help_text and "pyocd pack install stm32l4r5zitx" in help_text
+
+
+class _RecordingSerial:
+    """serial.serial_for_url that records the rate it was asked for and finds no port."""
+
+    def __init__(self) -> None:
+        self.baudrates: list[int] = []
+
+    def __call__(self, url: str, *args, baudrate: int = 9600, **kwargs):
+        import serial
+
+        self.baudrates.append(baudrate)
+        raise serial.SerialException(f"{url}: no such port (test)")
+
+
+TINY_TFLITE = Path(__file__).parent / "fixtures" / "golden" / "tiny.tflite"   # input (1, 8, 8, 3) int8
+
+
+@pytest.fixture
+def inputs_npy(tmp_path: Path) -> Path:
+    import numpy as np
+
+    path = tmp_path / "x.npy"
+    np.save(path, np.zeros((1, 8, 8, 3), np.int8))
+    return path
+
+
+@pytest.mark.unit
+def test_baud_option_reaches_the_serial_port(monkeypatch, tmp_path: Path, inputs_npy: Path) -> None:
+    import serial
+
+    fake = _RecordingSerial()
+    monkeypatch.setattr(serial, "serial_for_url", fake)
+    code = main(["run", str(TINY_TFLITE), "--inputs", str(inputs_npy), "--port", "/dev/ttyNONE",
+                 "--baud", "57600", "-o", str(tmp_path / "y.npz")])
+    assert code != 0 and fake.baudrates == [57600]
+
+
+@pytest.mark.unit
+def test_without_baud_the_port_opens_at_the_boards_registry_rate(monkeypatch, tmp_path: Path,
+                                                                  inputs_npy: Path) -> None:
+    """The firmware's UART runs at the registry's uart_baud (eip_board_config.h): the host defaults to it."""
+    import serial
+
+    from edgeimpro.boards.registry import BOARDS, DEFAULT_UART_BAUD
+
+    board = dataclasses.replace(get_board("nucleo-l4r5zi"), uart_baud=230_400)
+    monkeypatch.setitem(BOARDS, board.name, board)
+    assert f"#define EIP_BOARD_UART_BAUD {board.uart_baud}u" in board_config_header(board, "hardware")
+    fake = _RecordingSerial()
+    monkeypatch.setattr(serial, "serial_for_url", fake)
+    argv = ["run", str(TINY_TFLITE), "--inputs", str(inputs_npy), "--port", "/dev/ttyNONE",
+            "-o", str(tmp_path / "y.npz")]
+    main([*argv, "--on", board.name])
+    main(argv)   # no board named: the registry's common default
+    assert fake.baudrates == [230_400, DEFAULT_UART_BAUD]

@@ -8,6 +8,7 @@ from edgeimpro.errors import UsageError
 
 KIB = 1024
 MIB = 1024 * 1024
+DEFAULT_UART_BAUD = 115200   # the ST-LINK virtual COM port's default; a host without a board name uses it
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Board:
     qemu_machine: str | None     # None for a board that runs only on hardware
     flash_method: str | None     # "pyocd:<target>" for real boards
     support: str = ""            # folder of board C under firmware/boards/ ("" = the board's name)
-    uart_baud: int = 115200      # ignored by QEMU; the real UART's rate (the ST-LINK VCP default)
+    uart_baud: int = DEFAULT_UART_BAUD   # ignored by QEMU; the real UART's rate, and the host's default
     stack_bytes: int = 8 * KIB   # at the bottom of RAM (an overflow faults); counted in the RAM reported
     openocd_config: str = ""     # OpenOCD target script, the fallback when pyOCD is absent
 

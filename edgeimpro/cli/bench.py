@@ -15,6 +15,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--board", default="qemu-m4", choices=sorted(BOARDS),
                    help="board to build for and emulate, or the board at --port (default qemu-m4)")
     p.add_argument("--port", default=None, help="measure on a real board at this serial URL instead")
+    p.add_argument("--baud", type=int, default=None, metavar="RATE",
+                   help="serial rate for --port (default: the firmware's, the board's uart_baud in the registry)")
     p.add_argument("--inputs", type=int, default=5, help="inferences to count (default 5)")
     p.add_argument("--layers", action="store_true",
                    help="also profile every layer (op, output shape, MACs, count, per MAC, share of the total)")
@@ -23,9 +25,11 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgeimpro.bench import bench_model
+    from edgeimpro.targets import serial_baud
 
     res = bench_model(args.model, args.board, port=args.port, inputs=args.inputs, layers=args.layers,
-                      status=lambda msg: print(msg, file=sys.stderr))
+                      status=lambda msg: print(msg, file=sys.stderr),
+                      baudrate=serial_baud(args.baud, args.board) if args.port else None)
     f = res.figures
     if args.json:
         print(res.to_json())

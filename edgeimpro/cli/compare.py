@@ -32,6 +32,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     dev.add_argument("--port", metavar="URL", help="the board's serial port or URL (/dev/ttyACM0, COM3, socket://host:port)")
     dev.add_argument("--emulate", metavar="BOARD", choices=sorted(b.name for b in BOARDS.values() if b.qemu_machine),
                      help="build (cached) and emulate firmware for the model on this QEMU board")
+    p.add_argument("--baud", type=int, default=None, metavar="RATE",
+                   help="serial rate for --port (default: the firmware's, the board's uart_baud in the registry)")
     add_source_options(p)
     p.add_argument("--labels", type=Path, metavar="FILE",
                    help="ground truth: a .npy of class indices, or a text file with one label per input (in order) "
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from edgeimpro.compare import CompareOptions, Comparison, open_target
     from edgeimpro.link.device import Timeouts
+    from edgeimpro.targets import serial_baud
 
     set_max_image_pixels(args.max_image_pixels)
     report_dir = args.report or Path(f"compare-{args.model.stem}")
@@ -92,7 +95,8 @@ def _run(args: argparse.Namespace) -> int:
     bar = ProgressBar(err)
     try:
         with open_target(args.model, port=args.port, emulate=args.emulate, timeouts=timeouts,
-                         status=lambda m: print(m, file=err, flush=True)) as device:
+                         status=lambda m: print(m, file=err, flush=True),
+                         baudrate=serial_baud(args.baud) if args.port else None) as device:
             outcome = comparison.run(device, source, progress=bar.update)
     except KeyboardInterrupt:
         bar.close()

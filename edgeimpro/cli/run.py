@@ -25,6 +25,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", default=None,
                    help="a real board's serial URL (/dev/ttyACM0, COM3, socket://host:port) running firmware "
                         "for this model")
+    p.add_argument("--baud", type=int, default=None, metavar="RATE",
+                   help="serial rate for --port (default: the firmware's, the board's uart_baud in the registry)")
     p.add_argument("-o", "--output", type=Path, required=True, help="Y.npz to write (output_0, ...)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
@@ -35,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
     if args.output.is_dir():
         raise UsageError(f"-o {args.output} is a folder; it must name the .npz file to write",
                          hint=f"for example -o {args.output / 'outputs.npz'}")
-    result = run_model(args.model, args.inputs, on=args.on, port=args.port)
+    from edgeimpro.targets import serial_baud
+
+    baud = serial_baud(args.baud, args.on if args.on in BOARDS else None) if args.port else None
+    result = run_model(args.model, args.inputs, on=args.on, port=args.port, baudrate=baud)
     buf = io.BytesIO()
     np.savez(buf, **result.outputs)
     write_atomic(args.output, buf.getvalue())
