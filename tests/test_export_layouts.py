@@ -313,6 +313,9 @@ def test_names(tmp_path: Path) -> None:
     assert package.default_name(Path("runs/kws_ref_model.tflite")) == "kws_ref_model"
     assert package.default_name(Path("runs/96x96 person.tflite")) == "m_96x96_person"
     assert package.default_name(tmp_path / "shapes" / "model.tflite") == "shapes"   # convert's file name
+    # the README's usual path, convert -o model/model.tflite: the nearest folder with a usable name
+    assert package.default_name(tmp_path / "demo-out" / "model" / "model.tflite") == "demo_out"
+    assert package.default_name(Path("/model/model.tflite")) == package.FALLBACK_NAME
     for bad in ("9lives", "has-dash", "eip_x", "model", "eip_kernels", "x" * 41):
         with pytest.raises(UsageError):
             package.check_name(bad)

@@ -79,17 +79,23 @@ def check_name(name: str) -> str:
     return name
 
 
+FALLBACK_NAME = "net"   # when neither the file nor its folders give a usable name
+
+
 def default_name(model_path: Path) -> str:
     """The model file's stem as a C identifier; for a file called model.tflite (what `edgeimpro convert`
-    writes) the folder's name, e.g. runs/shapes/model.tflite -> shapes."""
-    for candidate in (model_path.stem, model_path.resolve().parent.name):
+    writes) the nearest folder with a usable name, e.g. runs/shapes/model.tflite -> shapes,
+    demo-out/model/model.tflite -> demo_out; `net` when none has one."""
+    resolved = model_path.resolve()
+    for candidate in (model_path.stem, *(folder.name for folder in list(resolved.parents)[:3])):
+        if not candidate:
+            continue
         ident = c_ident(candidate, 40)
         if ident[0].isdigit():
             ident = ("m_" + ident)[:40]
         if ident != "t" and not ident.startswith("eip_") and ident not in _reserved_names():
             return ident
-    raise UsageError(f"cannot name the export after {model_path.name}: give a name",
-                     hint="--name NAME (a C identifier: every exported symbol starts with it)")
+    return FALLBACK_NAME
 
 
 def check_options(layout: str, core: str) -> None:
