@@ -42,7 +42,7 @@ def test_fuzzed_frames_leave_the_server_sound(max_payload: int) -> None:
                        ErrorCode.INPUT_INCOMPLETE, ErrorCode.MODEL_FAILED, ErrorCode.BAD_LAYER}, reached
     # ...and every answer kind, RESULT and LAYER included, came through the output checker
     answers = {MsgType(int(k)) for k in report["answers"]}
-    assert answers == {MsgType.INFO, MsgType.ACK, MsgType.RESULT, MsgType.LAYER, MsgType.ERROR}
+    assert answers == {MsgType.INFO, MsgType.ACK, MsgType.RESULT, MsgType.LAYER, MsgType.COUNTS, MsgType.ERROR}
 
 
 def test_a_different_seed_is_a_different_stream() -> None:

@@ -105,6 +105,7 @@ static void on_device_frame(const eip_frame_t *f)
     case EIP_MSG_ACK:
     case EIP_MSG_RESULT:
     case EIP_MSG_LAYER:
+    case EIP_MSG_COUNTS:
         break;
     case EIP_MSG_ERROR: {
         if (f->length < EIP_ERROR_SIZE) {
@@ -283,7 +284,7 @@ static uint32_t output_total;
 static uint8_t request_payload(uint32_t *n)
 {
     static const uint8_t types[] = {EIP_MSG_HELLO, EIP_MSG_INPUT, EIP_MSG_INVOKE, EIP_MSG_LAYERS, EIP_MSG_INPUT,
-                                    EIP_MSG_INVOKE, EIP_MSG_INFO, EIP_MSG_ACK, 0x00, 0x55, 0xFF};
+                                    EIP_MSG_INVOKE, EIP_MSG_PROFILE, EIP_MSG_INFO, EIP_MSG_ACK, 0x00, 0x55, 0xFF};
     uint8_t type = types[below(sizeof types)];
     *n = 0;
     if (type == EIP_MSG_INPUT || type == EIP_MSG_INVOKE) {
@@ -315,6 +316,10 @@ static uint8_t request_payload(uint32_t *n)
             payload[3 + 2 * i] = (uint8_t)(layer >> 8);
         }
         *n = below(20) == 0 ? below(2) : 2 + 2 * k;
+    } else if (type == EIP_MSG_PROFILE) {       /* on, off, or a byte the server must refuse */
+        static const uint8_t flags[] = {0, 1, 1, 2, 0xFF};
+        payload[0] = below(4) == 0 ? (uint8_t)next() : flags[below(sizeof flags)];
+        *n = below(10) == 0 ? below(4) : EIP_PROFILE_SIZE;
     } else {
         *n = below(4) == 0 ? below(MAXP + 1) : 0;
         for (uint32_t i = 0; i < *n; i++) {
