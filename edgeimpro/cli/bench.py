@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
               f"{f['arena_vs_tflm']:.3f} x" + (f"; measured on a Cortex-M4: {y['tflm_arena_m4']:,} B -> "
                                               f"{f['arena_vs_tflm_m4_measured']:.3f} x" if y else ""))
     again = "repeats exactly" if f["repeatable"] else "DID NOT REPEAT"
-    print(f"  speed      {f['median_per_inference']:,} {f['count_kind']} per inference ({f['per_mac']} per MAC), "
-          f"median of {len(f['per_inference'])} inputs, range {f['spread'][0]:,}-{f['spread'][1]:,}; the same input "
-          f"{again}")
+    print(f"  speed      {f['median_per_inference']:,} {f['count_kind']} per inference ({f['per_mac']} per MAC)\n"
+          f"             median of {len(f['per_inference'])} inputs, range {f['spread'][0]:,}-{f['spread'][1]:,}; "
+          f"the same input {again}")
     if "median_ms" in f:
         print(f"  latency    {f['median_ms']} ms at {f['clock_hz'] / 1e6:g} MHz: {f['latency_basis']}")
     if y and "vs_tflm_reference_kernels" in f:
