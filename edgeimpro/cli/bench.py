@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         fw = f["firmware"]
         print(f"  flash      {size_text(fw['flash_used'])} of {size_text(fw['flash_total'])}: runtime code {size_text(fw['code_bytes'])}"
               f", model constants {size_text(fw['constants_bytes'])}"
-              + (f"   (TFLM code besides the model: {size_text(y['tflm_code_bytes'])})" if y else ""))
+              + (f"\n             (TFLM's code besides the model: {size_text(y['tflm_code_bytes'])})" if y else ""))
         print(f"  RAM        {size_text(fw['ram_used'])} of {size_text(fw['ram_total'])}: arena {f['arena_bytes']:,} B, "
               f"stack {size_text(fw['stack_bytes'])}")
     print(f"  arena      {f['arena_bytes']:,} B = {f['arena_vs_lower_bound']:.3f} x the RAM lower bound "
