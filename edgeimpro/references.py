@@ -393,9 +393,10 @@ class _InterpreterReference:
         interpreter_cls, resolver_type = self._import()
         if kernels not in ("default", "reference"):
             raise UsageError(f"unknown {self.title} kernels {kernels!r}", hint="use default or reference")
-        self.graph = load_graph(_model_bytes(model))
+        data = _model_bytes(model)
+        self.graph = load_graph(data)
         # the bytes must outlive the interpreter; a quirk TFLM accepts and LiteRT rejects is normalised here
-        self._data, self.notes = normalise_for_litert(_model_bytes(model), self.graph)
+        self._data, self.notes = normalise_for_litert(data, self.graph)
         for note in self.notes:
             logging.getLogger(__name__).info("%s: %s", self.title, note)
         self.inputs = _tensor_infos(self.graph, self.graph.inputs)
