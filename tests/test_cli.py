@@ -97,8 +97,8 @@ def test_board_options_list_the_boards_that_make_sense(capsys: pytest.CaptureFix
     emulated = [b.name for b in BOARDS.values() if b.qemu_machine]
     assert "an emulated board: " + ", ".join(emulated) + " (firmware" in run
     assert not any(b.name in run for b in BOARDS.values() if not b.qemu_machine)
-    bench = " ".join(help_text(capsys, "bench").split())
-    assert "{" + ",".join(sorted(BOARDS)) + "}" in bench
+    for verb in ("bench", "inspect"):
+        assert "{" + ",".join(sorted(BOARDS)) + "}" in " ".join(help_text(capsys, verb).split())
 
 
 @pytest.mark.parametrize("verb, before", [("infer", [str(TINY)]),

@@ -6,13 +6,13 @@ import argparse
 import json
 import sys
 
-from edgeimpro.boards.registry import get_board
+from edgeimpro.boards.registry import BOARDS, get_board
 from edgeimpro.inspect import InspectReport, inspect_model, require_fit
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="a .tflite file")
-    parser.add_argument("--board", help="check flash and RAM against this board (see the board registry)")
+    parser.add_argument("--board", choices=sorted(BOARDS), help="check flash and RAM against this board")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--no-arena", action="store_true", help="skip the TFLM arena measurement")
 
