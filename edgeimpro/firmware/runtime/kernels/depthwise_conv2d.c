@@ -1,7 +1,7 @@
 /* DEPTHWISE_CONV_2D, int8 (INT8_SEMANTICS §3.2): output channel c = ic * depth_multiplier + m. */
 #include "eip_kernels.h"
 #include "mac_params.h"
-#include "fixedpoint.h"
+#include "depthwise_conv2d_ref.h"
 
 eip_status_t eip_depthwise_conv2d(const eip_depthwise_conv2d_params_t *p, const int8_t *input,
                                   const int8_t *filter, const int32_t *bias, int8_t *output)
@@ -11,36 +11,8 @@ eip_status_t eip_depthwise_conv2d(const eip_depthwise_conv2d_params_t *p, const 
         return status;
     }
     for (int32_t b = 0; b < p->batches; ++b) {
-        for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int32_t in_y0 = oy * p->stride_h - p->pad_top;
-            for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-                for (int32_t oc = 0; oc < p->out_c; ++oc) {
-                    const int32_t ic = oc / p->depth_multiplier;
-                    int32_t acc = 0;
-                    for (int32_t ky = 0; ky < p->filter_h; ++ky) {
-                        const int32_t iy = in_y0 + ky * p->dilation_h;
-                        if (iy < 0 || iy >= p->in_h) {
-                            continue;
-                        }
-                        for (int32_t kx = 0; kx < p->filter_w; ++kx) {
-                            const int32_t ix = in_x0 + kx * p->dilation_w;
-                            if (ix < 0 || ix >= p->in_w) {
-                                continue;
-                            }
-                            const int32_t x = input[((b * p->in_h + iy) * p->in_w + ix) * p->in_c + ic];
-                            const int32_t w = filter[(ky * p->filter_w + kx) * p->out_c + oc];
-                            acc = eip_add_wrap(acc, w * (x - p->in_zp));
-                        }
-                    }
-                    if (bias != 0) {
-                        acc = eip_add_wrap(acc, bias[oc]);
-                    }
-                    output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
-                        eip_requantize(acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min, p->act_max);
-                }
-            }
-        }
+        eip_depthwise_conv2d_batch_ref(p, input + b * p->in_h * p->in_w * p->in_c, filter, bias,
+                                       output + b * p->out_h * p->out_w * p->out_c);
     }
     return EIP_OK;
 }

@@ -4,10 +4,11 @@
  * Depth multiplier 1: four channels at a time, SIMD across channels, the filter taps of each block of four
  * sign-extended once; each output pixel walks the rectangle of its valid taps (padding adds nothing, as
  * the reference's skipped taps). Other depth multipliers and filters with more than
- * EIP_DSP_DEPTHWISE_TAPS_MAX taps use the reference loop.
+ * EIP_DSP_DEPTHWISE_TAPS_MAX taps run the reference loop itself (../depthwise_conv2d_ref.h).
  */
 #include "eip_kernels.h"
 #include "../mac_params.h"
+#include "../depthwise_conv2d_ref.h"
 #include "../fixedpoint.h"
 #include "requantize.h"
 #include "simd.h"
@@ -23,38 +24,6 @@ static inline int8_t requantize(const eip_depthwise_conv2d_params_t *p, int32_t 
         acc = eip_add_wrap(acc, bias[oc]);
     }
     return eip_dsp_requantize(acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min, p->act_max);
-}
-
-/* The reference loop, for any depth multiplier. */
-static void depthwise_direct(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
-                             const int32_t *bias, int8_t *out)
-{
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
-        const int32_t in_y0 = oy * p->stride_h - p->pad_top;
-        for (int32_t ox = 0; ox < p->out_w; ++ox) {
-            const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-            for (int32_t oc = 0; oc < p->out_c; ++oc) {
-                const int32_t ic = oc / p->depth_multiplier;
-                int32_t acc = 0;
-                for (int32_t ky = 0; ky < p->filter_h; ++ky) {
-                    const int32_t iy = in_y0 + ky * p->dilation_h;
-                    if (iy < 0 || iy >= p->in_h) {
-                        continue;
-                    }
-                    for (int32_t kx = 0; kx < p->filter_w; ++kx) {
-                        const int32_t ix = in_x0 + kx * p->dilation_w;
-                        if (ix < 0 || ix >= p->in_w) {
-                            continue;
-                        }
-                        const int32_t x = in[(iy * p->in_w + ix) * p->in_c + ic];
-                        const int32_t w = filter[(ky * p->filter_w + kx) * p->out_c + oc];
-                        acc = eip_add_wrap(acc, w * (x - p->in_zp));
-                    }
-                }
-                out[(oy * p->out_w + ox) * p->out_c + oc] = requantize(p, acc, bias, oc);
-            }
-        }
-    }
 }
 
 /* The filter taps [k0, k1) whose input row (or column) in0 + k * dilation lies inside [0, size). */
@@ -177,7 +146,7 @@ eip_status_t eip_depthwise_conv2d(const eip_depthwise_conv2d_params_t *p, const 
         if (simd) {
             depthwise_simd(p, in, filter, bias, out);
         } else {
-            depthwise_direct(p, in, filter, bias, out);
+            eip_depthwise_conv2d_batch_ref(p, in, filter, bias, out);
         }
     }
     return EIP_OK;
