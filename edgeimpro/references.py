@@ -293,67 +293,101 @@ def measure_tflm_arena(model: bytes | str | Path, timeout: float = MEASURE_TIMEO
     It is only a measurement, and TFLM's C++ parser can crash on a corrupt file, so the interpreter runs
     in a child process: a crash or a hang there is a ModelError here, never a dead edgeimpro.
     """
-    _import_tflm()                              # DependencyError, with the pip line, in this process
     data = _model_bytes(model)
-    graph = load_graph(data)
-    check_tflm_aborts(graph)
-    with tempfile.TemporaryDirectory(prefix="eip-arena-") as tmp:
+    check_tflm_aborts(load_graph(data))
+    return parse_allocations(_in_child("measure-arena", data, timeout)["report"])
+
+
+def check_runs_on_tflm(model: bytes | str | Path, timeout: float = MEASURE_TIMEOUT_S) -> None:
+    """Run the model once (zero inputs) in the tflite_micro interpreter, in a child process as
+    `measure_tflm_arena` does: ModelError quoting TFLM when it cannot prepare or invoke it."""
+    _in_child("run-once", _model_bytes(model), timeout)
+
+
+def _in_child(task: str, data: bytes, timeout: float) -> dict[str, Any]:
+    """`task` on the model in `python -m edgeimpro.references TASK MODEL`; its JSON answer."""
+    _import_tflm()                              # DependencyError, with the pip line, in this process
+    with tempfile.TemporaryDirectory(prefix="eip-tflm-") as tmp:
         path = Path(tmp) / "model.tflite"
         path.write_bytes(data)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             p for p in (str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")) if p))
         try:
-            proc = subprocess.run(_child_command(path), capture_output=True, text=True, timeout=timeout, env=env)
+            proc = subprocess.run(_child_command(task, path), capture_output=True, text=True, timeout=timeout,
+                                  env=env)
         except subprocess.TimeoutExpired:
-            raise ModelError(f"TFLite Micro did not finish preparing the model within {timeout:.0f} s",
+            raise ModelError(f"TFLite Micro did not finish with the model within {timeout:.0f} s",
                              hint="the file may be corrupt; check it with `edgeimpro inspect`") from None
-    return _child_result(proc)
+    return _child_answer(proc)
 
 
-def _child_command(path: Path) -> list[str]:
-    return [sys.executable, "-m", "edgeimpro.references", "measure-arena", str(path)]
+def _child_command(task: str, path: Path) -> list[str]:
+    return [sys.executable, "-m", "edgeimpro.references", task, str(path)]
 
 
-def _child_result(proc: subprocess.CompletedProcess) -> ArenaMeasurement:
+def _child_answer(proc: subprocess.CompletedProcess) -> dict[str, Any]:
     """The child's JSON answer, or a ModelError saying how it ended."""
     if proc.returncode < 0:
         try:
             how = signal.Signals(-proc.returncode).name
         except ValueError:
             how = f"signal {-proc.returncode}"
-        raise ModelError(f"TFLite Micro crashed ({how}) while preparing the model",
+        raise ModelError(f"TFLite Micro crashed ({how}) on the model",
                          hint="the file is corrupt or uses something TFLM cannot read; re-export it")
     try:
         answer = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        raise ModelError(f"TFLite Micro's measurement ended with exit code {proc.returncode} and no answer: "
+        raise ModelError(f"TFLite Micro ended with exit code {proc.returncode} and no answer: "
                          f"{_first_lines(proc.stderr)}") from None
     if "error" in answer:
         raise ModelError(answer["error"], hint=answer.get("hint"))
-    return parse_allocations(answer["report"])
+    return answer
 
 
-def _measure_in_this_process(path: Path) -> ArenaMeasurement:
+def _measure_in_this_process(path: Path) -> dict[str, Any]:
+    runtime = _import_tflm()
+    data = read_model_bytes(path)
+    interp = _tflm_interpreter(runtime, data, _generous_arena(load_graph(data)), preserve=False)
+    with capture_c_stderr() as out:
+        interp.print_allocations()
+    return {"report": "".join(out)}
+
+
+def _run_once_in_this_process(path: Path) -> dict[str, Any]:
     runtime = _import_tflm()
     data = read_model_bytes(path)
     graph = load_graph(data)
     interp = _tflm_interpreter(runtime, data, _generous_arena(graph), preserve=False)
-    with capture_c_stderr() as out:
-        interp.print_allocations()
-    return parse_allocations("".join(out))
+    for i, t in enumerate(graph.inputs):
+        interp.set_input(np.zeros(graph.tensors[t].shape, np.dtype(graph.tensors[t].dtype)), i)
+    with capture_c_stderr() as err:
+        try:
+            interp.invoke()
+        except RuntimeError as e:
+            failure: RuntimeError | None = e
+        else:
+            failure = None
+    if failure is not None:
+        text = "".join(err).strip()
+        raise ModelError(f"TFLite Micro failed to run the model: {failure}"
+                         + (f": {_first_lines(text)}" if text else ""), hint=_tflm_hint(text))
+    return {"ok": True}
+
+
+_CHILD_TASKS = {"measure-arena": _measure_in_this_process, "run-once": _run_once_in_this_process}
 
 
 def _child_main(argv: list[str]) -> int:
-    """`python -m edgeimpro.references measure-arena MODEL`: one JSON line on stdout."""
-    if len(argv) != 2 or argv[0] != "measure-arena":
-        print("usage: python -m edgeimpro.references measure-arena MODEL", file=sys.stderr)
+    """`python -m edgeimpro.references TASK MODEL`: one JSON line on stdout."""
+    if len(argv) != 2 or argv[0] not in _CHILD_TASKS:
+        print(f"usage: python -m edgeimpro.references {{{','.join(_CHILD_TASKS)}}} MODEL", file=sys.stderr)
         return 2
     try:
-        m = _measure_in_this_process(Path(argv[1]))
+        answer = _CHILD_TASKS[argv[0]](Path(argv[1]))
     except EdgeImproError as e:
         print(json.dumps({"error": e.message, "hint": e.hint}))
         return 1
-    print(json.dumps({"report": m.report}))
+    print(json.dumps(answer))
     return 0
 
 

@@ -295,7 +295,7 @@ def test_a_model_tflm_cannot_invoke_is_refused_with_tflms_words(tmp_path: Path) 
         sg.tensors[sg.inputs[0]].type = 2   # INT32
     data = edit_model(tflm_model("float").read_bytes(), to_int32_input)
     (tmp_path / "bad.tflite").write_bytes(data)
-    with pytest.raises(ModelError, match=r"TFLite Micro cannot run this model: .*CONV_2D.*failed to prepare"):
+    with pytest.raises(ModelError, match=r"TFLite Micro cannot prepare the model: .*CONV_2D.*failed to prepare"):
         export_tflm(tmp_path / "bad.tflite", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

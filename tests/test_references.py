@@ -139,8 +139,8 @@ def test_arena_measurement_survives_a_crashing_tflm(monkeypatch: pytest.MonkeyPa
     from edgeimpro.cli.main import main
 
     crash = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
-    monkeypatch.setattr(refs, "_child_command", lambda path: crash)
-    with pytest.raises(ModelError, match=r"TFLite Micro crashed \(SIGSEGV\)"):
+    monkeypatch.setattr(refs, "_child_command", lambda task, path: crash)
+    with pytest.raises(ModelError, match=r"TFLite Micro crashed \(SIGSEGV\) on the model"):
         measure_tflm_arena(mlperf_model("kws"))
     assert main(["inspect", str(mlperf_model("kws")), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -151,8 +151,8 @@ def test_arena_measurement_survives_a_crashing_tflm(monkeypatch: pytest.MonkeyPa
 def test_arena_measurement_that_hangs_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     import edgeimpro.references as refs
 
-    monkeypatch.setattr(refs, "_child_command", lambda path: [sys.executable, "-c", "import time; time.sleep(60)"])
-    with pytest.raises(ModelError, match="did not finish preparing the model within 1 s"):
+    monkeypatch.setattr(refs, "_child_command", lambda task, path: [sys.executable, "-c", "import time; time.sleep(60)"])
+    with pytest.raises(ModelError, match="did not finish with the model within 1 s"):
         measure_tflm_arena(mlperf_model("kws"), timeout=1)
 
 

@@ -27,8 +27,6 @@ alignment of the arena start.
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +56,6 @@ ARENA_MARGIN_MIN = 1024
 ARENA_ALIGNMENT = 16
 MODEL_ALIGNMENT = 16                    # TFLM reads the flatbuffer in place: unaligned arrays hard-fault
 ARDUINO_TFLM_LIBRARY = "Arduino_TensorFlowLite"   # the TFLM Arduino library (tflite-micro-arduino-examples)
-VERIFY_TIMEOUT_S = 120
 # TFLite type -> the TfLiteTensor data member the example reads and writes
 _DATA_FIELD = {"int8": "int8", "int16": "i16", "float32": "f"}
 _WEIGHT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL",
@@ -134,8 +131,10 @@ def export_tflm(model_path: str | Path, out_dir: str | Path, layout: str = "plai
     graph = load_graph(data)
     activations = validate_tflm(graph, supported_ops)
     ops = resolver_ops(graph, {k: TFLM_OPS[k] for k in TFLM_OPS if k in supported_ops})
-    if activations != "int8":
-        verify_on_tflm(data)
+    if activations != "int8":                   # prove TFLM runs it (in a child: it may crash on odd files)
+        from edgeimpro.references import check_runs_on_tflm  # lazy: tflite_micro is an optional dependency
+
+        check_runs_on_tflm(data)
     op_types = _op_types(graph)
     arena = size_arena(data, arena_size)
     labels = _labels(model_path, graph)
@@ -213,46 +212,6 @@ def _op_types(graph: Graph) -> dict[str, list[str]]:
         if dtype not in out.setdefault(op.opcode, []):
             out[op.opcode].append(dtype)
     return out
-
-
-_VERIFY = """import sys
-import numpy as np
-from tflite_micro.python.tflite_micro import runtime
-interp = runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=int(sys.argv[2]))
-for i in range(int(sys.argv[3])):
-    d = interp.get_input_details(i)
-    interp.set_input(np.zeros(d["shape"], d["dtype"]), i)
-interp.invoke()
-print("ok")
-"""
-
-
-def verify_on_tflm(data: bytes) -> None:
-    """Run the model once in the tflite_micro interpreter (zero inputs) in a child process: ModelError
-    naming TFLM's complaint when it cannot prepare or invoke it, DependencyError without tflite_micro."""
-    import tempfile
-
-    from edgeimpro.references import _import_tflm
-
-    _import_tflm()
-    graph = load_graph(data)
-    arena = 4 * sum(t.nbytes for t in graph.tensors) + (1 << 20)
-    with tempfile.TemporaryDirectory(prefix="eip-tflm-verify-") as tmp:
-        path = Path(tmp) / "model.tflite"
-        path.write_bytes(data)
-        try:
-            proc = subprocess.run([sys.executable, "-c", _VERIFY, str(path), str(arena), str(len(graph.inputs))],
-                                  capture_output=True, text=True, timeout=VERIFY_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise ModelError(f"TFLite Micro did not run the model within {VERIFY_TIMEOUT_S} s",
-                             hint="check it with `edgeimpro inspect`") from None
-    if proc.returncode != 0 or proc.stdout.strip() != "ok":
-        text = proc.stderr or proc.stdout
-        tflm_said = [line.strip() for line in text.split("Traceback")[0].splitlines() if line.strip()][-4:]
-        python_said = [line.strip() for line in text.splitlines() if line.strip()][-1:]
-        said = "; ".join(one_line(line) for line in tflm_said or python_said)[:600] or f"exit {proc.returncode}"
-        raise ModelError(f"TFLite Micro cannot run this model: {said}",
-                         hint="convert it with types and ops TFLM supports (full int8 is the safe choice)")
 
 
 # ---------------------------------------------------------------------------------------------- files
