@@ -228,17 +228,22 @@ class TflmReference:
 
     def _invoke(self, interp: Any, sample: np.ndarray) -> None:
         interp.set_input(np.ascontiguousarray(sample.reshape(self.inputs[0].shape)), 0)
-        with capture_c_stderr() as err:
-            try:
-                interp.invoke()
-            except RuntimeError as e:
-                failure: RuntimeError | None = e
-            else:
-                failure = None
-        if failure is not None:
-            text = "".join(err).strip()
-            raise ModelError(f"TFLite Micro failed to run the model: {failure}"
-                             + (f": {_first_lines(text)}" if text else ""), hint=_tflm_hint(text))
+        _tflm_invoke(interp)
+
+
+def _tflm_invoke(interp: Any) -> None:
+    """One TFLM invoke; a kernel's failure is a ModelError quoting what TFLM printed."""
+    with capture_c_stderr() as err:
+        try:
+            interp.invoke()
+        except RuntimeError as e:
+            failure: RuntimeError | None = e
+        else:
+            failure = None
+    if failure is not None:
+        text = "".join(err).strip()
+        raise ModelError(f"TFLite Micro failed to run the model: {failure}"
+                         + (f": {_first_lines(text)}" if text else ""), hint=_tflm_hint(text))
 
 
 @dataclass(frozen=True)
@@ -360,17 +365,7 @@ def _run_once_in_this_process(path: Path) -> dict[str, Any]:
     interp = _tflm_interpreter(runtime, data, _generous_arena(graph), preserve=False)
     for i, t in enumerate(graph.inputs):
         interp.set_input(np.zeros(graph.tensors[t].shape, np.dtype(graph.tensors[t].dtype)), i)
-    with capture_c_stderr() as err:
-        try:
-            interp.invoke()
-        except RuntimeError as e:
-            failure: RuntimeError | None = e
-        else:
-            failure = None
-    if failure is not None:
-        text = "".join(err).strip()
-        raise ModelError(f"TFLite Micro failed to run the model: {failure}"
-                         + (f": {_first_lines(text)}" if text else ""), hint=_tflm_hint(text))
+    _tflm_invoke(interp)
     return {"ok": True}
 
 
