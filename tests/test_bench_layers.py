@@ -66,7 +66,7 @@ def test_profile_counts_every_layer_repeatably_and_adds_up(kws_device):
     for layer, count in zip(stats.layers, first.layer_counts, strict=True):
         assert count % TICK == 0
         if layer.macs:
-            assert count >= layer.macs // 4, (layer.index, layer.op, count)   # the SMLAD floor is 0.5 per MAC
+            assert count >= layer.macs // 2, (layer.index, layer.op, count)   # the SMLAD floor is 0.5 per MAC
     total = sum(first.layer_counts)
     assert 0 <= first.count - total <= TAIL_MAX
     assert 0 <= first.count - plain.count <= HOOK_MAX_PER_LAYER * info.num_layers

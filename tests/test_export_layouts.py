@@ -316,7 +316,7 @@ def test_names(tmp_path: Path) -> None:
     # the README's usual path, convert -o model/model.tflite: the nearest folder with a usable name
     assert package.default_name(tmp_path / "demo-out" / "model" / "model.tflite") == "demo_out"
     assert package.default_name(Path("/model/model.tflite")) == package.FALLBACK_NAME
-    for bad in ("9lives", "has-dash", "eip_x", "model", "eip_kernels", "x" * 41):
+    for bad in ("9lives", "has-dash", "eip_x", "model", "Model", "FixedPoint", "eip_kernels", "x" * 41):
         with pytest.raises(UsageError):
             package.check_name(bad)
     with pytest.raises(UsageError, match="core"):

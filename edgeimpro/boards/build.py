@@ -30,7 +30,6 @@ from pathlib import Path
 from edgeimpro import __version__
 from edgeimpro.atomic import replace_dir
 from edgeimpro.boards.registry import BOARDS, KIB, Board, get_board
-from edgeimpro.codegen.package import CORE_KERNELS
 from edgeimpro.errors import BoardFitError, DependencyError, EdgeImproError, UsageError
 from edgeimpro.firmware import firmware_dir, runtime_dir
 from edgeimpro.link.protocol import BuildTarget, CountKind
@@ -46,7 +45,6 @@ BUILD_MARKER = "edgeimpro_build.json"   # what was built from what; marks the fo
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
 SAFE_DEFINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+-]*)?")
 # Cores with the Arm DSP extension (SMLAD, SXTB16): the `dsp` kernels (runtime/kernels/arm_dsp/) run there.
-DSP_CORES = frozenset(core for core, kernels in CORE_KERNELS.items() if kernels == "dsp")  # one table, in codegen
 
 
 @dataclass
@@ -167,13 +165,21 @@ def memory_ld(board: Board) -> str:
             f"EIP_STACK_BYTES = {board.stack_bytes};\n")
 
 
+def _dsp_cores() -> frozenset[str]:
+    """Cores with the Arm DSP extension: from codegen.package's one core table (imported when needed, so
+    importing this module stays light)."""
+    from edgeimpro.codegen.package import CORE_KERNELS
+
+    return frozenset(core for core, kernels in CORE_KERNELS.items() if kernels == "dsp")
+
+
 def resolve_kernels(board: Board, kernels: str | None) -> str:
     """The kernel variant to build: `dsp` by default on cores with the DSP extension, else `reference`."""
     if kernels is None:
-        return "dsp" if board.core in DSP_CORES else "reference"
+        return "dsp" if board.core in _dsp_cores() else "reference"
     if kernels not in KERNEL_VARIANTS:
         raise UsageError(f"unknown kernel variant {kernels!r}", hint="use " + " or ".join(KERNEL_VARIANTS))
-    if kernels == "dsp" and board.core not in DSP_CORES:
+    if kernels == "dsp" and board.core not in _dsp_cores():
         raise UsageError(f"board {board.name} ({board.core}) has no DSP extension for the dsp kernels",
                          hint="build with kernels='reference'")
     return kernels

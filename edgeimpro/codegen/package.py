@@ -23,6 +23,7 @@ path (Zephyr and Arduino put every library's folder there) never mix their heade
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -62,18 +63,18 @@ def runtime_symbols() -> list[str]:
     return sorted({*RUNTIME_SYMBOLS, *(kernel for _, kernel in quantparams.OPS.values())})
 
 
-def _reserved_names() -> set[str]:
-    """Names whose header NAME.h would clash with a file of the export."""
-    rt = runtime_dir()
-    stems = {p.stem for p in rt.rglob("*.h")}
-    return stems | {"model"}
+@functools.cache
+def _reserved_names() -> frozenset[str]:
+    """Names whose header NAME.h would clash with a file of the export, lower-cased: Model.h and model.h
+    are one file on macOS and Windows file systems."""
+    return frozenset(p.stem.lower() for p in runtime_dir().rglob("*.h")) | {"model"}
 
 
 def check_name(name: str) -> str:
     if not NAME_RE.fullmatch(name):
         raise UsageError(f"--name {name!r} is not a C identifier of at most 40 characters",
                          hint="use letters, digits and '_', starting with a letter, e.g. --name kws")
-    if name.lower().startswith("eip_") or name in _reserved_names():
+    if name.lower().startswith("eip_") or name.lower() in _reserved_names():
         raise UsageError(f"--name {name!r} clashes with the runtime's own names (eip_*, model, "
                          "eip_kernels, fixedpoint, ...)", hint="choose another, e.g. --name person_detect")
     return name
@@ -93,7 +94,7 @@ def default_name(model_path: Path) -> str:
         ident = c_ident(candidate, 40)
         if ident[0].isdigit():
             ident = ("m_" + ident)[:40]
-        if ident != "t" and not ident.startswith("eip_") and ident not in _reserved_names():
+        if ident != "t" and not ident.startswith("eip_") and ident.lower() not in _reserved_names():
             return ident
     return FALLBACK_NAME
 
