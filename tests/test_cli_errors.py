@@ -108,3 +108,76 @@ def test_names_from_a_model_cannot_drive_the_terminal(monkeypatch: pytest.Monkey
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\u202e" not in err and "\x07" not in err
     assert "tensor 3 'x\\x1b[2J\\x1b[31mred" in _one_line_error(err)
+
+
+def _error_classes() -> list[type]:
+    """Every EdgeImproError class in edgeimpro: the modules that set an `exit_code` are found in the source
+    (so a new one cannot hide from this test) and imported; none of them needs TensorFlow."""
+    import importlib
+    import re
+
+    from edgeimpro.errors import EdgeImproError
+
+    pkg = ROOT / "edgeimpro"
+    for path in sorted(pkg.rglob("*.py")):
+        if re.search(r"^\s+exit_code\b[^=\n]*=", path.read_text(encoding="utf-8"), re.M):
+            importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    found, todo = [], [EdgeImproError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def _readme_exit_table() -> dict[int, str]:
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("| status | meaning |")
+    rows = {}
+    for line in text[start:].splitlines()[2:]:
+        m = re.fullmatch(r"\| (\d+) \| (.+) \|", line)
+        if not m:
+            break
+        rows[int(m.group(1))] = m.group(2)
+    return rows
+
+
+def test_readme_and_help_list_the_one_exit_code_table() -> None:
+    from edgeimpro.cli.main import EPILOG
+    from edgeimpro.errors import EXIT_MEANINGS, ExitCode
+
+    assert set(EXIT_MEANINGS) == set(ExitCode)
+    assert _readme_exit_table() == {int(c): m for c, m in EXIT_MEANINGS.items()}
+    for code, meaning in EXIT_MEANINGS.items():
+        assert f"{int(code):>3}  {meaning}" in EPILOG
+
+
+def test_each_exit_code_has_one_meaning_and_one_exception_class() -> None:
+    """A class that sets a code defines a meaning; its subclasses share it. Two classes defining the same
+    code (as 7 once meant "link" and "emulator", 9 "flash" and "compare check failed") fail here."""
+    from edgeimpro.errors import EdgeImproError, ExitCode
+
+    defining: dict[ExitCode, list[str]] = {}
+    for cls in _error_classes():
+        assert isinstance(cls.exit_code, ExitCode), f"{cls.__name__}.exit_code is not an ExitCode"
+        parent = next(b for b in cls.__mro__[1:] if issubclass(b, EdgeImproError)) \
+            if cls is not EdgeImproError else None
+        if parent is None or cls.exit_code != parent.exit_code:
+            defining.setdefault(cls.exit_code, []).append(cls.__name__)
+    shared = {int(c): names for c, names in defining.items() if len(names) > 1}
+    assert not shared, f"codes defined by more than one exception class: {shared}"
+    outcomes = {ExitCode.OK, ExitCode.CHECK_FAILED, ExitCode.INTERRUPTED}    # returned by the CLI, not raised
+    assert set(defining) == set(ExitCode) - outcomes
+
+
+def test_emulator_flash_link_and_check_failed_are_told_apart() -> None:
+    from edgeimpro.boards.flash import FlashError
+    from edgeimpro.cli.compare import MISMATCH_EXIT
+    from edgeimpro.link.device import DeviceError, LinkError
+    from edgeimpro.link.emulator import EmulatorError
+
+    codes = {int(LinkError.exit_code), int(EmulatorError.exit_code), int(FlashError.exit_code), int(MISMATCH_EXIT)}
+    assert codes == {7, 11, 12, 9}                     # 7 and 9 keep the meanings scripts test
+    assert DeviceError.exit_code == LinkError.exit_code  # the device reporting an error over the link is a link error

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeimpro.boards.registry import Board, get_board
-from edgeimpro.errors import DependencyError, EdgeImproError, UsageError
+from edgeimpro.errors import DependencyError, EdgeImproError, ExitCode, UsageError
 
 TOOLS = ("pyocd", "openocd")
 
@@ -22,7 +22,7 @@ TOOLS = ("pyocd", "openocd")
 class FlashError(EdgeImproError):
     """The probe, the target or the programming step failed."""
 
-    exit_code = 9
+    exit_code = ExitCode.FLASH
 
 
 @dataclass(frozen=True)

@@ -12,20 +12,21 @@ from typing import Any, TextIO
 
 from edgeimpro.boards.registry import BOARDS
 from edgeimpro.cli.sources import add_source_options
-from edgeimpro.errors import EdgeImproError, UsageError
+from edgeimpro.errors import EdgeImproError, ExitCode, UsageError
 from edgeimpro.modelcard import read_class_names
 from edgeimpro.preprocess import DEFAULT_MAX_IMAGE_PIXELS, set_max_image_pixels
 from edgeimpro.units import rate_text
 
-MISMATCH_EXIT = 9        # the comparison ran and failed the --fail-on check
+MISMATCH_EXIT = ExitCode.CHECK_FAILED        # the comparison ran and failed the --fail-on check
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.description = (
         "Run inputs on a board (or an emulated board) and on the desktop, and prove that the board computes "
         "exactly what tflite_micro computes; LiteRT and the float Keras model are compared too. Writes "
-        "results.jsonl (resumable), summary.json and a self-contained report.html. Exit status: 0 passed, "
-        f"{MISMATCH_EXIT} the --fail-on check failed, 130 interrupted, others as every verb.")
+        "results.jsonl (resumable), summary.json and a self-contained report.html. Exit status: "
+        f"{ExitCode.OK:d} passed, {MISMATCH_EXIT:d} the --fail-on check failed, {ExitCode.LINK:d} the link failed "
+        f"(continue with --resume), {ExitCode.INTERRUPTED:d} interrupted, others as every verb (edgeimpro --help).")
     p.add_argument("--model", type=Path, required=True, help="the int8 .tflite the device runs (model.json beside it "
                                                              "gives labels and preprocessing)")
     dev = p.add_mutually_exclusive_group(required=True)
@@ -102,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         bar.close()
         _print_outcome(comparison.outcome, sys.stdout)
         print(f"interrupted: the results so far are kept; continue with --resume --report {report_dir}", file=err)
-        return 130
+        return int(ExitCode.INTERRUPTED)
     except EdgeImproError as e:      # a lost link, or an input that cannot be read, in the middle of a run
         bar.close()
         _print_outcome(comparison.outcome, sys.stdout)
@@ -112,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         raise
     bar.close()
     _print_outcome(outcome, sys.stdout)
-    return 0 if outcome.passed else MISMATCH_EXIT
+    return int(ExitCode.OK if outcome.passed else MISMATCH_EXIT)
 
 
 def _print_outcome(outcome: Any, out: TextIO) -> None:

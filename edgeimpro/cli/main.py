@@ -8,7 +8,7 @@ import logging
 import sys
 
 from edgeimpro import __version__
-from edgeimpro.errors import EdgeImproError, from_os_error
+from edgeimpro.errors import EXIT_MEANINGS, EdgeImproError, ExitCode, from_os_error
 from edgeimpro.escape import printable
 
 # verb -> module under edgeimpro.cli; modules are imported lazily so `edgeimpro inspect` never loads TF.
@@ -56,7 +56,10 @@ the usual path:
   edgeimpro export model/model.tflite --target aot -o aot/
   edgeimpro compare --model model/model.tflite --emulate qemu-m4 data/shapes-test/
 
-`edgeimpro VERB --help` gives each verb's options with their defaults."""
+`edgeimpro VERB --help` gives each verb's options with their defaults.
+
+exit status:
+""" + "\n".join(f"  {int(code):>3}  {meaning}" for code, meaning in EXIT_MEANINGS.items())
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -126,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {printable(e.message)}", file=sys.stderr)
         if e.hint:
             print(f"  hint: {printable(e.hint)}", file=sys.stderr)
-        return e.exit_code
+        return int(e.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return int(ExitCode.INTERRUPTED)
 
 
 if __name__ == "__main__":

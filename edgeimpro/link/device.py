@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeimpro.errors import EdgeImproError
+from edgeimpro.errors import EdgeImproError, ExitCode
 from edgeimpro.link.codec import (
     DeviceInfo,
     ErrorReport,
@@ -64,7 +64,7 @@ _INFO_BYTES = 512   # a typical INFO record (one or two tensors); its wire time 
 class LinkError(EdgeImproError):
     """The device did not answer, or answered only with corrupt frames, within the retries allowed."""
 
-    exit_code = 7
+    exit_code = ExitCode.LINK
 
 
 class DeviceError(LinkError):
@@ -79,7 +79,7 @@ class DeviceError(LinkError):
 class ModelMismatchError(EdgeImproError):
     """The device holds another model than the one the user named."""
 
-    exit_code = 8
+    exit_code = ExitCode.MODEL_MISMATCH
 
 
 @dataclass(frozen=True)

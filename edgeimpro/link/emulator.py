@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgeimpro.boards.registry import Board, get_board
-from edgeimpro.errors import DependencyError, EdgeImproError, UsageError
+from edgeimpro.errors import DependencyError, EdgeImproError, ExitCode, UsageError
 from edgeimpro.link.device import Device, LinkError, Timeouts, open_transport
 
 QEMU = "qemu-system-arm"
@@ -43,7 +43,7 @@ EMULATED_TIMEOUTS = Timeouts(ack=10.0, frame=10.0)
 class EmulatorError(EdgeImproError):
     """QEMU could not start, or stopped, or the firmware in it never answered."""
 
-    exit_code = 7
+    exit_code = ExitCode.EMULATOR
 
 
 PR_SET_PDEATHSIG = 1   # linux/prctl.h
