@@ -21,6 +21,7 @@ from conftest import ROOT
 from edgeimpro.compare import CompareOptions, Comparison, store
 from edgeimpro.compare.layers import layer_divergence
 from edgeimpro.compare.metrics import OutputQuant, aggregate, confusion_matrix, diff_outputs
+from edgeimpro.compare.records import DeviceResult, InputRecord, RefResult
 from edgeimpro.errors import DataError, UsageError
 from edgeimpro.graph.loader import load_graph
 from edgeimpro.link.codec import DeviceInfo, TensorInfo
@@ -114,7 +115,7 @@ def model_copy(tmp_path: Path) -> Path:
     return m
 
 
-def records(report: Path) -> list[dict]:
+def records(report: Path) -> list[InputRecord]:
     return store.load(report / "results.jsonl").records
 
 
@@ -181,7 +182,7 @@ def test_diff_of_float_reference_is_in_steps() -> None:
 
 def test_aggregate() -> None:
     q = OutputQuant.from_outputs([(2, 1.0, 0)])
-    diffs = [diff_outputs(np.array(a, np.int8), np.array(b, np.int8), q).to_dict()
+    diffs = [diff_outputs(np.array(a, np.int8), np.array(b, np.int8), q)
              for a, b in [([1, 0], [1, 0]), ([3, 0], [0, 4])]]
     m = aggregate(diffs)
     assert (m["inputs"], m["exact_inputs"], m["exact_rate"], m["top1_agreement"]) == (2, 1, 0.5, 0.5)
@@ -215,19 +216,72 @@ def test_layer_divergence_names_the_first_layer() -> None:
 # ---------------------------------------------------------------------------------------------- results.jsonl
 
 
+def _input_record(key: str, position: int) -> InputRecord:
+    q = OutputQuant.from_outputs([(3, 1 / 256, -128)])
+    d = diff_outputs(np.array([1, 2, 3], np.int8), np.array([1, 2, 4], np.int8), q)
+    return InputRecord(key=key, position=position, name=key, label=None, truth=None,
+                       device=DeviceResult(2, 0.5, 1000, "cycles", 0.01, 64, 0, [1, 2, 3]),
+                       refs={"tflm": RefResult.from_diff(d, score=0.5)}, layers=None, seconds=0.02)
+
+
 def test_torn_last_line_is_dropped_and_cut_off(tmp_path: Path) -> None:
     p = tmp_path / "results.jsonl"
     with store.ResultsWriter(p) as w:
-        w.write({"type": "session", "n": 1})
-        w.write({"type": "input", "key": "a", "position": 0})
+        w.write(_input_record("a", 0))
     with open(p, "ab") as f:
         f.write(b'{"type":"input","key":"b","pos')          # a crash in the middle of a line
     loaded = store.load(p)
-    assert loaded.torn and [r["key"] for r in loaded.records] == ["a"]
+    assert loaded.torn and [r.key for r in loaded.records] == ["a"]
     with store.ResultsWriter(p, loaded.good_bytes) as w:
-        w.write({"type": "input", "key": "b", "position": 1})
+        w.write(_input_record("b", 1))
     again = store.load(p)
-    assert not again.torn and [r["key"] for r in again.records] == ["a", "b"]
+    assert not again.torn and [r.key for r in again.records] == ["a", "b"]
+    assert again.records[1] == _input_record("b", 1)
+
+
+def test_a_record_with_fields_missing_is_damage(tmp_path: Path) -> None:
+    p = tmp_path / "results.jsonl"
+    p.write_text('{"type":"input","key":"a","position":0}\n{"type":"other"}\n')
+    with pytest.raises(DataError, match="corrupt line at byte 0"):
+        store.load(p)
+    p.write_text('{"type":"other"}\n')                    # a line of another kind is skipped
+    assert store.load(p).records == [] and not store.load(p).torn
+
+
+# results.jsonl's keys, in order, as version 1 of the format has them: a reader of the file (jq, a notebook, an
+# earlier edgeimpro resuming) sees the same file whatever records.py's dataclasses look like.
+SESSION_KEYS = ["type", "format", "version", "edgeimpro", "started", "model", "model_sha256", "model_name", "device",
+                "references", "missing_references", "class_names", "ops", "input", "output", "preprocessing",
+                "source", "options"]
+SESSION_PARTS = {
+    "device": ["url", "board", "core", "clock_hz", "count_kind", "build_target", "firmware_version", "arena_bytes",
+               "weights_bytes", "layers"],
+    "input": ["shape", "scale", "zero_point"], "output": ["elements", "head", "scale", "zero_point"],
+    "options": ["limit", "layers", "fail_on", "keras", "labels"]}
+INPUT_KEYS = ["type", "key", "position", "name", "label", "truth", "device", "refs", "layers", "seconds", "thumb"]
+DEVICE_KEYS = ["top1", "score", "count", "count_kind", "seconds", "link_bytes", "retries", "output"]
+REF_KEYS = ["n", "exact", "max_abs", "sum_abs", "sum_sq", "sum_abs_steps", "dot", "dev_sq", "ref_sq", "top1",
+            "top1_agree", "differing", "hist", "score"]
+LAYERS_KEYS = ["first", "layers", "missing", "reproduced", "seconds"]
+FIRST_KEYS = ["layer", "opcode", "elements", "differing", "max_abs"]
+
+
+def test_results_jsonl_keys_are_unchanged_and_records_round_trip(tmp_path: Path) -> None:
+    model, x = model_copy(tmp_path), tiny_inputs(tmp_path / "in", n=3)
+    run_fake(model, x, tmp_path / "r", FakeDevice(model, perturb=2), layers=True, labels=tmp_path / "in" / "y.npy")
+    lines = (tmp_path / "r" / "results.jsonl").read_bytes().splitlines()
+    session, inputs = json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+    assert list(session) == SESSION_KEYS
+    assert {k: list(session[k]) for k in SESSION_PARTS} == SESSION_PARTS
+    assert [list(r) for r in session["references"]] == [["name", "title", "exact", "float"]]
+    assert len(inputs) == 3
+    for rec in inputs:
+        assert list(rec) == INPUT_KEYS                  # perturbed: every input has layers and is in the gallery
+        assert list(rec["device"]) == DEVICE_KEYS and list(rec["refs"]["tflm"]) == REF_KEYS
+        assert list(rec["layers"]) == LAYERS_KEYS and list(rec["layers"]["first"]) == FIRST_KEYS
+    loaded = store.load(tmp_path / "r" / "results.jsonl")
+    again = [loaded.sessions[0].to_json(), *(r.to_json() for r in loaded.records)]
+    assert [json.dumps(o, separators=(",", ":")).encode() for o in again] == lines     # byte for byte
 
 
 def test_corrupt_line_in_the_middle_is_refused(tmp_path: Path) -> None:
@@ -268,7 +322,7 @@ def test_perturbed_layer_is_named(tmp_path: Path) -> None:
     assert not c.outcome.passed and s["mismatch_count"] == 4
     first = s["layers"]["first_divergent_layer"]
     assert (first["layer"], first["opcode"], first["inputs"], first["max_abs"]) == (2, "ADD", 4, 1)
-    assert all(r["layers"]["first"]["layer"] == 2 and r["layers"]["reproduced"] for r in records(tmp_path / "r"))
+    assert all(r.layers.first.layer == 2 and r.layers.reproduced for r in records(tmp_path / "r"))
     assert {"histogram", "layer-chart", "gallery"} <= check_report(c.outcome.report)
 
 
@@ -299,7 +353,7 @@ def test_resume_after_link_loss_and_ctrl_c_loses_and_repeats_nothing(tmp_path: P
     report = tmp_path / "r"
     with pytest.raises(LinkError):
         run_fake(model, x, report, FakeDevice(model, fail_after=3))
-    assert [r["position"] for r in records(report)] == [0, 1, 2]
+    assert [r.position for r in records(report)] == [0, 1, 2]
     assert json.loads((report / "summary.json").read_text())["state"].startswith("stopped")
     with pytest.raises(UsageError, match="--resume"):
         run_fake(model, x, report, FakeDevice(model))
@@ -312,7 +366,7 @@ def test_resume_after_link_loss_and_ctrl_c_loses_and_repeats_nothing(tmp_path: P
     device = FakeDevice(model)
     c = run_fake(model, x, report, device, resume=True)
     assert device.calls == 4
-    keys = [r["key"] for r in records(report)]
+    keys = [r.key for r in records(report)]
     assert len(keys) == len(set(keys)) == 9
     assert c.outcome.summary["sessions"] == 3 and c.outcome.summary["resumed_inputs"] == 5
 
@@ -321,14 +375,14 @@ def test_limit_counts_source_positions_across_resumes(tmp_path: Path) -> None:
     model, x = model_copy(tmp_path), tiny_inputs(tmp_path / "in", n=6)
     run_fake(model, x, tmp_path / "r", FakeDevice(model), limit=2)
     c = run_fake(model, x, tmp_path / "r", FakeDevice(model), limit=4, resume=True)
-    assert [r["position"] for r in records(tmp_path / "r")] == [0, 1, 2, 3] and c.outcome.compared == 2
+    assert [r.position for r in records(tmp_path / "r")] == [0, 1, 2, 3] and c.outcome.compared == 2
 
 
 def test_labels_in_input_order_with_limit(tmp_path: Path) -> None:
     model, x = model_copy(tmp_path), tiny_inputs(tmp_path / "in", n=6)
     y = np.load(tmp_path / "in" / "y.npy")
     c = run_fake(model, x, tmp_path / "r", FakeDevice(model), labels=tmp_path / "in" / "y.npy", limit=2)
-    assert [r["truth"] for r in records(tmp_path / "r")] == y[:2].tolist()   # labels of the whole source
+    assert [r.truth for r in records(tmp_path / "r")] == y[:2].tolist()   # labels of the whole source
     np.save(tmp_path / "y2.npy", y[:2])
     c = run_fake(model, x, tmp_path / "r2", FakeDevice(model), labels=tmp_path / "y2.npy", limit=2)
     assert c.outcome.summary["labels"]["labelled"] == 2                     # or of the --limit first
@@ -400,7 +454,7 @@ def test_image_folder_goes_through_infer_preprocessing(tmp_path: Path) -> None:
     want = [session.prepare(p) for p in sorted((tmp_path / "img").rglob("*.png"))]
     assert all(np.array_equal(a, b) for a, b in zip(seen, want, strict=True)) and len(seen) == 4
     labels = c.outcome.summary["labels"]
-    assert labels["labelled"] == 4 and [r["label"] for r in records(tmp_path / "r")] == ["0", "0", "2", "2"]
+    assert labels["labelled"] == 4 and [r.label for r in records(tmp_path / "r")] == ["0", "0", "2", "2"]
 
 
 def test_light_path_never_imports_tensorflow() -> None:

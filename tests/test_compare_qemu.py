@@ -113,9 +113,9 @@ def test_perturbed_layer_is_caught_and_named(tmp_path: Path) -> None:
     assert (first["layer"], first["opcode"]) == (PERTURBED_LAYER, "AVERAGE_POOL_2D")
     assert first["inputs"] == s["layers"]["inputs_checked"] == s["mismatch_count"]
     for rec in store.load(report / "results.jsonl").records:
-        if not rec["refs"]["tflm"]["exact"]:
-            assert rec["layers"]["first"]["layer"] == PERTURBED_LAYER and rec["layers"]["reproduced"]
-            assert all(differing == 0 for layer, differing, _ in rec["layers"]["layers"] if layer < PERTURBED_LAYER)
+        if not rec.refs["tflm"].exact:
+            assert rec.layers.first.layer == PERTURBED_LAYER and rec.layers.reproduced
+            assert all(differing == 0 for layer, differing, _ in rec.layers.layers if layer < PERTURBED_LAYER)
     assert {"histogram", "layer-chart", "gallery"} <= check_report(report / "report.html")
 
 
@@ -163,10 +163,10 @@ def test_resume_after_the_emulator_is_killed(tmp_path: Path) -> None:
     assert summary(report)["state"].startswith("stopped")
     assert main([*args, "--resume"]) == 0
     loaded = store.load(report / "results.jsonl")
-    keys = [r["key"] for r in loaded.records]
+    keys = [r.key for r in loaded.records]
     assert len(keys) == len(set(keys)) == 18
     assert {f"file:{p.resolve()}" for p in images.rglob("*.png")} == set(keys)
-    assert [r["key"] for r in loaded.records[:len(before)]] == [r["key"] for r in before]
+    assert [r.key for r in loaded.records[:len(before)]] == [r.key for r in before]
     s = summary(report)
     assert s["inputs"] == 18 and s["resumed_inputs"] == len(before) and s["sessions"] == 2
     assert s["references"]["tflm"]["exact_rate"] == 1.0

@@ -8,8 +8,9 @@ computes. Never imports TensorFlow (the Keras reference imports it lazily, only 
         outcome = comparison.run(device, source, progress=lambda p: ...)
     outcome.passed, outcome.report, outcome.summary["references"]["tflm"]["exact_rate"]
 
-Modules: run (orchestration, resume), store (results.jsonl), metrics, layers (first divergent layer),
-desktop (references), inputs (frames, keys, preprocessing via `infer`), summary, plots, report. The device
+Modules: run (orchestration, resume), records (results.jsonl's typed records), store (results.jsonl),
+metrics, layers (first divergent layer), desktop (references), inputs (frames, keys, preprocessing via
+`infer`), summary, plots, report. The device
 (--port / --emulate) is opened by `edgeimpro.targets.open_target`, re-exported here.
 """
 

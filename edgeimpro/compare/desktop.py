@@ -16,10 +16,10 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from edgeimpro.compare.records import ReferenceDescription
 from edgeimpro.errors import DependencyError, ModelError
 from edgeimpro.references import LiteRTReference, TflmReference, capture_c_stderr
 
@@ -49,8 +49,8 @@ class DesktopReference:
     def outputs(self, x: np.ndarray, float_x: np.ndarray | None = None) -> list[np.ndarray]:
         raise NotImplementedError
 
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "title": self.title, "exact": self.exact, "float": self.float_outputs}
+    def describe(self) -> ReferenceDescription:
+        return ReferenceDescription(self.name, self.title, self.exact, self.float_outputs)
 
 
 class TflmDesktop(DesktopReference):

@@ -39,11 +39,6 @@ class Divergence:
     first: LayerDiff | None              # the first that differs; None: all layers identical
     missing: list[int]                   # ops the device did not dump
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"first": None if self.first is None else self.first.to_dict(),
-                "layers": [[x.layer, x.differing, x.max_abs] for x in self.layers],
-                "missing": self.missing}
-
 
 def layer_divergence(graph: Graph, device_layers: Mapping[int, Any], expected: Mapping[int, np.ndarray]
                      ) -> Divergence:

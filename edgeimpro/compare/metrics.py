@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def top1(steps: np.ndarray, head: int) -> int:
     return int(np.argmax(np.asarray(steps).reshape(-1)[:head]))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Diff:
     """One input against one reference; sums so that a run aggregates without the arrays."""
     n: int
@@ -118,25 +118,41 @@ def diff_outputs(device: np.ndarray, reference: np.ndarray, quant: OutputQuant, 
     )
 
 
-def aggregate(diffs: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Run totals from per-input `Diff.to_dict()`s of one reference (see the module docstring)."""
+class DiffSums(Protocol):
+    """What `aggregate` reads of one input's comparison: a `Diff`, or results.jsonl's `records.RefResult`."""
+    n: int
+    exact: bool
+    max_abs: float
+    sum_abs: float
+    sum_sq: float
+    sum_abs_steps: float
+    dot: float
+    dev_sq: float
+    ref_sq: float
+    top1_agree: bool
+    differing: int
+    hist: dict[str, int]
+
+
+def aggregate(diffs: Iterable[DiffSums]) -> dict[str, Any]:
+    """Run totals from per-input comparisons with one reference (see the module docstring)."""
     n_inputs = n = exact = agree = differing = 0
     max_abs = sum_abs = sum_sq = sum_abs_steps = dot = dev_sq = ref_sq = 0.0
     hist: dict[int, int] = {}
     for x in diffs:
         n_inputs += 1
-        n += x["n"]
-        exact += bool(x["exact"])
-        agree += bool(x["top1_agree"])
-        differing += x["differing"]
-        max_abs = max(max_abs, x["max_abs"])
-        sum_abs += x["sum_abs"]
-        sum_sq += x["sum_sq"]
-        sum_abs_steps += x["sum_abs_steps"]
-        dot += x["dot"]
-        dev_sq += x["dev_sq"]
-        ref_sq += x["ref_sq"]
-        for k, c in x["hist"].items():
+        n += x.n
+        exact += bool(x.exact)
+        agree += bool(x.top1_agree)
+        differing += x.differing
+        max_abs = max(max_abs, x.max_abs)
+        sum_abs += x.sum_abs
+        sum_sq += x.sum_sq
+        sum_abs_steps += x.sum_abs_steps
+        dot += x.dot
+        dev_sq += x.dev_sq
+        ref_sq += x.ref_sq
+        for k, c in x.hist.items():
             hist[int(k)] = hist.get(int(k), 0) + c
     if n_inputs == 0:
         return {"inputs": 0}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeimpro.compare import plots
+from edgeimpro.compare.records import InputRecord
 from edgeimpro.escape import html_text
 from edgeimpro.units import rate_text
 
@@ -183,7 +184,7 @@ def _layers(s: dict[str, Any], chart: bytes | None) -> str:
     return out
 
 
-def _gallery(s: dict[str, Any], records: Sequence[dict[str, Any]], base: Path) -> str:
+def _gallery(s: dict[str, Any], records: Sequence[InputRecord], base: Path) -> str:
     out = '<h2>Most disagreeing inputs</h2><div class="gallery" id="gallery">'
     if not records:
         return out + "<p>No input disagrees with any reference.</p></div>"
@@ -195,23 +196,21 @@ def _gallery(s: dict[str, Any], records: Sequence[dict[str, Any]], base: Path) -
 
     for r in records:
         img = ""
-        thumb = r.get("thumb")
-        if thumb and (base / thumb).is_file():
-            img = _img((base / thumb).read_bytes(), r["name"])
-        d = r["device"]
-        lines = [f'<div class="name">{_e(r["name"])}</div>']
-        if r.get("label") is not None:
-            lines.append(f"truth: <b>{_e(r['label'])}</b>")
-        lines.append(f"device: <b>{cls(d['top1'])}</b> {d['score']:.3f}")
-        for name, x in r["refs"].items():
-            mark = "" if x["top1_agree"] else ' <span class="bad">≠</span>'
-            exact = ('<span class="good">exact</span>' if x["exact"] and not refs.get(name, {}).get("float")
-                     else f"max |Δ| {x['max_abs']:.3g}")
-            lines.append(f"{_e(refs.get(name, {}).get('title', name))}: <b>{cls(x['top1'])}</b> {x['score']:.3f}"
+        if r.thumb and (base / r.thumb).is_file():
+            img = _img((base / r.thumb).read_bytes(), r.name)
+        lines = [f'<div class="name">{_e(r.name)}</div>']
+        if r.label is not None:
+            lines.append(f"truth: <b>{_e(r.label)}</b>")
+        lines.append(f"device: <b>{cls(r.device.top1)}</b> {r.device.score:.3f}")
+        for name, x in r.refs.items():
+            mark = "" if x.top1_agree else ' <span class="bad">≠</span>'
+            exact = ('<span class="good">exact</span>' if x.exact and not refs.get(name, {}).get("float")
+                     else f"max |Δ| {x.max_abs:.3g}")
+            lines.append(f"{_e(refs.get(name, {}).get('title', name))}: <b>{cls(x.top1)}</b> {x.score:.3f}"
                          f"{mark}, {exact}")
-        if r.get("layers") and r["layers"].get("first"):
-            f = r["layers"]["first"]
-            lines.append(f'<span class="bad">first divergent layer {f["layer"]} {_e(f["opcode"])}</span>')
+        if r.layers is not None and r.layers.first is not None:
+            f = r.layers.first
+            lines.append(f'<span class="bad">first divergent layer {f.layer} {_e(f.opcode)}</span>')
         out += f'<div class="card">{img}{lines[0]}{"<br>".join(lines[1:])}</div>'
     return out + "</div>"
 
@@ -226,7 +225,7 @@ def _mismatches(s: dict[str, Any]) -> str:
             + _table(["input", "max |Δ|", "elements differing"], rows) + more)
 
 
-def write_report(path: Path, summary: dict[str, Any], gallery: Sequence[dict[str, Any]], base: Path) -> Path:
+def write_report(path: Path, summary: dict[str, Any], gallery: Sequence[InputRecord], base: Path) -> Path:
     """Write report.html; thumbnails are read from `base` (the report folder) and embedded."""
     hist = plots.difference_histogram(summary)
     parts = [_header(summary), _metrics(summary)]

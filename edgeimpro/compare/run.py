@@ -17,7 +17,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,17 @@ from edgeimpro.compare.inputs import (
 )
 from edgeimpro.compare.layers import layer_divergence
 from edgeimpro.compare.metrics import OutputQuant, diff_outputs, flat, top1
+from edgeimpro.compare.records import (
+    DeviceDescription,
+    DeviceResult,
+    InputDescription,
+    InputRecord,
+    LayerRecord,
+    OutputDescription,
+    RefResult,
+    SessionOptions,
+    SessionRecord,
+)
 from edgeimpro.compare.summary import FAIL_ON, primary_reference, summarize
 from edgeimpro.errors import DataError, ModelError, UsageError
 from edgeimpro.graph.loader import load_graph, read_model_bytes
@@ -115,39 +126,42 @@ class _Gallery:
     folder: Path
     size: int
     primary: str | None
-    top: list[tuple[tuple, dict[str, Any]]] = field(default_factory=list)
+    top: list[tuple[tuple, InputRecord]] = field(default_factory=list)
 
-    def rank(self, rec: dict[str, Any]) -> tuple:
-        refs = rec["refs"]
+    def rank(self, rec: InputRecord) -> tuple:
+        refs = rec.refs
         p = refs.get(self.primary or "")
-        others = [d["max_abs"] for name, d in refs.items() if name != self.primary]
-        score = (0 if p is None or p["exact"] else 1, p["max_abs"] if p else 0.0,
-                 sum(not d["top1_agree"] for d in refs.values()), max(others, default=0.0))
-        return score, -rec["position"]
+        others = [d.max_abs for name, d in refs.items() if name != self.primary]
+        score = (0 if p is None or p.exact else 1, p.max_abs if p else 0.0,
+                 sum(not d.top1_agree for d in refs.values()), max(others, default=0.0))
+        return score, -rec.position
 
-    def seed(self, records: list[dict[str, Any]]) -> None:
+    def seed(self, records: list[InputRecord]) -> None:
         ranked = sorted(((self.rank(r), r) for r in records), key=lambda x: x[0], reverse=True)
         self.top = [x for x in ranked if any(x[0][0])][: self.size]
 
-    def admits(self, rec: dict[str, Any]) -> bool:
+    def admits(self, rec: InputRecord) -> bool:
         r = self.rank(rec)
         if self.size <= 0 or not any(r[0]):
             return False
         return len(self.top) < self.size or r > self.top[-1][0]
 
-    def add(self, rec: dict[str, Any], png: bytes | None) -> None:
+    def add(self, rec: InputRecord, png: bytes | None) -> InputRecord:
+        """The record as one of the gallery's, with its thumbnail written (when there is one)."""
+        thumb = None
         if png is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
-            name = hashlib.sha1(rec["key"].encode()).hexdigest()[:16] + ".png"
+            name = hashlib.sha1(rec.key.encode()).hexdigest()[:16] + ".png"
             (self.folder / name).write_bytes(png)
-            rec["thumb"] = f"{THUMBS}/{name}"
+            thumb = f"{THUMBS}/{name}"
+        return replace(rec, in_gallery=True, thumb=thumb)
 
-    def insert(self, rec: dict[str, Any]) -> None:
+    def insert(self, rec: InputRecord) -> None:
         self.top.append((self.rank(rec), rec))
         self.top.sort(key=lambda x: x[0], reverse=True)
         for _, old in self.top[self.size:]:
-            thumb = old.get("thumb")
-            if thumb and not any(r.get("thumb") == thumb for _, r in self.top[: self.size]):
+            thumb = old.thumb
+            if thumb and not any(r.thumb == thumb for _, r in self.top[: self.size]):
                 (self.folder.parent / thumb).unlink(missing_ok=True)
         del self.top[self.size:]
 
@@ -197,7 +211,7 @@ class Comparison:
                              hint="install tflite-micro (exact) or ai-edge-litert")
         self._check_same_references()
         self.tflm = next((r for r in self.refs if isinstance(r, TflmDesktop)), None)
-        self.primary = primary_reference({"references": [r.describe() for r in self.refs]})
+        self.primary = primary_reference([r.describe() for r in self.refs])
         self.outcome: Outcome | None = None
 
     # ---- set-up ----
@@ -228,9 +242,9 @@ class Comparison:
         loaded = store.load(self.results_path)
         if loaded.sessions:
             first = loaded.sessions[0]
-            if first.get("model_sha256") != hashlib.sha256(self.data).hexdigest():
-                raise UsageError(f"{self.results_path} compares another model ({first.get('model')}, sha256 "
-                                 f"{str(first.get('model_sha256'))[:12]}…)",
+            if first.model_sha256 != hashlib.sha256(self.data).hexdigest():
+                raise UsageError(f"{self.results_path} compares another model ({first.model}, sha256 "
+                                 f"{first.model_sha256[:12]}…)",
                                  hint="resume with the same --model, or give another --report DIR")
         return loaded
 
@@ -239,7 +253,7 @@ class Comparison:
         input's metrics side by side, and the verdict counts over all of them."""
         if not self.loaded.sessions:
             return
-        before = [r["name"] for r in self.loaded.sessions[-1].get("references", [])]
+        before = [r.name for r in self.loaded.sessions[-1].references]
         now = [r.name for r in self.refs]
         if sorted(before) != sorted(now):
             raise UsageError(f"{self.results_path} was compared with {', '.join(before) or 'no reference'}; "
@@ -286,33 +300,33 @@ class Comparison:
 
     # ---- the run ----
 
-    def session_record(self, device: Any, source: Source) -> dict[str, Any]:
+    def session_record(self, device: Any, source: Source) -> SessionRecord:
         info = device.info()
-        return {
-            "type": "session", "format": store.RESULTS_FORMAT, "version": store.RESULTS_VERSION,
-            "edgeimpro": __version__,
-            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "model": str(self.model_path), "model_sha256": hashlib.sha256(self.data).hexdigest(),
-            "model_name": info.model_name,
-            "device": {"url": getattr(device, "url", ""), "board": info.board, "core": info.core,
-                       "clock_hz": info.clock_hz, "count_kind": info.count_kind.name.lower(),
-                       "build_target": info.build_target.name.lower(), "firmware_version": info.firmware_version,
-                       "arena_bytes": info.arena_bytes, "weights_bytes": info.weights_bytes,
-                       "layers": info.num_layers},
-            "references": [r.describe() for r in self.refs],
-            "missing_references": self.missing,
-            "class_names": self.class_names,
-            "ops": [op.opcode for op in self.graph.ops],
-            "input": {"shape": list(self.preparer.shape), "scale": self.preparer.info.scale,
-                      "zero_point": self.preparer.info.zero_point},
-            "output": {"elements": int(self.quant.scale.size), "head": self.quant.head,
-                       "scale": float(self.quant.scale[0]), "zero_point": float(self.quant.zero_point[0])},
-            "preprocessing": self.preparer.origin,
-            "source": source.description,
-            "options": {"limit": self.options.limit, "layers": self.options.layers, "fail_on": self.options.fail_on,
-                        "keras": str(self.options.keras) if self.options.keras else None,
-                        "labels": str(self.options.labels) if self.options.labels else None},
-        }
+        o = self.options
+        return SessionRecord(
+            format=store.RESULTS_FORMAT, version=store.RESULTS_VERSION, edgeimpro=__version__,
+            started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            model=str(self.model_path), model_sha256=hashlib.sha256(self.data).hexdigest(),
+            model_name=info.model_name,
+            device=DeviceDescription(
+                url=getattr(device, "url", ""), board=info.board, core=info.core, clock_hz=info.clock_hz,
+                count_kind=info.count_kind.name.lower(), build_target=info.build_target.name.lower(),
+                firmware_version=info.firmware_version, arena_bytes=info.arena_bytes,
+                weights_bytes=info.weights_bytes, layers=info.num_layers),
+            references=[r.describe() for r in self.refs],
+            missing_references=self.missing,
+            class_names=self.class_names,
+            ops=[op.opcode for op in self.graph.ops],
+            input=InputDescription(shape=list(self.preparer.shape), scale=self.preparer.info.scale,
+                                   zero_point=self.preparer.info.zero_point),
+            output=OutputDescription(elements=int(self.quant.scale.size), head=self.quant.head,
+                                     scale=float(self.quant.scale[0]), zero_point=float(self.quant.zero_point[0])),
+            preprocessing=self.preparer.origin,
+            source=source.description,
+            options=SessionOptions(limit=o.limit, layers=o.layers, fail_on=o.fail_on,
+                                   keras=str(o.keras) if o.keras else None,
+                                   labels=str(o.labels) if o.labels else None),
+        )
 
     def run(self, device: Any, source: Source, progress: Callable[[Progress], None] | None = None) -> Outcome:
         """Compares every input of `source` not already in results.jsonl, then writes summary and report.
@@ -349,10 +363,10 @@ class Comparison:
                 records.append(rec)
                 done.add(key)
                 compared += 1
-                if "thumb" in rec:
+                if rec.in_gallery:
                     gallery.insert(rec)
                 if progress is not None:
-                    exact = rec["refs"][self.primary]["exact"] if self.primary else None
+                    exact = rec.refs[self.primary].exact if self.primary else None
                     progress(Progress(compared, total, resumed, frame.name, exact, time.monotonic() - started))
             state = "complete"
         except KeyboardInterrupt:
@@ -376,7 +390,7 @@ class Comparison:
         return max(0, n - len(done))
 
     def compare_one(self, device: Any, position: int, key: str, frame: Frame, gallery: _Gallery | None = None
-                    ) -> dict[str, Any]:
+                    ) -> InputRecord:
         """Runs one input on the device and every reference; returns its results.jsonl record."""
         t0 = time.perf_counter()
         x = self.preparer(frame)
@@ -385,46 +399,42 @@ class Comparison:
         link = device.stats.since(before)
         dev = flat(result.outputs)
         label = self.truth.get(position, frame) if self.truth is not None else frame.label
-        rec: dict[str, Any] = {
-            "type": "input", "key": key, "position": position, "name": frame.name, "label": label,
-            "truth": self.class_names.index(label) if label in self.class_names else None,
-        }
         head = self.quant.dequantize(dev)[: self.quant.head]
         d_top = top1(dev, self.quant.head)
-        rec["device"] = {"top1": d_top, "score": float(head[d_top]), "count": result.count,
-                         "count_kind": result.count_kind.name.lower(), "seconds": round(result.seconds, 6),
-                         "link_bytes": link.bytes_sent + link.bytes_received, "retries": link.retries}
-        if dev.size <= STORE_OUTPUT_LIMIT:
-            rec["device"]["output"] = dev.astype(int).tolist()
+        device_result = DeviceResult(
+            top1=d_top, score=float(head[d_top]), count=result.count, count_kind=result.count_kind.name.lower(),
+            seconds=round(result.seconds, 6), link_bytes=link.bytes_sent + link.bytes_received,
+            retries=link.retries, output=dev.astype(int).tolist() if dev.size <= STORE_OUTPUT_LIMIT else None)
         float_x = (self.preparer.float_input(frame, x) if any(r.float_outputs for r in self.refs) else None)
-        rec["refs"] = {}
+        refs: dict[str, RefResult] = {}
         for ref in self.refs:
             out = flat(ref.outputs(x, float_x))
-            d = diff_outputs(dev, out, self.quant, float_reference=ref.float_outputs).to_dict()
+            d = diff_outputs(dev, out, self.quant, float_reference=ref.float_outputs)
             ref_head = out[: self.quant.head] if ref.float_outputs else self.quant.dequantize(out)[: self.quant.head]
-            d["score"] = float(ref_head[d["top1"]])
-            rec["refs"][ref.name] = d
-        if self.options.layers and self.tflm is not None and not rec["refs"][self.tflm.name]["exact"]:
-            rec["layers"] = self._divergence(device, x, dev)
-        rec["seconds"] = round(time.perf_counter() - t0, 6)
+            refs[ref.name] = RefResult.from_diff(d, score=float(ref_head[d.top1]))
+        layers = None
+        if self.options.layers and self.tflm is not None and not refs[self.tflm.name].exact:
+            layers = self._divergence(device, x, dev)
+        rec = InputRecord(key=key, position=position, name=frame.name, label=label,
+                          truth=self.class_names.index(label) if label in self.class_names else None,
+                          device=device_result, refs=refs, layers=layers,
+                          seconds=round(time.perf_counter() - t0, 6))
         if gallery is not None and gallery.admits(rec):
             rgb = self.preparer.display(frame, x)
-            gallery.add(rec, thumbnail_png(rgb) if rgb is not None else None)
-            rec.setdefault("thumb", None)
+            rec = gallery.add(rec, thumbnail_png(rgb) if rgb is not None else None)
         return rec
 
-    def _divergence(self, device: Any, x: np.ndarray, dev: np.ndarray) -> dict[str, Any]:
+    def _divergence(self, device: Any, x: np.ndarray, dev: np.ndarray) -> LayerRecord:
         assert self.tflm is not None
         t0 = time.perf_counter()
         dump = device.layers(x)
-        div = layer_divergence(self.graph, dump.layers, self.tflm.intermediates(x)).to_dict()
-        div["reproduced"] = bool(np.array_equal(flat(dump.outputs), dev))
-        div["seconds"] = round(time.perf_counter() - t0, 6)
-        return div
+        div = layer_divergence(self.graph, dump.layers, self.tflm.intermediates(x))
+        return LayerRecord.from_divergence(div, reproduced=bool(np.array_equal(flat(dump.outputs), dev)),
+                                           seconds=round(time.perf_counter() - t0, 6))
 
     # ---- the end ----
 
-    def _finish(self, sessions: list[dict[str, Any]], records: list[dict[str, Any]], state: str, resumed: int,
+    def _finish(self, sessions: list[SessionRecord], records: list[InputRecord], state: str, resumed: int,
                 compared: int) -> Outcome:
         summary = summarize(sessions, records, fail_on=self.options.fail_on, state=state)
         summary["compared_this_run"] = compared

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from edgeimpro.compare.records import InputRecord, SessionRecord
 from edgeimpro.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -25,14 +26,14 @@ RESULTS_VERSION = 1
 
 @dataclass
 class Loaded:
-    sessions: list[dict[str, Any]] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    sessions: list[SessionRecord] = field(default_factory=list)
+    records: list[InputRecord] = field(default_factory=list)
     good_bytes: int = 0          # length of the intact prefix of the file
     torn: bool = False           # a torn (partly written) last line was found
 
     @property
     def keys(self) -> set[str]:
-        return {r["key"] for r in self.records}
+        return {r.key for r in self.records}
 
 
 def load(path: Path) -> Loaded:
@@ -49,7 +50,8 @@ def load(path: Path) -> Loaded:
             obj = json.loads(line) if line.strip() else None
         except ValueError:
             obj = False
-        if obj is not None and not isinstance(obj, dict):
+        record = _record(obj) if obj is not None and obj is not False else None
+        if obj is not None and record is False:
             obj = False                                 # valid JSON, but not one of our records
         if not complete or obj is False:
             rest = data[pos:]
@@ -59,15 +61,26 @@ def load(path: Path) -> Loaded:
             out.torn = True
             break
         pos += len(line)
-        if obj is None:
-            continue
-        kind = obj.get("type")
-        if kind == "session":
-            out.sessions.append(obj)
-        elif kind == "input":
-            out.records.append(obj)
+        if isinstance(record, SessionRecord):
+            out.sessions.append(record)
+        elif isinstance(record, InputRecord):
+            out.records.append(record)
     out.good_bytes = pos
     return out
+
+
+def _record(obj: Any) -> SessionRecord | InputRecord | bool | None:
+    """The record a line holds; None for a line of another type (skipped); False for none of ours: not an
+    object, or a session or input line with fields missing or mistyped."""
+    if not isinstance(obj, dict):
+        return False
+    kind = {"session": SessionRecord, "input": InputRecord}.get(obj.get("type"))  # type: ignore[arg-type]
+    if kind is None:
+        return None
+    try:
+        return kind.from_json(obj)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
 
 
 class ResultsWriter:
@@ -82,8 +95,8 @@ class ResultsWriter:
             self._f.truncate(good_bytes)
             self._f.seek(good_bytes)
 
-    def write(self, obj: dict[str, Any]) -> None:
-        self._f.write((json.dumps(obj, separators=(",", ":")) + "\n").encode())
+    def write(self, record: SessionRecord | InputRecord) -> None:
+        self._f.write((json.dumps(record.to_json(), separators=(",", ":")) + "\n").encode())
         self._f.flush()
         os.fsync(self._f.fileno())
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from edgeimpro.compare.metrics import aggregate, confusion_matrix, per_class_table
+from edgeimpro.compare.records import InputRecord, ReferenceDescription, SessionRecord
 
 FAIL_ON = ("exact", "top1", "none")
 MISMATCH_LIST = 200          # mismatching inputs named in the summary
@@ -21,42 +23,41 @@ def _stats(values: Sequence[float]) -> dict[str, float] | None:
             "median": statistics.median(values)}
 
 
-def primary_reference(session: dict[str, Any]) -> str | None:
+def primary_reference(refs: Sequence[ReferenceDescription]) -> str | None:
     """The reference the verdict is about: the exact one (tflm) when present, else the first."""
-    refs = session.get("references", [])
-    exact = [r["name"] for r in refs if r.get("exact")]
-    return exact[0] if exact else (refs[0]["name"] if refs else None)
+    exact = [r.name for r in refs if r.exact]
+    return exact[0] if exact else (refs[0].name if refs else None)
 
 
-def device_performance(session: dict[str, Any], records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    dev = session.get("device", {})
-    counts = [r["device"]["count"] for r in records if r["device"].get("count") is not None]
-    kind = next((r["device"]["count_kind"] for r in records if r["device"].get("count") is not None), "none")
+def device_performance(session: SessionRecord | None, records: Sequence[InputRecord]) -> dict[str, Any]:
+    counts = [r.device.count for r in records if r.device.count is not None]
+    kind = next((r.device.count_kind for r in records if r.device.count is not None), "none")
     out: dict[str, Any] = {"count_kind": kind, "per_inference": _stats(counts)}
-    clock = dev.get("clock_hz") or 0
+    clock = session.device.clock_hz if session is not None else 0
     if kind == "cycles" and clock and counts:
         out["ms"] = _stats([1e3 * c / clock for c in counts])
-    exchange = [r["device"]["seconds"] for r in records]
-    link_bytes = sum(r["device"].get("link_bytes", 0) for r in records)
-    wall = sum(r.get("seconds", 0.0) for r in records)
+    exchange = [r.device.seconds for r in records]
+    link_bytes = sum(r.device.link_bytes for r in records)
+    wall = sum(r.seconds for r in records)
     out["exchange_seconds"] = _stats(exchange)
     out["link_bytes_per_second"] = link_bytes / sum(exchange) if exchange and sum(exchange) > 0 else None
     out["link_bytes_per_input"] = link_bytes / len(records) if records else None
     out["inputs_per_second"] = len(records) / wall if wall > 0 else None
-    out["retries"] = sum(r["device"].get("retries", 0) for r in records)
+    out["retries"] = sum(r.device.retries for r in records)
     return out
 
 
-def _accuracy(session: dict[str, Any], records: Sequence[dict[str, Any]], refs: list[str]) -> dict[str, Any] | None:
-    names: list[str] = session.get("class_names", [])
-    labelled = [r for r in records if r.get("truth") is not None]
-    unknown = sorted({r["label"] for r in records if r.get("label") is not None and r.get("truth") is None})
+def _accuracy(session: SessionRecord | None, records: Sequence[InputRecord], refs: list[str]
+              ) -> dict[str, Any] | None:
+    names = session.class_names if session is not None else []
+    labelled = [r for r in records if r.truth is not None]
+    unknown = sorted({r.label for r in records if r.label is not None and r.truth is None})
     if not labelled:
         return {"labelled": 0, "unknown_labels": unknown} if unknown else None
-    truth = [r["truth"] for r in labelled]
-    preds = {"device": [r["device"]["top1"] for r in labelled]}
+    truth = [r.truth for r in labelled if r.truth is not None]
+    preds = {"device": [r.device.top1 for r in labelled]}
     for name in refs:
-        preds[name] = [r["refs"][name]["top1"] for r in labelled if name in r["refs"]]
+        preds[name] = [r.refs[name].top1 for r in labelled if name in r.refs]
     preds = {k: v for k, v in preds.items() if len(v) == len(truth)}
     return {
         "labelled": len(labelled),
@@ -67,25 +68,25 @@ def _accuracy(session: dict[str, Any], records: Sequence[dict[str, Any]], refs: 
     }
 
 
-def _layers(session: dict[str, Any], records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    checked = [r for r in records if r.get("layers")]
+def _layers(session: SessionRecord | None, records: Sequence[InputRecord]) -> dict[str, Any] | None:
+    checked = [(r, r.layers) for r in records if r.layers is not None]
     if not checked:
         return None
-    ops: list[str] = session.get("ops", [])
+    ops = session.ops if session is not None else []
     first_counts: dict[int, int] = {}
     per_layer: dict[int, dict[str, int]] = {}
     table = []
-    for r in checked:
-        div = r["layers"]
-        first = div.get("first")
+    for r, div in checked:
+        first = div.first
         if first is not None:
-            first_counts[first["layer"]] = first_counts.get(first["layer"], 0) + 1
-        for layer, differing, max_abs in div["layers"]:
+            first_counts[first.layer] = first_counts.get(first.layer, 0) + 1
+        for layer, differing, max_abs in div.layers:
             e = per_layer.setdefault(layer, {"inputs_differing": 0, "max_abs": 0, "elements_differing": 0})
             e["inputs_differing"] += int(differing > 0)
             e["elements_differing"] += differing
             e["max_abs"] = max(e["max_abs"], max_abs if max_abs >= 0 else 255)
-        table.append({"name": r["name"], "key": r["key"], "first": first, "reproduced": div.get("reproduced")})
+        table.append({"name": r.name, "key": r.key, "first": None if first is None else first.to_dict(),
+                      "reproduced": div.reproduced})
     earliest = min(first_counts) if first_counts else None
     return {
         "inputs_checked": len(checked),
@@ -128,39 +129,40 @@ def verdict(fail_on: str, primary: str | None, refs: dict[str, Any], inputs: int
     return {"fail_on": fail_on, "passed": holds, "status": "PASS" if holds else "FAIL", "reason": finding}
 
 
-def summarize(sessions: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]], *, fail_on: str,
+def summarize(sessions: Sequence[SessionRecord], records: Sequence[InputRecord], *, fail_on: str,
               state: str) -> dict[str, Any]:
     """The summary of a (possibly resumed, possibly unfinished) run; `state` says how it ended."""
-    session = sessions[-1] if sessions else {}
-    records = sorted(records, key=lambda r: r["position"])
-    primary = primary_reference(session)
-    ref_names = [r["name"] for r in session.get("references", [])]
+    session = sessions[-1] if sessions else None
+    records = sorted(records, key=lambda r: r.position)
+    references = session.references if session is not None else []
+    primary = primary_reference(references)
+    ref_names = [r.name for r in references]
     refs: dict[str, Any] = {}
-    for desc in session.get("references", []):
-        m = aggregate(r["refs"][desc["name"]] for r in records if desc["name"] in r["refs"])
-        refs[desc["name"]] = {**desc, **m}
-    mismatches = [r for r in records if primary and not r["refs"][primary]["exact"]]
+    for desc in references:
+        m = aggregate(r.refs[desc.name] for r in records if desc.name in r.refs)
+        refs[desc.name] = {**desc.to_json(), **m}
+    mismatches = [r for r in records if primary and not r.refs[primary].exact]
     out = {
         "format": "edgeimpro-compare-summary",
         "version": 1,
         "state": state,
-        "model": session.get("model"),
-        "model_sha256": session.get("model_sha256"),
-        "device": session.get("device"),
-        "source": session.get("source"),
-        "preprocessing": session.get("preprocessing"),
-        "class_names": session.get("class_names"),
+        "model": session.model if session is not None else None,
+        "model_sha256": session.model_sha256 if session is not None else None,
+        "device": asdict(session.device) if session is not None else None,
+        "source": session.source if session is not None else None,
+        "preprocessing": session.preprocessing if session is not None else None,
+        "class_names": session.class_names if session is not None else None,
         "sessions": len(sessions),
         "inputs": len(records),
         "primary_reference": primary,
-        "missing_references": session.get("missing_references", {}),
+        "missing_references": session.missing_references if session is not None else {},
         "references": refs,
         "device_performance": device_performance(session, records),
         "labels": _accuracy(session, records, ref_names),
         "layers": _layers(session, records),
-        "layers_requested": bool(session.get("options", {}).get("layers")),
-        "mismatches": [{"name": r["name"], "key": r["key"], "max_abs": r["refs"][primary]["max_abs"],
-                        "differing": r["refs"][primary]["differing"]} for r in mismatches[:MISMATCH_LIST]],
+        "layers_requested": bool(session is not None and session.options.layers),
+        "mismatches": [{"name": r.name, "key": r.key, "max_abs": r.refs[primary].max_abs,
+                        "differing": r.refs[primary].differing} for r in mismatches[:MISMATCH_LIST] if primary],
         "mismatch_count": len(mismatches),
         "verdict": verdict(fail_on, primary, refs, len(records), state),
     }
