@@ -516,6 +516,26 @@ def test_light_path_never_imports_tensorflow(tmp_path: Path) -> None:
     assert json.loads(r.stdout.splitlines()[-1])["top"][0]["label"] in ("0", "1", "2")
 
 
+def test_compare_imports_only_the_preprocessing_of_infer() -> None:
+    """compare prepares inputs as infer does (infer.preprocessing, infer.lut) without the session loop or the
+    drawing; the package's re-exports are lazy, and every one resolves."""
+    code = (
+        "import sys\n"
+        "import edgeimpro.compare.inputs, edgeimpro.compare\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('edgeimpro.infer.'))\n"
+        "assert loaded == ['edgeimpro.infer.lut', 'edgeimpro.infer.preprocessing'], loaded\n"
+        "import edgeimpro.infer as infer\n"
+        "for name in infer.__all__:\n"
+        "    assert getattr(infer, name) is not None, name\n"
+        "assert {m for m in sys.modules if m.startswith('edgeimpro.infer.')} == {\n"
+        "    'edgeimpro.infer.' + m for m in ('runtime', 'preprocessing', 'lut', 'prediction', 'session', 'draw')}\n"
+        "bad = sorted(m for m in sys.modules if m == 'tensorflow' or m.startswith('tensorflow.'))\n"
+        "assert not bad, bad\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+
+
 def test_pi_extra_does_not_pull_tensorflow() -> None:
     tomllib = pytest.importorskip("tomllib")               # Python >= 3.11
     pi = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["pi"]

@@ -17,12 +17,8 @@ import numpy as np
 
 from edgeimpro.errors import DataError, ModelError, UsageError
 from edgeimpro.graph.model import Graph
-from edgeimpro.infer import (
-    FramePreparer,
-    card_for_model,
-    preprocessing_from_card,
-    preprocessing_from_input,
-)
+from edgeimpro.infer.lut import FramePreparer
+from edgeimpro.infer.preprocessing import card_for_model, preprocessing_from_card, preprocessing_from_input
 from edgeimpro.preprocess import Preprocessing
 from edgeimpro.references import TensorInfo
 from edgeimpro.sources import (
