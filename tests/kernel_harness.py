@@ -1,5 +1,5 @@
 """Host harness for the runtime kernels: build the C test driver (plain and sanitized, cached by source
-hash), pack kernel calls (params structs laid out with ctypes from the quantparams dataclasses), run them,
+hash), pack kernel calls (params structs laid out with ctypes from the op registry's params records), run them,
 and capture TFLM's tensors node by node as the reference."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
-import re
 import shutil
 import struct
 import subprocess
@@ -19,9 +18,10 @@ import numpy as np
 import pytest
 from conftest import ROOT, cached
 
-from edgeimpro.codegen import quantparams as qp
+from edgeimpro import ops as qp
 from edgeimpro.firmware import runtime_dir
 from edgeimpro.graph.model import Graph, Op
+from edgeimpro.ops.base import STATUSES
 
 DRIVER_SOURCE = ROOT / "tests" / "c" / "kernel_driver.c"
 WARNINGS = ["-std=c11", "-Wall", "-Wextra", "-Werror"]
@@ -30,10 +30,8 @@ VARIANTS = {
     "sanitize": ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"],
 }
 SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=86", "UBSAN_OPTIONS": "print_stacktrace=1"}
-# eip_status_t codes in enum order, read from the header (never retyped here)
-STATUS_NAMES = re.findall(r"^\s*(EIP_(?:OK|ERR_\w+))\b", (runtime_dir() / "include" / "eip_runtime.h").read_text(),
-                          re.M)
-STATUS = {name: code for code, name in enumerate(STATUS_NAMES)}
+# eip_status_t codes in enum order (the registry generates the enum)
+STATUS_NAMES = [name for name, _, _ in STATUSES]
 BUF_INPUT, BUF_OUTPUT, BUF_NULL, BUF_IN_PLACE = 0, 1, 2, 3
 # Kernels documented (eip_kernels.h) to run with the output in place of the first input.
 IN_PLACE_KERNELS = {"eip_logistic", "eip_tanh", "eip_hard_swish", "eip_leaky_relu", "eip_relu", "eip_relu6",

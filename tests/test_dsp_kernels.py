@@ -38,11 +38,14 @@ from kernel_models import WRAP_EDITS, op_models
 from linkkit import sources_digest
 from tiny_models import edit_model
 
+from edgeimpro import ops as qp
 from edgeimpro.boards.build import CROSS, board_config_header, memory_ld
 from edgeimpro.boards.registry import get_board
-from edgeimpro.codegen import quantparams as qp
 from edgeimpro.firmware import firmware_dir, runtime_dir
 from edgeimpro.graph import load_graph
+from edgeimpro.ops.conv2d import Conv2DParams
+from edgeimpro.ops.depthwise_conv2d import DepthwiseConv2DParams
+from edgeimpro.ops.fully_connected import FullyConnectedParams
 
 pytestmark = [
     pytest.mark.qemu,
@@ -175,7 +178,7 @@ def random_calls(seed: int, count: int, wrap: bool = False) -> list[KernelCall]:
             batches, depth, units = int(rng.integers(1, 4)), int(rng.integers(1, 80)), int(rng.integers(1, 12))
             q = _quant(rng, units, depth, wrap)
             wzp = int(rng.integers(-128, 128)) if rng.random() < 0.3 else 0
-            p = qp.FullyConnectedParams(batches=batches, depth=depth, units=units, weights_zp=wzp, **q)
+            p = FullyConnectedParams(batches=batches, depth=depth, units=units, weights_zp=wzp, **q)
             x = rng.integers(-128, 128, (batches, depth), dtype=np.int8)
             w = rng.integers(-128, 128, (units, depth), dtype=np.int8)
             calls.append(KernelCall("eip_fully_connected", p, [x, w, _bias(rng, units, wrap)], batches * units,
@@ -194,13 +197,13 @@ def random_calls(seed: int, count: int, wrap: bool = False) -> list[KernelCall]:
             groups = int(rng.integers(1, 4)) if rng.random() < 0.3 else 1
             filter_c = int(rng.integers(1, 100 if big else 24))
             out_c = groups * int(rng.integers(1, 7))
-            p = qp.Conv2DParams(in_c=groups * filter_c, out_c=out_c, filter_c=filter_c, **win,
+            p = Conv2DParams(in_c=groups * filter_c, out_c=out_c, filter_c=filter_c, **win,
                                 **_quant(rng, out_c, win['filter_h'] * win['filter_w'] * filter_c, wrap))
             w = rng.integers(-128, 128, (out_c, p.filter_h, p.filter_w, filter_c), dtype=np.int8)
             kernel = "eip_conv2d"
         else:
             in_c, dm = int(rng.integers(1, 20)), int(rng.integers(1, 4)) if rng.random() < 0.4 else 1
-            p = qp.DepthwiseConv2DParams(in_c=in_c, out_c=in_c * dm, depth_multiplier=dm, **win,
+            p = DepthwiseConv2DParams(in_c=in_c, out_c=in_c * dm, depth_multiplier=dm, **win,
                                          **_quant(rng, in_c * dm, win['filter_h'] * win['filter_w'], wrap))
             w = rng.integers(-128, 128, (1, p.filter_h, p.filter_w, p.out_c), dtype=np.int8)
             kernel = "eip_depthwise_conv2d"

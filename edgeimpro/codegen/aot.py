@@ -1,54 +1,29 @@
 """Ahead-of-time C for a full-int8 .tflite: weights as const arrays, precomputed kernel parameters, one static
 arena with a memory plan, and one entry point. No interpreter; the kernels live in firmware/runtime/.
 
-The generated code follows docs/aot-model-api.md. Every integer parameter comes from
-`edgeimpro.codegen.quantparams` (TFLM's Prepare arithmetic); the params struct layouts are read from the
-runtime's own header (`eip_kernels.h`), so Python and C cannot drift apart silently.
+The generated code follows docs/aot-model-api.md. Every op, its integer parameters (TFLM's Prepare
+arithmetic), its params struct and its calling convention come from the op registry (`edgeimpro.ops`), from
+which the runtime's `eip_kernels.h` is generated too, so Python and C cannot drift apart.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgeimpro import __version__
-from edgeimpro.codegen import quantparams
-from edgeimpro.codegen.planner import ALIAS_OPS, MemoryPlan, plan_arena
+from edgeimpro import __version__, ops
+from edgeimpro.codegen.planner import MemoryPlan, plan_arena
 from edgeimpro.errors import UnsupportedOpError, UsageError
 from edgeimpro.escape import c_comment, c_ident, c_string, shell_arg
-from edgeimpro.firmware import runtime_dir
 from edgeimpro.graph.analysis import op_params as describe_op
-from edgeimpro.graph.model import Graph, Op, Tensor
+from edgeimpro.graph.model import Graph, Tensor
 from edgeimpro.graph.validate import check_int8, check_single_subgraph, check_static_shapes
 
 FORMAT_VERSION = 1
 POISON_BYTE = 0xA5
-
-
-# How each kernel takes its tensors (eip_kernels.h); function names and params come from quantparams.OPS.
-#   in: (params, input, output); in_w_b: (params, input, weights, bias|NULL, output);
-#   in2: (params, input1, input2, output); inputs: (params, const int8_t *const inputs[], output).
-ARG_PATTERNS: dict[str, str] = {op: "in" for op in quantparams.OPS}
-ARG_PATTERNS.update({"CONV_2D": "in_w_b", "DEPTHWISE_CONV_2D": "in_w_b", "FULLY_CONNECTED": "in_w_b",
-                     "ADD": "in2", "MUL": "in2", "CONCATENATION": "inputs"})
-AOT_OPS = frozenset(quantparams.OPS)
-
-# Kernels that promise to read element i before writing element i (eip_kernels.h): safe to run in place.
-_ELEMENTWISE = frozenset({"LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "RELU", "RELU6", "QUANTIZE", "SOFTMAX"})
-
-
-def can_run_inplace(graph: Graph, op: Op) -> bool:
-    if op.opcode in _ELEMENTWISE:
-        return True
-    if op.opcode in ("ADD", "MUL"):  # in place only without broadcasting
-        shapes = {graph.tensors[i].shape for i in op.inputs + op.outputs if i >= 0}
-        return len(shapes) == 1
-    return False
 
 
 @dataclass(frozen=True)
@@ -80,27 +55,9 @@ class AotResult:
     arena_bytes: int
     weights_bytes: int
     layers: int
-    # layers whose int32 arithmetic wraps around for some inputs, as TFLM's does (quantparams.wrap_warnings)
+    # layers whose int32 arithmetic wraps around for some inputs, as TFLM's does (ops.wrap_warnings)
     warnings: list[str] = field(default_factory=list)
     kernels: list[str] = field(default_factory=list)   # runtime entry points model.c calls, first use first
-
-
-# --- params struct layouts, read from the runtime header ------------------------------------------------
-
-_STRUCT_RE = re.compile(r"typedef struct \{(.*?)\}\s*(\w+);", re.S)
-_MEMBER_RE = re.compile(r"^\s*(const int32_t \*|int32_t )(\w+)(\[EIP_MAX_DIMS\])?;", re.M)
-
-
-def param_struct_layouts(header: Path | None = None) -> dict[str, list[tuple[str, str]]]:
-    """struct type -> [(member, kind)] with kind 'int', 'dims' or 'ptr', in declaration order."""
-    text = (header or runtime_dir() / "include" / "eip_kernels.h").read_text()
-    layouts = {}
-    for body, name in _STRUCT_RE.findall(text):
-        members = []
-        for ptr, member, dims in _MEMBER_RE.findall(body):
-            members.append((member, "ptr" if "*" in ptr else "dims" if dims else "int"))
-        layouts[name] = members
-    return layouts
 
 
 # --- emission -------------------------------------------------------------------------------------------
@@ -121,7 +78,6 @@ class _Emitter:
     def __init__(self, graph: Graph, name: str) -> None:
         self.g = graph
         self.name = name
-        self.layouts = param_struct_layouts()
         self.consts: list[str] = []       # const data definitions
         self.params: list[str] = []       # params struct definitions
         self.calls: list[str] = []        # body of invoke
@@ -161,19 +117,14 @@ class _Emitter:
         return f"(arena + {self.tname(idx)})"
 
     # params
-    def render_params(self, layer: int, struct: str, values: Any) -> str:
-        if struct not in self.layouts:
-            raise AssertionError(f"{struct} not found in eip_kernels.h")
-        fields = dataclasses.asdict(values) if dataclasses.is_dataclass(values) else dict(values)
-        members = self.layouts[struct]
-        if [m for m, _ in members] != list(fields):
-            raise AssertionError(f"{struct} members {[m for m, _ in members]} != params fields {list(fields)}")
+    def render_params(self, layer: int, params: ops.KernelParams) -> str:
+        struct = params.C_STRUCT
         inits = []
-        for member, kind in members:
-            v = fields[member]
-            if kind == "int":
+        for member, kind in params.c_fields():
+            v = getattr(params, member)
+            if kind == ops.SCALAR:
                 inits.append(f"    .{member} = {int(v)},")
-            elif kind == "dims":
+            elif kind == ops.ARRAY:
                 inits.append(f"    .{member} = {{{', '.join(str(int(x)) for x in v)}}},")
             else:
                 arr = f"layer{layer}_{member}"
@@ -192,13 +143,13 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
     check_int8(graph)
     check_static_shapes(graph)
     for op in graph.ops:
-        if op.opcode not in AOT_OPS:
+        if ops.get(op.opcode) is None:
             raise UnsupportedOpError(
                 f"layer {op.index} ({op.opcode}) is not supported by the AOT runtime",
-                hint="supported ops: " + ", ".join(sorted(AOT_OPS))
+                hint="supported ops: " + ", ".join(ops.supported())
                      + "; export for TensorFlow Lite Micro instead: --target tflm")
-    op_params = [quantparams.op_params(graph, op) for op in graph.ops]  # validates every op first
-    plan = plan or plan_arena(graph, lambda op: can_run_inplace(graph, op))
+    op_params = [ops.op_params(graph, op) for op in graph.ops]  # validates every op first
+    plan = plan or plan_arena(graph, lambda op: ops.can_run_inplace(graph, op))
     em = _Emitter(graph, name)
     em.source = source or f"{name}.tflite"
     names = ModelNames(prefix)
@@ -206,7 +157,8 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
     body: list[str] = []
     kernels: dict[str, None] = {}
     for op, params in zip(graph.ops, op_params, strict=True):
-        function, pattern = quantparams.kernel_name(op.opcode), ARG_PATTERNS[op.opcode]
+        spec = ops.REGISTRY[op.opcode]
+        function, pattern = spec.kernel, spec.convention.kind
         ins = op.input_tensors(graph)
         out = op.outputs[0]
         out_t = graph.tensors[out]
@@ -215,11 +167,11 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
         desc = (f"layer {op.index}: {op.opcode} {' + '.join(_shape(t) for t in act_in)} -> {_shape(out_t)}"
                 + (f", {detail}" if detail else ""))
         body.append(f"    /* {c_comment(desc)} */")
-        aliased = op.opcode in ALIAS_OPS and plan.offsets.get(op.inputs[0]) == plan.offsets.get(out)
+        aliased = spec.alias and plan.offsets.get(op.inputs[0]) == plan.offsets.get(out)
         if aliased:
             body.append("    /* no copy: the output aliases the input in the arena */")
         else:
-            pref = em.render_params(op.index, params.C_STRUCT, params)
+            pref = em.render_params(op.index, params)
             if pattern == "in_w_b":
                 args = [em.ptr(op.inputs[0]), em.ptr(op.inputs[1]),
                         em.ptr(op.inputs[2]) if len(op.inputs) > 2 else "NULL"]
@@ -235,14 +187,14 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
             body.append(f"    st = {function}({pref}, {', '.join(args)}, {em.ptr(out, writable=True)});")
             kernels[function] = None
             body.append("    if (st != EIP_OK) {\n        return st;\n    }")
-        builtin = quantparams.builtin_code(op.opcode)
+        builtin = ops.builtin_code(op.opcode)
         body.append(f"    LAYER_DONE({op.index}, {builtin}, {em.ptr(out)}, {out_t.nbytes}u);")
     em.calls = body
     files = {names.header: _header(graph, name, plan, em, names), "model.c": _source(graph, plan, em, names)}
     if prefix:
         files["model.h"] = _generic_header(graph, name, plan, em, names)
     warnings = [str(w) for op, params in zip(graph.ops, op_params, strict=True)
-                for w in quantparams.wrap_warnings(graph, op, params)]
+                for w in ops.wrap_warnings(graph, op, params)]
     return AotResult(files=files, plan=plan, arena_bytes=plan.arena_bytes, weights_bytes=em.weights_bytes,
                      layers=len(graph.ops), warnings=warnings, kernels=list(kernels))
 
@@ -355,8 +307,8 @@ def _source(graph: Graph, plan: MemoryPlan, em: _Emitter, names: ModelNames) -> 
 #include "eip_kernels.h"
 #include "{names.header}"
 
-#if EIP_RUNTIME_ABI_VERSION != {quantparams.RUNTIME_ABI_VERSION}
-#error "model.c was generated for runtime ABI {quantparams.RUNTIME_ABI_VERSION}: regenerate it with this edgeimpro"
+#if EIP_RUNTIME_ABI_VERSION != {ops.RUNTIME_ABI_VERSION}
+#error "model.c was generated for runtime ABI {ops.RUNTIME_ABI_VERSION}: regenerate it with this edgeimpro"
 #endif
 
 /* Memory plan: byte offset of every activation tensor in the arena ({plan.arena_bytes} B). */

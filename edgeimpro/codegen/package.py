@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from edgeimpro import __version__
-from edgeimpro.codegen import quantparams
+from edgeimpro import __version__, ops
 from edgeimpro.codegen.aot import AotResult
 from edgeimpro.errors import UsageError
 from edgeimpro.escape import c_comment, c_ident, one_line
@@ -51,7 +50,7 @@ CORE_KERNELS: dict[str, str] = {
 DEFAULT_CORE = "generic"
 # variant -> folder under runtime/kernels/ whose files replace the reference files of the same name
 VARIANT_DIRS = {"dsp": "arm_dsp"}
-# external symbols of runtime/src/ (the kernels' entry points come from quantparams.OPS)
+# external symbols of runtime/src/ (the kernels' entry points come from the op registry)
 RUNTIME_SYMBOLS = ("eip_status_str",)
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
@@ -60,7 +59,7 @@ NAMES_HEADER = "eip_names.h"
 
 def runtime_symbols() -> list[str]:
     """Every symbol the runtime defines with external linkage (tests check it against the objects)."""
-    return sorted({*RUNTIME_SYMBOLS, *(kernel for _, kernel in quantparams.OPS.values())})
+    return sorted({*RUNTIME_SYMBOLS, *(op.kernel for op in ops.kernels())})
 
 
 @functools.cache

@@ -3,7 +3,7 @@
 Lifetimes follow the op order: a tensor is live from the op that writes it (graph inputs from the start)
 through its last reader (graph outputs to the end). Two tensors may share bytes only when their lifetimes
 do not overlap, except where an op is allowed to run in place:
-  - aliases (RESHAPE, SQUEEZE): the output *is* the input's bytes, no copy;
+  - aliases (the registry's alias ops, RESHAPE): the output *is* the input's bytes, no copy;
   - in-place ops (elementwise kernels that read element i before writing element i): the output may take
     the input's bytes when this op is the input's last reader and the sizes are equal.
 Placement: greedy by size, then a bounded search for a plan at the live-set lower bound (chains need
@@ -15,10 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from edgeimpro import ops
 from edgeimpro.graph.model import Graph, Op
-
-# Ops whose output is a view of their first input.
-ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
 
 
 @dataclass
@@ -90,7 +88,7 @@ def plan_arena(graph: Graph, can_run_inplace: Callable[[Op], bool] = lambda op: 
         src = op.inputs[0]
         if src < 0 or src not in parent or out not in parent:
             continue
-        if op.opcode in ALIAS_OPS:
+        if ops.is_alias(op.opcode):
             parent[find(out)] = find(src)
         elif can_run_inplace(op):
             # Try every activation input of the op that dies here and has the output's size.

@@ -204,50 +204,15 @@ def op_macs(graph: Graph, op: Op) -> int:
 
 
 def op_params(graph: Graph, op: Op) -> str:
-    """Short human summary of an op's parameters, e.g. "3x3 s2 SAME relu"."""
-    o = op.options
-    parts: list[str] = []
-    ins = op.input_tensors(graph)
-    if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"):
-        w = ins[1]                              # TRANSPOSE_CONV too: [out_c, kh, kw, in_c]
-        if w is not None and len(w.shape) == 4:
-            parts.append(f"{w.shape[1]}x{w.shape[2]}")
-        if "stride_h" in o:
-            parts.append(_stride(o))
-        if o.get("dilation_h", 1) != 1 or o.get("dilation_w", 1) != 1:
-            parts.append(f"d{o['dilation_h']}" if o["dilation_h"] == o["dilation_w"]
-                         else f"d{o['dilation_h']}x{o['dilation_w']}")
-        if o.get("depth_multiplier", 1) not in (0, 1):
-            parts.append(f"dm{o['depth_multiplier']}")
-        if "padding" in o:
-            parts.append(o["padding"])
-    elif op.opcode in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"):
-        parts += [f"{o.get('filter_h')}x{o.get('filter_w')}", _stride(o), o.get("padding", "")]
-    elif op.opcode == "FULLY_CONNECTED":
-        w = ins[1] if len(ins) > 1 else None
-        if w is not None and len(w.shape) == 2:
-            parts.append(f"{w.shape[1]}->{w.shape[0]}")
-    elif op.opcode == "CONCATENATION":
-        parts.append(f"axis {o.get('axis')}")
-    elif op.opcode == "SOFTMAX" and o.get("beta", 1.0) != 1.0:
-        parts.append(f"beta {o['beta']:g}")
-    elif op.opcode == "LEAKY_RELU":
-        parts.append(f"alpha {o.get('alpha', 0.0):g}")
-    elif op.opcode in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"):
-        axes = ins[1] if len(ins) > 1 else None
-        if axes is not None and axes.data is not None:
-            parts.append("axis " + ",".join(str(int(a)) for a in axes.data.reshape(-1)))
-        if o.get("keep_dims"):
-            parts.append("keep_dims")
-    act = o.get("activation")
+    """Short human summary of an op's parameters, e.g. "3x3 s2 SAME relu" (each op declares its own in the
+    op registry)."""
+    from edgeimpro import ops
+
+    parts = ops.describe(graph, op)
+    act = op.options.get("activation")
     if act and act != "NONE":
         parts.append(act.lower())
     return " ".join(p for p in parts if p)
-
-
-def _stride(o: dict[str, Any]) -> str:
-    sh, sw = o.get("stride_h", 1), o.get("stride_w", 1)
-    return f"s{sh}" if sh == sw else f"s{sh}x{sw}"
 
 
 # ---------------------------------------------------------------------------------------------- boards

@@ -16,8 +16,6 @@ from edgeimpro.graph.structure import CORRUPT_HINT, check_structure
 
 _OPCODE_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k.lower() for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
-_ACTIVATIONS = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_")}
-_PADDINGS = {v: k for k, v in vars(tflite.Padding).items() if not k.startswith("_")}
 _OPTION_NAMES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
 _NP_DTYPES = {
     "int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
@@ -213,66 +211,15 @@ def _tensor(model: Any, t: Any, index: int, buf: bytes, n_buffers: int) -> Tenso
     )
 
 
-def _activation(v: int) -> str:
-    return _ACTIVATIONS.get(v, f"ACT_{v}")
-
-
-def _padding(v: int) -> str:
-    return _PADDINGS.get(v, f"PADDING_{v}")
-
-
-def _init(cls: Any, table: Any) -> Any:
-    x = cls()
-    x.Init(table.Bytes, table.Pos)
-    return x
-
-
 def _options(o: Any) -> dict[str, Any]:
-    """Builtin options as a plain dict, for the ops the int8 path knows."""
-    kind = o.BuiltinOptionsType()
-    table = o.BuiltinOptions()
-    if table is None:
+    """Builtin options as a plain dict, read by the parser the op registry declares for the table."""
+    from edgeimpro import ops
+    from edgeimpro.ops.options import table
+
+    raw = o.BuiltinOptions()
+    if raw is None:
         return {}
-    opt = tflite.BuiltinOptions
-    if kind == opt.Conv2DOptions:
-        x = _init(tflite.Conv2DOptions, table)
-        return {"padding": _padding(x.Padding()), "stride_h": x.StrideH(), "stride_w": x.StrideW(),
-                "dilation_h": x.DilationHFactor(), "dilation_w": x.DilationWFactor(),
-                "activation": _activation(x.FusedActivationFunction())}
-    if kind == opt.DepthwiseConv2DOptions:
-        x = _init(tflite.DepthwiseConv2DOptions, table)
-        return {"padding": _padding(x.Padding()), "stride_h": x.StrideH(), "stride_w": x.StrideW(),
-                "dilation_h": x.DilationHFactor(), "dilation_w": x.DilationWFactor(),
-                "depth_multiplier": x.DepthMultiplier(),
-                "activation": _activation(x.FusedActivationFunction())}
-    if kind == opt.Pool2DOptions:
-        x = _init(tflite.Pool2DOptions, table)
-        return {"padding": _padding(x.Padding()), "stride_h": x.StrideH(), "stride_w": x.StrideW(),
-                "filter_h": x.FilterHeight(), "filter_w": x.FilterWidth(),
-                "activation": _activation(x.FusedActivationFunction())}
-    if kind == opt.FullyConnectedOptions:
-        x = _init(tflite.FullyConnectedOptions, table)
-        return {"activation": _activation(x.FusedActivationFunction()), "keep_num_dims": bool(x.KeepNumDims()),
-                "weights_format": x.WeightsFormat(),
-                "asymmetric_quantize_inputs": bool(x.AsymmetricQuantizeInputs())}
-    if kind in (opt.AddOptions, opt.MulOptions, opt.SubOptions, opt.DivOptions):
-        cls = {opt.AddOptions: tflite.AddOptions, opt.MulOptions: tflite.MulOptions,
-               opt.SubOptions: tflite.SubOptions, opt.DivOptions: tflite.DivOptions}[kind]
-        x = _init(cls, table)
-        return {"activation": _activation(x.FusedActivationFunction())}
-    if kind == opt.ConcatenationOptions:
-        x = _init(tflite.ConcatenationOptions, table)
-        return {"axis": x.Axis(), "activation": _activation(x.FusedActivationFunction())}
-    if kind == opt.SoftmaxOptions:
-        x = _init(tflite.SoftmaxOptions, table)
-        return {"beta": float(x.Beta())}
-    if kind == opt.ReducerOptions:
-        x = _init(tflite.ReducerOptions, table)
-        return {"keep_dims": bool(x.KeepDims())}
-    if kind == opt.LeakyReluOptions:
-        x = _init(tflite.LeakyReluOptions, table)
-        return {"alpha": float(x.Alpha())}
-    if kind == opt.ReshapeOptions:
-        x = _init(tflite.ReshapeOptions, table)
-        return {"new_shape": [int(v) for v in x.NewShapeAsNumpy()] if x.NewShapeLength() else []}
-    return {}
+    kind = next((k for k, v in vars(tflite.BuiltinOptions).items() if v == o.BuiltinOptionsType()
+                 and not k.startswith("_")), None)
+    parser = ops.options_parser(kind) if kind is not None else None
+    return parser(table(kind, raw)) if parser is not None else {}

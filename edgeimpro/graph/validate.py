@@ -10,16 +10,15 @@ at its root first: a dynamic batch, for instance, is what drags SHAPE/STRIDED_SL
      input and output, quantization parameters on every int8 activation;
   3. static shapes;
   4. every op in the target's table;
-  5. parameters TFLM aborts on (the process dies, so they are rejected before anything runs them);
-  6. quantization TFLM's Prepare refuses (AllocateTensors would fail on the board).
+  5. what TFLM's Prepare refuses or aborts on (the process dies, so it is rejected before anything runs
+     it): the op registry's refusal rules, shared with the AOT export.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-import numpy as np
-
+from edgeimpro import ops
 from edgeimpro.errors import ModelError, UnsupportedOpError
 from edgeimpro.graph.model import Graph, Tensor
 
@@ -157,7 +156,6 @@ def validate_int8(graph: Graph, supported_ops: Collection[str] = TFLM_OPS,
     check_int8(graph)
     check_static_shapes(graph)
     check_ops(graph, supported_ops, target)
-    check_tflm_aborts(graph)
     check_tflm_prepare(graph)
 
 
@@ -267,69 +265,26 @@ def _op_fix(name: str) -> str:
 
 
 def check_tflm_aborts(graph: Graph) -> None:
-    """Parameters that make TFLM abort the whole process at Prepare (INT8_SEMANTICS.md §5)."""
-    for op in graph.ops:
-        if op.opcode == "ADD" and len(op.inputs) == 2:
-            a, b = (graph.tensors[i] for i in op.inputs)
-            out = graph.tensors[op.outputs[0]]
-            if not (a.quantization and b.quantization and out.quantization):
-                continue
-            s1, s2, so = (float(np.float32(t.quantization.scale[0])) for t in (a, b, out))
-            twice_max = 2.0 * max(s1, s2)
-            ro = twice_max / (2.0 ** 20 * so) if so > 0 else float("inf")
-            if not (s1 > 0 and s2 > 0 and 0.0 < ro < 1.0):
-                raise ModelError(
-                    f"op {op.index} ADD has output scale {so:.3g} for input scales {s1:.3g} and {s2:.3g} "
-                    f"(output multiplier {ro:.3g}, must be below 1): TFLite Micro aborts on it",
-                    hint="the calibration saw this ADD produce (almost) nothing: calibrate with more "
-                         "representative data (--calibration, --samples)")
-        if op.opcode == "SOFTMAX":
-            t = graph.tensors[op.inputs[0]]
-            if t.quantization is None:
-                continue
-            d = op.options.get("beta", 1.0) * float(t.quantization.scale[0]) * 2.0 ** 26
-            if d <= 1.0:
-                raise ModelError(
-                    f"op {op.index} SOFTMAX input scale {float(t.quantization.scale[0]):.3g} is too small "
-                    f"(beta*scale*2^26 = {d:.3g} <= 1): TFLite Micro aborts on it",
-                    hint="calibrate with more representative data so the logits span a useful range")
+    """Parameters that make TFLM's int8 Prepare abort the whole process (INT8_SEMANTICS.md §5): checked
+    before anything runs tflite_micro in this process."""
+    _check_refusals(graph, aborts_only=True)
 
 
 def check_tflm_prepare(graph: Graph) -> None:
-    """Quantization that TFLM's int8 Prepare refuses (INT8_SEMANTICS.md §5): the firmware's AllocateTensors
-    would fail on the board, so the export refuses it first, naming the op and the tensors."""
-    recalibrate = ("convert again with `edgeimpro convert` (the TFLite converter inserts the requantization "
-                   "these ops need); a hand-edited model must keep the int8 spec")
+    """What TFLM's int8 Prepare refuses (AllocateTensors fails on the board) or aborts on, INT8_SEMANTICS.md
+    §5: each registered op's own refusal rules (edgeimpro.ops), the one copy that the AOT export applies
+    too. The first refused op is named with the tensors and the fix."""
+    _check_refusals(graph, aborts_only=False)
+
+
+def _check_refusals(graph: Graph, aborts_only: bool) -> None:
     for op in graph.ops:
-        ins = [graph.tensors[i] for i in op.inputs if i >= 0]
-        outs = [graph.tensors[i] for i in op.outputs]
-        if not ins or not outs or any(t.dtype != "int8" or t.quantization is None for t in (ins[0], outs[0])):
-            continue
-        (s_in, z_in), (s_out, z_out) = ins[0].quantization.scalar, outs[0].quantization.scalar
-        problem = None
-        if op.opcode in ("AVERAGE_POOL_2D", "MAX_POOL_2D") and (abs(s_in - s_out) > 1e-6 or z_in != z_out):
-            problem = (f"input quantization ({s_in:.6g}, {z_in}) differs from output '{outs[0].name}' "
-                       f"({s_out:.6g}, {z_out}); pooling needs them equal")
-        elif op.opcode == "CONCATENATION":
-            bad = next((t for t in ins if t.quantization is not None
-                        and t.quantization.scalar != (s_out, z_out)), None)
-            if bad is not None:
-                s, z = bad.quantization.scalar
-                problem = (f"input '{bad.name}' quantization ({s:.6g}, {z}) differs from the output's "
-                           f"({s_out:.6g}, {z_out}); concatenation copies codes and needs them identical")
-        elif op.opcode == "SOFTMAX" and (np.float32(s_out) != np.float32(1 / 256) or z_out != -128):
-            problem = f"output '{outs[0].name}' quantization ({s_out:.6g}, {z_out}) must be (1/256, -128)"
-        elif op.opcode == "LOGISTIC" and z_out != -128:
-            problem = f"output '{outs[0].name}' zero point {z_out} must be -128"
-        elif op.opcode == "FULLY_CONNECTED" and len(ins) > 2 and ins[1].quantization is not None \
-                and not ins[1].quantization.per_channel and ins[2].quantization is not None:
-            s_w, s_bias = float(ins[1].quantization.scale[0]), float(ins[2].quantization.scale[0])
-            if abs(s_in * s_w - s_bias) / s_out > 0.02:
-                problem = (f"bias '{ins[2].name}' scale {s_bias:.6g} differs from input x weights scale "
-                           f"{s_in * s_w:.6g} by more than 2% of the output scale")
-        if problem is not None:
-            raise ModelError(f"op {op.index} {op.opcode}: {problem}: TFLite Micro refuses to prepare it",
-                             hint=recalibrate)
+        ends = [graph.tensors[i] for i in op.inputs[:1] + op.outputs[:1] if i >= 0]
+        if len(ends) != 2 or any(t.dtype != "int8" or t.quantization is None for t in ends):
+            continue  # the int8 rules; 16x8 and float ops have their own
+        refused = ops.refusal(graph, op)
+        if refused is not None and (refused.aborts or not aborts_only):
+            raise ops.refusal_error(op, refused)
 
 
 def _kind(graph: Graph, t: Tensor) -> str:

@@ -1,15 +1,7 @@
-/* Status strings. Designated initializers keep the table in step with the enum. */
+/* Status strings: the table is generated with the enum (eip_runtime.h, from edgeimpro/ops/base.py). */
 #include "eip_runtime.h"
 
-static const char *const status_strings[EIP_STATUS_COUNT] = {
-    [EIP_OK] = "ok",
-    [EIP_ERR_NULL_POINTER] = "a required tensor or params pointer is NULL",
-    [EIP_ERR_BAD_SHAPE] = "a tensor dimension is zero, negative or inconsistent",
-    [EIP_ERR_BAD_PARAM] = "a kernel parameter is out of range (regenerate the model code)",
-    [EIP_ERR_SOFTMAX_SUM] = "softmax row exponent sum reached 512 (TFLite Micro aborts on this input)",
-    [EIP_ERR_ARENA] = "tensor arena too small for the memory plan",
-    [EIP_ERR_VERSION] = "model code was generated for another runtime version (regenerate it)",
-};
+static const char *const status_strings[EIP_STATUS_COUNT] = EIP_STATUS_STRINGS;
 
 const char *eip_status_str(eip_status_t status)
 {

@@ -1,0 +1,113 @@
+"""CONV_2D (INT8_SEMANTICS §3.1), grouped convs included: per-channel weights, bias, fused clamp."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from edgeimpro.graph.model import Graph, Op
+from edgeimpro.ops import describe as d
+from edgeimpro.ops import options as opt
+from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field, scalar_field
+from edgeimpro.ops.prepare import (
+    check_bias,
+    fused_activation,
+    int8_activation,
+    multiplier,
+    optional_input,
+    shape4,
+    spatial_padding,
+    tensor_at,
+    unsupported,
+    weight_scales,
+)
+from edgeimpro.ops.testspec import random_specs, spec
+from edgeimpro.ops.wrap import WrapWarning, mac_wrap
+
+
+@dataclass(frozen=True)
+class Conv2DParams(KernelParams):
+    C_STRUCT: ClassVar[str] = "eip_conv2d_params_t"
+    C_DOC: ClassVar[str] = 'CONV_2D. Filter [out_c, filter_h, filter_w, filter_c], bias int32 [out_c] or NULL.'
+    batches: int
+    in_h: int
+    in_w: int
+    in_c: int
+    out_h: int
+    out_w: int
+    out_c: int
+    filter_h: int
+    filter_w: int
+    filter_c: int = scalar_field('in_c / groups; output channel c reads group c / (out_c / groups)')
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_top: int
+    pad_left: int
+    in_zp: int
+    out_zp: int
+    act_min: int
+    act_max: int
+    multiplier: tuple[int, ...] = pointer_field('[out_c]')
+    shift: tuple[int, ...] = pointer_field('[out_c]')
+
+
+def prepare(graph: Graph, op: Op) -> Conv2DParams:
+    """CONV_2D (§3.1): per-channel QM(s_in * s_w[c] / s_out) in double; weight zero point ignored."""
+    x, w, y = tensor_at(graph, op, 0, "input"), tensor_at(graph, op, 1, "filter"), tensor_at(graph, op, 0, "output", True)
+    s_in, z_in = int8_activation(op, x, "input")
+    s_out, z_out = int8_activation(op, y, "output")
+    n, h, wd, c = shape4(op, x, "input")
+    on, oh, ow, oc = shape4(op, y, "output")
+    if len(w.shape) != 4:
+        raise unsupported(op, f"filter shape {list(w.shape)} is not 4-D")
+    fo, fh, fw, fc = w.shape
+    if fo != oc or on != n or fc <= 0 or c % fc != 0 or oc % (c // fc) != 0:
+        raise unsupported(op, f"filter {list(w.shape)} does not fit input {list(x.shape)} and output {list(y.shape)}")
+    scales, _ = weight_scales(op, w, "filter", oc, 0)
+    bias = optional_input(graph, op, 2)
+    check_bias(op, bias, oc)
+    o = op.options
+    top, left = spatial_padding(op, o["padding"], (h, wd), (fh, fw), (o["stride_h"], o["stride_w"]),
+                               (o["dilation_h"], o["dilation_w"]), (oh, ow))
+    mults = [multiplier(op, s_in * sw / s_out, f"channel {i}") for i, sw in enumerate(scales)]
+    lo, hi = fused_activation(op, s_out, z_out)
+    return Conv2DParams(
+        batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, filter_h=fh, filter_w=fw, filter_c=fc,
+        stride_h=o["stride_h"], stride_w=o["stride_w"], dilation_h=o["dilation_h"], dilation_w=o["dilation_w"],
+        pad_top=top, pad_left=left, in_zp=z_in, out_zp=z_out, act_min=lo, act_max=hi,
+        multiplier=tuple(m for m, _ in mults), shift=tuple(s for _, s in mults))
+
+
+def wrap(graph: Graph, op: Op, p: Conv2DParams) -> list[WrapWarning]:
+    weights = np.asarray(graph.tensors[op.inputs[1]].data).reshape(p.out_c, -1)
+    found = mac_wrap(graph, op, weights, 0, p.in_zp, p.shift)
+    return [found] if found is not None else []
+
+
+TESTS = (
+    spec("conv", [[1, 1, 3]], [[-1, 1]], 1, filters=4, kernel=[1, 1], strides=[1, 1], padding="same",
+         dilation=[1, 1], act="relu", bias=True),
+    spec("conv", [[7, 5, 3]], [[-1, 1]], 2, filters=6, kernel=[3, 3], strides=[2, 2], padding="same",
+         dilation=[1, 1], act="none", bias=True, zero_channel=True),
+    spec("conv", [[8, 9, 2]], [[0, 1]], 3, filters=5, kernel=[2, 2], strides=[3, 3], padding="valid",
+         dilation=[1, 1], act="relu6", bias=True),
+    spec("conv", [[9, 9, 4]], [[-3, 0]], 4, filters=3, kernel=[3, 3], strides=[1, 1], padding="same",
+         dilation=[2, 2], act="none", bias=False),
+    spec("conv", [[6, 6, 4]], [[-1, 1]], 5, filters=6, kernel=[3, 3], strides=[1, 1], padding="same",
+         dilation=[1, 1], act="relu", bias=True, groups=2),
+    spec("conv", [[5, 8, 3]], [[-0.001, 0.001]], 6, filters=4, kernel=[1, 3], strides=[1, 2], padding="same",
+         dilation=[1, 1], act="none", bias=True),
+    spec("conv", [[6, 6, 2]], [[-500, 500]], 7, filters=3, kernel=[5, 5], strides=[1, 1], padding="same",
+         dilation=[1, 1], act="relu6", bias=True, weight_scale=3.0),
+    spec("conv", [[10, 11, 2]], [[-2, 5]], 8, filters=4, kernel=[3, 2], strides=[1, 1], padding="valid",
+         dilation=[2, 3], act="relu", bias=True),
+    *random_specs("CONV_2D", 3, 100),
+)
+
+
+OPS = (OpDef("CONV_2D", "eip_conv2d", Conv2DParams, prepare, in_w_b("filter"), wrap=wrap, describe=d.conv_like,
+              options=("Conv2DOptions", opt.conv), tests=TESTS),)

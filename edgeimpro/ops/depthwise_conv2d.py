@@ -1,0 +1,112 @@
+"""DEPTHWISE_CONV_2D (INT8_SEMANTICS §3.2): as CONV, one multiplier per output channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from edgeimpro.graph.model import Graph, Op
+from edgeimpro.ops import describe as d
+from edgeimpro.ops import options as opt
+from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field
+from edgeimpro.ops.prepare import (
+    check_bias,
+    fused_activation,
+    int8_activation,
+    multiplier,
+    optional_input,
+    shape4,
+    spatial_padding,
+    tensor_at,
+    unsupported,
+    weight_scales,
+)
+from edgeimpro.ops.testspec import random_specs, spec
+from edgeimpro.ops.wrap import WrapWarning, mac_wrap
+
+
+@dataclass(frozen=True)
+class DepthwiseConv2DParams(KernelParams):
+    C_STRUCT: ClassVar[str] = "eip_depthwise_conv2d_params_t"
+    C_DOC: ClassVar[str] = 'DEPTHWISE_CONV_2D. Filter [1, filter_h, filter_w, out_c], out_c = in_c * depth_multiplier.'
+    batches: int
+    in_h: int
+    in_w: int
+    in_c: int
+    out_h: int
+    out_w: int
+    out_c: int
+    depth_multiplier: int
+    filter_h: int
+    filter_w: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_top: int
+    pad_left: int
+    in_zp: int
+    out_zp: int
+    act_min: int
+    act_max: int
+    multiplier: tuple[int, ...] = pointer_field('[out_c]')
+    shift: tuple[int, ...] = pointer_field('[out_c]')
+
+
+def prepare(graph: Graph, op: Op) -> DepthwiseConv2DParams:
+    """DEPTHWISE_CONV_2D (§3.2): as CONV, one multiplier per output channel."""
+    x, w, y = tensor_at(graph, op, 0, "input"), tensor_at(graph, op, 1, "filter"), tensor_at(graph, op, 0, "output", True)
+    s_in, z_in = int8_activation(op, x, "input")
+    s_out, z_out = int8_activation(op, y, "output")
+    n, h, wd, c = shape4(op, x, "input")
+    on, oh, ow, oc = shape4(op, y, "output")
+    if len(w.shape) != 4 or w.shape[0] != 1 or w.shape[3] != oc:
+        raise unsupported(op, f"filter shape {list(w.shape)} does not fit output channels {oc}")
+    _, fh, fw, _ = w.shape
+    o = op.options
+    if oc % c != 0 or on != n:
+        raise unsupported(op, f"output channels {oc} are not a multiple of input channels {c}")
+    mult = oc // c
+    if o.get("depth_multiplier", mult) not in (mult, 0):
+        raise unsupported(op, f"depth_multiplier option {o['depth_multiplier']} disagrees with the shapes ({mult})")
+    scales, _ = weight_scales(op, w, "filter", oc, 3)
+    bias = optional_input(graph, op, 2)
+    check_bias(op, bias, oc)
+    top, left = spatial_padding(op, o["padding"], (h, wd), (fh, fw), (o["stride_h"], o["stride_w"]),
+                               (o["dilation_h"], o["dilation_w"]), (oh, ow))
+    mults = [multiplier(op, s_in * sw / s_out, f"channel {i}") for i, sw in enumerate(scales)]
+    lo, hi = fused_activation(op, s_out, z_out)
+    return DepthwiseConv2DParams(
+        batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, depth_multiplier=mult,
+        filter_h=fh, filter_w=fw, stride_h=o["stride_h"], stride_w=o["stride_w"], dilation_h=o["dilation_h"],
+        dilation_w=o["dilation_w"], pad_top=top, pad_left=left, in_zp=z_in, out_zp=z_out, act_min=lo, act_max=hi,
+        multiplier=tuple(m for m, _ in mults), shift=tuple(s for _, s in mults))
+
+
+def wrap(graph: Graph, op: Op, p: DepthwiseConv2DParams) -> list[WrapWarning]:
+    weights = np.asarray(graph.tensors[op.inputs[1]].data).reshape(-1, p.out_c).T
+    found = mac_wrap(graph, op, weights, 0, p.in_zp, p.shift)
+    return [found] if found is not None else []
+
+
+TESTS = (
+    spec("dwconv", [[1, 1, 4]], [[-1, 1]], 11, kernel=[1, 1], strides=[1, 1], padding="same",
+         dilation=[1, 1], multiplier=1, act="relu", bias=True),
+    spec("dwconv", [[7, 7, 3]], [[-1, 1]], 12, kernel=[3, 3], strides=[2, 2], padding="same",
+         dilation=[1, 1], multiplier=2, act="none", bias=True, zero_channel=True),
+    spec("dwconv", [[9, 8, 2]], [[0, 2]], 13, kernel=[2, 2], strides=[3, 3], padding="valid",
+         dilation=[1, 1], multiplier=3, act="relu6", bias=False),
+    spec("dwconv", [[9, 9, 3]], [[-3, 0]], 14, kernel=[3, 3], strides=[1, 1], padding="same",
+         dilation=[2, 3], multiplier=1, act="relu", bias=True),
+    spec("dwconv", [[5, 6, 4]], [[-0.002, 0.001]], 15, kernel=[3, 3], strides=[1, 1], padding="valid",
+         dilation=[1, 1], multiplier=1, act="none", bias=True),
+    spec("dwconv", [[6, 5, 2]], [[-400, 300]], 16, kernel=[5, 5], strides=[1, 1], padding="same",
+         dilation=[1, 1], multiplier=2, act="relu6", bias=True),
+    *random_specs("DEPTHWISE_CONV_2D", 3, 200),
+)
+
+
+OPS = (OpDef("DEPTHWISE_CONV_2D", "eip_depthwise_conv2d", DepthwiseConv2DParams, prepare, in_w_b("filter"),
+              wrap=wrap, describe=d.conv_like, options=("DepthwiseConv2DOptions", opt.depthwise), tests=TESTS),)

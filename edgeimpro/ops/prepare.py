@@ -1,0 +1,153 @@
+"""Checks and derivations every op's prepare shares: tensors by role, int8 activations, weight scales,
+multipliers with their pre-shift limit, fused activations, spatial padding, broadcasting. Every refusal is
+an UnsupportedOpError naming the op, the tensor and the number."""
+
+from __future__ import annotations
+
+import math
+
+from edgeimpro.errors import UnsupportedOpError
+from edgeimpro.graph.model import Graph, Op, Tensor
+from edgeimpro.ops.arith import MAX_PRE_SHIFT, activation_range, compute_padding, quantize_multiplier
+from edgeimpro.ops.base import MAX_DIMS
+
+
+def unsupported(op: Op, message: str, hint: str | None = None) -> UnsupportedOpError:
+    return UnsupportedOpError(f"op {op.index} ({op.opcode}): {message}",
+                              hint=hint or "this model cannot run on the int8 runtime as it is")
+
+
+def tensor_at(graph: Graph, op: Op, position: int, role: str, output: bool = False) -> Tensor:
+    indices = op.outputs if output else op.inputs
+    if position >= len(indices) or indices[position] < 0:
+        raise unsupported(op, f"missing {role} tensor")
+    return graph.tensors[indices[position]]
+
+
+def optional_input(graph: Graph, op: Op, position: int) -> Tensor | None:
+    if position >= len(op.inputs) or op.inputs[position] < 0:
+        return None
+    return graph.tensors[op.inputs[position]]
+
+
+def int8_activation(op: Op, t: Tensor, role: str) -> tuple[float, int]:
+    """(scale as a Python float = f64 of the float32, zero point) of a per-tensor int8 activation."""
+    if t.dtype != "int8":
+        raise unsupported(op, f"{role} tensor '{t.name}' is {t.dtype}, only int8 is supported",
+                     hint="convert the model with full int8 quantization (`edgeimpro convert`)")
+    q = t.quantization
+    if q is None:
+        raise unsupported(op, f"{role} tensor '{t.name}' has no quantization parameters")
+    if q.per_channel:
+        raise unsupported(op, f"{role} tensor '{t.name}' is per-channel quantized; activations must be per-tensor")
+    scale, zp = float(q.scale[0]), int(q.zero_point[0])
+    if not (math.isfinite(scale) and scale > 0):
+        raise unsupported(op, f"{role} tensor '{t.name}' has scale {scale}; it must be positive and finite")
+    if not -128 <= zp <= 127:
+        raise unsupported(op, f"{role} tensor '{t.name}' has zero point {zp} outside int8")
+    return scale, zp
+
+
+def weight_scales(op: Op, t: Tensor, role: str, channels: int, channel_dim: int) -> tuple[list[float], list[int]]:
+    """Per-channel (or repeated per-tensor) weight scales and zero points; per-channel scales must run
+    along `channel_dim` (the output-channel dimension the kernel indexes them by)."""
+    if t.dtype != "int8":
+        raise unsupported(op, f"{role} tensor '{t.name}' is {t.dtype}, only int8 weights are supported")
+    if t.data is None:
+        raise unsupported(op, f"{role} tensor '{t.name}' is not a constant", hint="weights must be in the model file")
+    q = t.quantization
+    if q is None:
+        raise unsupported(op, f"{role} tensor '{t.name}' has no quantization parameters")
+    if q.per_channel and q.quantized_dimension != channel_dim:
+        raise unsupported(op, f"{role} tensor '{t.name}' is quantized along dimension {q.quantized_dimension}; "
+                         f"the kernel needs per-channel scales along dimension {channel_dim}")
+    scales = [float(s) for s in q.scale]
+    zps = [int(z) for z in q.zero_point]
+    if len(scales) == 1:
+        scales, zps = scales * channels, zps * channels
+    if len(scales) != channels:
+        raise unsupported(op, f"{role} tensor '{t.name}' has {len(scales)} scales for {channels} channels")
+    if any(not (math.isfinite(s) and s >= 0) for s in scales):
+        raise unsupported(op, f"{role} tensor '{t.name}' has a negative or non-finite scale")
+    return scales, zps
+
+
+def check_bias(op: Op, t: Tensor | None, channels: int) -> None:
+    if t is None:
+        return
+    if t.dtype != "int32":
+        raise unsupported(op, f"bias tensor '{t.name}' is {t.dtype}, only int32 is supported")
+    if t.data is None or t.size != channels:
+        raise unsupported(op, f"bias tensor '{t.name}' must be a constant of {channels} values, has shape {list(t.shape)}")
+
+
+def multiplier(op: Op, d: float, what: str) -> tuple[int, int]:
+    m, s = quantize_multiplier(d)
+    if s > MAX_PRE_SHIFT:
+        raise unsupported(op, f"{what} multiplier {d:.6g} needs a pre-shift by 2^{s}: TFLM computes 1 << {s}, which "
+                         f"is undefined in C++ and differs between platforms (x86 shifts by {s % 32}, Cortex-M "
+                         "gives 0)",
+                     hint="the output scale is degenerate (tiny) for this layer; recalibrate the quantization")
+    return m, s
+
+
+def fused_activation(op: Op, scale: float, zp: int) -> tuple[int, int]:
+    act = op.options.get("activation", "NONE")
+    try:
+        return activation_range(act, scale, zp)
+    except ValueError as e:
+        raise unsupported(op, f"unsupported fused activation: {e}") from None
+
+
+def shape4(op: Op, t: Tensor, role: str) -> tuple[int, int, int, int]:
+    if len(t.shape) != 4:
+        raise unsupported(op, f"{role} tensor '{t.name}' has shape {list(t.shape)}, expected 4-D NHWC")
+    n, h, w, c = t.shape
+    return n, h, w, c
+
+
+def spatial_padding(op: Op, padding: str, in_hw: tuple[int, int], filt: tuple[int, int], strides: tuple[int, int],
+                   dilations: tuple[int, int], out_hw: tuple[int, int]) -> tuple[int, int]:
+    """Padding (top, left); checks the output size TFLM would compute."""
+    if padding not in ("SAME", "VALID"):
+        raise unsupported(op, f"padding {padding} is not supported")
+    if min(strides) < 1 or min(dilations) < 1:
+        raise unsupported(op, f"strides {strides} and dilations {dilations} must be >= 1")
+    (oh, top), (ow, left) = (compute_padding(padding, i, f, s, d)
+                             for i, f, s, d in zip(in_hw, filt, strides, dilations, strict=True))
+    if (oh, ow) != tuple(out_hw):
+        raise unsupported(op, f"output is {list(out_hw)} but {padding} padding gives {[oh, ow]}")
+    return top, left
+
+
+def padded_shape(shape: tuple[int, ...]) -> list[int]:
+    if len(shape) > MAX_DIMS:
+        raise ValueError(f"rank {len(shape)} > {MAX_DIMS}")
+    return [1] * (MAX_DIMS - len(shape)) + [int(d) for d in shape]
+
+
+def row_major_strides(dims: list[int]) -> list[int]:
+    out, stride = [0] * len(dims), 1
+    for d in range(len(dims) - 1, -1, -1):
+        out[d] = stride
+        stride *= dims[d]
+    return out
+
+
+def broadcast(op: Op, a: Tensor, b: Tensor, out: Tensor) -> tuple[int, list[int], list[int], list[int]]:
+    """(broadcast flag, output dims, strides of a, strides of b) over MAX_DIMS dims (numpy rules)."""
+    try:
+        da, db, do = padded_shape(a.shape), padded_shape(b.shape), padded_shape(out.shape)
+    except ValueError as e:
+        raise unsupported(op, str(e)) from None
+    dims = []
+    for x, y in zip(da, db, strict=True):
+        if x != y and 1 not in (x, y):
+            raise unsupported(op, f"shapes {list(a.shape)} and {list(b.shape)} do not broadcast")
+        dims.append(max(x, y))
+    if dims != do:
+        raise unsupported(op, f"output shape {list(out.shape)} is not the broadcast of {list(a.shape)} and {list(b.shape)}")
+    sa = [s if d != 1 else 0 for s, d in zip(row_major_strides(da), da, strict=True)]
+    sb = [s if d != 1 else 0 for s, d in zip(row_major_strides(db), db, strict=True)]
+    flag = 0 if a.size == out.size and b.size == out.size else 1
+    return flag, dims, sa, sb
