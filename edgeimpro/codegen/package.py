@@ -144,8 +144,8 @@ def _runtime_files(called: list[str], kernels: str) -> dict[str, bytes]:
         out[p.name] = p.read_bytes()
     variant = VARIANT_DIRS.get(kernels)
     used_variant = False
-    for function in called:
-        file = function.removeprefix("eip_") + ".c"
+    files = {op.kernel: op.source_file for op in ops.kernels()}
+    for file in dict.fromkeys(files[function] for function in called):
         if variant and (rt / "kernels" / variant / file).is_file():
             out[f"{variant}/{file}"] = (rt / "kernels" / variant / file).read_bytes()
             used_variant = True

@@ -133,7 +133,8 @@ class OpDef:
     - `prepare(graph, op)`: TFLM's Prepare for this op, the one copy: the params record, or
       UnsupportedOpError for what the runtime or TFLM cannot run; `refusal(graph, op)` is the part of it
       that is TFLM's own refusal (checked for the TFLM export too).
-    - `kernel`, `params`, `convention`: the C entry point, its params struct and its arguments.
+    - `kernel`, `params`, `convention`: the C entry point, its params struct and its arguments;
+      `source`: the kernel's C file in runtime/kernels/ (default: the entry point's name, conv2d.c).
     - `in_place`, `alias`: what the memory planner may do (alias: the output *is* the input's bytes).
     - `wrap(graph, op, params)`: the int32 wrap-arounds the layer can hit (quantization warnings).
     - `describe(graph, op)`: the short parameter summary `inspect` prints.
@@ -154,5 +155,10 @@ class OpDef:
     describe: Callable[[Graph, Op], list[str]] | None = None
     summary: str = ""
     options: tuple[str, Callable[[Any], dict[str, Any]]] | None = None
+    source: str = ""
     tests: tuple[dict[str, Any], ...] = ()
     tested_with: frozenset[str] = frozenset()
+
+    @property
+    def source_file(self) -> str:
+        return self.source or self.kernel.removeprefix("eip_") + ".c"

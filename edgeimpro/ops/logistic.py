@@ -70,6 +70,7 @@ TANH_TESTS = (
 
 
 OPS = (
-    OpDef("LOGISTIC", "eip_logistic", LogisticParams, prepare, refusal=refusal, in_place=ALWAYS, tests=LOGISTIC_TESTS),
-    OpDef("TANH", "eip_tanh", LogisticParams, prepare, in_place=ALWAYS, tests=TANH_TESTS),
+    OpDef("LOGISTIC", "eip_logistic", LogisticParams, prepare, refusal=refusal, in_place=ALWAYS, tests=LOGISTIC_TESTS,
+          source="activation_lut.c"),
+    OpDef("TANH", "eip_tanh", LogisticParams, prepare, in_place=ALWAYS, tests=TANH_TESTS, source="activation_lut.c"),
 )
