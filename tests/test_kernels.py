@@ -27,16 +27,15 @@ from conftest import mlperf_model
 from kernel_harness import (
     IN_PLACE_KERNELS,
     STATUS_NAMES,
-    KernelCall,
     Tflm,
     build_driver,
     compare,
     input_sets,
     node_call,
     run_calls,
-    runtime_sources,
 )
 from kernel_models import ALLOWED_EXTRA, SPECS, TESTED_AS, WRAP_EDITS, op_models, scale_for_shift
+from kernel_suite import KernelCall, KernelSet, runtime_sources
 from tiny_models import edit_model
 
 from edgeimpro import ops as qp
@@ -58,11 +57,11 @@ ARM_GCC = shutil.which("arm-none-eabi-gcc")
 
 
 @pytest.fixture(scope="session")
-def drivers() -> dict[str, Path]:
+def drivers() -> dict[str, KernelSet]:
     return {v: build_driver(v) for v in ("plain", "sanitize")}
 
 
-def run_both(drivers: dict[str, Path], calls: list[KernelCall]) -> dict[str, list[tuple[int, bytes]]]:
+def run_both(drivers: dict[str, KernelSet], calls: list[KernelCall]) -> dict[str, list[tuple[int, bytes]]]:
     return {v: run_calls(exe, calls) for v, exe in drivers.items()}
 
 
@@ -114,7 +113,7 @@ def test_every_kernel_has_one_prototype_and_every_record_one_struct() -> None:
     assert f"#define EIP_MAX_DIMS {qp.MAX_DIMS}" in text
 
 
-def test_status_strings_cover_the_enum(drivers: dict[str, Path]) -> None:
+def test_status_strings_cover_the_enum(drivers: dict[str, KernelSet]) -> None:
     names = STATUS_NAMES
     assert names[0] == "EIP_OK" and len(names) >= 5
     call = KernelCall("status_strings", None, [], 4096)
@@ -130,7 +129,7 @@ def test_status_strings_cover_the_enum(drivers: dict[str, Path]) -> None:
 # Primitives
 
 
-def _prim(drivers: dict[str, Path], name: str, *args: list[int] | np.ndarray) -> np.ndarray:
+def _prim(drivers: dict[str, KernelSet], name: str, *args: list[int] | np.ndarray) -> np.ndarray:
     arrays = [np.asarray(a, dtype=np.int32) for a in args]
     call = KernelCall(name, None, arrays, arrays[0].nbytes)
     results = run_both(drivers, [call])
@@ -156,7 +155,7 @@ def _ref_rdbpot(x: int, e: int) -> int:
     return q if x >= 0 else -q
 
 
-def test_primitive_examples_of_int8_semantics(drivers: dict[str, Path]) -> None:
+def test_primitive_examples_of_int8_semantics(drivers: dict[str, KernelSet]) -> None:
     # RDBPOT §2.2
     assert list(_prim(drivers, "rdbpot", [3, -3, -5, 12345, -7], [1, 1, 2, 0, 0])) == [2, -2, -1, 12345, -7]
     # SRDHM §2.1: ties toward +inf, the one saturating case
@@ -183,7 +182,7 @@ def test_primitive_examples_of_int8_semantics(drivers: dict[str, Path]) -> None:
     assert qp.compute_padding("SAME", 8, 2, 3) == (3, 0)
 
 
-def test_primitives_match_exact_integer_definitions(drivers: dict[str, Path]) -> None:
+def test_primitives_match_exact_integer_definitions(drivers: dict[str, KernelSet]) -> None:
     rng = np.random.default_rng(7)
     n = 4000
     edge = np.array([0, 1, -1, 2**31 - 1, -(2**31), 2**30, -(2**30), 2**15, -(2**15)], dtype=np.int64)
@@ -226,7 +225,7 @@ def test_primitives_match_exact_integer_definitions(drivers: dict[str, Path]) ->
     assert list(got) == [max(-(2**31), min(2**31 - 1, int(v) * 2 ** int(k))) for v, k in zip(r, sh, strict=True)]
 
 
-def test_fixed_point_functions_approximate_their_real_values(drivers: dict[str, Path]) -> None:
+def test_fixed_point_functions_approximate_their_real_values(drivers: dict[str, KernelSet]) -> None:
     """Sanity of EXP / RECIP / LOGISTIC / TANH (their bit-exactness is what the op tests show)."""
     q4 = np.linspace(-7.9, 7.9, 301)
     raw = np.round(q4 * 2**27).astype(np.int64)
@@ -260,7 +259,7 @@ def _nodes_under_test(graph, op: str) -> list:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("op", sorted(SPECS))
-def test_op_matches_tflm_bit_for_bit(op: str, drivers: dict[str, Path]) -> None:
+def test_op_matches_tflm_bit_for_bit(op: str, drivers: dict[str, KernelSet]) -> None:
     calls: list[KernelCall] = []
     expected: list[np.ndarray] = []
     for m, (spec, model) in enumerate(op_models(op)):
@@ -363,7 +362,7 @@ def _edited(edit: str):  # noqa: ANN202
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
-def test_edited_model_matches_tflm_bit_for_bit(edit: str, drivers: dict[str, Path]) -> None:
+def test_edited_model_matches_tflm_bit_for_bit(edit: str, drivers: dict[str, KernelSet]) -> None:
     model, graph, node = _edited(edit)
     wanted = sorted({t for t in node.inputs + node.outputs if t >= 0 and not graph.tensors[t].is_constant})
     tflm = Tflm(model)
@@ -377,7 +376,7 @@ def test_edited_model_matches_tflm_bit_for_bit(edit: str, drivers: dict[str, Pat
         assert not problems, f"{variant} build:\n" + "\n".join(problems)
 
 
-def test_softmax_reports_the_sum_tflm_aborts_on(drivers: dict[str, Path]) -> None:
+def test_softmax_reports_the_sum_tflm_aborts_on(drivers: dict[str, KernelSet]) -> None:
     """A row of 512 equal maxima makes TFLM abort; the kernel returns EIP_ERR_SOFTMAX_SUM. 511 is fine.
     Rows of 4096 and 8192 equal maxima would overflow an int32 sum (to exactly 2^31 and 2^32): still refused,
     and without undefined behaviour in the sanitized build."""
@@ -392,7 +391,7 @@ def test_softmax_reports_the_sum_tflm_aborts_on(drivers: dict[str, Path]) -> Non
         assert [status for status, _ in results[1:]] == [STATUS["EIP_ERR_SOFTMAX_SUM"]] * 3
 
 
-def test_kernels_reject_bad_params_with_a_status(drivers: dict[str, Path]) -> None:
+def test_kernels_reject_bad_params_with_a_status(drivers: dict[str, KernelSet]) -> None:
     x = np.zeros(8, np.int8)
     good = QuantizeParams(size=8, in_zp=0, out_zp=0, multiplier=2**30, shift=0)
     calls = [
@@ -562,7 +561,7 @@ def test_registry_names_unsupported_operators() -> None:
 
 
 @pytest.mark.parametrize("name", ["resnet8", "vww", "kws"])
-def test_mlperf_model_node_by_node(name: str, drivers: dict[str, Path]) -> None:
+def test_mlperf_model_node_by_node(name: str, drivers: dict[str, KernelSet]) -> None:
     path = mlperf_model(name)
     model = path.read_bytes()
     graph = load_graph(model)

@@ -19,6 +19,8 @@ import numpy as np
 from edgeimpro.cache import cache_root
 from edgeimpro.errors import DependencyError, EdgeImproError
 from edgeimpro.firmware import firmware_dir, runtime_dir
+from edgeimpro.ops import external_sources
+from edgeimpro.ops.header import generated_include
 
 WARNINGS = ("-std=c11", "-Wall", "-Wextra", "-Werror")
 SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g")
@@ -50,8 +52,12 @@ def compile_host(model_dir: Path, *, sanitize: bool = False, layer_hook: bool = 
                  poison: bool = False, defines: tuple[str, ...] = (), opt: str = "-O2") -> HostBuild:
     """Build (or reuse) the host runner for the model code in `model_dir` (model.c, model.h)."""
     model_dir = Path(model_dir)
-    sources = [model_dir / "model.c", firmware_dir() / "host" / "host_main.c", *runtime_sources()]
+    generated = generated_include()   # ops registered from outside the runtime: their header and kernels
+    sources = [model_dir / "model.c", firmware_dir() / "host" / "host_main.c", *runtime_sources(),
+               *external_sources()]
     headers = sorted(runtime_dir().rglob("*.h")) + [model_dir / "model.h"]
+    if generated is not None:
+        headers.append(generated / "eip_kernels.h")
     flags = [opt, *WARNINGS]
     if sanitize:
         flags += SANITIZE
@@ -71,7 +77,8 @@ def compile_host(model_dir: Path, *, sanitize: bool = False, layer_hook: bool = 
         return HostBuild(exe, layer_hook)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir.parent))
-    includes = [f"-I{runtime_dir() / 'include'}", f"-I{runtime_dir() / 'kernels'}", f"-I{model_dir}"]
+    includes = [*([f"-I{generated}"] if generated is not None else []), f"-I{runtime_dir() / 'include'}",
+                f"-I{runtime_dir() / 'kernels'}", f"-I{model_dir}"]
     cmd = [cc, *flags, *includes, *map(str, sources), "-o", str(tmp / "runner"), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -96,6 +97,12 @@ def kernels() -> list[OpDef]:
     for op in REGISTRY.values():
         seen.setdefault(op.kernel, op)
     return list(seen.values())
+
+
+def external_sources() -> list[Path]:
+    """Kernel files of ops registered from outside the runtime (an OpDef whose `source` is an absolute path):
+    the host builds compile them beside the runtime."""
+    return list(dict.fromkeys(Path(op.source) for op in REGISTRY.values() if op.source and Path(op.source).is_absolute()))
 
 
 def _unsupported_hint() -> str:
@@ -191,7 +198,7 @@ def describe(graph: Graph, op: Op) -> list[str]:
 __all__ = [
     "ADD_LEFT_SHIFT", "ARRAY", "MAX_DIMS", "MODULES", "POINTER", "REGISTRY", "RUNTIME_ABI_VERSION", "SCALAR",
     "SOFTMAX_OUTPUT_SCALE", "KernelParams", "OpDef", "Refusal", "WrapWarning", "activation_range", "builtin_code",
-    "can_run_inplace", "compute_padding", "describe", "extra_ops", "get", "is_alias", "kernel_name", "kernels",
+    "can_run_inplace", "compute_padding", "describe", "external_sources", "extra_ops", "get", "is_alias", "kernel_name", "kernels",
     "op_params", "options_parser", "params_classes", "quantize_multiplier", "refusal", "refusal_error", "register",
     "round_away", "supported", "wrap_warnings",
 ]

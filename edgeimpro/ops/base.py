@@ -134,7 +134,8 @@ class OpDef:
       UnsupportedOpError for what the runtime or TFLM cannot run; `refusal(graph, op)` is the part of it
       that is TFLM's own refusal (checked for the TFLM export too).
     - `kernel`, `params`, `convention`: the C entry point, its params struct and its arguments;
-      `source`: the kernel's C file in runtime/kernels/ (default: the entry point's name, conv2d.c).
+      `source`: the kernel's C file in runtime/kernels/ (default: the entry point's name, conv2d.c), or an
+      absolute path for an op kept outside the runtime (the host builds compile it).
     - `in_place`, `alias`: what the memory planner may do (alias: the output *is* the input's bytes).
     - `wrap(graph, op, params)`: the int32 wrap-arounds the layer can hit (quantization warnings).
     - `describe(graph, op)`: the short parameter summary `inspect` prints.
@@ -161,4 +162,4 @@ class OpDef:
 
     @property
     def source_file(self) -> str:
-        return self.source or self.kernel.removeprefix("eip_") + ".c"
+        return (self.source.rsplit("/", 1)[-1] if self.source else "") or self.kernel.removeprefix("eip_") + ".c"

@@ -8,6 +8,7 @@ record, same members, same order, and one prototype per kernel from the op's cal
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -169,6 +170,32 @@ def outputs() -> dict[Path, str]:
 
     include = runtime_dir() / "include"
     return {include / "eip_kernels.h": render(), include / "eip_runtime.h": render_runtime()}
+
+
+def generated_include() -> Path | None:
+    """A folder holding eip_kernels.h for the ops registered now, when they differ from the checked-in
+    header (an op registered from outside the runtime); None otherwise. Builds put it first on the include
+    path, so the runtime's own sources and the extra kernels see one header."""
+    import hashlib
+
+    from edgeimpro.cache import cache_root
+
+    text = render()
+    if text == header_path().read_text():
+        return None
+    folder = cache_root() / "headers" / hashlib.sha256(text.encode()).hexdigest()[:16]
+    if not (folder / "eip_kernels.h").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".eip_kernels.h.{os.getpid()}"
+        tmp.write_text(text)
+        tmp.replace(folder / "eip_kernels.h")
+    return folder
+
+
+def header_path() -> Path:
+    from edgeimpro.firmware import runtime_dir
+
+    return runtime_dir() / "include" / "eip_kernels.h"
 
 
 def main(argv: list[str]) -> int:

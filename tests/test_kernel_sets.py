@@ -1,12 +1,13 @@
-"""The Arm DSP kernel variants (runtime/kernels/arm_dsp/) on the emulated Cortex-M4 and M55, bit for bit.
+"""Every kernel set on the emulated boards, bit for bit: the Arm DSP set (runtime/kernels/arm_dsp/ over the
+reference kernels, as firmware.mk links it) on the Cortex-M4 and M55, and the reference set cross-compiled.
 
-A bare-metal runner (tests/c/dsp_kernel_runner.c) reads kernel calls through semihosting, runs the
-CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED kernels a firmware build would link, and writes the outputs.
-- Random shapes and parameters (odd channel counts, 1x1, strides larger than the filter, SAME and VALID
-  padding, dilation, groups, depth multipliers 1-3, per-channel multipliers, receptive fields longer than
-  the column buffer): the DSP kernels on QEMU equal the reference kernels built for the host.
-- Every single-op model of tests/kernel_models.py for the three ops and every such node of the MLPerf Tiny
-  models (each fed TFLM's own input tensors): the DSP kernels on QEMU equal tflite_micro.
+The one kernel suite (kernel_suite.py, tests/c/kernel_suite.c) runs as bare-metal firmware on QEMU, fed
+vector files through semihosting: the same vectors and the same driver as the host tests of test_kernels.py.
+- Random shapes and parameters of the MAC kernels (odd channel counts, 1x1, strides larger than the filter,
+  SAME and VALID padding, dilation, groups, depth multipliers 1-3, per-channel multipliers, receptive
+  fields longer than the column buffer): each set on QEMU equals the reference kernels built for the host.
+- Every op's test specification in the registry (every single-op model) and every node of the MLPerf Tiny
+  models (each fed TFLM's own input tensors): each set on QEMU equals tflite_micro.
 - Where the int32 arithmetic wraps around (pre-shifts up to 2^31, biases at the int32 limits; random calls and
   the wrapping model edits of kernel_models.WRAP_EDITS), the DSP kernels wrap exactly as the reference
   kernels and tflite_micro do.
@@ -16,17 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import struct
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import cached, mlperf_model
+from conftest import mlperf_model
 from kernel_harness import (
     STATUS_NAMES,
-    KernelCall,
     Tflm,
     build_driver,
     compare,
@@ -35,13 +33,12 @@ from kernel_harness import (
     run_calls,
 )
 from kernel_models import WRAP_EDITS, op_models
-from linkkit import sources_digest
+from kernel_suite import KernelCall, KernelSet
 from tiny_models import edit_model
 
 from edgeimpro import ops as qp
-from edgeimpro.boards.build import CROSS, board_config_header, memory_ld
-from edgeimpro.boards.registry import get_board
-from edgeimpro.firmware import firmware_dir, runtime_dir
+from edgeimpro.boards.build import CROSS
+from edgeimpro.firmware import runtime_dir
 from edgeimpro.graph import load_graph
 from edgeimpro.ops.conv2d import Conv2DParams
 from edgeimpro.ops.depthwise_conv2d import DepthwiseConv2DParams
@@ -53,71 +50,9 @@ pytestmark = [
                        reason="needs qemu-system-arm and arm-none-eabi-gcc (scripts/setup.sh)"),
 ]
 
-RUNNER = Path(__file__).parent / "c" / "dsp_kernel_runner.c"
-KERNEL_IDS = {"eip_conv2d": 0, "eip_depthwise_conv2d": 1, "eip_fully_connected": 2}
-KERNEL_FILES = ("conv2d.c", "depthwise_conv2d.c", "fully_connected.c")
-OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
-QEMU_TIMEOUT_S = 120
-
-
-def build_runner(board_name: str, kernels: str = "dsp") -> Path:
-    """The runner ELF for `board_name` with the `dsp` or `reference` kernels (cached by source hash)."""
-    board = get_board(board_name)
-    folder = runtime_dir() / "kernels" / ("arm_dsp" if kernels == "dsp" else "")
-    common = firmware_dir() / "boards" / "common"
-
-    def build(out: Path) -> None:
-        (out / "gen").mkdir()
-        (out / "gen" / "eip_board_config.h").write_text(board_config_header(board, "qemu"))
-        (out / "gen" / "memory.ld").write_text(memory_ld(board))
-        cmd = [CROSS + "gcc", *board.cpu_flags, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
-               "-ffunction-sections", "-fdata-sections", f"-I{out / 'gen'}", f"-I{common}",
-               f"-I{runtime_dir() / 'include'}", str(RUNNER), str(common / "startup.c"), str(common / "fatal.c"),
-               *(str(folder / f) for f in KERNEL_FILES), "-nostartfiles", "--specs=nano.specs",
-               "-Wl,--gc-sections", f"-L{out / 'gen'}", f"-T{common / 'sections.ld'}", "-o", str(out / "runner.elf")]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-
-    key = f"dsp-runner-{board_name}-{kernels}-{sources_digest(RUNNER.parent)}"
-    return cached(key, build) / "runner.elf"
-
-
-def _block(data: bytes) -> bytes:
-    return struct.pack("<I", len(data)) + data + b"\0" * (-len(data) % 4)
-
-
-def encode(calls: list[KernelCall]) -> bytes:
-    out = [b"EIPQ", struct.pack("<I", len(calls))]
-    for c in calls:
-        p = c.params
-        scalars = [int(getattr(p, n)) for n, kind in p.c_fields() if kind == qp.SCALAR]
-        mult, shift = np.asarray(p.multiplier, "<i4"), np.asarray(p.shift, "<i4")
-        out += [struct.pack(f"<II{len(scalars)}iI", KERNEL_IDS[c.kernel], len(scalars), *scalars, mult.size),
-                mult.tobytes(), shift.tobytes()]
-        x, w, bias = c.inputs
-        out += [_block(np.ascontiguousarray(x, np.int8).tobytes()), _block(np.ascontiguousarray(w, np.int8).tobytes())]
-        b = np.zeros(0, "<i4") if bias is None else np.ascontiguousarray(bias, "<i4").reshape(-1)
-        out += [struct.pack("<I", b.size), b.tobytes(), struct.pack("<I", c.output_nbytes)]
-    return b"".join(out)
-
-
-def run_on_qemu(board_name: str, elf: Path, calls: list[KernelCall]) -> list[tuple[int, bytes]]:
-    """[(status, output bytes)] of every call, run by the runner on the emulated board."""
-    board = get_board(board_name)
-    with tempfile.TemporaryDirectory(prefix="eip-dsp-") as tmp:
-        (Path(tmp) / "cases.bin").write_bytes(encode(calls))
-        cmd = ["qemu-system-arm", "-M", board.qemu_machine, "-nographic", "-monitor", "none", "-serial", "null",
-               "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]
-        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=QEMU_TIMEOUT_S)
-        assert proc.returncode == 0, f"runner exit {proc.returncode}: {proc.stderr[-2000:]}"
-        data = (Path(tmp) / "results.bin").read_bytes()
-    results, pos = [], 0
-    for c in calls:
-        status = struct.unpack_from("<i", data, pos)[0]
-        results.append((status, data[pos + 4:pos + 4 + c.output_nbytes]))
-        pos += 4 + c.output_nbytes + (-c.output_nbytes % 4)
-    assert pos == len(data), "runner output size mismatch"
-    return results
+# Every kernel set the firmware links, on the board it runs on, through the one suite (kernel_suite.py).
+SETS = [KernelSet("dsp", board="qemu-m4"), KernelSet("dsp", board="qemu-m55"), KernelSet("reference", board="qemu-m4")]
+SET_IDS = [f"{k.name}-{k.board}" for k in SETS]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -213,13 +148,13 @@ def random_calls(seed: int, count: int, wrap: bool = False) -> list[KernelCall]:
     return calls
 
 
-@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55"])
-def test_random_shapes_equal_the_reference_kernels(board: str) -> None:
+@pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
+def test_random_shapes_equal_the_reference_kernels(kernel_set: KernelSet) -> None:
     calls = random_calls(seed=7, count=600) + random_calls(seed=8, count=150, wrap=True)
     reference = run_calls(build_driver("plain"), calls)
     assert all(status == 0 for status, _ in reference)
     expected = [np.frombuffer(out, np.int8) for _, out in reference]
-    problems = compare(calls, expected, run_on_qemu(board, build_runner(board), calls))
+    problems = compare(calls, expected, kernel_set.run(calls))
     assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
 
 
@@ -230,62 +165,68 @@ def test_bad_params_give_the_reference_status() -> None:
             bad.append(KernelCall(c.kernel, dataclasses.replace(c.params, **{field: value}), c.inputs,
                                   c.output_nbytes, f"{c.label} {field}={value}"))
     want = [STATUS_NAMES[s] for s, _ in run_calls(build_driver("plain"), bad)]
-    got = [STATUS_NAMES[s] for s, _ in run_on_qemu("qemu-m4", build_runner("qemu-m4"), bad)]
-    assert got == want
-    assert "EIP_OK" not in got
+    for kernel_set in SETS:
+        got = [STATUS_NAMES[s] for s, _ in kernel_set.run(bad)]
+        assert got == want, kernel_set.label
+    assert "EIP_OK" not in want
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Single-op models and MLPerf Tiny models against tflite_micro
+# Every op's test specification and the MLPerf Tiny models against tflite_micro
 
 
 def model_calls(model: bytes, label: str, seed: int, sets: tuple[str, ...] | None = None
                 ) -> tuple[list[KernelCall], list[np.ndarray]]:
     graph = load_graph(model)
-    nodes = [o for o in graph.ops if o.opcode in OPS]
-    wanted = sorted({t for o in nodes for t in o.inputs + o.outputs if t >= 0 and not graph.tensors[t].is_constant})
+    wanted = sorted({t for o in graph.ops for t in o.inputs + o.outputs if t >= 0 and not graph.tensors[t].is_constant})
     tflm = Tflm(model, arena_size=16 << 20)
     calls, expected = [], []
     for name, inputs in input_sets(graph, seed):
         if sets is not None and name not in sets:
             continue
         values = tflm.run(inputs, wanted)
-        for node in nodes:
+        for node in graph.ops:
             calls.append(node_call(graph, node, values, f"{label} node {node.index} {node.opcode} input {name}"))
             expected.append(values[node.outputs[0]])
     return calls, expected
 
 
-def test_op_models_and_mlperf_nodes_equal_tflm_on_qemu_m4() -> None:
+def registry_calls() -> tuple[list[KernelCall], list[np.ndarray]]:
+    """Every node of every op's single-op models (the registry's test specs), the wrapping edits, and the
+    MLPerf Tiny models, each node fed TFLM's own input tensors; TFLM's outputs as the expectation."""
     calls, expected = [], []
-    for op in sorted(OPS):
+    for op in sorted(op for op in qp.REGISTRY if qp.REGISTRY[op].tests):
         for m, (spec, model) in enumerate(op_models(op)):
-            c, e = model_calls(model, f"{op} model {m} {spec['layer']}", seed=m)
+            c, e = model_calls(model, f"{op} model {m} {spec['layer']}", seed=m, sets=("random0", "min", "max", "ramp"))
             calls += c
             expected += e
-    assert len(calls) >= 100
     for edit, (op, index, fn) in sorted(WRAP_EDITS.items()):
-        if op in OPS:
-            base = op_models(op)[index][1]
-            graph = load_graph(base)
-            node = next(o for o in graph.ops if o.opcode == op)
-            c, e = model_calls(edit_model(base, lambda m, g=graph, n=node, f=fn: f(m, g, n)), edit, seed=index)
-            calls += c
-            expected += e
-    for name in ("vww", "resnet8", "kws"):
-        c, e = model_calls(mlperf_model(name).read_bytes(), name, seed=3, sets=("random0", "ramp"))
-        assert c, f"no conv / depthwise / fully connected node in {name}"
+        base = op_models(op)[index][1]
+        graph = load_graph(base)
+        node = next(o for o in graph.ops if o.opcode == op)
+        c, e = model_calls(edit_model(base, lambda m, g=graph, n=node, f=fn: f(m, g, n)), edit, seed=index)
         calls += c
         expected += e
-    problems = compare(calls, expected, run_on_qemu("qemu-m4", build_runner("qemu-m4"), calls))
-    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+    for name in ("vww", "resnet8", "kws"):
+        c, e = model_calls(mlperf_model(name).read_bytes(), name, seed=3, sets=("random0", "ramp"))
+        calls += c
+        expected += e
+    return calls, expected
+
+
+@pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
+def test_every_op_spec_and_mlperf_node_equals_tflm(kernel_set: KernelSet) -> None:
+    calls, expected = registry_calls()
+    covered = {c.kernel for c in calls}
+    assert covered == {op.kernel for op in qp.kernels()}, "a registered kernel has no test model"
+    problems = compare(calls, expected, kernel_set.run(calls))
+    assert not problems, f"{kernel_set.label}: {len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
 
 
 @pytest.mark.host
 def test_dsp_requantize_equals_reference_mbqm(tmp_path):
     """The DSP kernels' faster requantization equals fixedpoint.h's eip_mbqm on every shift, the extremes
     and 2 M random operands (host build under UBSan)."""
-    from edgeimpro.firmware import runtime_dir
 
     kernels = runtime_dir() / "kernels"
     exe = tmp_path / "requantize_check"
