@@ -12,16 +12,16 @@ from edgeimpro.ops import describe as d
 from edgeimpro.ops import options as opt
 from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field, scalar_field
 from edgeimpro.ops.prepare import (
+    channel_multipliers,
     check_bias,
     fused_activation,
     int8_activation,
-    multiplier,
     optional_input,
     shape4,
-    spatial_padding,
     tensor_at,
     unsupported,
     weight_scales,
+    window,
 )
 from edgeimpro.ops.testspec import random_specs, spec
 from edgeimpro.ops.wrap import WrapWarning, mac_wrap
@@ -70,16 +70,11 @@ def prepare(graph: Graph, op: Op) -> Conv2DParams:
     scales, _ = weight_scales(op, w, "filter", oc, 0)
     bias = optional_input(graph, op, 2)
     check_bias(op, bias, oc)
-    o = op.options
-    top, left = spatial_padding(op, o["padding"], (h, wd), (fh, fw), (o["stride_h"], o["stride_w"]),
-                               (o["dilation_h"], o["dilation_w"]), (oh, ow))
-    mults = [multiplier(op, s_in * sw / s_out, f"channel {i}") for i, sw in enumerate(scales)]
+    win = window(op, (h, wd), (fh, fw), (oh, ow))
+    requant = channel_multipliers(op, s_in, scales, s_out)
     lo, hi = fused_activation(op, s_out, z_out)
-    return Conv2DParams(
-        batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, filter_h=fh, filter_w=fw, filter_c=fc,
-        stride_h=o["stride_h"], stride_w=o["stride_w"], dilation_h=o["dilation_h"], dilation_w=o["dilation_w"],
-        pad_top=top, pad_left=left, in_zp=z_in, out_zp=z_out, act_min=lo, act_max=hi,
-        multiplier=tuple(m for m, _ in mults), shift=tuple(s for _, s in mults))
+    return Conv2DParams(batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, filter_h=fh, filter_w=fw,
+                        filter_c=fc, **win, in_zp=z_in, out_zp=z_out, act_min=lo, act_max=hi, **requant)
 
 
 def wrap(graph: Graph, op: Op, p: Conv2DParams) -> list[WrapWarning]:

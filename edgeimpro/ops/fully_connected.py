@@ -11,10 +11,10 @@ from edgeimpro.graph.model import Graph, Op
 from edgeimpro.ops import options as opt
 from edgeimpro.ops.base import KernelParams, OpDef, Refusal, in_w_b, pointer_field, scalar_field
 from edgeimpro.ops.prepare import (
+    channel_multipliers,
     check_bias,
     fused_activation,
     int8_activation,
-    multiplier,
     optional_input,
     tensor_at,
     unsupported,
@@ -79,11 +79,11 @@ def prepare(graph: Graph, op: Op) -> FullyConnectedParams:
         weights_zp = zps[0]
         if not -128 <= weights_zp <= 127:
             raise unsupported(op, f"weights zero point {weights_zp} is outside int8")
-    mults = [multiplier(op, s_in * sw / s_out, f"unit {i}") for i, sw in enumerate(scales)]
+    requant = channel_multipliers(op, s_in, scales, s_out, "unit")
     lo, hi = fused_activation(op, s_out, z_out)
     return FullyConnectedParams(
         batches=x.size // depth, depth=depth, units=units, in_zp=z_in, weights_zp=weights_zp, out_zp=z_out,
-        act_min=lo, act_max=hi, multiplier=tuple(m for m, _ in mults), shift=tuple(s for _, s in mults))
+        act_min=lo, act_max=hi, **requant)
 
 
 def wrap(graph: Graph, op: Op, p: FullyConnectedParams) -> list[WrapWarning]:

@@ -13,9 +13,9 @@ from edgeimpro.ops.prepare import (
     fused_activation,
     int8_activation,
     shape4,
-    spatial_padding,
     tensor_at,
     unsupported,
+    window,
 )
 from edgeimpro.ops.testspec import random_specs, spec
 
@@ -64,12 +64,10 @@ def prepare(graph: Graph, op: Op) -> Pool2DParams:
     o = op.options
     if o["filter_h"] < 1 or o["filter_w"] < 1:
         raise unsupported(op, f"filter {o['filter_h']}x{o['filter_w']} is empty")
-    top, left = spatial_padding(op, o["padding"], (h, wd), (o["filter_h"], o["filter_w"]),
-                               (o["stride_h"], o["stride_w"]), (1, 1), (oh, ow))
+    win = window(op, (h, wd), (o["filter_h"], o["filter_w"]), (oh, ow), dilated=False)
     lo, hi = fused_activation(op, s_out, z_out)
     return Pool2DParams(batches=n, in_h=h, in_w=wd, channels=c, out_h=oh, out_w=ow, filter_h=o["filter_h"],
-                        filter_w=o["filter_w"], stride_h=o["stride_h"], stride_w=o["stride_w"], pad_top=top,
-                        pad_left=left, act_min=lo, act_max=hi)
+                        filter_w=o["filter_w"], **win, act_min=lo, act_max=hi)
 
 
 MAX_TESTS = (
@@ -95,7 +93,7 @@ AVERAGE_TESTS = (
 
 OPS = (
     OpDef("MAX_POOL_2D", "eip_max_pool2d", Pool2DParams, prepare, refusal=refusal, describe=d.pool_like,
-          options=("Pool2DOptions", opt.pool), tests=MAX_TESTS),
+          options=("Pool2DOptions", opt.pool), tests=MAX_TESTS, source="pool2d.c"),
     OpDef("AVERAGE_POOL_2D", "eip_average_pool2d", Pool2DParams, prepare, refusal=refusal, describe=d.pool_like,
-          options=("Pool2DOptions", opt.pool), tests=AVERAGE_TESTS),
+          options=("Pool2DOptions", opt.pool), tests=AVERAGE_TESTS, source="pool2d.c"),
 )

@@ -151,3 +151,25 @@ def broadcast(op: Op, a: Tensor, b: Tensor, out: Tensor) -> tuple[int, list[int]
     sb = [s if d != 1 else 0 for s, d in zip(row_major_strides(db), db, strict=True)]
     flag = 0 if a.size == out.size and b.size == out.size else 1
     return flag, dims, sa, sb
+
+
+def channel_multipliers(op: Op, s_in: float, scales: list[float], s_out: float, what: str = "channel"
+                        ) -> dict[str, tuple[int, ...]]:
+    """The per-channel requantization of a MAC op, QM(s_in * s_w[c] / s_out) in double, as the params
+    record's `multiplier` and `shift` fields."""
+    pairs = [multiplier(op, s_in * sw / s_out, f"{what} {i}") for i, sw in enumerate(scales)]
+    return {"multiplier": tuple(m for m, _ in pairs), "shift": tuple(e for _, e in pairs)}
+
+
+def window(op: Op, in_hw: tuple[int, int], filt: tuple[int, int], out_hw: tuple[int, int], dilated: bool = True
+           ) -> dict[str, int]:
+    """Strides, dilations (convs) and padding of a windowed op from its options, checked against the output
+    size TFLM computes, as params record fields."""
+    o = op.options
+    strides = (o["stride_h"], o["stride_w"])
+    dilations = (o["dilation_h"], o["dilation_w"]) if dilated else (1, 1)
+    top, left = spatial_padding(op, o["padding"], in_hw, filt, strides, dilations, out_hw)
+    fields = {"stride_h": strides[0], "stride_w": strides[1], "pad_top": top, "pad_left": left}
+    if dilated:
+        fields.update(dilation_h=dilations[0], dilation_w=dilations[1])
+    return fields
