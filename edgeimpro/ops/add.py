@@ -12,7 +12,7 @@ from edgeimpro.graph.model import Graph, Op
 from edgeimpro.ops import options as opt
 from edgeimpro.ops.arith import ADD_LEFT_SHIFT, quantize_multiplier
 from edgeimpro.ops.base import IN2, SAME_SHAPES, KernelParams, OpDef, Refusal, array_field, scalar_field
-from edgeimpro.ops.prepare import broadcast, fused_activation, int8_activation, tensor_at
+from edgeimpro.ops.prepare import binary_operands, fused_activation
 from edgeimpro.ops.testspec import spec
 
 
@@ -63,15 +63,10 @@ def refusal(graph: Graph, op: Op) -> Refusal | None:
 
 def prepare(graph: Graph, op: Op) -> AddParams:
     """ADD (§3.6): both inputs on a 2^-20 grid relative to twice the larger scale; three multipliers."""
-    a, b, y = tensor_at(graph, op, 0, "input 1"), tensor_at(graph, op, 1, "input 2"), tensor_at(graph, op, 0, "output", True)
-    s1, z1 = int8_activation(op, a, "input 1")
-    s2, z2 = int8_activation(op, b, "input 2")
-    s_out, z_out = int8_activation(op, y, "output")
-    flag, dims, st1, st2 = broadcast(op, a, b, y)
+    (s1, z1), (s2, z2), (s_out, z_out), shapes = binary_operands(graph, op)
     (m1, e1), (m2, e2), (mo, eo) = (quantize_multiplier(r) for r in _rescales(s1, s2, s_out).values())
     lo, hi = fused_activation(op, s_out, z_out)
-    return AddParams(broadcast=flag, dims=tuple(dims), in1_strides=tuple(st1), in2_strides=tuple(st2),
-                     in1_zp=z1, in2_zp=z2, out_zp=z_out, left_shift=ADD_LEFT_SHIFT, in1_multiplier=m1, in1_shift=e1,
+    return AddParams(**shapes, in1_zp=z1, in2_zp=z2, out_zp=z_out, left_shift=ADD_LEFT_SHIFT, in1_multiplier=m1, in1_shift=e1,
                      in2_multiplier=m2, in2_shift=e2, out_multiplier=mo, out_shift=eo, act_min=lo, act_max=hi)
 
 

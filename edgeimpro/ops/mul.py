@@ -8,7 +8,7 @@ from typing import ClassVar
 from edgeimpro.graph.model import Graph, Op
 from edgeimpro.ops import options as opt
 from edgeimpro.ops.base import IN2, SAME_SHAPES, KernelParams, OpDef, array_field
-from edgeimpro.ops.prepare import broadcast, fused_activation, int8_activation, multiplier, tensor_at
+from edgeimpro.ops.prepare import binary_operands, fused_activation, multiplier
 from edgeimpro.ops.testspec import spec
 from edgeimpro.ops.wrap import WrapWarning, elementwise_wrap, offset_range, safe_range
 
@@ -32,14 +32,10 @@ class MulParams(KernelParams):
 
 def prepare(graph: Graph, op: Op) -> MulParams:
     """MUL (§3.7): QM(s1 * s2 / s_out)."""
-    a, b, y = tensor_at(graph, op, 0, "input 1"), tensor_at(graph, op, 1, "input 2"), tensor_at(graph, op, 0, "output", True)
-    s1, z1 = int8_activation(op, a, "input 1")
-    s2, z2 = int8_activation(op, b, "input 2")
-    s_out, z_out = int8_activation(op, y, "output")
-    flag, dims, st1, st2 = broadcast(op, a, b, y)
+    (s1, z1), (s2, z2), (s_out, z_out), shapes = binary_operands(graph, op)
     m, s = multiplier(op, s1 * s2 / s_out, "output")
     lo, hi = fused_activation(op, s_out, z_out)
-    return MulParams(broadcast=flag, dims=tuple(dims), in1_strides=tuple(st1), in2_strides=tuple(st2),
+    return MulParams(**shapes,
                      in1_zp=z1, in2_zp=z2, out_zp=z_out, multiplier=m, shift=s, act_min=lo, act_max=hi)
 
 

@@ -5,6 +5,7 @@ an UnsupportedOpError naming the op, the tensor and the number."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from edgeimpro.errors import UnsupportedOpError
 from edgeimpro.graph.model import Graph, Op, Tensor
@@ -173,3 +174,12 @@ def window(op: Op, in_hw: tuple[int, int], filt: tuple[int, int], out_hw: tuple[
     if dilated:
         fields.update(dilation_h=dilations[0], dilation_w=dilations[1])
     return fields
+
+
+def binary_operands(graph: Graph, op: Op) -> tuple[tuple[float, int], tuple[float, int], tuple[float, int],
+                                                   dict[str, Any]]:
+    """ADD / MUL: the (scale, zero point) of both inputs and the output, and the broadcast as params fields."""
+    a, b, y = tensor_at(graph, op, 0, "input 1"), tensor_at(graph, op, 1, "input 2"), tensor_at(graph, op, 0, "output", True)
+    q1, q2, qo = int8_activation(op, a, "input 1"), int8_activation(op, b, "input 2"), int8_activation(op, y, "output")
+    flag, dims, st1, st2 = broadcast(op, a, b, y)
+    return q1, q2, qo, {"broadcast": flag, "dims": tuple(dims), "in1_strides": tuple(st1), "in2_strides": tuple(st2)}
