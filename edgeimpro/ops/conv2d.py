@@ -11,18 +11,7 @@ from edgeimpro.graph.model import Graph, Op
 from edgeimpro.ops import describe as d
 from edgeimpro.ops import options as opt
 from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field, scalar_field
-from edgeimpro.ops.prepare import (
-    channel_multipliers,
-    check_bias,
-    fused_activation,
-    int8_activation,
-    optional_input,
-    shape4,
-    tensor_at,
-    unsupported,
-    weight_scales,
-    window,
-)
+from edgeimpro.ops.prepare import conv_fields, conv_operands, unsupported
 from edgeimpro.ops.testspec import random_specs, spec
 from edgeimpro.ops.wrap import WrapWarning, mac_wrap
 
@@ -57,24 +46,15 @@ class Conv2DParams(KernelParams):
 
 def prepare(graph: Graph, op: Op) -> Conv2DParams:
     """CONV_2D (§3.1): per-channel QM(s_in * s_w[c] / s_out) in double; weight zero point ignored."""
-    x, w, y = tensor_at(graph, op, 0, "input"), tensor_at(graph, op, 1, "filter"), tensor_at(graph, op, 0, "output", True)
-    s_in, z_in = int8_activation(op, x, "input")
-    s_out, z_out = int8_activation(op, y, "output")
-    n, h, wd, c = shape4(op, x, "input")
-    on, oh, ow, oc = shape4(op, y, "output")
+    x, w, y, q_in, q_out, (n, h, wd, c), (on, oh, ow, oc) = conv_operands(graph, op)
     if len(w.shape) != 4:
         raise unsupported(op, f"filter shape {list(w.shape)} is not 4-D")
     fo, fh, fw, fc = w.shape
     if fo != oc or on != n or fc <= 0 or c % fc != 0 or oc % (c // fc) != 0:
         raise unsupported(op, f"filter {list(w.shape)} does not fit input {list(x.shape)} and output {list(y.shape)}")
-    scales, _ = weight_scales(op, w, "filter", oc, 0)
-    bias = optional_input(graph, op, 2)
-    check_bias(op, bias, oc)
-    win = window(op, (h, wd), (fh, fw), (oh, ow))
-    requant = channel_multipliers(op, s_in, scales, s_out)
-    lo, hi = fused_activation(op, s_out, z_out)
+    fields = conv_fields(graph, op, w, 0, q_in, q_out, (h, wd), (oh, ow), oc)
     return Conv2DParams(batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, filter_h=fh, filter_w=fw,
-                        filter_c=fc, **win, in_zp=z_in, out_zp=z_out, act_min=lo, act_max=hi, **requant)
+                        filter_c=fc, **fields)
 
 
 def wrap(graph: Graph, op: Op, p: Conv2DParams) -> list[WrapWarning]:

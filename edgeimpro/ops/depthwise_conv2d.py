@@ -11,18 +11,7 @@ from edgeimpro.graph.model import Graph, Op
 from edgeimpro.ops import describe as d
 from edgeimpro.ops import options as opt
 from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field
-from edgeimpro.ops.prepare import (
-    channel_multipliers,
-    check_bias,
-    fused_activation,
-    int8_activation,
-    optional_input,
-    shape4,
-    tensor_at,
-    unsupported,
-    weight_scales,
-    window,
-)
+from edgeimpro.ops.prepare import conv_fields, conv_operands, unsupported
 from edgeimpro.ops.testspec import random_specs, spec
 from edgeimpro.ops.wrap import WrapWarning, mac_wrap
 
@@ -57,11 +46,7 @@ class DepthwiseConv2DParams(KernelParams):
 
 def prepare(graph: Graph, op: Op) -> DepthwiseConv2DParams:
     """DEPTHWISE_CONV_2D (§3.2): as CONV, one multiplier per output channel."""
-    x, w, y = tensor_at(graph, op, 0, "input"), tensor_at(graph, op, 1, "filter"), tensor_at(graph, op, 0, "output", True)
-    s_in, z_in = int8_activation(op, x, "input")
-    s_out, z_out = int8_activation(op, y, "output")
-    n, h, wd, c = shape4(op, x, "input")
-    on, oh, ow, oc = shape4(op, y, "output")
+    x, w, y, q_in, q_out, (n, h, wd, c), (on, oh, ow, oc) = conv_operands(graph, op)
     if len(w.shape) != 4 or w.shape[0] != 1 or w.shape[3] != oc:
         raise unsupported(op, f"filter shape {list(w.shape)} does not fit output channels {oc}")
     _, fh, fw, _ = w.shape
@@ -71,15 +56,9 @@ def prepare(graph: Graph, op: Op) -> DepthwiseConv2DParams:
     mult = oc // c
     if o.get("depth_multiplier", mult) not in (mult, 0):
         raise unsupported(op, f"depth_multiplier option {o['depth_multiplier']} disagrees with the shapes ({mult})")
-    scales, _ = weight_scales(op, w, "filter", oc, 3)
-    bias = optional_input(graph, op, 2)
-    check_bias(op, bias, oc)
-    win = window(op, (h, wd), (fh, fw), (oh, ow))
-    requant = channel_multipliers(op, s_in, scales, s_out)
-    lo, hi = fused_activation(op, s_out, z_out)
+    fields = conv_fields(graph, op, w, 3, q_in, q_out, (h, wd), (oh, ow), oc)
     return DepthwiseConv2DParams(batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc,
-                                 depth_multiplier=mult, filter_h=fh, filter_w=fw, **win, in_zp=z_in, out_zp=z_out,
-                                 act_min=lo, act_max=hi, **requant)
+                                 depth_multiplier=mult, filter_h=fh, filter_w=fw, **fields)
 
 
 def wrap(graph: Graph, op: Op, p: DepthwiseConv2DParams) -> list[WrapWarning]:

@@ -183,3 +183,24 @@ def binary_operands(graph: Graph, op: Op) -> tuple[tuple[float, int], tuple[floa
     q1, q2, qo = int8_activation(op, a, "input 1"), int8_activation(op, b, "input 2"), int8_activation(op, y, "output")
     flag, dims, st1, st2 = broadcast(op, a, b, y)
     return q1, q2, qo, {"broadcast": flag, "dims": tuple(dims), "in1_strides": tuple(st1), "in2_strides": tuple(st2)}
+
+
+def conv_operands(graph: Graph, op: Op) -> tuple[Tensor, Tensor, Tensor, tuple[float, int], tuple[float, int],
+                                                 tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """CONV_2D / DEPTHWISE_CONV_2D: input, filter and output tensors, the input's and the output's
+    (scale, zero point), and the NHWC shapes of input and output."""
+    x, w, y = tensor_at(graph, op, 0, "input"), tensor_at(graph, op, 1, "filter"), tensor_at(graph, op, 0, "output", True)
+    q_in, q_out = int8_activation(op, x, "input"), int8_activation(op, y, "output")
+    return x, w, y, q_in, q_out, shape4(op, x, "input"), shape4(op, y, "output")
+
+
+def conv_fields(graph: Graph, op: Op, w: Tensor, channel_dim: int, q_in: tuple[float, int], q_out: tuple[float, int],
+                in_hw: tuple[int, int], out_hw: tuple[int, int], channels: int) -> dict[str, Any]:
+    """What CONV_2D and DEPTHWISE_CONV_2D derive alike: filter scales along `channel_dim` and the bias
+    checked, the window (strides, dilations, padding), the per-channel requantization and the clamp."""
+    scales, _ = weight_scales(op, w, "filter", channels, channel_dim)
+    check_bias(op, optional_input(graph, op, 2), channels)
+    fields = window(op, in_hw, (int(w.shape[1]), int(w.shape[2])), out_hw)
+    fields.update(channel_multipliers(op, q_in[0], scales, q_out[0]))
+    lo, hi = fused_activation(op, *q_out)
+    return {**fields, "in_zp": q_in[1], "out_zp": q_out[1], "act_min": lo, "act_max": hi}
