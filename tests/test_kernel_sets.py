@@ -40,9 +40,17 @@ from edgeimpro import ops as qp
 from edgeimpro.boards.build import CROSS
 from edgeimpro.firmware import runtime_dir
 from edgeimpro.graph import load_graph
+from edgeimpro.ops.add import AddParams
 from edgeimpro.ops.conv2d import Conv2DParams
 from edgeimpro.ops.depthwise_conv2d import DepthwiseConv2DParams
 from edgeimpro.ops.fully_connected import FullyConnectedParams
+from edgeimpro.ops.prepare import (
+    REQUANT_GENERAL,
+    REQUANT_NO_PRESHIFT,
+    REQUANT_SMMULR,
+    accumulator_range,
+    requant_path,
+)
 
 pytestmark = [
     pytest.mark.qemu,
@@ -96,15 +104,36 @@ def _window(rng: np.random.Generator, big: bool) -> dict | None:
             "pad_left": pl}
 
 
-def _bias(rng: np.random.Generator, n: int, wrap: bool = False) -> np.ndarray | None:
+def _bias(rng: np.random.Generator, n: int, wrap: bool = False, big: bool = False) -> np.ndarray | None:
     if wrap:   # within 2^16 of the int32 limits: the sum itself wraps around
         return (np.where(rng.random(n) < 0.5, 2**31 - 1, -(2**31)) - rng.integers(-(1 << 16), 1 << 16, n)
                 ).clip(-(2**31), 2**31 - 1).astype(np.int32)
+    if big:    # around +-2^30: sums beyond the single-multiply bound, no pre-shift
+        return (np.where(rng.random(n) < 0.5, 1, -1) * ((1 << 30) + rng.integers(-(1 << 20), 1 << 20, n))
+                ).astype(np.int32)
     return rng.integers(-(1 << 16), 1 << 16, n).astype(np.int32) if rng.random() < 0.8 else None
 
 
-def random_calls(seed: int, count: int, wrap: bool = False) -> list[KernelCall]:
-    """`count` random kernel calls; `wrap`: with pre-shifts and biases that make the int32 arithmetic wrap."""
+def with_proven_requant(call: KernelCall) -> KernelCall:
+    """The call with the requantization kind the generator would prove for its weights, bias and shifts
+    (ops.prepare.requant_path): what an exported model carries."""
+    p, (_, w, bias) = call.params, call.inputs
+    taps = np.moveaxis(w, 3, 0).reshape(w.shape[3], -1) if call.kernel == "eip_depthwise_conv2d" \
+        else w.reshape(w.shape[0], -1)
+    lo, hi = accumulator_range(taps, getattr(p, "weights_zp", 0), p.in_zp, bias)
+    kind = requant_path(lo, hi, {"multiplier": p.multiplier, "shift": p.shift})
+    return dataclasses.replace(call, params=dataclasses.replace(p, requant=kind))
+
+
+def random_calls(seed: int, count: int, wrap: bool = False, big_bias: bool = False) -> list[KernelCall]:
+    """`count` random kernel calls, each with its proven requantization kind; `wrap`: with pre-shifts and
+    biases that make the int32 arithmetic wrap (the general kind); `big_bias`: sums beyond 2^30 without
+    pre-shifts (the no-pre-shift kind). Ordinary calls take the single-multiply kind."""
+    calls = _random_calls(seed, count, wrap, big_bias)
+    return [with_proven_requant(c) for c in calls]
+
+
+def _random_calls(seed: int, count: int, wrap: bool, big_bias: bool) -> list[KernelCall]:
     rng = np.random.default_rng(seed)
     calls: list[KernelCall] = []
     while len(calls) < count:
@@ -113,10 +142,10 @@ def random_calls(seed: int, count: int, wrap: bool = False) -> list[KernelCall]:
             batches, depth, units = int(rng.integers(1, 4)), int(rng.integers(1, 80)), int(rng.integers(1, 12))
             q = _quant(rng, units, depth, wrap)
             wzp = int(rng.integers(-128, 128)) if rng.random() < 0.3 else 0
-            p = FullyConnectedParams(batches=batches, depth=depth, units=units, weights_zp=wzp, **q)
+            p = FullyConnectedParams(batches=batches, depth=depth, units=units, weights_zp=wzp, requant=0, **q)
             x = rng.integers(-128, 128, (batches, depth), dtype=np.int8)
             w = rng.integers(-128, 128, (units, depth), dtype=np.int8)
-            calls.append(KernelCall("eip_fully_connected", p, [x, w, _bias(rng, units, wrap)], batches * units,
+            calls.append(KernelCall("eip_fully_connected", p, [x, w, _bias(rng, units, wrap, big_bias)], batches * units,
                                     f"random {len(calls)} {p}"))
             continue
         big = rng.random() < 0.1
@@ -132,25 +161,65 @@ def random_calls(seed: int, count: int, wrap: bool = False) -> list[KernelCall]:
             groups = int(rng.integers(1, 4)) if rng.random() < 0.3 else 1
             filter_c = int(rng.integers(1, 100 if big else 24))
             out_c = groups * int(rng.integers(1, 7))
-            p = Conv2DParams(in_c=groups * filter_c, out_c=out_c, filter_c=filter_c, **win,
+            p = Conv2DParams(in_c=groups * filter_c, out_c=out_c, filter_c=filter_c, **win, requant=0,
                                 **_quant(rng, out_c, win['filter_h'] * win['filter_w'] * filter_c, wrap))
             w = rng.integers(-128, 128, (out_c, p.filter_h, p.filter_w, filter_c), dtype=np.int8)
             kernel = "eip_conv2d"
         else:
             in_c, dm = int(rng.integers(1, 20)), int(rng.integers(1, 4)) if rng.random() < 0.4 else 1
-            p = DepthwiseConv2DParams(in_c=in_c, out_c=in_c * dm, depth_multiplier=dm, **win,
+            p = DepthwiseConv2DParams(in_c=in_c, out_c=in_c * dm, depth_multiplier=dm, **win, requant=0,
                                          **_quant(rng, in_c * dm, win['filter_h'] * win['filter_w'], wrap))
             w = rng.integers(-128, 128, (1, p.filter_h, p.filter_w, p.out_c), dtype=np.int8)
             kernel = "eip_depthwise_conv2d"
         x = rng.integers(-128, 128, (*shape, p.in_c), dtype=np.int8)
-        calls.append(KernelCall(kernel, p, [x, w, _bias(rng, p.out_c, wrap)], p.batches * p.out_h * p.out_w * p.out_c,
+        calls.append(KernelCall(kernel, p, [x, w, _bias(rng, p.out_c, wrap, big_bias)], p.batches * p.out_h * p.out_w * p.out_c,
                                 f"random {len(calls)} {p}"))
     return calls
 
 
 @pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
 def test_random_shapes_equal_the_reference_kernels(kernel_set: KernelSet) -> None:
-    calls = random_calls(seed=7, count=600) + random_calls(seed=8, count=150, wrap=True)
+    calls = (random_calls(seed=7, count=600) + random_calls(seed=8, count=150, wrap=True)
+             + random_calls(seed=9, count=150, big_bias=True))
+    kinds = {c.params.requant for c in calls}
+    assert kinds == {REQUANT_GENERAL, REQUANT_NO_PRESHIFT, REQUANT_SMMULR}, kinds   # every kind is exercised
+    reference = run_calls(build_driver("plain"), calls)
+    assert all(status == 0 for status, _ in reference)
+    expected = [np.frombuffer(out, np.int8) for _, out in reference]
+    problems = compare(calls, expected, kernel_set.run(calls))
+    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+
+
+def random_add_calls(seed: int, count: int) -> list[KernelCall]:
+    """ADD without broadcasting, with the parameters TFLM derives from random scales (as ops.add does), on
+    tensors below and above the DSP variant's table threshold; a quarter with input multipliers above 1/2
+    (parameters TFLM never derives, which the DSP variant leaves to the reference loop)."""
+    rng = np.random.default_rng(seed)
+    calls = []
+    for i in range(count):
+        s1, s2 = (float(np.float32(10.0 ** rng.uniform(-4, 1))) for _ in range(2))
+        s_out = float(np.float32((s1 + s2) * 10.0 ** rng.uniform(-0.5, 1.5)))
+        twice_max = 2.0 * max(s1, s2)
+        reals = [s1 / twice_max, s2 / twice_max, twice_max / (2.0 ** 20 * s_out)]
+        if i % 4 == 3:
+            reals[0] = min(0.999, reals[0] * 1.9)
+        (m1, e1), (m2, e2), (mo, eo) = (qp.quantize_multiplier(r) for r in reals)
+        size = int(rng.choice([1, 7, 300, 1023, 1024, 1500, 4100]))
+        dims = (1, 1, 1, 1, 1, size)
+        p = AddParams(broadcast=0, dims=dims, in1_strides=(0, 0, 0, 0, 0, 1), in2_strides=(0, 0, 0, 0, 0, 1),
+                      in1_zp=int(rng.integers(-128, 128)), in2_zp=int(rng.integers(-128, 128)),
+                      out_zp=int(rng.integers(-128, 128)), left_shift=20, in1_multiplier=m1, in1_shift=e1,
+                      in2_multiplier=m2, in2_shift=e2, out_multiplier=mo, out_shift=eo,
+                      act_min=int(rng.choice([-128, -100])), act_max=int(rng.choice([127, 90])))
+        x1, x2 = (rng.integers(-128, 128, size, dtype=np.int8) for _ in range(2))
+        x1[:256] = np.arange(-128, 128)[:min(size, 256)] if size >= 256 else x1[:256]
+        calls.append(KernelCall("eip_add", p, [x1, x2], size, f"add {i} {p}", in_place=bool(i % 2)))
+    return calls
+
+
+@pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
+def test_add_equals_the_reference_kernel(kernel_set: KernelSet) -> None:
+    calls = random_add_calls(seed=21, count=120)
     reference = run_calls(build_driver("plain"), calls)
     assert all(status == 0 for status, _ in reference)
     expected = [np.frombuffer(out, np.int8) for _, out in reference]

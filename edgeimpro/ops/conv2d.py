@@ -40,6 +40,7 @@ class Conv2DParams(KernelParams):
     out_zp: int
     act_min: int
     act_max: int
+    requant: int = scalar_field('EIP_REQUANT_*: the requantization proven exact for this layer')
     multiplier: tuple[int, ...] = pointer_field('[out_c]')
     shift: tuple[int, ...] = pointer_field('[out_c]')
 

@@ -10,7 +10,7 @@ import numpy as np
 from edgeimpro.graph.model import Graph, Op
 from edgeimpro.ops import describe as d
 from edgeimpro.ops import options as opt
-from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field
+from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field, scalar_field
 from edgeimpro.ops.prepare import conv_fields, conv_operands, unsupported
 from edgeimpro.ops.testspec import random_specs, spec
 from edgeimpro.ops.wrap import WrapWarning, mac_wrap
@@ -40,6 +40,7 @@ class DepthwiseConv2DParams(KernelParams):
     out_zp: int
     act_min: int
     act_max: int
+    requant: int = scalar_field('EIP_REQUANT_*: the requantization proven exact for this layer')
     multiplier: tuple[int, ...] = pointer_field('[out_c]')
     shift: tuple[int, ...] = pointer_field('[out_c]')
 

@@ -11,11 +11,15 @@ from edgeimpro.graph.model import Graph, Op
 from edgeimpro.ops import options as opt
 from edgeimpro.ops.base import KernelParams, OpDef, Refusal, in_w_b, pointer_field, scalar_field
 from edgeimpro.ops.prepare import (
+    accumulator_range,
+    bias_values,
+    channel_matrix,
     channel_multipliers,
     check_bias,
     fused_activation,
     int8_activation,
     optional_input,
+    requant_path,
     tensor_at,
     unsupported,
     weight_scales,
@@ -36,6 +40,7 @@ class FullyConnectedParams(KernelParams):
     out_zp: int
     act_min: int
     act_max: int
+    requant: int = scalar_field('EIP_REQUANT_*: the requantization proven exact for this layer')
     multiplier: tuple[int, ...] = pointer_field('[units]')
     shift: tuple[int, ...] = pointer_field('[units]')
 
@@ -81,9 +86,10 @@ def prepare(graph: Graph, op: Op) -> FullyConnectedParams:
             raise unsupported(op, f"weights zero point {weights_zp} is outside int8")
     requant = channel_multipliers(op, s_in, scales, s_out, "unit")
     lo, hi = fused_activation(op, s_out, z_out)
+    reach = accumulator_range(channel_matrix(w, 0), weights_zp, z_in, bias_values(graph, op))
     return FullyConnectedParams(
         batches=x.size // depth, depth=depth, units=units, in_zp=z_in, weights_zp=weights_zp, out_zp=z_out,
-        act_min=lo, act_max=hi, **requant)
+        act_min=lo, act_max=hi, requant=requant_path(*reach, requant), **requant)
 
 
 def wrap(graph: Graph, op: Op, p: FullyConnectedParams) -> list[WrapWarning]:

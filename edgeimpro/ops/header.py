@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edgeimpro import ops
 from edgeimpro.ops.base import ARRAY, MAX_DIMS, POINTER, RUNTIME_ABI_VERSION, STATUSES, KernelParams
+from edgeimpro.ops.prepare import REQUANT_KINDS
 
 _PREAMBLE = """\
 /*
@@ -48,6 +49,12 @@ extern "C" {{
 
 /* Rank of the index space of the broadcasting / reducing / padding kernels (leading dims are 1). */
 #define EIP_MAX_DIMS {max_dims}
+
+/* The requantization a MAC layer's kernels may use (`requant`), proven exact for the layer at generation
+ * (edgeimpro/ops/prepare.py, requant_path); the reference kernels always take the general path. */
+enum {{
+{requant}
+}};
 """
 
 _END = """
@@ -102,8 +109,9 @@ def render_prototype(op: ops.OpDef) -> str:
 
 def render() -> str:
     in_place = sorted({op.opcode for op in ops.REGISTRY.values() if op.in_place == "always"})
+    requant = "\n".join(f"    EIP_{name} = {value}," for name, value in REQUANT_KINDS.items())
     text = _PREAMBLE.format(in_place=textwrap.fill(", ".join(in_place), 96, subsequent_indent=" * "),
-                            max_dims=MAX_DIMS)
+                            max_dims=MAX_DIMS, requant=requant)
     for cls in ops.params_classes():
         text += "\n" + render_struct(cls) + "\n"
     text += "\n" + "\n".join(render_prototype(op) for op in ops.kernels()) + "\n"

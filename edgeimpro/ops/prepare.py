@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from edgeimpro.errors import UnsupportedOpError
 from edgeimpro.graph.model import Graph, Op, Tensor
 from edgeimpro.ops.arith import MAX_PRE_SHIFT, activation_range, compute_padding, quantize_multiplier
@@ -203,4 +205,53 @@ def conv_fields(graph: Graph, op: Op, w: Tensor, channel_dim: int, q_in: tuple[f
     fields = window(op, in_hw, (int(w.shape[1]), int(w.shape[2])), out_hw)
     fields.update(channel_multipliers(op, q_in[0], scales, q_out[0]))
     lo, hi = fused_activation(op, *q_out)
-    return {**fields, "in_zp": q_in[1], "out_zp": q_out[1], "act_min": lo, "act_max": hi}
+    reach = accumulator_range(channel_matrix(w, channel_dim), 0, q_in[1], bias_values(graph, op))
+    return {**fields, "in_zp": q_in[1], "out_zp": q_out[1], "act_min": lo, "act_max": hi,
+            "requant": requant_path(*reach, fields)}
+
+
+def accumulator_range(weights: np.ndarray, weights_zp: int, in_zp: int, bias: np.ndarray | None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The exact range [lo, hi] of every channel's accumulator sum_k w[c, k] (x_k - in_zp) + bias[c] over all
+    int8 inputs, `weights` as [channels, taps] (int64 arrays). Every term's range holds 0, so partial sums
+    stay inside it too."""
+    w = weights.astype(np.int64) - weights_zp
+    x_lo, x_hi = -128 - in_zp, 127 - in_zp
+    lo = np.minimum(w * x_lo, w * x_hi).sum(axis=1)
+    hi = np.maximum(w * x_lo, w * x_hi).sum(axis=1)
+    if bias is not None:
+        b = np.asarray(bias, np.int64).reshape(-1)
+        lo, hi = lo + b, hi + b
+    return lo, hi
+
+
+SINGLE_MULTIPLY_BOUND = 2**30
+
+
+REQUANT_GENERAL, REQUANT_NO_PRESHIFT, REQUANT_SMMULR = 0, 1, 2
+REQUANT_KINDS = {"REQUANT_GENERAL": REQUANT_GENERAL, "REQUANT_NO_PRESHIFT": REQUANT_NO_PRESHIFT,
+                 "REQUANT_SMMULR": REQUANT_SMMULR}   # EIP_REQUANT_* in eip_kernels.h
+
+
+def requant_path(lo: np.ndarray, hi: np.ndarray, requant: dict[str, tuple[int, ...]]) -> int:
+    """The requantization a MAC layer's kernels may use, proven equal to TFLM's for every int8 input:
+    REQUANT_SMMULR when no channel pre-shifts (shift <= 0) and every accumulator (bias included) stays within
+    [-2^30, 2^30), where TFLM's SRDHM(acc, M) is SMMULR(2 acc, M), one rounding multiply; REQUANT_NO_PRESHIFT
+    when no channel pre-shifts (a 64-bit product, no shift-and-wrap step); REQUANT_GENERAL otherwise. A
+    channel whose multiplier is 0 (a flushed, all-zero channel) gives 0 on every path whatever its sum."""
+    if not all(s <= 0 for s in requant["shift"]) or not all(0 <= m < 2**31 for m in requant["multiplier"]):
+        return REQUANT_GENERAL
+    live = [c for c, m in enumerate(requant["multiplier"]) if m != 0]
+    fits = all(-SINGLE_MULTIPLY_BOUND <= int(lo[c]) and int(hi[c]) < SINGLE_MULTIPLY_BOUND for c in live)
+    return REQUANT_SMMULR if fits else REQUANT_NO_PRESHIFT
+
+
+def channel_matrix(w: Tensor, channel_dim: int) -> np.ndarray:
+    """A weight tensor as [channels, taps], channels along `channel_dim`."""
+    data = np.asarray(w.data)
+    return np.moveaxis(data, channel_dim, 0).reshape(data.shape[channel_dim], -1)
+
+
+def bias_values(graph: Graph, op: Op) -> np.ndarray | None:
+    bias = optional_input(graph, op, 2)
+    return None if bias is None or bias.data is None else np.asarray(bias.data)

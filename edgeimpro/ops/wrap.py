@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeimpro.graph.model import Graph, Op
-from edgeimpro.ops.prepare import optional_input
+from edgeimpro.ops.prepare import accumulator_range, bias_values
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,7 @@ def mac_wrap(graph: Graph, op: Op, weights: np.ndarray, weights_zp: int, in_zp: 
               ) -> WrapWarning | None:
     """CONV / DEPTHWISE / FC, `weights` as [channels, taps]: the exact range of every channel's accumulator
     (bias included) against what its pre-shift leaves; one warning naming the worst channel."""
-    w = weights.astype(np.int64) - weights_zp
-    x_lo, x_hi = offset_range(in_zp)
-    lo = np.minimum(w * x_lo, w * x_hi).sum(axis=1)
-    hi = np.maximum(w * x_lo, w * x_hi).sum(axis=1)
-    bias = optional_input(graph, op, 2)
-    if bias is not None and bias.data is not None:
-        b = np.asarray(bias.data, np.int64).reshape(-1)
-        lo, hi = lo + b, hi + b
+    lo, hi = accumulator_range(weights, weights_zp, in_zp, bias_values(graph, op))
     safe = [safe_range(shift) for shift in shifts]
     wrapping = [c for c, (s_lo, s_hi) in enumerate(safe) if lo[c] < s_lo or hi[c] > s_hi]
     if not wrapping:

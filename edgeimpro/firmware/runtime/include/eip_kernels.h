@@ -30,6 +30,14 @@ extern "C" {
 /* Rank of the index space of the broadcasting / reducing / padding kernels (leading dims are 1). */
 #define EIP_MAX_DIMS 6
 
+/* The requantization a MAC layer's kernels may use (`requant`), proven exact for the layer at generation
+ * (edgeimpro/ops/prepare.py, requant_path); the reference kernels always take the general path. */
+enum {
+    EIP_REQUANT_GENERAL = 0,
+    EIP_REQUANT_NO_PRESHIFT = 1,
+    EIP_REQUANT_SMMULR = 2,
+};
+
 /* CONV_2D. Filter [out_c, filter_h, filter_w, filter_c], bias int32 [out_c] or NULL. */
 typedef struct {
     int32_t batches;
@@ -52,6 +60,7 @@ typedef struct {
     int32_t out_zp;
     int32_t act_min;
     int32_t act_max;
+    int32_t requant;           /* EIP_REQUANT_*: the requantization proven exact for this layer */
     const int32_t *multiplier; /* [out_c] */
     const int32_t *shift;      /* [out_c] */
 } eip_conv2d_params_t;
@@ -78,6 +87,7 @@ typedef struct {
     int32_t out_zp;
     int32_t act_min;
     int32_t act_max;
+    int32_t requant;           /* EIP_REQUANT_*: the requantization proven exact for this layer */
     const int32_t *multiplier; /* [out_c] */
     const int32_t *shift;      /* [out_c] */
 } eip_depthwise_conv2d_params_t;
@@ -93,6 +103,7 @@ typedef struct {
     int32_t out_zp;
     int32_t act_min;
     int32_t act_max;
+    int32_t requant;           /* EIP_REQUANT_*: the requantization proven exact for this layer */
     const int32_t *multiplier; /* [units] */
     const int32_t *shift;      /* [units] */
 } eip_fully_connected_params_t;

@@ -1,43 +1,11 @@
 /* ADD, int8 (INT8_SEMANTICS §3.6): both inputs rescaled to a common 2^-20 grid, summed, requantized. */
-#include "eip_kernels.h"
-#include "fixedpoint.h"
-#include "nd_index.h"
-
-static int8_t add_one(const eip_add_params_t *p, int32_t x1, int32_t x2)
-{
-    const int32_t a1 = eip_mbqm((x1 - p->in1_zp) * (1 << p->left_shift), p->in1_multiplier, p->in1_shift);
-    const int32_t a2 = eip_mbqm((x2 - p->in2_zp) * (1 << p->left_shift), p->in2_multiplier, p->in2_shift);
-    const int32_t out = eip_mbqm(a1 + a2, p->out_multiplier, p->out_shift) + p->out_zp;
-    return (int8_t)eip_clamp_i32(out, p->act_min, p->act_max);
-}
+#include "add_ref.h"
 
 eip_status_t eip_add(const eip_add_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output)
 {
-    if (p == 0 || input1 == 0 || input2 == 0 || output == 0) {
-        return EIP_ERR_NULL_POINTER;
+    const eip_status_t status = eip_add_check(p, input1, input2, output);
+    if (status == EIP_OK) {
+        eip_add_ref(p, input1, input2, output);
     }
-    const int32_t size = eip_dims_size(p->dims);
-    if (size <= 0) {
-        return EIP_ERR_BAD_SHAPE;
-    }
-    /* shifts must be <= 0 and the 2^left_shift pre-scale must keep 255 * 2^left_shift in int32 */
-    if (p->left_shift < 0 || p->left_shift > 22 || p->in1_shift > 0 || p->in2_shift > 0 || p->out_shift > 0 ||
-        !eip_shift_is_valid(p->in1_shift) || !eip_shift_is_valid(p->in2_shift) ||
-        !eip_shift_is_valid(p->out_shift) || !eip_act_range_is_valid(p->act_min, p->act_max)) {
-        return EIP_ERR_BAD_PARAM;
-    }
-    if (!p->broadcast) {
-        for (int32_t i = 0; i < size; ++i) {
-            output[i] = add_one(p, input1[i], input2[i]);
-        }
-        return EIP_OK;
-    }
-    int32_t index[EIP_MAX_DIMS];
-    eip_index_clear(index);
-    int32_t i = 0;
-    do {
-        output[i++] = add_one(p, input1[eip_index_offset(index, p->in1_strides)],
-                              input2[eip_index_offset(index, p->in2_strides)]);
-    } while (eip_index_next(index, p->dims));
-    return EIP_OK;
+    return status;
 }

@@ -119,7 +119,36 @@ static inline int8_t requantize(const eip_conv2d_params_t *p, int32_t acc, const
     if (bias != 0) {
         acc = eip_add_wrap(acc, bias[oc]);
     }
-    return eip_dsp_requantize(acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min, p->act_max);
+    return eip_dsp_requantize_kind(p->requant, acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min,
+                                   p->act_max);
+}
+
+/* Channel oc of two pixels (sums a and b) as int8 codes, its bias, multiplier and shift loaded once. Inlined
+ * with a constant `kind`, the requantization has no branch on it. */
+static inline __attribute__((always_inline)) void requantize_pair(const eip_conv2d_params_t *p, int32_t kind,
+                                                                  const int32_t *bias, int32_t oc, int32_t a,
+                                                                  int32_t b, int8_t *out_a, int8_t *out_b)
+{
+    const int32_t bias_c = bias != 0 ? bias[oc] : 0, m = p->multiplier[oc], s = p->shift[oc];
+    out_a[oc] = eip_dsp_requantize_kind(kind, eip_add_wrap(a, bias_c), m, s, p->out_zp, p->act_min, p->act_max);
+    out_b[oc] = eip_dsp_requantize_kind(kind, eip_add_wrap(b, bias_c), m, s, p->out_zp, p->act_min, p->act_max);
+}
+
+/* Output channels [oc_begin, oc_end) of two pixels whose columns are col_a and col_b: two channels at a
+ * time, a last odd channel paired with itself. */
+static inline __attribute__((always_inline)) void channel_pairs(const eip_conv2d_params_t *p, int32_t kind,
+                                                                const int8_t *filter, const int32_t *bias,
+                                                                const int16_t *col_a, const int16_t *col_b,
+                                                                int32_t k, int32_t oc_begin, int32_t oc_end,
+                                                                int8_t *out_a, int8_t *out_b)
+{
+    for (int32_t oc = oc_begin; oc < oc_end; oc += 2) {
+        const int32_t oc1 = oc + 1 < oc_end ? oc + 1 : oc;
+        int32_t acc[4] = {0, 0, 0, 0};
+        dot_2x2(filter + oc * k, filter + oc1 * k, col_a, col_b, k, acc);
+        requantize_pair(p, kind, bias, oc, acc[0], acc[1], out_a, out_b);
+        requantize_pair(p, kind, bias, oc1, acc[2], acc[3], out_a, out_b);
+    }
 }
 
 /* Receptive fields too long for the column buffer: the reference loop. */
@@ -207,15 +236,11 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                 }
                 int8_t *out_a = out + px * p->out_c;
                 int8_t *out_b = out + px_b * p->out_c;
-                /* Channels two at a time; a last odd channel is paired with itself. */
-                for (int32_t oc = oc_begin; oc < oc_end; oc += 2) {
-                    const int32_t oc1 = oc + 1 < oc_end ? oc + 1 : oc;
-                    int32_t acc[4] = {0, 0, 0, 0};
-                    dot_2x2(filter + oc * k, filter + oc1 * k, col_a, col_b, k, acc);
-                    out_a[oc] = requantize(p, acc[0], bias, oc);
-                    out_b[oc] = requantize(p, acc[1], bias, oc);
-                    out_a[oc1] = requantize(p, acc[2], bias, oc1);
-                    out_b[oc1] = requantize(p, acc[3], bias, oc1);
+                if (p->requant == EIP_REQUANT_SMMULR) {   /* the common case, specialised */
+                    channel_pairs(p, EIP_REQUANT_SMMULR, filter, bias, col_a, col_b, k, oc_begin, oc_end, out_a,
+                                  out_b);
+                } else {
+                    channel_pairs(p, p->requant, filter, bias, col_a, col_b, k, oc_begin, oc_end, out_a, out_b);
                 }
             }
         }

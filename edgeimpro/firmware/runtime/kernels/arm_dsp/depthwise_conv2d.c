@@ -17,13 +17,17 @@
 #define EIP_DSP_DEPTHWISE_TAPS_MAX 64
 #endif
 
+/* The sum of channel oc (bias included) as an int8 code, by the layer's requantization kind. */
+static inline int8_t requantize_sum(const eip_depthwise_conv2d_params_t *p, int32_t acc, int32_t oc)
+{
+    return eip_dsp_requantize_kind(p->requant, acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min,
+                                   p->act_max);
+}
+
 static inline int8_t requantize(const eip_depthwise_conv2d_params_t *p, int32_t acc, const int32_t *bias,
                                 int32_t oc)
 {
-    if (bias != 0) {
-        acc = eip_add_wrap(acc, bias[oc]);
-    }
-    return eip_dsp_requantize(acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min, p->act_max);
+    return requantize_sum(p, bias != 0 ? eip_add_wrap(acc, bias[oc]) : acc, oc);
 }
 
 /* The filter taps [k0, k1) whose input row (or column) in0 + k * dilation lies inside [0, size). */
@@ -80,13 +84,10 @@ static void depthwise_block4(const eip_depthwise_conv2d_params_t *p, const int8_
                 x_row += row_step;
             }
             int8_t *o = out + (oy * p->out_w + ox) * channels + c;
-            o[0] = eip_dsp_requantize(acc0, p->multiplier[c], p->shift[c], p->out_zp, p->act_min, p->act_max);
-            o[1] = eip_dsp_requantize(acc1, p->multiplier[c + 1], p->shift[c + 1], p->out_zp, p->act_min,
-                                      p->act_max);
-            o[2] = eip_dsp_requantize(acc2, p->multiplier[c + 2], p->shift[c + 2], p->out_zp, p->act_min,
-                                      p->act_max);
-            o[3] = eip_dsp_requantize(acc3, p->multiplier[c + 3], p->shift[c + 3], p->out_zp, p->act_min,
-                                      p->act_max);
+            o[0] = requantize_sum(p, acc0, c);
+            o[1] = requantize_sum(p, acc1, c + 1);
+            o[2] = requantize_sum(p, acc2, c + 2);
+            o[3] = requantize_sum(p, acc3, c + 3);
         }
     }
 }

@@ -16,7 +16,8 @@ static inline int8_t requantize(const eip_fully_connected_params_t *p, int32_t a
     if (bias != 0) {
         acc = eip_add_wrap(acc, bias[o]);
     }
-    return eip_dsp_requantize(acc, p->multiplier[o], p->shift[o], p->out_zp, p->act_min, p->act_max);
+    return eip_dsp_requantize_kind(p->requant, acc, p->multiplier[o], p->shift[o], p->out_zp, p->act_min,
+                                   p->act_max);
 }
 
 /* acc[0], acc[1]: the dot products of x with weight rows w0 and w1 (both zero points applied). */
