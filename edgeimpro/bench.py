@@ -16,17 +16,33 @@ from typing import Any
 
 import numpy as np
 
+from edgeimpro.boards.registry import get_board
 from edgeimpro.graph.analysis import GraphStats
 from edgeimpro.graph.loader import load_graph
 
-# Measured on QEMU mps2-an386 (Cortex-M4, -O2, release builds), DESIGN.md §7, keyed by the model's sha256.
+# TFLite Micro's yardsticks, keyed by the model's sha256, per core: Invoke only, release builds at -O2
+# (TFLM 90b983c2, CMSIS-NN 4ab83cc3), instructions counted the same way as `bench` on the same QEMU
+# machines (qemu-m4: mps2-an386, qemu-m55: mps3-an547); code bytes besides the model, and the arena TFLM
+# measured on a Cortex-M4. Figures of the issues (DESIGN.md §8); None where not measured.
 YARDSTICKS: dict[str, dict[str, Any]] = {
     "597a384c8c2c8a1276f04702f25013b7838f2f814f1ca7c174d295b73e3d6b7b": {
-        "name": "VWW (MLPerf Tiny)", "tflm_ref_instructions": 100_500_000, "tflm_cmsis_instructions": 24_100_000,
-        "tflm_code_bytes": 45_600, "tflm_arena_m4": 100_660},
+        "name": "VWW (MLPerf Tiny)", "tflm_arena_m4": 100_660, "cores": {
+            "cortex-m4": {"tflm_ref_instructions": 100_400_000, "tflm_cmsis_instructions": 24_100_000,
+                          "tflm_code_bytes": 45_600},
+            "cortex-m55": {"tflm_ref_instructions": 96_300_000, "tflm_cmsis_instructions": 6_560_000,
+                           "tflm_code_bytes": None}}},
     "3c002613d1b2475eb51dd78dfb85a546c8ae658dee71cf6ade43b022fe205415": {
-        "name": "ResNet-8 (MLPerf Tiny)", "tflm_ref_instructions": 107_500_000,
-        "tflm_cmsis_instructions": 29_900_000, "tflm_code_bytes": 50_000, "tflm_arena_m4": 54_340},
+        "name": "ResNet-8 (MLPerf Tiny)", "tflm_arena_m4": 54_340, "cores": {
+            "cortex-m4": {"tflm_ref_instructions": 107_400_000, "tflm_cmsis_instructions": 29_870_000,
+                          "tflm_code_bytes": 50_000},
+            "cortex-m55": {"tflm_ref_instructions": 97_600_000, "tflm_cmsis_instructions": 4_910_000,
+                           "tflm_code_bytes": None}}},
+    "aeea436800704fce17b17292e4412630ad856e9d777c044c64ef748a880bd0ae": {
+        "name": "KWS (MLPerf Tiny)", "tflm_arena_m4": None, "cores": {
+            "cortex-m4": {"tflm_ref_instructions": 43_100_000, "tflm_cmsis_instructions": 7_700_000,
+                          "tflm_code_bytes": None},
+            "cortex-m55": {"tflm_ref_instructions": 42_100_000, "tflm_cmsis_instructions": 1_810_000,
+                           "tflm_code_bytes": None}}},
 }
 CODE_SECTIONS = (".vectors", ".text", ".ARM.exidx")
 LATENCY_BASIS = {"instructions": "estimate from instructions (a lower bound)", "cycles": "measured"}
@@ -100,16 +116,26 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
                    "host_to_device_bytes_per_s": round(link.host_to_device_Bps),
                    "wire_efficiency": round(link.efficiency, 4),
                    "wire_efficiency_worst_case": round(wire.efficiency, 4), "retries": link.retries}
-    yard = YARDSTICKS.get(graph.sha256)
+    yard = yardstick(graph.sha256, board)
     if yard:
-        fig["yardsticks"] = dict(yard)
+        fig["yardsticks"] = yard
         if kind == "instructions":
             fig["vs_tflm_reference_kernels"] = round(fig["median_per_inference"] / yard["tflm_ref_instructions"], 3)
             fig["vs_tflm_cmsis_nn"] = round(fig["median_per_inference"] / yard["tflm_cmsis_instructions"], 3)
-        fig["arena_vs_tflm_m4_measured"] = round(aot.arena_bytes / yard["tflm_arena_m4"], 4)
-        if "firmware" in fig:
+        if yard["tflm_arena_m4"]:
+            fig["arena_vs_tflm_m4_measured"] = round(aot.arena_bytes / yard["tflm_arena_m4"], 4)
+        if "firmware" in fig and yard["tflm_code_bytes"]:
             fig["code_vs_tflm"] = round(fig["firmware"]["code_bytes"] / yard["tflm_code_bytes"], 3)
     return BenchResult(fig)
+
+
+def yardstick(model_sha256: str, board: str) -> dict[str, Any] | None:
+    """TFLM's figures for this model on the board's core, or None (another model, or a core not measured)."""
+    known = YARDSTICKS.get(model_sha256)
+    core = get_board(board).core
+    if known is None or core not in known["cores"]:
+        return None
+    return {"name": known["name"], "core": core, "tflm_arena_m4": known["tflm_arena_m4"], **known["cores"][core]}
 
 
 def layer_profile(stats: GraphStats, layer_counts: list[int], profiled_total: int | None, plain_total: int) -> dict[str, Any]:

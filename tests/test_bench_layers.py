@@ -95,3 +95,19 @@ def test_bench_layers_json_has_one_row_per_layer_and_a_consistent_check(capsys):
     assert abs(sum(r["share"] for r in prof["rows"]) - 1) < 1e-3
     assert f["latency_basis"] == "estimate from instructions (a lower bound)"
     assert f["median_ms"] == round(1000 * f["median_per_inference"] / 25_000_000, 3)
+
+
+def test_yardsticks_are_per_core_for_the_three_mlperf_models() -> None:
+    """bench compares with TFLM's figures for the board's own core: M55 figures on qemu-m55, none on a core
+    nobody measured."""
+    from edgeimpro.bench import yardstick
+    from edgeimpro.graph import load_graph
+
+    for name, m4, m55 in (("vww", 24_100_000, 6_560_000), ("resnet8", 29_870_000, 4_910_000),
+                          ("kws", 7_700_000, 1_810_000)):
+        sha = load_graph(mlperf_model(name)).sha256
+        assert yardstick(sha, "qemu-m4")["tflm_cmsis_instructions"] == m4
+        assert yardstick(sha, "qemu-m55")["tflm_cmsis_instructions"] == m55
+        assert yardstick(sha, "qemu-m4")["core"] == "cortex-m4"
+        assert yardstick(sha, "qemu-m7") is None
+    assert yardstick("0" * 64, "qemu-m4") is None
