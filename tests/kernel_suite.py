@@ -26,7 +26,7 @@ from conftest import ROOT, cached
 
 from edgeimpro import ops
 from edgeimpro.firmware import firmware_dir, runtime_dir
-from edgeimpro.ops.base import ARRAY, POINTER, SCALAR, KernelParams
+from edgeimpro.ops.base import ARRAY, POINTER, SCALAR, SCRATCH, KernelParams
 from edgeimpro.ops.header import generated_include, render
 
 DRIVER = ROOT / "tests" / "c" / "kernel_suite.c"
@@ -69,13 +69,15 @@ def _entry(op: ops.OpDef) -> str:
     struct_type = op.params.C_STRUCT
     lines = [f"static int32_t suite_{op.kernel}(reader_t *r, const buffers_t *b, void **blocks, uint32_t *n_blocks)",
              "{", f"    {struct_type} p;", "    memset(&p, 0, sizeof p);"]
-    if all(kind != POINTER for _, kind in op.params.c_fields()):
+    if all(kind not in (POINTER, SCRATCH) for _, kind in op.params.c_fields()):
         lines += ["    (void)blocks;", "    (void)n_blocks;"]
     for name, kind in op.params.c_fields():
         if kind == SCALAR:
             lines.append(f"    p.{name} = (int32_t)next(r);")
         elif kind == ARRAY:
             lines.append(f"    for (int k = 0; k < EIP_MAX_DIMS; ++k) {{\n        p.{name}[k] = (int32_t)next(r);\n    }}")
+        elif kind == SCRATCH:
+            lines.append(f"    p.{name} = take_scratch(r, blocks, n_blocks);")
         else:
             lines.append(f"    p.{name} = take_array(r, blocks, n_blocks);")
     lines.append("    if (!r->ok) {\n        return STATUS_PARAMS;\n    }")
@@ -116,7 +118,8 @@ def _padded(data: bytes) -> bytes:
 
 
 def params_words(params: KernelParams | None) -> list[int]:
-    """The params record flattened in struct order: scalar 1 word, array MAX_DIMS words, pointer count+values."""
+    """The params record flattened in struct order: scalar 1 word, array MAX_DIMS words, pointer count+values,
+    scratch its size."""
     if params is None:
         return []
     words: list[int] = []
@@ -128,6 +131,8 @@ def params_words(params: KernelParams | None) -> list[int]:
             words += [int(v) for v in value]     # MAX_DIMS of them (a record checks it)
         elif kind == POINTER:
             words += [len(value), *(int(v) for v in value)]
+        elif kind == SCRATCH:
+            words.append(int(value))
     return words
 
 

@@ -15,9 +15,9 @@ from conftest import mlperf_model
 from tiny_models import tiny_model
 
 from edgeimpro.cli.main import main
-from edgeimpro.codegen.aot import export_aot, generate_aot
+from edgeimpro.codegen.aot import export_aot, generate_aot, memory_plan
 from edgeimpro.codegen.hostbuild import compile_host
-from edgeimpro.codegen.planner import check_plan, plan_arena
+from edgeimpro.codegen.planner import check_plan
 from edgeimpro.errors import ModelError, UnsupportedOpError
 from edgeimpro.graph import load_graph
 from edgeimpro.graph.analysis import ram_lower_bound
@@ -58,7 +58,7 @@ def test_poisoning_catches_a_broken_memory_plan():
     """Negative control: move a tensor onto bytes another live tensor uses; the poisoned build must differ."""
     model = mlperf_model("resnet8")
     graph = load_graph(model)
-    plan = plan_arena(graph)
+    plan = memory_plan(graph)
     # Two blocks live at the same time, placed apart: put the second on top of the first.
     a, b = next((a, b) for a in plan.blocks for b in plan.blocks
                 if a is not b and a.overlaps(b) and a.first >= 0 and b.first > a.first and b.first < a.last)
@@ -118,7 +118,10 @@ def test_export_cli_writes_code_and_report(tmp_path, capsys):
     assert main(["export", str(mlperf_model("resnet8")), "--target", "aot", "-o", str(out)]) == 0
     assert {"model.c", "model.h", "aot_report.json", "edgeimpro_export.json"} <= {p.name for p in out.iterdir()}
     rep = json.loads((out / "aot_report.json").read_text())
-    assert rep["arena_bytes"] == 49_152 and rep["ram_lower_bound"] == 49_152
+    # the op-order bound: the activations live at once (49,152 B) plus that op's conv scratch (3x3x16 taps,
+    # 4 B each: 576 B), which the plan places in the arena; the arena reaches it
+    assert rep["activations_lower_bound"] == 49_152 and rep["scratch_bytes"] > 0
+    assert rep["arena_bytes"] == rep["ram_lower_bound"] == 49_152 + 576
     assert rep["tflm_arena_bytes_64bit"] >= rep["tflm_arena_bytes_32bit"] > rep["arena_bytes"]
     assert rep["model_sha256"] in (out / "model.h").read_text()
     assert "arena / TFLM" in capsys.readouterr().out
@@ -139,7 +142,7 @@ def test_run_cli_on_host(tmp_path, capsys):
                "-o", str(tmp_path / "y.npz"), "--json"])
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["samples"] == 12 and summary["arena_bytes"] == 16_000
+    assert summary["samples"] == 12 and summary["arena_bytes"] == 16_000 + 256   # activations + conv scratch
     y = np.load(tmp_path / "y.npz")["output_0"]
     assert y.shape == (12, 12) and y.dtype == np.int8
     assert np.array_equal(y, TflmReference(model).run(x))

@@ -41,7 +41,7 @@ from edgeimpro.boards.build import CROSS
 from edgeimpro.firmware import runtime_dir
 from edgeimpro.graph import load_graph
 from edgeimpro.ops.add import AddParams
-from edgeimpro.ops.conv2d import Conv2DParams
+from edgeimpro.ops.conv2d import Conv2DParams, column_scratch
 from edgeimpro.ops.depthwise_conv2d import DepthwiseConv2DParams
 from edgeimpro.ops.fully_connected import FullyConnectedParams
 from edgeimpro.ops.prepare import (
@@ -161,7 +161,9 @@ def _random_calls(seed: int, count: int, wrap: bool, big_bias: bool) -> list[Ker
             groups = int(rng.integers(1, 4)) if rng.random() < 0.3 else 1
             filter_c = int(rng.integers(1, 100 if big else 24))
             out_c = groups * int(rng.integers(1, 7))
+            taps = win["filter_h"] * win["filter_w"] * filter_c
             p = Conv2DParams(in_c=groups * filter_c, out_c=out_c, filter_c=filter_c, **win, requant=0,
+                             scratch=column_scratch(taps) if rng.random() < 0.9 else 0,   # 0: the direct loop
                                 **_quant(rng, out_c, win['filter_h'] * win['filter_w'] * filter_c, wrap))
             w = rng.integers(-128, 128, (out_c, p.filter_h, p.filter_w, filter_c), dtype=np.int8)
             kernel = "eip_conv2d"

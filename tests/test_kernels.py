@@ -69,10 +69,10 @@ def run_both(drivers: dict[str, KernelSet], calls: list[KernelCall]) -> dict[str
 # Build hygiene and layout
 
 
-def _compile_all(cc: str, extra: list[str], tmp_path: Path) -> list[Path]:
-    """Compile every runtime source to an object in tmp_path (one compiler process); the objects."""
+def _compile_all(cc: str, extra: list[str], tmp_path: Path, kernel_set: str = "reference") -> list[Path]:
+    """Compile every runtime source of a kernel set to an object in tmp_path (one compiler process)."""
     inc = [f"-I{runtime_dir() / 'include'}", f"-I{runtime_dir() / 'kernels'}"]
-    sources = runtime_sources()
+    sources = runtime_sources(kernel_set)
     cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wpedantic", "-O2", *extra, *inc, "-c",
            *map(str, sources)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
@@ -84,6 +84,22 @@ def test_runtime_compiles_cleanly_on_host(tmp_path: Path) -> None:
     if shutil.which("gcc") is None:
         pytest.skip("host gcc not found")
     _compile_all("gcc", [], tmp_path)
+
+
+@pytest.mark.parametrize("kernel_set", ["reference", "dsp"])
+def test_runtime_holds_no_static_memory(kernel_set: str, tmp_path: Path) -> None:
+    """Every byte a kernel works in is the arena's (its scratch is planned there) or its stack: no .bss or
+    .data in any runtime object of either kernel set, so the arena figure hides nothing."""
+    if ARM_GCC is None:
+        pytest.skip("arm-none-eabi-gcc not installed")
+    objects = _compile_all(ARM_GCC, ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+                           tmp_path, kernel_set)
+    size = subprocess.run([ARM_GCC.replace("-gcc", "-size"), *map(str, objects)], capture_output=True,
+                          text=True, check=True)
+    rows = [line.split() for line in size.stdout.splitlines()[1:]]
+    assert len(rows) == len(objects)
+    static = {Path(r[5]).name: int(r[1]) + int(r[2]) for r in rows if int(r[1]) + int(r[2])}
+    assert not static, f"static memory beside the arena: {static}"
 
 
 def test_runtime_compiles_cleanly_for_cortex_m4_under_16_kb(tmp_path: Path) -> None:

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  RAM        {size_text(fw['ram_used'])} of {size_text(fw['ram_total'])}: arena {f['arena_bytes']:,} B, "
               f"stack {size_text(fw['stack_bytes'])}")
     print(f"  arena      {f['arena_bytes']:,} B = {f['arena_vs_lower_bound']:.3f} x the RAM lower bound "
-          f"({f['ram_lower_bound']:,} B)")
+          f"({f['ram_lower_bound']:,} B: activations live at once, {f['activations_lower_bound']:,} B, and the "
+          "kernel's scratch)")
     if "tflm_arena_32bit_estimate" in f:
         print(f"  TFLM arena {f['tflm_arena_32bit_estimate']:,} B (32-bit estimate) -> ours is "
               f"{f['arena_vs_tflm']:.3f} x" + (f"; measured on a Cortex-M4: {y['tflm_arena_m4']:,} B -> "

@@ -21,6 +21,7 @@ from edgeimpro.escape import c_comment, c_ident, c_string, shell_arg
 from edgeimpro.graph.analysis import op_params as describe_op
 from edgeimpro.graph.model import Graph, Tensor
 from edgeimpro.graph.validate import check_int8, check_single_subgraph, check_static_shapes
+from edgeimpro.ops.base import SCRATCH
 
 FORMAT_VERSION = 1
 POISON_BYTE = 0xA5
@@ -117,13 +118,18 @@ class _Emitter:
         return f"(arena + {self.tname(idx)})"
 
     # params
-    def render_params(self, layer: int, params: ops.KernelParams) -> str:
+    def render_params(self, layer: int, params: ops.KernelParams, scratch_offset: int | None = None) -> str:
         struct = params.C_STRUCT
         inits = []
         for member, kind in params.c_fields():
             v = getattr(params, member)
             if kind == ops.SCALAR:
                 inits.append(f"    .{member} = {int(v)},")
+            elif kind == SCRATCH:
+                if int(v) > 0 and scratch_offset is None:
+                    raise AssertionError(f"layer {layer} needs {v} B of scratch the memory plan did not place")
+                inits.append(f"    .{member} = {'NULL' if int(v) == 0 else f'arena + L{layer}_SCRATCH'},"
+                             + (f" /* {int(v)} B */" if int(v) else ""))
             elif kind == ops.ARRAY:
                 inits.append(f"    .{member} = {{{', '.join(str(int(x)) for x in v)}}},")
             else:
@@ -132,6 +138,13 @@ class _Emitter:
                 inits.append(f"    .{member} = {arr},")
         self.params.append(f"static const {struct} layer{layer}_params = {{\n" + "\n".join(inits) + "\n};\n")
         return f"&layer{layer}_params"
+
+
+def memory_plan(graph: Graph, op_params: list[ops.KernelParams] | None = None) -> MemoryPlan:
+    """The arena plan of `graph` for the AOT runtime: its kernels' in-place promises and scratch."""
+    params = op_params if op_params is not None else [ops.op_params(graph, op) for op in graph.ops]
+    return plan_arena(graph, lambda op: ops.can_run_inplace(graph, op),
+                      scratch={op.index: p.scratch_bytes() for op, p in zip(graph.ops, params, strict=True)})
 
 
 def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = None,
@@ -149,7 +162,7 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
                 hint="supported ops: " + ", ".join(ops.supported())
                      + "; export for TensorFlow Lite Micro instead: --target tflm")
     op_params = [ops.op_params(graph, op) for op in graph.ops]  # validates every op first
-    plan = plan or plan_arena(graph, lambda op: ops.can_run_inplace(graph, op))
+    plan = plan or memory_plan(graph, op_params)
     em = _Emitter(graph, name)
     em.source = source or f"{name}.tflite"
     names = ModelNames(prefix)
@@ -171,7 +184,7 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
         if aliased:
             body.append("    /* no copy: the output aliases the input in the arena */")
         else:
-            pref = em.render_params(op.index, params)
+            pref = em.render_params(op.index, params, plan.scratch.get(op.index))
             if pattern == "in_w_b":
                 args = [em.ptr(op.inputs[0]), em.ptr(op.inputs[1]),
                         em.ptr(op.inputs[2]) if len(op.inputs) > 2 else "NULL"]
@@ -283,8 +296,9 @@ def _source(graph: Graph, plan: MemoryPlan, em: _Emitter, names: ModelNames) -> 
             tt = graph.tensors[t]
             offsets.append(f"    {em.tname(t)} = {b.offset}, /* {tt.nbytes} B, {_shape(tt)}, "
                            f"live ops {b.first}..{b.last} */")
-    blocks = "\n".join(f"    {{{b.offset}u, {graph.tensors[b.tensors[0]].nbytes if len(b.tensors) == 1 else max(graph.tensors[t].nbytes for t in b.tensors)}u, {b.first}, {b.last}}},"
-                       for b in plan.blocks)
+        if b.scratch_op is not None:
+            offsets.append(f"    L{b.scratch_op}_SCRATCH = {b.offset}, /* {b.nbytes} B, layer {b.scratch_op}'s scratch */")
+    blocks = "\n".join(f"    {{{b.offset}u, {b.nbytes}u, {b.first}, {b.last}}}," for b in plan.blocks)
     in_ptrs = ", ".join(f"arena + {em.tname(i)}" for i in graph.inputs)
     out_ptrs = ", ".join(f"arena + {em.tname(i)}" for i in graph.outputs)
     copy_in = "\n".join(
@@ -311,7 +325,7 @@ def _source(graph: Graph, plan: MemoryPlan, em: _Emitter, names: ModelNames) -> 
 #error "model.c was generated for runtime ABI {ops.RUNTIME_ABI_VERSION}: regenerate it with this edgeimpro"
 #endif
 
-/* Memory plan: byte offset of every activation tensor in the arena ({plan.arena_bytes} B). */
+/* Memory plan: byte offset of every activation tensor and kernel scratch in the arena ({plan.arena_bytes} B). */
 enum {{
 {chr(10).join(offsets)}
 }};
@@ -436,7 +450,8 @@ def aot_report(graph: Graph, result: AotResult, tflm_arena: dict[str, Any] | Non
     """The figures `export --target aot` prints and writes beside the code (aot_report.json)."""
     from edgeimpro.graph.analysis import ram_lower_bound
 
-    bound, peak_op = ram_lower_bound(graph)
+    activations, _ = ram_lower_bound(graph)
+    bound, peak_op = result.plan.lower_bound, result.plan.lower_bound_op
     rep: dict[str, Any] = {
         "model_sha256": graph.sha256,
         "generator": f"edgeimpro {__version__}",
@@ -444,8 +459,10 @@ def aot_report(graph: Graph, result: AotResult, tflm_arena: dict[str, Any] | Non
         "layers": result.layers,
         "arena_bytes": result.arena_bytes,
         "weights_bytes": result.weights_bytes,
-        "ram_lower_bound": bound,
+        "ram_lower_bound": bound,            # tensors live at once plus the op's kernel scratch
         "ram_lower_bound_op": peak_op,
+        "activations_lower_bound": activations,
+        "scratch_bytes": sum(b.size for b in result.plan.blocks if b.scratch_op is not None),
         "arena_vs_lower_bound": round(result.arena_bytes / bound, 4) if bound else None,
         "inplace_ops": [op for op, _, _ in result.plan.inplace],
         "tflm_arena_bytes_64bit": None,

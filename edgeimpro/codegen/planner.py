@@ -6,6 +6,8 @@ do not overlap, except where an op is allowed to run in place:
   - aliases (the registry's alias ops, RESHAPE): the output *is* the input's bytes, no copy;
   - in-place ops (elementwise kernels that read element i before writing element i): the output may take
     the input's bytes when this op is the input's last reader and the sizes are equal.
+A kernel's scratch (the Arm DSP conv's columns) is a block of its own, live during its op only: the arena
+figure counts it, and nothing static hides beside the plan.
 Placement: greedy by size, then a bounded search for a plan at the live-set lower bound (chains need
 ping-pong placement that greedy misses); the result is checked exhaustively.
 """
@@ -21,12 +23,18 @@ from edgeimpro.graph.model import Graph, Op
 
 @dataclass
 class Block:
-    """A run of arena bytes holding one tensor, or several that alias / run in place."""
+    """A run of arena bytes holding one tensor, or several that alias / run in place, or an op's scratch."""
     tensors: list[int]
     size: int
     first: int          # op index that first writes it (-1: graph input)
     last: int           # op index that last reads it (len(ops): graph output)
     offset: int = -1
+    nbytes: int = 0     # bytes used (size is aligned up)
+    scratch_op: int | None = None   # the op whose scratch this is (tensors is empty)
+
+    @property
+    def key(self) -> int:
+        return self.tensors[0] if self.tensors else -1 - (self.scratch_op or 0)
 
     def overlaps(self, other: Block) -> bool:
         return not (self.last < other.first or other.last < self.first)
@@ -40,6 +48,9 @@ class MemoryPlan:
     blocks: list[Block]
     alignment: int
     inplace: list[tuple[int, int, int]] = field(default_factory=list)  # (op, input tensor, output tensor)
+    scratch: dict[int, int] = field(default_factory=dict)              # op index -> offset of its scratch
+    lower_bound: int = 0   # the most bytes live at once (tensors and scratch, aligned): no plan does better
+    lower_bound_op: int = 0   # the op at which they are live
 
     def live_ranges(self) -> dict[int, tuple[int, int]]:
         """tensor -> (first op, last op) of the block that holds it."""
@@ -51,9 +62,10 @@ def _align(n: int, a: int) -> int:
 
 
 def plan_arena(graph: Graph, can_run_inplace: Callable[[Op], bool] = lambda op: False,
-               alignment: int = 16) -> MemoryPlan:
-    """Offsets for every activation tensor. `can_run_inplace(op)` says whether op's kernel may write its
-    output over an input (the kernel's promise: element i is read before element i is written)."""
+               alignment: int = 16, scratch: dict[int, int] | None = None) -> MemoryPlan:
+    """Offsets for every activation tensor, and for the scratch of the ops in `scratch` (op index -> bytes).
+    `can_run_inplace(op)` says whether op's kernel may write its output over an input (the kernel's promise:
+    element i is read before element i is written)."""
     n_ops = len(graph.ops)
     acts = graph.activation_tensors()
     first = {t: (-1 if t in graph.inputs else n_ops) for t in acts}
@@ -109,9 +121,12 @@ def plan_arena(graph: Graph, can_run_inplace: Callable[[Op], bool] = lambda op: 
         Block(tensors=sorted(ts),
               size=_align(max(graph.tensors[t].nbytes for t in ts), alignment),
               first=min(first[t] for t in ts),
-              last=max(last[t] for t in ts))
+              last=max(last[t] for t in ts),
+              nbytes=max(graph.tensors[t].nbytes for t in ts))
         for ts in groups.values()
     ]
+    blocks += [Block(tensors=[], size=_align(n, alignment), first=op, last=op, nbytes=n, scratch_op=op)
+               for op, n in sorted((scratch or {}).items()) if n > 0]
 
     _place(blocks, alignment)
     arena = max((b.offset + b.size for b in blocks), default=0)
@@ -122,6 +137,9 @@ def plan_arena(graph: Graph, can_run_inplace: Callable[[Op], bool] = lambda op: 
         blocks=blocks,
         alignment=alignment,
         inplace=inplace,
+        scratch={b.scratch_op: b.offset for b in blocks if b.scratch_op is not None},
+        lower_bound=live_bound(blocks),
+        lower_bound_op=live_peak(blocks),
     )
     check_plan(plan)
     return plan
@@ -134,7 +152,7 @@ def _conflicts(b: Block, offset: int, placed: list[Block]) -> bool:
 def _greedy_by_size(blocks: list[Block]) -> int:
     """Largest block first, each at the lowest offset free during its lifetime. Returns the arena size."""
     placed: list[Block] = []
-    for b in sorted(blocks, key=lambda b: (-b.size, b.first, b.tensors[0])):
+    for b in sorted(blocks, key=lambda b: (-b.size, b.first, b.key)):
         busy = sorted((p.offset, p.offset + p.size) for p in placed if p.overlaps(b))
         offset = 0
         for lo, hi in busy:
@@ -181,14 +199,25 @@ def _fit_under(blocks: list[Block], cap: int, budget: int) -> dict[int, int] | N
     return None
 
 
+def live_bound(blocks: list[Block]) -> int:
+    """The most bytes live at one time: the least arena any placement of these blocks needs."""
+    events = sorted({b.first for b in blocks} | {b.last for b in blocks})
+    return max((sum(b.size for b in blocks if b.first <= t <= b.last) for t in events), default=0)
+
+
+def live_peak(blocks: list[Block]) -> int:
+    """The op index at which live_bound is reached (the first, if several)."""
+    events = sorted({b.first for b in blocks} | {b.last for b in blocks})
+    return max(events, key=lambda t: (sum(b.size for b in blocks if b.first <= t <= b.last), -t), default=0)
+
+
 def _place(blocks: list[Block], alignment: int, budget: int = 20000) -> None:
     """Greedy placement, then a search for a smaller arena between the live-set lower bound and it."""
     if not blocks:
         return
     best_size = _greedy_by_size(blocks)
     best = {i: b.offset for i, b in enumerate(blocks)}
-    events = sorted({b.first for b in blocks} | {b.last for b in blocks})
-    bound = max(sum(b.size for b in blocks if b.first <= t <= b.last) for t in events)
+    bound = live_bound(blocks)
     cap = bound
     while cap < best_size:
         found = _fit_under(blocks, cap, budget)
@@ -205,4 +234,8 @@ def check_plan(plan: MemoryPlan) -> None:
     for i, a in enumerate(plan.blocks):
         for b in plan.blocks[i + 1:]:
             if a.overlaps(b) and a.offset < b.offset + b.size and b.offset < a.offset + a.size:
-                raise AssertionError(f"memory plan overlap: tensors {a.tensors} and {b.tensors}")
+                raise AssertionError(f"memory plan overlap: {_what(a)} and {_what(b)}")
+
+
+def _what(b: Block) -> str:
+    return f"tensors {b.tensors}" if b.tensors else f"the scratch of op {b.scratch_op}"

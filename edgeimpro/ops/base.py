@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from edgeimpro.graph.model import Graph, Op
 
-RUNTIME_ABI_VERSION = 2  # EIP_RUNTIME_ABI_VERSION in eip_runtime.h: bump both when a params struct changes
+RUNTIME_ABI_VERSION = 3  # EIP_RUNTIME_ABI_VERSION in eip_runtime.h: bump both when a params struct changes
 MAX_DIMS = 6            # EIP_MAX_DIMS
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -37,6 +37,7 @@ STATUSES: tuple[tuple[str, str, str], ...] = (
 STATUS = {name: code for code, (name, _, _) in enumerate(STATUSES)}
 
 SCALAR, ARRAY, POINTER = "int32_t", "int32_t[EIP_MAX_DIMS]", "const int32_t *"
+SCRATCH = "int8_t *"   # the kernel's working memory in the arena: the record holds its size in bytes
 
 
 def scalar_field(doc: str = "") -> Any:
@@ -47,6 +48,12 @@ def scalar_field(doc: str = "") -> Any:
 def array_field(doc: str = "") -> Any:
     """A fixed `int32_t name[EIP_MAX_DIMS]` member (a tuple of MAX_DIMS ints)."""
     return field(metadata={"c_kind": ARRAY, "doc": doc})
+
+
+def scratch_field(doc: str = "") -> Any:
+    """An `int8_t *name` member: scratch memory the memory planner places in the arena for this layer only
+    (the record's value is its size in bytes; 0 gives NULL)."""
+    return field(metadata={"c_kind": SCRATCH, "doc": doc})
 
 
 def pointer_field(doc: str = "") -> Any:
@@ -63,18 +70,22 @@ class KernelParams:
 
     @classmethod
     def c_fields(cls) -> list[tuple[str, str]]:
-        """[(member name, c kind)] in struct order; c kind is SCALAR, ARRAY or POINTER."""
+        """[(member name, c kind)] in struct order; c kind is SCALAR, ARRAY, POINTER or SCRATCH."""
         return [(f.name, f.metadata.get("c_kind", SCALAR)) for f in fields(cls)]
 
     @classmethod
     def c_docs(cls) -> dict[str, str]:
         return {f.name: f.metadata.get("doc", "") for f in fields(cls)}
 
+    def scratch_bytes(self) -> int:
+        """Bytes of arena scratch the kernel needs during this layer."""
+        return sum(int(getattr(self, name)) for name, kind in self.c_fields() if kind == SCRATCH)
+
     def out_of_range_field(self) -> str | None:
         """Name of the first field holding a value outside int32 (or an array of the wrong length)."""
         for name, kind in self.c_fields():
             value = getattr(self, name)
-            values = value if kind != SCALAR else (value,)
+            values = value if kind in (ARRAY, POINTER) else (value,)
             if kind == ARRAY and len(values) != MAX_DIMS:
                 return name
             if any(not INT32_MIN <= int(v) <= INT32_MAX for v in values):

@@ -10,7 +10,7 @@ import numpy as np
 from edgeimpro.graph.model import Graph, Op
 from edgeimpro.ops import describe as d
 from edgeimpro.ops import options as opt
-from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field, scalar_field
+from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field, scalar_field, scratch_field
 from edgeimpro.ops.prepare import conv_fields, conv_operands, unsupported
 from edgeimpro.ops.testspec import random_specs, spec
 from edgeimpro.ops.wrap import WrapWarning, mac_wrap
@@ -41,6 +41,7 @@ class Conv2DParams(KernelParams):
     act_min: int
     act_max: int
     requant: int = scalar_field('EIP_REQUANT_*: the requantization proven exact for this layer')
+    scratch: int = scratch_field('the Arm DSP columns, 4 * filter_h * filter_w * filter_c bytes, or NULL')
     multiplier: tuple[int, ...] = pointer_field('[out_c]')
     shift: tuple[int, ...] = pointer_field('[out_c]')
 
@@ -55,7 +56,17 @@ def prepare(graph: Graph, op: Op) -> Conv2DParams:
         raise unsupported(op, f"filter {list(w.shape)} does not fit input {list(x.shape)} and output {list(y.shape)}")
     fields = conv_fields(graph, op, w, 0, q_in, q_out, (h, wd), (oh, ow), oc)
     return Conv2DParams(batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, filter_h=fh, filter_w=fw,
-                        filter_c=fc, **fields)
+                        filter_c=fc, **fields, scratch=column_scratch(fh * fw * fc))
+
+
+DSP_CONV_COLUMN_MAX = 768   # EIP_DSP_CONV_COLUMN_MAX
+
+
+def column_scratch(taps: int) -> int:
+    """Arena bytes the Arm DSP conv needs for a receptive field of `taps`: two int16 columns, or none when the
+    field is too long to unroll (the direct loop). Planned for every build, so the arena figure is the
+    same whichever kernel set links the model (the reference kernels leave it unused)."""
+    return 4 * taps if taps <= DSP_CONV_COLUMN_MAX else 0
 
 
 def wrap(graph: Graph, op: Op, p: Conv2DParams) -> list[WrapWarning]:

@@ -14,7 +14,8 @@ import textwrap
 from pathlib import Path
 
 from edgeimpro import ops
-from edgeimpro.ops.base import ARRAY, MAX_DIMS, POINTER, RUNTIME_ABI_VERSION, STATUSES, KernelParams
+from edgeimpro.ops.base import ARRAY, MAX_DIMS, POINTER, RUNTIME_ABI_VERSION, SCRATCH, STATUSES, KernelParams
+from edgeimpro.ops.conv2d import DSP_CONV_COLUMN_MAX
 from edgeimpro.ops.prepare import REQUANT_KINDS
 
 _PREAMBLE = """\
@@ -50,6 +51,10 @@ extern "C" {{
 /* Rank of the index space of the broadcasting / reducing / padding kernels (leading dims are 1). */
 #define EIP_MAX_DIMS {max_dims}
 
+/* Longest receptive field (filter_h * filter_w * filter_c) the Arm DSP conv unrolls into its scratch columns
+ * (two of int16, 4 bytes per tap); longer ones run the direct loop without scratch. */
+#define EIP_DSP_CONV_COLUMN_MAX {column_max}
+
 /* The requantization a MAC layer's kernels may use (`requant`), proven exact for the layer at generation
  * (edgeimpro/ops/prepare.py, requant_path); the reference kernels always take the general path. */
 enum {{
@@ -80,7 +85,7 @@ def render_struct(cls: type[KernelParams]) -> str:
     docs = cls.c_docs()
     members = []
     for name, kind in cls.c_fields():
-        decl = ("    const int32_t *" + name if kind == POINTER
+        decl = ("    const int32_t *" + name if kind == POINTER else "    int8_t *" + name if kind == SCRATCH
                 else f"    int32_t {name}[EIP_MAX_DIMS]" if kind == ARRAY else f"    int32_t {name}") + ";"
         if docs[name]:
             decl = decl.ljust(_COMMENT_COLUMN) + f" /* {docs[name]} */"
@@ -111,7 +116,7 @@ def render() -> str:
     in_place = sorted({op.opcode for op in ops.REGISTRY.values() if op.in_place == "always"})
     requant = "\n".join(f"    EIP_{name} = {value}," for name, value in REQUANT_KINDS.items())
     text = _PREAMBLE.format(in_place=textwrap.fill(", ".join(in_place), 96, subsequent_indent=" * "),
-                            max_dims=MAX_DIMS, requant=requant)
+                            max_dims=MAX_DIMS, requant=requant, column_max=DSP_CONV_COLUMN_MAX)
     for cls in ops.params_classes():
         text += "\n" + render_struct(cls) + "\n"
     text += "\n" + "\n".join(render_prototype(op) for op in ops.kernels()) + "\n"

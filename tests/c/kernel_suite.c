@@ -10,7 +10,8 @@
  * Vectors (little-endian u32 words): "EIPV", case count, then per case
  *   name          u32 length, bytes padded to a word: a kernel ("eip_conv2d") or a primitive ("srdhm")
  *   params        u32 word count, words: the params record in struct order (scalar: 1 word, array:
- *                 EIP_MAX_DIMS words, pointer: u32 count then the values)
+ *                 EIP_MAX_DIMS words, pointer: u32 count then the values, scratch: its size in bytes,
+ *                 0 for NULL)
  *   buffers       u32 count, each: u32 kind (0 input, 1 output, 2 NULL, 3 output in place of buffer 0),
  *                 u32 byte size, then the bytes padded to a word for an input
  * Results: per case i32 status, then the bytes of every output buffer, each padded to a word.
@@ -92,6 +93,28 @@ static const int32_t *take_array(reader_t *r, void **blocks, uint32_t *n_blocks)
     r->pos += count;
     blocks[(*n_blocks)++] = a;
     return a;
+}
+
+/* A scratch member: its size, then a block of that many bytes (NULL for 0), filled with a pattern that is
+ * not zero, since a kernel must not read scratch it has not written. */
+static int8_t *take_scratch(reader_t *r, void **blocks, uint32_t *n_blocks)
+{
+    const uint32_t bytes = next(r);
+    if (!r->ok || bytes == 0) {
+        return 0;
+    }
+    if (*n_blocks >= MAX_BUFFERS) {
+        r->ok = 0;
+        return 0;
+    }
+    int8_t *s = suite_alloc(bytes);
+    if (s == 0) {
+        r->ok = 0;
+        return 0;
+    }
+    memset(s, 0x5A, bytes);
+    blocks[(*n_blocks)++] = s;
+    return s;
 }
 
 #define IN8(i) ((const int8_t *)b->data[i])

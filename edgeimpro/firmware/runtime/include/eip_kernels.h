@@ -30,6 +30,10 @@ extern "C" {
 /* Rank of the index space of the broadcasting / reducing / padding kernels (leading dims are 1). */
 #define EIP_MAX_DIMS 6
 
+/* Longest receptive field (filter_h * filter_w * filter_c) the Arm DSP conv unrolls into its scratch columns
+ * (two of int16, 4 bytes per tap); longer ones run the direct loop without scratch. */
+#define EIP_DSP_CONV_COLUMN_MAX 768
+
 /* The requantization a MAC layer's kernels may use (`requant`), proven exact for the layer at generation
  * (edgeimpro/ops/prepare.py, requant_path); the reference kernels always take the general path. */
 enum {
@@ -61,6 +65,7 @@ typedef struct {
     int32_t act_min;
     int32_t act_max;
     int32_t requant;           /* EIP_REQUANT_*: the requantization proven exact for this layer */
+    int8_t *scratch;           /* the Arm DSP columns, 4 * filter_h * filter_w * filter_c bytes, or NULL */
     const int32_t *multiplier; /* [out_c] */
     const int32_t *shift;      /* [out_c] */
 } eip_conv2d_params_t;

@@ -6,8 +6,9 @@
  * product with its int8 filter row. Within each whole group of four the column is stored as x0 x2 x1 x3,
  * the order in which SXTB16 unpacks four filter bytes, so one load of filter bytes feeds two SMLADs.
  * Two pixels and two channels per step share their loads. Integer sums wrap modulo 2^32 (SMLAD, eip_add_wrap),
- * so only the order of additions differs from the reference; the requantization is eip_dsp_mbqm, equal to
- * eip_mbqm.
+ * so only the order of additions differs from the reference; the requantization is the layer's proven kind
+ * (requantize.h), equal to eip_mbqm. The two columns live in the layer's scratch, which the memory plan
+ * places in the arena; without it (NULL) the direct loop runs.
  */
 #include "eip_kernels.h"
 #include "../mac_params.h"
@@ -15,76 +16,110 @@
 #include "requantize.h"
 #include "simd.h"
 
-/* Longest receptive field (filter_h * filter_w * filter_c) unrolled; longer ones take the direct path.
- * The column buffer holds two of them (int16): 3 KB by default. */
-#ifndef EIP_DSP_CONV_COLUMN_MAX
-#define EIP_DSP_CONV_COLUMN_MAX 768
-#endif
 
-static int16_t column_buffer[2 * EIP_DSP_CONV_COLUMN_MAX];
+/*
+ * The two pixels' columns share one block of scratch, interleaved so one pointer walks both: for each whole
+ * group q of four taps, pixel a's x0 x2 x1 x3 then pixel b's (8 halfwords from 8q); after the Q = k / 4
+ * groups, the k % 4 remaining taps as (a, b) pairs. A writer fills one pixel's lane in tap order.
+ */
+typedef struct {
+    int16_t *quad;       /* the current group of four of this lane */
+    int32_t r;           /* taps already in it */
+    int32_t quads_left;  /* whole groups not yet complete */
+    int16_t *tail;       /* the next (a, b) pair slot of this lane after the groups */
+} column_writer_t;
 
-/* n input codes as int16 x - in_zp; n % 4 == 0 writes each group of four in the order x0 x2 x1 x3. */
-static void widen(const int8_t *src, int32_t n, int32_t in_zp, int16_t *dst)
+static column_writer_t column_writer(int16_t *cols, int32_t lane, int32_t k)
 {
-    if ((n & 3) == 0) {
+    const column_writer_t w = {cols + 4 * lane, 0, k >> 2, cols + 8 * (k >> 2) + lane};
+    return w;
+}
+
+/* One value in natural order (swap_quads reorders the groups afterwards). */
+static inline void put(column_writer_t *w, int16_t v)
+{
+    if (w->quads_left > 0) {
+        w->quad[w->r] = v;
+        if (++w->r == 4) {
+            w->r = 0;
+            w->quad += 8;
+            --w->quads_left;
+        }
+    } else {
+        *w->tail = v;
+        w->tail += 2;
+    }
+}
+
+/* n input codes as int16 x - in_zp. Whole groups of four, started at a group's beginning, are written at
+ * once in the order x0 x2 x1 x3; other runs in natural order through put. */
+static void widen(const int8_t *src, int32_t n, int32_t in_zp, column_writer_t *w)
+{
+    if (w->r == 0 && (n & 3) == 0 && (n >> 2) <= w->quads_left) {
         const int32_t minus_zp = eip_pair16(-in_zp);
         for (int32_t i = 0; i < n; i += 4) {
             const int32_t x = eip_load_s8x4(src + i);
-            eip_store_s16x2(dst + i, __sxtab16(minus_zp, x));
-            eip_store_s16x2(dst + i + 2, eip_sxtab16_odd(minus_zp, x));
+            eip_store_s16x2(w->quad, __sxtab16(minus_zp, x));
+            eip_store_s16x2(w->quad + 2, eip_sxtab16_odd(minus_zp, x));
+            w->quad += 8;
         }
+        w->quads_left -= n >> 2;
         return;
     }
     for (int32_t i = 0; i < n; ++i) {
-        dst[i] = (int16_t)(src[i] - in_zp);
+        put(w, (int16_t)(src[i] - in_zp));
     }
 }
 
-/* Natural order -> x0 x2 x1 x3 within each whole group of four of a column of length k. */
-static void interleave_quads(int16_t *col, int32_t k)
+/* Natural order -> x0 x2 x1 x3 within each whole group of four of `lane`. */
+static void swap_quads(int16_t *cols, int32_t lane, int32_t q_count)
 {
-    for (int32_t i = 0; i + 4 <= k; i += 4) {
-        const int16_t t = col[i + 1];
-        col[i + 1] = col[i + 2];
-        col[i + 2] = t;
+    for (int32_t q = 0; q < q_count; ++q) {
+        int16_t *g = cols + 8 * q + 4 * lane;
+        const int16_t t = g[1];
+        g[1] = g[2];
+        g[2] = t;
     }
 }
 
-/* The receptive field of output pixel (oy, ox), channels [c0, c0 + filter_c), into col[k]. */
+/* The receptive field of output pixel (oy, ox), channels [c0, c0 + filter_c), into `lane` of cols. */
 static void fill_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t c0,
-                        int16_t *col)
+                        int16_t *cols, int32_t lane, int32_t k)
 {
     const int32_t fc = p->filter_c;
     const int32_t in_y0 = oy * p->stride_h - p->pad_top;
     const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-    int16_t *dst = col;
+    column_writer_t w = column_writer(cols, lane, k);
     for (int32_t ky = 0; ky < p->filter_h; ++ky) {
         const int32_t iy = in_y0 + ky * p->dilation_h;
         for (int32_t kx = 0; kx < p->filter_w; ++kx) {
             const int32_t ix = in_x0 + kx * p->dilation_w;
             if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                memset(dst, 0, (size_t)fc * sizeof *dst);
+                for (int32_t j = 0; j < fc; ++j) {   /* padding: x - in_zp = 0 */
+                    put(&w, 0);
+                }
             } else {
-                widen(in + (iy * p->in_w + ix) * p->in_c + c0, fc, p->in_zp, dst);
+                widen(in + (iy * p->in_w + ix) * p->in_c + c0, fc, p->in_zp, &w);
             }
-            dst += fc;
         }
     }
     if ((fc & 3) != 0) {
-        interleave_quads(col, fc * p->filter_h * p->filter_w);
+        swap_quads(cols, lane, k >> 2);
     }
 }
 
-/* acc[2 * channel + pixel] += the dot products of filter rows w0, w1 with columns ca, cb (length k). */
-static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *ca, const int16_t *cb, int32_t k,
-                    int32_t acc[4])
+/* acc[2 * channel + pixel] += the dot products of filter rows w0 and w0 + w_step (0: the same row) with both
+ * pixels' columns (length k, interleaved in cols): one pointer each for the rows and the columns, so the
+ * loop keeps every value in registers. */
+static inline __attribute__((always_inline)) void dot_2x2(const int8_t *w0, int32_t w_step, const int16_t *cols,
+                                                          int32_t k, int32_t acc[4])
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
     for (int32_t q = k >> 2; q > 0; --q) {
-        const int32_t xa02 = eip_load_s16x2(ca), xa13 = eip_load_s16x2(ca + 2);
-        const int32_t xb02 = eip_load_s16x2(cb), xb13 = eip_load_s16x2(cb + 2);
-        ca += 4;
-        cb += 4;
+        int32_t x[4];   /* xa02 xa13 xb02 xb13: one 16-byte group, 8-byte aligned (two LDRD) */
+        memcpy(x, __builtin_assume_aligned(cols, 8), sizeof x);
+        const int32_t xa02 = x[0], xa13 = x[1], xb02 = x[2], xb13 = x[3];
+        cols += 8;
         int32_t w = eip_load_s8x4(w0);
         w0 += 4;
         int32_t w02 = __sxtb16(w), w13 = eip_sxtb16_odd(w);
@@ -92,8 +127,7 @@ static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *ca, const
         a00 = __smlad(w13, xa13, a00);
         a01 = __smlad(w02, xb02, a01);
         a01 = __smlad(w13, xb13, a01);
-        w = eip_load_s8x4(w1);
-        w1 += 4;
+        w = eip_load_s8x4(w0 - 4 + w_step);
         w02 = __sxtb16(w);
         w13 = eip_sxtb16_odd(w);
         a10 = __smlad(w02, xa02, a10);
@@ -102,7 +136,9 @@ static void dot_2x2(const int8_t *w0, const int8_t *w1, const int16_t *ca, const
         a11 = __smlad(w13, xb13, a11);
     }
     for (int32_t r = k & 3; r > 0; --r) {
-        const int32_t x_a = *ca++, x_b = *cb++, v0 = *w0++, v1 = *w1++;
+        const int32_t x_a = cols[0], x_b = cols[1], v0 = w0[0], v1 = w0[w_step];
+        ++w0;
+        cols += 2;
         a00 = eip_add_wrap(a00, v0 * x_a);
         a01 = eip_add_wrap(a01, v0 * x_b);
         a10 = eip_add_wrap(a10, v1 * x_a);
@@ -134,18 +170,17 @@ static inline __attribute__((always_inline)) void requantize_pair(const eip_conv
     out_b[oc] = eip_dsp_requantize_kind(kind, eip_add_wrap(b, bias_c), m, s, p->out_zp, p->act_min, p->act_max);
 }
 
-/* Output channels [oc_begin, oc_end) of two pixels whose columns are col_a and col_b: two channels at a
+/* Output channels [oc_begin, oc_end) of two pixels whose columns are interleaved in cols: two channels at a
  * time, a last odd channel paired with itself. */
 static inline __attribute__((always_inline)) void channel_pairs(const eip_conv2d_params_t *p, int32_t kind,
                                                                 const int8_t *filter, const int32_t *bias,
-                                                                const int16_t *col_a, const int16_t *col_b,
-                                                                int32_t k, int32_t oc_begin, int32_t oc_end,
+                                                                const int16_t *cols, int32_t k, int32_t oc_begin, int32_t oc_end,
                                                                 int8_t *out_a, int8_t *out_b)
 {
     for (int32_t oc = oc_begin; oc < oc_end; oc += 2) {
         const int32_t oc1 = oc + 1 < oc_end ? oc + 1 : oc;
         int32_t acc[4] = {0, 0, 0, 0};
-        dot_2x2(filter + oc * k, filter + oc1 * k, col_a, col_b, k, acc);
+        dot_2x2(filter + oc * k, (oc1 - oc) * k, cols, k, acc);
         requantize_pair(p, kind, bias, oc, acc[0], acc[1], out_a, out_b);
         requantize_pair(p, kind, bias, oc1, acc[2], acc[3], out_a, out_b);
     }
@@ -203,13 +238,13 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
     const int32_t k = p->filter_h * p->filter_w * p->filter_c;
     const int32_t pixels = p->out_h * p->out_w;
     const int pointwise = is_pointwise(p);
-    int16_t *const col_a = column_buffer;
-    int16_t *const col_b = column_buffer + EIP_DSP_CONV_COLUMN_MAX;
+    /* the two columns live in the layer's scratch, planned in the arena (4 * k bytes, 16-byte aligned) */
+    int16_t *const cols = (int16_t *)(void *)p->scratch;
 
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
         int8_t *out = output + b * pixels * p->out_c;
-        if (k > EIP_DSP_CONV_COLUMN_MAX) {
+        if (k > EIP_DSP_CONV_COLUMN_MAX || p->scratch == 0) {
             conv_direct(p, in, filter, bias, out);
             continue;
         }
@@ -222,25 +257,23 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                 const int32_t oy_a = px / p->out_w, ox_a = px % p->out_w;
                 const int32_t oy_b = px_b / p->out_w, ox_b = px_b % p->out_w;
                 if (pointwise) {
-                    widen(in + (oy_a * p->stride_h * p->in_w + ox_a * p->stride_w) * p->in_c + c0, k, p->in_zp,
-                          col_a);
-                    widen(in + (oy_b * p->stride_h * p->in_w + ox_b * p->stride_w) * p->in_c + c0, k, p->in_zp,
-                          col_b);
+                    column_writer_t wa = column_writer(cols, 0, k), wb = column_writer(cols, 1, k);
+                    widen(in + (oy_a * p->stride_h * p->in_w + ox_a * p->stride_w) * p->in_c + c0, k, p->in_zp, &wa);
+                    widen(in + (oy_b * p->stride_h * p->in_w + ox_b * p->stride_w) * p->in_c + c0, k, p->in_zp, &wb);
                     if ((k & 3) != 0) {
-                        interleave_quads(col_a, k);
-                        interleave_quads(col_b, k);
+                        swap_quads(cols, 0, k >> 2);
+                        swap_quads(cols, 1, k >> 2);
                     }
                 } else {
-                    fill_column(p, in, oy_a, ox_a, c0, col_a);
-                    fill_column(p, in, oy_b, ox_b, c0, col_b);
+                    fill_column(p, in, oy_a, ox_a, c0, cols, 0, k);
+                    fill_column(p, in, oy_b, ox_b, c0, cols, 1, k);
                 }
                 int8_t *out_a = out + px * p->out_c;
                 int8_t *out_b = out + px_b * p->out_c;
                 if (p->requant == EIP_REQUANT_SMMULR) {   /* the common case, specialised */
-                    channel_pairs(p, EIP_REQUANT_SMMULR, filter, bias, col_a, col_b, k, oc_begin, oc_end, out_a,
-                                  out_b);
+                    channel_pairs(p, EIP_REQUANT_SMMULR, filter, bias, cols, k, oc_begin, oc_end, out_a, out_b);
                 } else {
-                    channel_pairs(p, p->requant, filter, bias, col_a, col_b, k, oc_begin, oc_end, out_a, out_b);
+                    channel_pairs(p, p->requant, filter, bias, cols, k, oc_begin, oc_end, out_a, out_b);
                 }
             }
         }
