@@ -56,17 +56,22 @@ def prepare(graph: Graph, op: Op) -> Conv2DParams:
         raise unsupported(op, f"filter {list(w.shape)} does not fit input {list(x.shape)} and output {list(y.shape)}")
     fields = conv_fields(graph, op, w, 0, q_in, q_out, (h, wd), (oh, ow), oc)
     return Conv2DParams(batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, filter_h=fh, filter_w=fw,
-                        filter_c=fc, **fields, scratch=column_scratch(fh * fw * fc))
+                        filter_c=fc, **fields, scratch=column_scratch(fh * fw, fc, c, oc))
 
 
 DSP_CONV_COLUMN_MAX = 768   # EIP_DSP_CONV_COLUMN_MAX
 
 
-def column_scratch(taps: int) -> int:
-    """Arena bytes the Arm DSP conv needs for a receptive field of `taps`: two int16 columns, or none when the
-    field is too long to unroll (the direct loop). Planned for every build, so the arena figure is the
-    same whichever kernel set links the model (the reference kernels leave it unused)."""
-    return 4 * taps if taps <= DSP_CONV_COLUMN_MAX else 0
+def column_scratch(taps: int, filter_c: int, in_c: int, out_c: int) -> int:
+    """Arena bytes the Arm DSP conv needs: two int16 columns of the receptive field (taps * filter_c), or none
+    when the field is too long to unroll (the direct loop); a first layer of two or three channels pads each
+    tap to four lanes and keeps its padded filter rows after the columns (arm_dsp/conv2d.c, padded_taps).
+    Planned for every build, so the arena figure is the same whichever kernel set links the model (the
+    reference kernels leave it unused)."""
+    if filter_c in (2, 3) and in_c == filter_c and 4 * taps <= DSP_CONV_COLUMN_MAX:
+        return 16 * taps + out_c * 4 * taps
+    k = taps * filter_c
+    return 4 * k if k <= DSP_CONV_COLUMN_MAX else 0
 
 
 def wrap(graph: Graph, op: Op, p: Conv2DParams) -> list[WrapWarning]:

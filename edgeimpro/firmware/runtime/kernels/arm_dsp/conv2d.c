@@ -219,6 +219,54 @@ static void conv_direct(const eip_conv2d_params_t *p, const int8_t *in, const in
     }
 }
 
+/* First layers (two or three input channels, no groups): every tap widened to a group of four lanes, the
+ * extra lanes with weight 0, so the whole column is SIMD groups (one 32-bit assembly of the tap's bytes, two
+ * SXTAB16) instead of three or two values written one by one. The padded filter rows are built once per
+ * call in the scratch after the columns (ops/conv2d.py sizes it: 4 * 4 taps + out_c * 4 taps bytes). */
+static int32_t padded_taps(const eip_conv2d_params_t *p)
+{
+    const int first_layer = (p->filter_c == 2 || p->filter_c == 3) && p->in_c == p->filter_c;
+    const int32_t taps = p->filter_h * p->filter_w;
+    return first_layer && 4 * taps <= EIP_DSP_CONV_COLUMN_MAX ? taps : 0;
+}
+
+static void pad_filters(const eip_conv2d_params_t *p, const int8_t *filter, int32_t taps, int8_t *padded)
+{
+    const int32_t fc = p->filter_c;
+    for (int32_t row = 0; row < p->out_c * taps; ++row) {   /* (oc, tap) rows of fc bytes -> 4 bytes */
+        padded[4 * row] = filter[fc * row];
+        padded[4 * row + 1] = filter[fc * row + 1];
+        padded[4 * row + 2] = fc == 3 ? filter[fc * row + 2] : 0;
+        padded[4 * row + 3] = 0;
+    }
+}
+
+/* The taps of output pixel (oy, ox), each as one group of four lanes of `lane` (x0 x2 x1 x3; the lanes past
+ * the channels hold -in_zp, against weight 0). Taps in the padding are 0. */
+static void fill_padded(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int16_t *cols,
+                        int32_t lane)
+{
+    const int32_t minus_zp = eip_pair16(-p->in_zp);
+    const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+    const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+    int16_t *dst = cols + 4 * lane;
+    for (int32_t ky = 0; ky < p->filter_h; ++ky) {
+        const int32_t iy = in_y0 + ky * p->dilation_h;
+        for (int32_t kx = 0; kx < p->filter_w; ++kx, dst += 8) {
+            const int32_t ix = in_x0 + kx * p->dilation_w;
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                eip_store_s16x2(dst, 0);
+                eip_store_s16x2(dst + 2, 0);
+                continue;
+            }
+            const uint8_t *x = (const uint8_t *)in + (iy * p->in_w + ix) * p->in_c;
+            const int32_t bytes = (int32_t)(x[0] | (uint32_t)x[1] << 8 | (p->filter_c == 3 ? (uint32_t)x[2] << 16 : 0u));
+            eip_store_s16x2(dst, __sxtab16(minus_zp, bytes));
+            eip_store_s16x2(dst + 2, eip_sxtab16_odd(minus_zp, bytes));
+        }
+    }
+}
+
 /* 1x1 filter, no padding, every input pixel inside: the column is the input pixel's channels. */
 static int is_pointwise(const eip_conv2d_params_t *p)
 {
@@ -238,8 +286,15 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
     const int32_t k = p->filter_h * p->filter_w * p->filter_c;
     const int32_t pixels = p->out_h * p->out_w;
     const int pointwise = is_pointwise(p);
+    const int32_t padded = padded_taps(p);
     /* the two columns live in the layer's scratch, planned in the arena (4 * k bytes, 16-byte aligned) */
     int16_t *const cols = (int16_t *)(void *)p->scratch;
+    /* a first layer: padded filter rows after the columns, and columns of 4 * taps */
+    const int8_t *const rows = padded != 0 && p->scratch != 0 ? p->scratch + 16 * padded : filter;
+    const int32_t row_len = rows != filter ? 4 * padded : k;
+    if (rows != filter) {
+        pad_filters(p, filter, padded, p->scratch + 16 * padded);
+    }
 
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
@@ -256,7 +311,10 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                 const int32_t px_b = px + 1 < pixels ? px + 1 : px;
                 const int32_t oy_a = px / p->out_w, ox_a = px % p->out_w;
                 const int32_t oy_b = px_b / p->out_w, ox_b = px_b % p->out_w;
-                if (pointwise) {
+                if (rows != filter) {
+                    fill_padded(p, in, oy_a, ox_a, cols, 0);
+                    fill_padded(p, in, oy_b, ox_b, cols, 1);
+                } else if (pointwise) {
                     column_writer_t wa = column_writer(cols, 0, k), wb = column_writer(cols, 1, k);
                     widen(in + (oy_a * p->stride_h * p->in_w + ox_a * p->stride_w) * p->in_c + c0, k, p->in_zp, &wa);
                     widen(in + (oy_b * p->stride_h * p->in_w + ox_b * p->stride_w) * p->in_c + c0, k, p->in_zp, &wb);
@@ -271,9 +329,9 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                 int8_t *out_a = out + px * p->out_c;
                 int8_t *out_b = out + px_b * p->out_c;
                 if (p->requant == EIP_REQUANT_SMMULR) {   /* the common case, specialised */
-                    channel_pairs(p, EIP_REQUANT_SMMULR, filter, bias, cols, k, oc_begin, oc_end, out_a, out_b);
+                    channel_pairs(p, EIP_REQUANT_SMMULR, rows, bias, cols, row_len, oc_begin, oc_end, out_a, out_b);
                 } else {
-                    channel_pairs(p, p->requant, filter, bias, cols, k, oc_begin, oc_end, out_a, out_b);
+                    channel_pairs(p, p->requant, rows, bias, cols, row_len, oc_begin, oc_end, out_a, out_b);
                 }
             }
         }
