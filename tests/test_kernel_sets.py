@@ -233,9 +233,12 @@ def test_add_equals_the_reference_kernel(kernel_set: KernelSet) -> None:
 def test_bad_params_give_the_reference_status() -> None:
     bad = []
     for c in random_calls(seed=11, count=6):
-        for field, value in (("batches", 0), ("act_min", -129), ("shift", (32,) * len(c.params.shift))):
-            bad.append(KernelCall(c.kernel, dataclasses.replace(c.params, **{field: value}), c.inputs,
-                                  c.output_nbytes, f"{c.label} {field}={value}"))
+        n = len(c.params.shift)
+        for change in ({"batches": 0}, {"act_min": -129}, {"shift": (32,) * n}, {"requant": 7},
+                       # a faster requantization kind where a channel pre-shifts: refused, not mis-computed
+                       {"requant": REQUANT_SMMULR, "shift": (1,) * n}, {"requant": REQUANT_NO_PRESHIFT, "shift": (1,) * n}):
+            bad.append(KernelCall(c.kernel, dataclasses.replace(c.params, **change), c.inputs, c.output_nbytes,
+                                  f"{c.label} {change}"))
     want = [STATUS_NAMES[s] for s, _ in run_calls(build_driver("plain"), bad)]
     for kernel_set in SETS:
         got = [STATUS_NAMES[s] for s, _ in kernel_set.run(bad)]

@@ -41,7 +41,7 @@ class Conv2DParams(KernelParams):
     act_min: int
     act_max: int
     requant: int = scalar_field('EIP_REQUANT_*: the requantization proven exact for this layer')
-    scratch: int = scratch_field('the Arm DSP columns, 4 * filter_h * filter_w * filter_c bytes, or NULL')
+    scratch: int = scratch_field('the Arm DSP columns (and a first layer\'s padded rows): ops/conv2d.py, or NULL')
     multiplier: tuple[int, ...] = pointer_field('[out_c]')
     shift: tuple[int, ...] = pointer_field('[out_c]')
 

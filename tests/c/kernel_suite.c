@@ -53,12 +53,12 @@ static uint32_t next(reader_t *r)
 #ifdef EIP_SUITE_SEMIHOSTING
 enum { CASES_MAX_BYTES = 2 << 20, POOL_BYTES = 1 << 20 };
 static uint32_t cases_words[CASES_MAX_BYTES / 4];
-static uint32_t pool[POOL_BYTES / 4];
+static uint32_t pool[POOL_BYTES / 4] __attribute__((aligned(16)));
 static uint32_t pool_used;
 
 static void *suite_alloc(uint32_t n)
 {
-    const uint32_t words = (n + 3) / 4;
+    const uint32_t words = (n + 15) / 16 * 4;   /* 16-byte blocks, as the arena plan aligns its blocks */
     if (pool_used + words > POOL_BYTES / 4) {
         return 0;
     }

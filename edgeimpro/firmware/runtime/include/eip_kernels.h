@@ -7,8 +7,8 @@
  * (see INT8_SEMANTICS.md). Every parameter derivable when the model is loaded (multipliers,
  * shifts, padding, clamp ranges, broadcast strides, ...) arrives precomputed in the params
  * struct, filled by the op's module in edgeimpro/ops/; the kernels only do integer arithmetic.
- * A params struct holds only `int32_t x;`, `int32_t x[EIP_MAX_DIMS];` and `const int32_t *x;`
- * members.
+ * A params struct holds only `int32_t x;`, `int32_t x[EIP_MAX_DIMS];`, `const int32_t *x;` and
+ * `int8_t *scratch;` members (scratch: the layer's working memory, placed in the arena by the plan).
  *
  * Conventions: tensors are NHWC, row-major, int8 unless stated; `*_zp` are zero points;
  * `multiplier`/`shift` pairs are TFLM quantized multipliers (Q0.31 mantissa, power-of-two
@@ -31,7 +31,9 @@ extern "C" {
 #define EIP_MAX_DIMS 6
 
 /* Longest receptive field (filter_h * filter_w * filter_c) the Arm DSP conv unrolls into its scratch columns
- * (two of int16, 4 bytes per tap); longer ones run the direct loop without scratch. */
+ * (two int16 columns: 4 bytes per tap and channel; a first layer of 2 or 3 channels pads each tap to four
+ * lanes and adds its padded filter rows: 16 + 4 * out_c bytes per tap, column_scratch in ops/conv2d.py);
+ * longer ones run the direct loop without scratch. */
 #define EIP_DSP_CONV_COLUMN_MAX 768
 
 /* The requantization a MAC layer's kernels may use (`requant`), proven exact for the layer at generation
@@ -65,7 +67,7 @@ typedef struct {
     int32_t act_min;
     int32_t act_max;
     int32_t requant;           /* EIP_REQUANT_*: the requantization proven exact for this layer */
-    int8_t *scratch;           /* the Arm DSP columns, 4 * filter_h * filter_w * filter_c bytes, or NULL */
+    int8_t *scratch;           /* the Arm DSP columns (and a first layer's padded rows): ops/conv2d.py, or NULL */
     const int32_t *multiplier; /* [out_c] */
     const int32_t *shift;      /* [out_c] */
 } eip_conv2d_params_t;

@@ -8,10 +8,17 @@
 #include "eip_kernels.h"
 #include "fixedpoint.h"
 
-static inline eip_status_t eip_check_shifts(const int32_t *shift, int32_t n)
+/* Every channel's shift is one eip_mbqm handles, and the requantization kind is one the channels allow:
+ * the faster kinds need no pre-shift (shift <= 0) and a non-negative multiplier (the generator proves the
+ * rest, EIP_REQUANT_* in eip_kernels.h); the reference kernels check it too, so every set refuses alike. */
+static inline eip_status_t eip_check_requant(int32_t kind, const int32_t *multiplier, const int32_t *shift,
+                                             int32_t n)
 {
+    if (kind != EIP_REQUANT_GENERAL && kind != EIP_REQUANT_NO_PRESHIFT && kind != EIP_REQUANT_SMMULR) {
+        return EIP_ERR_BAD_PARAM;
+    }
     for (int32_t c = 0; c < n; ++c) {
-        if (!eip_shift_is_valid(shift[c])) {
+        if (!eip_shift_is_valid(shift[c]) || (kind != EIP_REQUANT_GENERAL && (shift[c] > 0 || multiplier[c] < 0))) {
             return EIP_ERR_BAD_PARAM;
         }
     }
@@ -33,7 +40,7 @@ static inline eip_status_t eip_conv2d_check(const eip_conv2d_params_t *p, const 
         !eip_act_range_is_valid(p->act_min, p->act_max)) {
         return EIP_ERR_BAD_PARAM;
     }
-    return eip_check_shifts(p->shift, p->out_c);
+    return eip_check_requant(p->requant, p->multiplier, p->shift, p->out_c);
 }
 
 static inline eip_status_t eip_depthwise_conv2d_check(const eip_depthwise_conv2d_params_t *p,
@@ -52,7 +59,7 @@ static inline eip_status_t eip_depthwise_conv2d_check(const eip_depthwise_conv2d
         !eip_act_range_is_valid(p->act_min, p->act_max)) {
         return EIP_ERR_BAD_PARAM;
     }
-    return eip_check_shifts(p->shift, p->out_c);
+    return eip_check_requant(p->requant, p->multiplier, p->shift, p->out_c);
 }
 
 static inline eip_status_t eip_fully_connected_check(const eip_fully_connected_params_t *p,
@@ -68,7 +75,7 @@ static inline eip_status_t eip_fully_connected_check(const eip_fully_connected_p
     if (!eip_act_range_is_valid(p->act_min, p->act_max)) {
         return EIP_ERR_BAD_PARAM;
     }
-    return eip_check_shifts(p->shift, p->units);
+    return eip_check_requant(p->requant, p->multiplier, p->shift, p->units);
 }
 
 #endif /* EIP_MAC_PARAMS_H */
