@@ -83,8 +83,10 @@ def _entry(op: ops.OpDef) -> str:
     lines.append("    if (!r->ok) {\n        return STATUS_PARAMS;\n    }")
     kind = op.convention.kind
     if kind == "inputs":
-        lines += ["    if (b->count < 2) {\n        return STATUS_BAD_BUFFERS;\n    }",
-                  "    const int8_t *inputs[MAX_BUFFERS];",
+        count = op.convention.count   # the record's field holding the number of inputs
+        lines += [f"    if (b->count < 2 || p.{count} < 0 || (uint32_t)p.{count} != b->count - 1) {{\n"
+                  "        return STATUS_BAD_BUFFERS;\n    }",
+                  "    const int8_t *inputs[MAX_BUFFERS] = {0};",
                   "    for (uint32_t i = 0; i + 1 < b->count; ++i) {\n        inputs[i] = IN8(i);\n    }",
                   f"    return {op.kernel}(&p, inputs, OUT8);"]
     else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,7 @@ from kernel_harness import (
     run_calls,
 )
 from kernel_models import ALLOWED_EXTRA, SPECS, TESTED_AS, WRAP_EDITS, op_models, scale_for_shift
-from kernel_suite import KernelCall, KernelSet, runtime_sources
+from kernel_suite import SANITIZER_ENV, KernelCall, KernelSet, runtime_sources
 from tiny_models import edit_model
 
 from edgeimpro import ops as qp
@@ -592,3 +593,36 @@ def test_mlperf_model_node_by_node(name: str, drivers: dict[str, KernelSet]) -> 
     for variant, results in run_both(drivers, calls).items():
         problems = compare(calls, expected, results)
         assert not problems, f"{variant} build:\n" + "\n".join(problems[:20])
+
+
+def test_the_suite_driver_refuses_malformed_vectors(tmp_path: Path) -> None:
+    """The one driver reads its vectors defensively: too many buffers, an unknown buffer kind or a short file
+    end the run as malformed (exit 3 / 2), a primitive given short inputs or no buffers answers
+    STATUS_BAD_BUFFERS; never a crash, an out-of-bounds access or a leak (plain and ASan + UBSan builds)."""
+    import struct as st
+
+    from kernel_suite import BUF_INPUT, BUF_OUTPUT, MAGIC
+
+    def u32(*v: int) -> bytes:
+        return st.pack(f"<{len(v)}I", *v)
+
+    name = b"srdhm\0\0\0"   # padded to a word
+    too_many = MAGIC + u32(1, 5) + name + u32(0, 200)
+    bad_kind = MAGIC + u32(1, 5) + name + u32(0, 1, 9, 4)
+    short_input = MAGIC + u32(1, 5) + name + u32(0, 3, BUF_INPUT, 4) + u32(7) + u32(BUF_INPUT, 4) + u32(7) \
+        + u32(BUF_OUTPUT, 64)
+    no_buffers = MAGIC + u32(1, 14) + b"status_strings\0\0" + u32(0, 0)
+    for variant in ("plain", "sanitize"):
+        exe = build_driver(variant).build()
+        for label, data, rc in (("too many buffers", too_many, 3), ("unknown kind", bad_kind, 3),
+                                ("short file", MAGIC, 2)):
+            (tmp_path / "in.bin").write_bytes(data)
+            proc = subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")],
+                                  capture_output=True, text=True, env={**os.environ, **SANITIZER_ENV})
+            assert proc.returncode == rc, (variant, label, proc.returncode, proc.stderr[-2000:])
+        for label, data in (("short inputs", short_input), ("no buffers", no_buffers)):
+            (tmp_path / "in.bin").write_bytes(data)
+            proc = subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")],
+                                  capture_output=True, text=True, env={**os.environ, **SANITIZER_ENV})
+            assert proc.returncode == 0, (variant, label, proc.stderr[-2000:])
+            assert st.unpack_from("<i", (tmp_path / "out.bin").read_bytes())[0] == 1002, (variant, label)

@@ -26,6 +26,7 @@ from edgeimpro.codegen.hostbuild import compile_host, run_host
 from edgeimpro.errors import UnsupportedOpError
 from edgeimpro.firmware import runtime_dir
 from edgeimpro.graph import load_graph
+from edgeimpro.graph.structure import OP_RULES
 from edgeimpro.graph.validate import check_tflm_prepare, validate_int8
 from edgeimpro.ops import header
 
@@ -163,9 +164,14 @@ def test_a_toy_op_goes_through_the_whole_path_from_its_module_and_c_file_alone(t
     assert header.generated_include() is None
 
 
-def test_registering_an_op_twice_is_refused(tmp_path: Path) -> None:
+def test_registering_an_op_twice_is_refused_and_leaves_the_registry_as_it_was(tmp_path: Path) -> None:
     module = _toy_module(tmp_path)
     with ops.extra_ops(module), pytest.raises(ValueError, match="registered twice"):
+        ops.register(module)
+    assert ops.get("ABS") is None
+    # a module declaring a new op beside one already registered: refused whole, the new op not added
+    module.OPS = (*module.OPS, ops.REGISTRY["ADD"])
+    with pytest.raises(ValueError, match="ADD is registered twice"):
         ops.register(module)
     assert ops.get("ABS") is None
 
@@ -180,5 +186,9 @@ def test_every_registered_op_is_complete(opcode: str) -> None:
     assert tested, f"{opcode} has no test specification"
     assert op.params.C_DOC, f"{op.params.__name__} has no comment for the header"
     assert op.convention.kind in ("in", "in2", "in_w_b", "inputs")
+    # the options table the op parses is the one the loader's structural rules expect for it
+    rule = OP_RULES.get(opcode)
+    if rule is not None and rule.options:
+        assert op.options is not None and op.options[0] == rule.options, (opcode, op.options, rule.options)
     if op.options is not None:
-        assert ops.options_parser(op.options[0]) is not None
+        assert ops.options_parser(op.options[0]) is op.options[1]

@@ -144,6 +144,11 @@ def _runtime_files(called: list[str], kernels: str) -> dict[str, bytes]:
         out[p.name] = p.read_bytes()
     variant = VARIANT_DIRS.get(kernels)
     used_variant = False
+    external = {op.kernel: Path(op.source) for op in ops.kernels() if op.source and Path(op.source).is_absolute()}
+    if any(function in external for function in called):
+        raise UsageError(f"{', '.join(sorted(f for f in called if f in external))}: an op registered from outside "
+                         "the runtime cannot go into an exported folder",
+                         hint="add its kernel to edgeimpro/firmware/runtime/kernels/ (README: adding an op)")
     files = {op.kernel: op.source_file for op in ops.kernels()}
     for file in dict.fromkeys(files[function] for function in called):
         if variant and (rt / "kernels" / variant / file).is_file():

@@ -208,7 +208,8 @@ def live_bound(blocks: list[Block]) -> int:
 def live_peak(blocks: list[Block]) -> int:
     """The op index at which live_bound is reached (the first, if several)."""
     events = sorted({b.first for b in blocks} | {b.last for b in blocks})
-    return max(events, key=lambda t: (sum(b.size for b in blocks if b.first <= t <= b.last), -t), default=0)
+    peak = max(events, key=lambda t: (sum(b.size for b in blocks if b.first <= t <= b.last), -t), default=0)
+    return max(peak, 0)   # -1 (the graph inputs, before op 0) is reported as op 0, where they are live too
 
 
 def _place(blocks: list[Block], alignment: int, budget: int = 20000) -> None:

@@ -56,9 +56,11 @@ REGISTRY: dict[str, OpDef] = {}
 def register(module: ModuleType) -> list[OpDef]:
     """Add the ops an op module declares in its `OPS`; an opcode already registered is an error."""
     added = list(module.OPS)
+    codes = [op.opcode for op in added]
+    twice = sorted({c for c in codes if c in REGISTRY or codes.count(c) > 1})
+    if twice:   # checked before any is added: a refused module leaves the registry as it was
+        raise ValueError(f"op {', '.join(twice)} is registered twice ({module.__name__})")
     for op in added:
-        if op.opcode in REGISTRY:
-            raise ValueError(f"op {op.opcode} is registered twice ({module.__name__})")
         REGISTRY[op.opcode] = op
     return added
 

@@ -101,6 +101,7 @@ class Convention:
 
     kind: str
     args: tuple[tuple[str, str], ...]   # (C type, name) after the params pointer
+    count: str = ""                     # "inputs": the params field holding the number of inputs
 
     def prototype(self, kernel: str, struct: str) -> str:
         args = ", ".join(f"{ctype}{'' if ctype.endswith('*') else ' '}{name}" for ctype, name in self.args)
@@ -109,7 +110,7 @@ class Convention:
 
 IN = Convention("in", (("const int8_t *", "input"), ("int8_t *", "output")))
 IN2 = Convention("in2", (("const int8_t *", "input1"), ("const int8_t *", "input2"), ("int8_t *", "output")))
-INPUTS = Convention("inputs", (("const int8_t *const *", "inputs"), ("int8_t *", "output")))
+INPUTS = Convention("inputs", (("const int8_t *const *", "inputs"), ("int8_t *", "output")), count="num_inputs")
 
 
 def in_w_b(weights: str) -> Convention:

@@ -133,7 +133,8 @@ static uint32_t count32(const buffers_t *b) { return b->size[b->count - 1] / 4; 
         (void)r;                                                                                   \
         (void)blocks;                                                                              \
         (void)n_blocks;                                                                            \
-        if (b->count != 3) return STATUS_BAD_BUFFERS;                                              \
+        if (b->count != 3 || b->size[0] < b->size[2] || b->size[1] < b->size[2])                 \
+            return STATUS_BAD_BUFFERS;                                                             \
         for (uint32_t i = 0; i < count32(b); ++i) {                                                \
             const int32_t x = IN32(0)[i], y = IN32(1)[i];                                          \
             ((int32_t *)b->data[2])[i] = (expr);                                                   \
@@ -157,7 +158,7 @@ static int32_t prim_mbqm(reader_t *r, const buffers_t *b, void **blocks, uint32_
     (void)r;
     (void)blocks;
     (void)n_blocks;
-    if (b->count != 4) {
+    if (b->count != 4 || b->size[0] < b->size[3] || b->size[1] < b->size[3] || b->size[2] < b->size[3]) {
         return STATUS_BAD_BUFFERS;
     }
     for (uint32_t i = 0; i < count32(b); ++i) {
@@ -172,7 +173,10 @@ static int32_t prim_status_strings(reader_t *r, const buffers_t *b, void **block
     (void)r;
     (void)blocks;
     (void)n_blocks;
-    char *out = (char *)b->data[b->count - 1];
+    if (b->count != 1 || b->data[0] == 0) {
+        return STATUS_BAD_BUFFERS;
+    }
+    char *out = (char *)b->data[0];
     uint32_t used = 0;
     for (int s = 0; s <= (int)EIP_STATUS_COUNT; ++s) {
         const char *text = eip_status_str((eip_status_t)s);
@@ -260,11 +264,14 @@ static int run_case(reader_t *r, writer_t *w)
     buffers_t b;
     memset(&b, 0, sizeof b);
     b.count = next(r);
-    int ok = r->ok && b.count <= MAX_BUFFERS;
+    if (!r->ok || b.count > MAX_BUFFERS) {
+        return 0;   /* malformed: nothing allocated yet */
+    }
+    int ok = 1;
     for (uint32_t i = 0; ok && i < b.count; ++i) {
         b.kind[i] = next(r);
         b.size[i] = next(r);
-        ok = r->ok;
+        ok = r->ok && b.kind[i] <= BUF_IN_PLACE;
         if (ok && b.kind[i] == BUF_IN_PLACE) {
             ok = i > 0 && b.kind[0] == BUF_INPUT && b.size[0] == b.size[i];
             b.data[i] = ok ? b.data[0] : 0;
@@ -297,8 +304,8 @@ static int run_case(reader_t *r, writer_t *w)
             }
         }
     }
-    for (uint32_t i = 0; i < b.count; ++i) {
-        if (b.kind[i] != BUF_IN_PLACE && b.kind[i] != BUF_NULL) {
+    for (uint32_t i = 0; i < b.count; ++i) {   /* entries never reached are still zero */
+        if (b.kind[i] != BUF_IN_PLACE && b.data[i] != 0) {
             SUITE_FREE(b.data[i]);
         }
     }
@@ -398,20 +405,27 @@ int main(int argc, char **argv)
         return 2;
     }
     FILE *in = fopen(argv[1], "rb");
-    FILE *out = fopen(argv[2], "wb");
-    if (in == 0 || out == 0) {
-        fprintf(stderr, "cannot open %s or %s\n", argv[1], argv[2]);
+    if (in == 0) {
+        fprintf(stderr, "cannot open %s\n", argv[1]);
         return 2;
     }
     fseek(in, 0, SEEK_END);
     const long size = ftell(in);
     fseek(in, 0, SEEK_SET);
     uint32_t *words = malloc(size > 0 ? (size_t)size : 1);
-    if (words == 0 || size < 8 || size % 4 != 0 || fread(words, 1, (size_t)size, in) != (size_t)size) {
+    const int read_ok = words != 0 && size >= 8 && size % 4 == 0 && fread(words, 1, (size_t)size, in) == (size_t)size;
+    fclose(in);
+    if (!read_ok) {
         fprintf(stderr, "%s is not a kernel vector file\n", argv[1]);
+        free(words);
         return 2;
     }
-    fclose(in);
+    FILE *out = fopen(argv[2], "wb");
+    if (out == 0) {
+        fprintf(stderr, "cannot open %s\n", argv[2]);
+        free(words);
+        return 2;
+    }
     writer_t w = {out, 1};
     const int rc = run_all(words, (uint32_t)(size / 4), &w);
     free(words);
