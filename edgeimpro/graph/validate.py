@@ -279,10 +279,7 @@ def check_tflm_prepare(graph: Graph) -> None:
 
 def _check_refusals(graph: Graph, aborts_only: bool) -> None:
     for op in graph.ops:
-        ends = [graph.tensors[i] for i in op.inputs[:1] + op.outputs[:1] if i >= 0]
-        if len(ends) != 2 or any(t.dtype != "int8" or t.quantization is None for t in ends):
-            continue  # the int8 rules; 16x8 and float ops have their own
-        refused = ops.refusal(graph, op)
+        refused = ops.refusal(graph, op)   # the int8 rules; 16x8 and float ops have their own
         if refused is not None and (refused.aborts or not aborts_only):
             raise ops.refusal_error(op, refused)
 

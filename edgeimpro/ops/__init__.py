@@ -112,9 +112,15 @@ def _unsupported_hint() -> str:
 
 
 def refusal(graph: Graph, op: Op) -> Refusal | None:
-    """TFLM's own refusal of `op` at Prepare (None when TFLM prepares it or the op is not registered)."""
+    """TFLM's own refusal of `op` at its int8 Prepare (None when TFLM prepares it, the op is not registered,
+    or its first input and output are not quantized int8: 16x8 and float ops have other rules)."""
     spec = REGISTRY.get(op.opcode)
-    return spec.refusal(graph, op) if spec is not None and spec.refusal is not None else None
+    if spec is None or spec.refusal is None:
+        return None
+    ends = [graph.tensors[i] for i in op.inputs[:1] + op.outputs[:1] if i >= 0]
+    if len(ends) != 2 or any(t.dtype != "int8" or t.quantization is None for t in ends):
+        return None
+    return spec.refusal(graph, op)
 
 
 def refusal_error(op: Op, refused: Refusal) -> UnsupportedOpError:
