@@ -53,7 +53,8 @@ static inline void put(column_writer_t *w, int16_t v)
 
 /* n input codes as int16 x - in_zp. Whole groups of four, started at a group's beginning, are written at
  * once in the order x0 x2 x1 x3; other runs in natural order through put. */
-static void widen(const int8_t *src, int32_t n, int32_t in_zp, column_writer_t *w)
+static inline __attribute__((always_inline)) void widen(const int8_t *src, int32_t n, int32_t in_zp,
+                                                        column_writer_t *w)
 {
     if (w->r == 0 && (n & 3) == 0 && (n >> 2) <= w->quads_left) {
         const int32_t minus_zp = eip_pair16(-in_zp);
@@ -90,8 +91,16 @@ static void fill_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t 
     const int32_t in_y0 = oy * p->stride_h - p->pad_top;
     const int32_t in_x0 = ox * p->stride_w - p->pad_left;
     column_writer_t w = column_writer(cols, lane, k);
+    /* a row of taps inside the image, adjacent in memory (no dilation across, all channels, whole groups of
+     * four so no reordering follows): one run */
+    const int whole_rows = (fc & 3) == 0 && p->dilation_w == 1 && fc == p->in_c && in_x0 >= 0 &&
+                           in_x0 + p->filter_w <= p->in_w;
     for (int32_t ky = 0; ky < p->filter_h; ++ky) {
         const int32_t iy = in_y0 + ky * p->dilation_h;
+        if (whole_rows && iy >= 0 && iy < p->in_h) {
+            widen(in + (iy * p->in_w + in_x0) * p->in_c, p->filter_w * fc, p->in_zp, &w);
+            continue;
+        }
         for (int32_t kx = 0; kx < p->filter_w; ++kx) {
             const int32_t ix = in_x0 + kx * p->dilation_w;
             if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
