@@ -44,6 +44,7 @@ from edgeimpro.ops.add import AddParams
 from edgeimpro.ops.conv2d import Conv2DParams, column_scratch
 from edgeimpro.ops.depthwise_conv2d import DepthwiseConv2DParams
 from edgeimpro.ops.fully_connected import FullyConnectedParams
+from edgeimpro.ops.mul import MulParams
 from edgeimpro.ops.prepare import (
     REQUANT_GENERAL,
     REQUANT_NO_PRESHIFT,
@@ -223,6 +224,41 @@ def random_add_calls(seed: int, count: int) -> list[KernelCall]:
 @pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
 def test_add_equals_the_reference_kernel(kernel_set: KernelSet) -> None:
     calls = random_add_calls(seed=21, count=120)
+    reference = run_calls(build_driver("plain"), calls)
+    assert all(status == 0 for status, _ in reference)
+    expected = [np.frombuffer(out, np.int8) for _, out in reference]
+    problems = compare(calls, expected, kernel_set.run(calls))
+    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+
+
+def random_mul_calls(seed: int, count: int) -> list[KernelCall]:
+    """MUL without broadcasting over random scales (output multipliers from far below 1 to 2^14 and beyond,
+    so pre-shifts of 0 to 16: the DSP variant's fast path and its reference fallback), every code pair of a
+    256 x 256 ramp in some, half of them in place."""
+    rng = np.random.default_rng(seed)
+    calls = []
+    for i in range(count):
+        real = float(2.0 ** rng.uniform(-20, 17))
+        m, e = qp.quantize_multiplier(real)
+        size = int(rng.choice([1, 5, 256, 1000, 65536 if i % 10 == 0 else 300]))
+        dims = (1, 1, 1, 1, 1, size)
+        p = MulParams(broadcast=0, dims=dims, in1_strides=(0, 0, 0, 0, 0, 1), in2_strides=(0, 0, 0, 0, 0, 1),
+                      in1_zp=int(rng.integers(-128, 128)), in2_zp=int(rng.integers(-128, 128)),
+                      out_zp=int(rng.integers(-128, 128)), multiplier=m, shift=e,
+                      act_min=int(rng.choice([-128, -100])), act_max=int(rng.choice([127, 90])))
+        if size == 65536:
+            codes = np.arange(-128, 128, dtype=np.int8)
+            x1, x2 = np.repeat(codes, 256), np.tile(codes, 256)
+        else:
+            x1, x2 = (rng.integers(-128, 128, size, dtype=np.int8) for _ in range(2))
+        calls.append(KernelCall("eip_mul", p, [x1, x2], size, f"mul {i} {p}", in_place=bool(i % 2)))
+    return calls
+
+
+@pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
+def test_mul_equals_the_reference_kernel(kernel_set: KernelSet) -> None:
+    calls = random_mul_calls(seed=31, count=80)
+    assert {c.params.shift > 14 for c in calls} == {True, False}   # both the fast path and the fallback
     reference = run_calls(build_driver("plain"), calls)
     assert all(status == 0 for status, _ in reference)
     expected = [np.frombuffer(out, np.int8) for _, out in reference]

@@ -1,38 +1,11 @@
 /* MUL, int8 (INT8_SEMANTICS §3.7): product of the offset inputs, requantized. */
-#include "eip_kernels.h"
-#include "fixedpoint.h"
-#include "nd_index.h"
-
-static int8_t mul_one(const eip_mul_params_t *p, int32_t x1, int32_t x2)
-{
-    const int32_t product = (x1 - p->in1_zp) * (x2 - p->in2_zp);
-    return eip_requantize(product, p->multiplier, p->shift, p->out_zp, p->act_min, p->act_max);
-}
+#include "mul_ref.h"
 
 eip_status_t eip_mul(const eip_mul_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output)
 {
-    if (p == 0 || input1 == 0 || input2 == 0 || output == 0) {
-        return EIP_ERR_NULL_POINTER;
+    const eip_status_t status = eip_mul_check(p, input1, input2, output);
+    if (status == EIP_OK) {
+        eip_mul_ref(p, input1, input2, output);
     }
-    const int32_t size = eip_dims_size(p->dims);
-    if (size <= 0) {
-        return EIP_ERR_BAD_SHAPE;
-    }
-    if (!eip_shift_is_valid(p->shift) || !eip_act_range_is_valid(p->act_min, p->act_max)) {
-        return EIP_ERR_BAD_PARAM;
-    }
-    if (!p->broadcast) {
-        for (int32_t i = 0; i < size; ++i) {
-            output[i] = mul_one(p, input1[i], input2[i]);
-        }
-        return EIP_OK;
-    }
-    int32_t index[EIP_MAX_DIMS];
-    eip_index_clear(index);
-    int32_t i = 0;
-    do {
-        output[i++] = mul_one(p, input1[eip_index_offset(index, p->in1_strides)],
-                              input2[eip_index_offset(index, p->in2_strides)]);
-    } while (eip_index_next(index, p->dims));
-    return EIP_OK;
+    return status;
 }
