@@ -183,8 +183,8 @@ static inline __attribute__((always_inline)) void requantize_pair(const eip_conv
  * time, a last odd channel paired with itself. */
 static inline __attribute__((always_inline)) void channel_pairs(const eip_conv2d_params_t *p, int32_t kind,
                                                                 const int8_t *filter, const int32_t *bias,
-                                                                const int16_t *cols, int32_t k, int32_t oc_begin, int32_t oc_end,
-                                                                int8_t *out_a, int8_t *out_b)
+                                                                const int16_t *cols, int32_t k, int32_t oc_begin,
+                                                                int32_t oc_end, int8_t *out_a, int8_t *out_b)
 {
     for (int32_t oc = oc_begin; oc < oc_end; oc += 2) {
         const int32_t oc1 = oc + 1 < oc_end ? oc + 1 : oc;
