@@ -28,8 +28,10 @@ Spec = dict[str, Any]
 SPECS: dict[str, list[Spec]] = {op.opcode: list(op.tests) for op in ops.REGISTRY.values() if op.tests}
 # Opcodes a spec of each op may produce besides the one under test (the converter's glue).
 ALLOWED_EXTRA = {op.opcode: set(op.tested_with) for op in ops.REGISTRY.values() if op.tested_with}
-# Opcodes counted as the op under test (PADV2 is PAD with a constant).
-TESTED_AS = {"PAD": {"PAD", "PADV2"}}
+# Opcodes counted as the op under test: the op and the glue ops that run its own kernel (PADV2 is PAD with a
+# constant, eip_pad for both).
+TESTED_AS = {op.opcode: {op.opcode} | {o for o in op.tested_with if ops.REGISTRY[o].kernel == op.kernel}
+             for op in ops.REGISTRY.values() if op.tests}
 
 
 def op_models(op: str) -> list[tuple[Spec, bytes]]:

@@ -25,6 +25,8 @@ import pytest
 from conftest import ROOT, cached
 
 from edgeimpro import ops
+from edgeimpro.codegen import hostbuild
+from edgeimpro.codegen.package import VARIANT_DIRS
 from edgeimpro.firmware import firmware_dir, runtime_dir
 from edgeimpro.ops.base import ARRAY, POINTER, SCALAR, SCRATCH, KernelParams
 from edgeimpro.ops.header import generated_include, render
@@ -38,8 +40,6 @@ HOST_VARIANTS = {
     "sanitize": ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"],
 }
 SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=86", "UBSAN_OPTIONS": "print_stacktrace=1"}
-# kernel set -> folder under runtime/kernels/ whose files replace the reference files of the same name
-SET_DIRS = {"reference": None, "dsp": "arm_dsp"}
 QEMU_CASES_BYTES = 2 << 20   # CASES_MAX_BYTES of the bare-metal driver
 QEMU_TIMEOUT_S = 300
 
@@ -175,11 +175,10 @@ def decode(data: bytes, calls: list[KernelCall]) -> list[tuple[int, bytes]]:
 def runtime_sources(kernel_set: str = "reference", extra: tuple[Path, ...] = ()) -> list[Path]:
     """The runtime and the kernels of one set: each file of the set's folder replaces the reference file of
     the same name (as firmware.mk does)."""
-    rt = runtime_dir()
-    sources = {p.name: p for p in sorted(rt.rglob("*.c")) if p.parent.name in ("src", "kernels")}
-    folder = SET_DIRS[kernel_set]
+    sources = {p.name: p for p in hostbuild.runtime_sources()}
+    folder = VARIANT_DIRS.get(kernel_set)   # "reference" has none
     if folder:
-        sources.update({p.name: p for p in sorted((rt / "kernels" / folder).glob("*.c"))})
+        sources.update({p.name: p for p in sorted((runtime_dir() / "kernels" / folder).glob("*.c"))})
     return [*sources.values(), *ops.external_sources(), *extra]
 
 

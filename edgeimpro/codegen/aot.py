@@ -462,7 +462,7 @@ def aot_report(graph: Graph, result: AotResult, tflm_arena: dict[str, Any] | Non
         "ram_lower_bound": bound,            # tensors live at once plus the op's kernel scratch
         "ram_lower_bound_op": peak_op,
         "activations_lower_bound": activations,
-        "scratch_bytes": sum(b.size for b in result.plan.blocks if b.scratch_op is not None),
+        "scratch_bytes": max((b.nbytes for b in result.plan.blocks if b.scratch_op is not None), default=0),
         "arena_vs_lower_bound": round(result.arena_bytes / bound, 4) if bound else None,
         "inplace_ops": [op for op, _, _ in result.plan.inplace],
         "tflm_arena_bytes_64bit": None,

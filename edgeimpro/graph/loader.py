@@ -211,6 +211,10 @@ def _tensor(model: Any, t: Any, index: int, buf: bytes, n_buffers: int) -> Tenso
     )
 
 
+# BuiltinOptions type number -> its table's name ("Conv2DOptions"), what op modules declare they parse
+_OPTIONS_NAMES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
+
+
 def _options(o: Any) -> dict[str, Any]:
     """Builtin options as a plain dict, read by the parser the op registry declares for the table."""
     from edgeimpro import ops
@@ -219,7 +223,6 @@ def _options(o: Any) -> dict[str, Any]:
     raw = o.BuiltinOptions()
     if raw is None:
         return {}
-    kind = next((k for k, v in vars(tflite.BuiltinOptions).items() if v == o.BuiltinOptionsType()
-                 and not k.startswith("_")), None)
+    kind = _OPTIONS_NAMES.get(o.BuiltinOptionsType())
     parser = ops.options_parser(kind) if kind is not None else None
     return parser(table(kind, raw)) if parser is not None else {}

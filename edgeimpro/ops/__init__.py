@@ -38,8 +38,10 @@ from edgeimpro.ops.arith import (
 from edgeimpro.ops.base import (
     ARRAY,
     MAX_DIMS,
+    NEVER,
     POINTER,
     RUNTIME_ABI_VERSION,
+    SAME_SHAPES,
     SCALAR,
     KernelParams,
     OpDef,
@@ -171,9 +173,9 @@ def wrap_warnings(graph: Graph, op: Op, params: KernelParams) -> list[WrapWarnin
 def can_run_inplace(graph: Graph, op: Op) -> bool:
     """The kernel's promise that its output may take its input's bytes (read element i before writing it)."""
     spec = REGISTRY.get(op.opcode)
-    if spec is None or spec.in_place == "never":
+    if spec is None or spec.in_place == NEVER:
         return False
-    if spec.in_place == "same_shapes":
+    if spec.in_place == SAME_SHAPES:
         return len({graph.tensors[i].shape for i in op.inputs + op.outputs if i >= 0}) == 1
     return True
 

@@ -14,7 +14,16 @@ import textwrap
 from pathlib import Path
 
 from edgeimpro import ops
-from edgeimpro.ops.base import ARRAY, MAX_DIMS, POINTER, RUNTIME_ABI_VERSION, SCRATCH, STATUSES, KernelParams
+from edgeimpro.ops.base import (
+    ALWAYS,
+    ARRAY,
+    MAX_DIMS,
+    POINTER,
+    RUNTIME_ABI_VERSION,
+    SCRATCH,
+    STATUSES,
+    KernelParams,
+)
 from edgeimpro.ops.conv2d import DSP_CONV_COLUMN_MAX
 from edgeimpro.ops.prepare import REQUANT_KINDS
 
@@ -104,18 +113,19 @@ def render_prototype(op: ops.OpDef) -> str:
     indent = " " * (one.index("(") + 1)
     args = rest.split(", ")
     lines, line = [], head + ","
-    for arg in args:
-        if len(line) + 1 + len(arg) + 1 > 110:
+    for i, arg in enumerate(args):
+        arg += "," if i < len(args) - 1 else ""
+        if len(line) + 1 + len(arg) > 110:
             lines.append(line)
-            line = indent + arg + ("," if arg is not args[-1] else "")
+            line = indent + arg
         else:
-            line += " " + arg + ("," if arg is not args[-1] else "")
+            line += " " + arg
     lines.append(line)
     return "\n".join(lines)
 
 
 def render() -> str:
-    in_place = sorted({op.opcode for op in ops.REGISTRY.values() if op.in_place == "always"})
+    in_place = sorted({op.opcode for op in ops.REGISTRY.values() if op.in_place == ALWAYS})
     requant = "\n".join(f"    EIP_{name} = {value}," for name, value in REQUANT_KINDS.items())
     text = _PREAMBLE.format(in_place=textwrap.fill(", ".join(in_place), 96, subsequent_indent=" * "),
                             max_dims=MAX_DIMS, requant=requant, column_max=DSP_CONV_COLUMN_MAX)
