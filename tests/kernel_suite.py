@@ -176,8 +176,7 @@ def runtime_sources(kernel_set: str = "reference", extra: tuple[Path, ...] = ())
     """The runtime and the kernels of one set: each file of the set's folder replaces the reference file of
     the same name (as firmware.mk does)."""
     sources = {p.name: p for p in hostbuild.runtime_sources()}
-    folder = VARIANT_DIRS.get(kernel_set)   # "reference" has none
-    if folder:
+    for folder in reversed(VARIANT_DIRS.get(kernel_set, ())):   # "reference" has none; the first folder wins
         sources.update({p.name: p for p in sorted((runtime_dir() / "kernels" / folder).glob("*.c"))})
     return [*sources.values(), *ops.external_sources(), *extra]
 
@@ -313,5 +312,5 @@ def host_set(variant: str = "plain") -> KernelSet:
 
 
 # The kernel sets the firmware links, each checked by the same suite: the reference set on the host
-# (plain and sanitized), the Arm DSP set on the emulated Cortex-M4 and M55.
-BOARD_SETS = (("dsp", "qemu-m4"), ("dsp", "qemu-m55"))
+# (plain and sanitized), the Arm DSP set on the emulated Cortex-M4 and M55, the Helium set on the M55.
+BOARD_SETS = (("dsp", "qemu-m4"), ("dsp", "qemu-m55"), ("mve", "qemu-m55"))

@@ -60,7 +60,8 @@ pytestmark = [
 ]
 
 # Every kernel set the firmware links, on the board it runs on, through the one suite (kernel_suite.py).
-SETS = [KernelSet("dsp", board="qemu-m4"), KernelSet("dsp", board="qemu-m55"), KernelSet("reference", board="qemu-m4")]
+SETS = [KernelSet("dsp", board="qemu-m4"), KernelSet("dsp", board="qemu-m55"), KernelSet("mve", board="qemu-m55"),
+        KernelSet("reference", board="qemu-m4")]
 SET_IDS = [f"{k.name}-{k.board}" for k in SETS]
 
 

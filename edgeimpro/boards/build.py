@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 CROSS = "arm-none-eabi-"
 TARGETS = ("qemu", "hardware")
 DEFAULT_DEFINES = ("EIP_LAYER_HOOK",)
-KERNEL_VARIANTS = ("reference", "dsp")
+KERNEL_VARIANTS = ("reference", "dsp", "mve")
 BUILD_MARKER = "edgeimpro_build.json"   # what was built from what; marks the folder as edgeimpro's
 # Names make and the shell take as they are: model source files and -D macros must match these.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
@@ -165,23 +165,27 @@ def memory_ld(board: Board) -> str:
             f"EIP_STACK_BYTES = {board.stack_bytes};\n")
 
 
-def _dsp_cores() -> frozenset[str]:
-    """Cores with the Arm DSP extension: from codegen.package's one core table (imported when needed, so
-    importing this module stays light)."""
-    from edgeimpro.codegen.package import CORE_KERNELS
+def core_kernels(core: str) -> tuple[str, ...]:
+    """The kernel variants a core runs, its default first: from codegen.package's one core table (imported
+    when needed, so importing this module stays light)."""
+    from edgeimpro.codegen.package import CORE_KERNELS, VARIANT_ALSO_RUNS
 
-    return frozenset(core for core, kernels in CORE_KERNELS.items() if kernels == "dsp")
+    best = CORE_KERNELS.get(core, "reference")
+    return (best, *VARIANT_ALSO_RUNS[best])
 
 
 def resolve_kernels(board: Board, kernels: str | None) -> str:
-    """The kernel variant to build: `dsp` by default on cores with the DSP extension, else `reference`."""
+    """The kernel variant to build: by default the best the board's core runs (`mve` on Cortex-M55/M85, `dsp`
+    on cores with the DSP extension, else `reference`)."""
+    runs = core_kernels(board.core)
     if kernels is None:
-        return "dsp" if board.core in _dsp_cores() else "reference"
+        return runs[0]
     if kernels not in KERNEL_VARIANTS:
         raise UsageError(f"unknown kernel variant {kernels!r}", hint="use " + " or ".join(KERNEL_VARIANTS))
-    if kernels == "dsp" and board.core not in _dsp_cores():
-        raise UsageError(f"board {board.name} ({board.core}) has no DSP extension for the dsp kernels",
-                         hint="build with kernels='reference'")
+    if kernels not in runs:
+        what = {"dsp": "the DSP extension", "mve": "Helium (MVE)"}[kernels]
+        raise UsageError(f"board {board.name} ({board.core}) has no {what} for the {kernels} kernels",
+                         hint="build with kernels=" + " or ".join(repr(k) for k in runs))
     return kernels
 
 
@@ -377,8 +381,9 @@ def build_firmware(board: str | Board, model_dir: str | Path, out_dir: str | Pat
     `defines` are extra C macros ("NAME" or "NAME=VALUE"), e.g. "EIP_LINK_MAX_PAYLOAD=1024".
     `target` is "qemu" (semihosting exit on faults, instruction counts under -icount) or "hardware" (clock
     set-up, DWT cycle counts); by default "qemu" for boards QEMU emulates.
-    `kernels` is "dsp" (runtime/kernels/arm_dsp/, the default on cores with the DSP extension) or
-    "reference" (the plain C kernels, the default elsewhere).
+    `kernels` is "mve" (runtime/kernels/arm_mve/ then arm_dsp/, the default on Cortex-M55/M85), "dsp"
+    (runtime/kernels/arm_dsp/, the default on other cores with the DSP extension) or "reference" (the plain C
+    kernels, the default elsewhere).
     `out_dir` must be new, empty or an earlier build folder; on any failure it is left as it was.
     """
     b = board if isinstance(board, Board) else get_board(board)

@@ -29,8 +29,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
                    help="extra C macro, e.g. -D EIP_LINK_MAX_PAYLOAD=1024 (repeatable)")
     p.add_argument("--kernels", choices=KERNEL_VARIANTS, default=None,
-                   help="int8 kernels: dsp (Arm DSP extension: SMLAD) or reference (plain C); default: dsp on "
-                        "cores that have the extension (Cortex-M4, M7, M55)")
+                   help="int8 kernels: mve (Helium vectors, Cortex-M55/M85), dsp (Arm DSP extension: SMLAD) or "
+                        "reference (plain C); default: the best the board's core runs (mve on M55, dsp on M4/M7)")
     p.add_argument("--no-layer-hook", action="store_true", help="compile out the per-layer hook (no LAYER dumps)")
     p.add_argument("--perturb-layer", type=int, metavar="N",
                    help="the broken-firmware drill: corrupt layer N's output on purpose (the low bit of its first "

@@ -37,8 +37,8 @@ def host_cache() -> Path:
 
 
 def runtime_sources() -> list[Path]:
-    rt = runtime_dir()   # the reference kernels: the Arm variants (kernels/arm_dsp/) are firmware-only
-    return sorted(p for p in rt.rglob("*.c") if "arm_dsp" not in p.relative_to(rt).parts)
+    rt = runtime_dir()   # the reference kernels: the Arm variants (kernels/arm_dsp/, arm_mve/) are firmware-only
+    return sorted(p for p in rt.rglob("*.c") if not any(part.startswith("arm_") for part in p.relative_to(rt).parts))
 
 
 def _compiler() -> str:

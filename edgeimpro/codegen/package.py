@@ -44,12 +44,25 @@ DEFAULT_LAYOUT = "cmake"
 CORE_KERNELS: dict[str, str] = {
     "generic": "reference",
     "cortex-m0": "reference", "cortex-m0plus": "reference", "cortex-m3": "reference", "cortex-m23": "reference",
-    "cortex-m4": "dsp", "cortex-m7": "dsp", "cortex-m33": "dsp", "cortex-m35p": "dsp", "cortex-m55": "dsp",
-    "cortex-m85": "dsp",
+    "cortex-m4": "dsp", "cortex-m7": "dsp", "cortex-m33": "dsp", "cortex-m35p": "dsp", "cortex-m55": "mve",
+    "cortex-m85": "mve",
 }
 DEFAULT_CORE = "generic"
-# variant -> folder under runtime/kernels/ whose files replace the reference files of the same name
-VARIANT_DIRS = {"dsp": "arm_dsp"}
+# variant -> folders under runtime/kernels/, searched in order: the first that has a kernel file replaces the
+# others' and the reference file of the same name (firmware/firmware.mk, KERNEL_CHAIN_*, picks them alike)
+VARIANT_DIRS: dict[str, tuple[str, ...]] = {"dsp": ("arm_dsp",), "mve": ("arm_mve", "arm_dsp")}
+# the variants each variant's cores can also run (a Helium core has the DSP extension too)
+VARIANT_ALSO_RUNS: dict[str, tuple[str, ...]] = {"reference": (), "dsp": ("reference",), "mve": ("dsp", "reference")}
+
+
+def variant_file(kernels: str, name: str) -> Path:
+    """The kernel source `name` (conv2d.c) that the variant builds: from the first folder of its chain that
+    has it, else the reference file."""
+    kdir = runtime_dir() / "kernels"
+    for folder in VARIANT_DIRS.get(kernels, ()):
+        if (kdir / folder / name).is_file():
+            return kdir / folder / name
+    return kdir / name
 # external symbols of runtime/src/ (the kernels' entry points come from the op registry)
 RUNTIME_SYMBOLS = ("eip_status_str",)
 
@@ -142,21 +155,21 @@ def _runtime_files(called: list[str], kernels: str) -> dict[str, bytes]:
             out[p.name] = p.read_bytes()
     for p in [*sorted((rt / "src").glob("*.c")), *sorted((rt / "kernels").glob("*.h"))]:
         out[p.name] = p.read_bytes()
-    variant = VARIANT_DIRS.get(kernels)
-    used_variant = False
+    chain = VARIANT_DIRS.get(kernels, ())
     external = {op.kernel: Path(op.source) for op in ops.kernels() if op.source and Path(op.source).is_absolute()}
     if any(function in external for function in called):
         raise UsageError(f"{', '.join(sorted(f for f in called if f in external))}: an op registered from outside "
                          "the runtime cannot go into an exported folder",
                          hint="add its kernel to edgeimpro/firmware/runtime/kernels/ (README: adding an op)")
     files = {op.kernel: op.source_file for op in ops.kernels()}
+    used: set[str] = set()
     for file in dict.fromkeys(files[function] for function in called):
-        if variant and (rt / "kernels" / variant / file).is_file():
-            out[f"{variant}/{file}"] = (rt / "kernels" / variant / file).read_bytes()
-            used_variant = True
-        else:
-            out[file] = (rt / "kernels" / file).read_bytes()
-    if variant and used_variant:
+        source = variant_file(kernels, file)
+        folder = source.parent.name if source.parent.name in chain else ""
+        out[f"{folder}/{file}" if folder else file] = source.read_bytes()
+        if folder:
+            used.add(folder)
+    for variant in (f for f in chain if f in used):
         for p in sorted((rt / "kernels" / variant).glob("*.h")):
             out[f"{variant}/{p.name}"] = p.read_bytes()
         # the variant files include the runtime headers by name: forward them to this folder's copies

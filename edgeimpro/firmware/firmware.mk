@@ -16,29 +16,38 @@ CFLAGS := $(CPU_FLAGS) -std=c11 -O2 -g -Wall -Wextra -Werror -ffunction-sections
 LDFLAGS := $(CPU_FLAGS) -nostartfiles --specs=nano.specs -Wl,--gc-sections -Wl,-Map=firmware.map \
 	-Lgen -T$(COMMON)/sections.ld
 
-# Kernel variant (config.mk): `reference` (runtime/kernels/*.c) or `dsp`, which compiles each file of
-# runtime/kernels/arm_dsp/ instead of the reference file of the same name (needs a core with the DSP extension).
+# Kernel variant (config.mk): `reference` (runtime/kernels/*.c), `dsp` or `mve`. A variant is a chain of
+# folders under runtime/kernels/, searched in order: a file of the first folder replaces the file of the same
+# name in the second (if any) and in the reference kernels. `dsp` (a core with the DSP extension): arm_dsp;
+# `mve` (Cortex-M55/M85, Helium): arm_mve, then arm_dsp for the kernels it does not vectorise.
+# Kept equal to edgeimpro.codegen.package.VARIANT_DIRS (a test compares them).
 KERNELS ?= reference
-KERNEL_VARIANT_DIRS := dsp:$(RUNTIME)/kernels/arm_dsp
-KERNEL_VARIANT_DIR := $(word 2,$(subst :, ,$(filter $(KERNELS):%,$(KERNEL_VARIANT_DIRS))))
+KERNEL_CHAIN_dsp := arm_dsp
+KERNEL_CHAIN_mve := arm_mve arm_dsp
+KERNEL_CHAIN := $(KERNEL_CHAIN_$(KERNELS))
 ifeq ($(KERNELS),reference)
-else ifeq ($(KERNEL_VARIANT_DIR),)
-$(error unknown KERNELS=$(KERNELS): use reference or dsp)
+else ifeq ($(KERNEL_CHAIN),)
+$(error unknown KERNELS=$(KERNELS): use reference, dsp or mve)
 endif
+KERNEL_FIRST := $(word 1,$(KERNEL_CHAIN))
+KERNEL_SECOND := $(word 2,$(KERNEL_CHAIN))
 
 # Each source folder gets its own object folder, so equal file names in two folders cannot collide.
 DIRS := app:$(APP) runtime:$(RUNTIME)/src kernels:$(RUNTIME)/kernels model:$(MODEL_DIR) board:$(BOARD_DIR)
-# an exported folder (export --target aot --core cortex-m4 ...) carries its own Arm DSP kernels in arm_dsp/
+# an exported folder (export --target aot --core cortex-m4 ...) carries its own Arm kernels in arm_dsp/
+# (and, for a Helium core, arm_mve/): its files are all distinct, the export picked them
 DIRS += $(if $(wildcard $(MODEL_DIR)/arm_dsp/*.c),model_dsp:$(MODEL_DIR)/arm_dsp)
-ifneq ($(KERNEL_VARIANT_DIR),)
-DIRS += kernels_$(KERNELS):$(KERNEL_VARIANT_DIR)
-endif
+DIRS += $(if $(wildcard $(MODEL_DIR)/arm_mve/*.c),model_mve:$(MODEL_DIR)/arm_mve)
+DIRS += $(foreach f,$(KERNEL_CHAIN),kernels_$(f):$(RUNTIME)/kernels/$(f))
 COMMON_SRCS := startup.c fatal.c counter_$(COUNTER).c uart_$(UART_DRIVER).c
 
 srcs_of = $(notdir $(wildcard $(1)/*.c))
-# a reference kernel replaced by the variant's file of the same name is not built
-VARIANT_SRCS := $(if $(KERNEL_VARIANT_DIR),$(call srcs_of,$(KERNEL_VARIANT_DIR)))
-dir_srcs = $(if $(filter kernels,$(1)),$(filter-out $(VARIANT_SRCS),$(call srcs_of,$(2))),$(call srcs_of,$(2)))
+# a kernel file is built from the first folder of the chain that has it (then the reference folder)
+FIRST_SRCS := $(if $(KERNEL_FIRST),$(call srcs_of,$(RUNTIME)/kernels/$(KERNEL_FIRST)))
+VARIANT_SRCS := $(FIRST_SRCS) $(if $(KERNEL_SECOND),$(call srcs_of,$(RUNTIME)/kernels/$(KERNEL_SECOND)))
+dir_srcs = $(if $(filter kernels,$(1)),$(filter-out $(VARIANT_SRCS),$(call srcs_of,$(2))),\
+	$(if $(filter kernels_$(KERNEL_SECOND),$(1)),$(filter-out $(FIRST_SRCS),$(call srcs_of,$(2))),\
+	$(call srcs_of,$(2))))
 OBJS := $(foreach d,$(DIRS),$(patsubst %.c,obj/$(word 1,$(subst :, ,$(d)))/%.o,\
 	$(call dir_srcs,$(word 1,$(subst :, ,$(d))),$(word 2,$(subst :, ,$(d))))))
 OBJS += $(patsubst %.c,obj/common/%.o,$(COMMON_SRCS))

@@ -1,0 +1,227 @@
+/*
+ * CONV_2D, int8, Helium (MVE) variant: same arithmetic as ../conv2d.c (bit-exact), 16 MACs per VMLADAVA.
+ *
+ * Sum_k w_k (x_k - in_zp) = Sum_k w_k x_k - in_zp Sum_k w_k, both sums in wrapping int32 (equal modulo 2^32 to
+ * the reference's), so the raw int8 codes feed VMLADAVA.S8 directly and each filter row's sum comes with it
+ * (VADDVA.S8 on the row chunk already loaded). A padded tap reads the code in_zp, whose x - in_zp is 0: the
+ * reference skips it, the sum is the same.
+ *
+ * Four output pixels share every load of a filter row chunk. Their receptive fields are the input pixels
+ * themselves for an unpadded 1x1 conv (no copy), else int8 columns unrolled into the layer's scratch (the
+ * planned `4 * k` bytes, ops/conv2d.py column_scratch); without scratch (a field longer than
+ * DSP_CONV_COLUMN_MAX) each pixel walks its taps. The four results of a channel are requantized as one vector
+ * (requantize.h) and stored with one scatter. Tails of k are predicated loads that read nothing beyond.
+ */
+#include <arm_mve.h>
+#include <string.h>
+
+#include "eip_kernels.h"
+#include "../mac_params.h"
+#include "../fixedpoint.h"
+#include "requantize.h"
+
+#define PIXELS 4
+
+/* Lane j: Sum w[i] col_j[i] over i < k (k > 0); *wsum = Sum w[i]. One tail-predicated loop (DLSTP/LETP:
+ * the last chunk's lanes beyond k neither load nor add), in assembly because GCC 12 recomputes every pointer
+ * and moves the tail predicate through a core register; the intrinsics below are the same loop in C
+ * (EIP_MVE_C_LOOPS builds them; the kernel suite runs both). */
+static inline __attribute__((always_inline)) int32x4_t dot_4(const int8_t *w, const int8_t *const col[PIXELS],
+                                                             int32_t k, int32_t *wsum)
+{
+    int32x4_t acc;
+    const int8_t *c0 = col[0], *c1 = col[1], *c2 = col[2], *c3 = col[3];
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, s = 0;
+#if !defined(EIP_MVE_C_LOOPS)
+    __asm volatile(
+        "   dlstp.8     lr, %[n]\n"
+        "1: vldrb.8     q0, [%[w]], #16\n"
+        "   vldrb.8     q1, [%[c0]], #16\n"
+        "   vaddva.s8   %[s], q0\n"
+        "   vmladava.s8 %[a0], q1, q0\n"
+        "   vldrb.8     q2, [%[c1]], #16\n"
+        "   vmladava.s8 %[a1], q2, q0\n"
+        "   vldrb.8     q1, [%[c2]], #16\n"
+        "   vmladava.s8 %[a2], q1, q0\n"
+        "   vldrb.8     q2, [%[c3]], #16\n"
+        "   vmladava.s8 %[a3], q2, q0\n"
+        "   letp        lr, 1b\n"
+        "   vmov        %q[acc][2], %q[acc][0], %[a0], %[a2]\n"
+        "   vmov        %q[acc][3], %q[acc][1], %[a1], %[a3]\n"
+        : [acc] "=&w"(acc), [a0] "+Te"(a0), [a1] "+Te"(a1), [a2] "+Te"(a2), [a3] "+Te"(a3), [s] "+Te"(s), [w] "+r"(w),
+          [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3)
+        : [n] "r"(k)
+        : "q0", "q1", "q2", "lr", "memory");
+#else
+    for (int32_t n = k; n > 0; n -= 16) {
+        const mve_pred16_t lanes = vctp8q((uint32_t)n);
+        const int8x16_t wv = vldrbq_z_s8(w, lanes);
+        s = vaddvaq_s8(s, wv);
+        a0 = vmladavaq_s8(a0, vldrbq_z_s8(c0, lanes), wv);
+        a1 = vmladavaq_s8(a1, vldrbq_z_s8(c1, lanes), wv);
+        a2 = vmladavaq_s8(a2, vldrbq_z_s8(c2, lanes), wv);
+        a3 = vmladavaq_s8(a3, vldrbq_z_s8(c3, lanes), wv);
+        w += 16;
+        c0 += 16;
+        c1 += 16;
+        c2 += 16;
+        c3 += 16;
+    }
+    acc = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
+#endif
+    *wsum = s;
+    return acc;
+}
+
+/* n bytes from src to dst (vectors, the tail predicated). */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n > 0; n -= 16) {
+        const mve_pred16_t lanes = vctp8q((uint32_t)n);
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, lanes), lanes);
+        dst += 16;
+        src += 16;
+    }
+}
+
+static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
+{
+    const int8x16_t v = vdupq_n_s8(value);
+    for (; n > 0; n -= 16) {
+        vstrbq_p_s8(dst, v, vctp8q((uint32_t)n));
+        dst += 16;
+    }
+}
+
+/* The receptive field of output pixel (oy, ox), channels [c0, c0 + filter_c), as k int8 codes (padding: in_zp). */
+static void fill_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t c0,
+                        int8_t *col)
+{
+    const int32_t fc = p->filter_c;
+    const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+    const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+    const int whole_rows = p->dilation_w == 1 && fc == p->in_c && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w;
+    for (int32_t ky = 0; ky < p->filter_h; ++ky) {
+        const int32_t iy = in_y0 + ky * p->dilation_h;
+        if (iy < 0 || iy >= p->in_h) {
+            fill_bytes(col, (int8_t)p->in_zp, p->filter_w * fc);
+            col += p->filter_w * fc;
+            continue;
+        }
+        if (whole_rows) {
+            copy_bytes(col, in + (iy * p->in_w + in_x0) * p->in_c, p->filter_w * fc);
+            col += p->filter_w * fc;
+            continue;
+        }
+        for (int32_t kx = 0; kx < p->filter_w; ++kx) {
+            const int32_t ix = in_x0 + kx * p->dilation_w;
+            if (ix < 0 || ix >= p->in_w) {
+                fill_bytes(col, (int8_t)p->in_zp, fc);
+            } else {
+                copy_bytes(col, in + (iy * p->in_w + ix) * p->in_c + c0, fc);
+            }
+            col += fc;
+        }
+    }
+}
+
+/* One pixel's dot product with one filter row, tap by tap over the taps inside the image (x - in_zp summed
+ * directly): the path without scratch. */
+static int32_t dot_taps(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t c0,
+                        const int8_t *w)
+{
+    const int32_t fc = p->filter_c;
+    const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+    const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+    int32_t acc = 0, wsum = 0;
+    for (int32_t ky = 0; ky < p->filter_h; ++ky) {
+        const int32_t iy = in_y0 + ky * p->dilation_h;
+        for (int32_t kx = 0; kx < p->filter_w; ++kx, w += fc) {
+            const int32_t ix = in_x0 + kx * p->dilation_w;
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                continue;
+            }
+            const int8_t *x = in + (iy * p->in_w + ix) * p->in_c + c0;
+            for (int32_t i = 0; i < fc; i += 16) {
+                const mve_pred16_t lanes = vctp8q((uint32_t)(fc - i));
+                const int8x16_t wv = vldrbq_z_s8(w + i, lanes);
+                wsum = vaddvaq_s8(wsum, wv);
+                acc = vmladavaq_s8(acc, vldrbq_z_s8(x + i, lanes), wv);
+            }
+        }
+    }
+    return eip_add_wrap(acc, (int32_t)(0u - (uint32_t)p->in_zp * (uint32_t)wsum));
+}
+
+/* Output channels [c_begin, c_end) of `count` pixels whose columns are col[]; out points at the first
+ * pixel's output, the pixels lie out_c bytes apart. */
+static void channels_4(const eip_conv2d_params_t *p, const int8_t *filter, const int32_t *bias,
+                       const int8_t *const col[PIXELS], int32_t count, int32_t c_begin, int32_t c_end, int8_t *out)
+{
+    const int32_t k = p->filter_h * p->filter_w * p->filter_c;
+    const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
+    const mve_pred16_t pixels = vctp32q((uint32_t)count);
+    for (int32_t c = c_begin; c < c_end; ++c) {
+        int32_t wsum;
+        int32x4_t v = dot_4(filter + c * k, col, k, &wsum);
+        const uint32_t folded = (bias != 0 ? (uint32_t)bias[c] : 0u) - (uint32_t)p->in_zp * (uint32_t)wsum;
+        v = eip_mve_mbqm_n(vaddq_n_s32(v, (int32_t)folded), p->multiplier[c], p->shift[c]);
+        v = eip_mve_output(v, p->out_zp, p->act_min, p->act_max);
+        vstrbq_scatter_offset_p_s32(out + c, offsets, v, pixels);
+    }
+}
+
+eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const int8_t *filter, const int32_t *bias,
+                        int8_t *output)
+{
+    const eip_status_t status = eip_conv2d_check(p, input, filter, output);
+    if (status != EIP_OK) {
+        return status;
+    }
+    const int32_t fc = p->filter_c;
+    const int32_t k = p->filter_h * p->filter_w * fc;
+    const int32_t groups = p->in_c / fc;
+    const int32_t per_group = p->out_c / groups;
+    const int32_t pixels = p->out_h * p->out_w;
+    /* an unpadded 1x1 conv reads each pixel's channels where they lie */
+    const int direct = p->filter_h == 1 && p->filter_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+                       (p->out_h - 1) * p->stride_h < p->in_h && (p->out_w - 1) * p->stride_w < p->in_w;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
+        int8_t *out = output + b * pixels * p->out_c;
+        if (!direct && p->scratch == 0) {
+            for (int32_t pix = 0; pix < pixels; ++pix) {
+                const int32_t oy = pix / p->out_w, ox = pix % p->out_w;
+                for (int32_t c = 0; c < p->out_c; ++c) {
+                    int32_t acc = dot_taps(p, in, oy, ox, (c / per_group) * fc, filter + c * k);
+                    if (bias != 0) {
+                        acc = eip_add_wrap(acc, bias[c]);
+                    }
+                    out[pix * p->out_c + c] = eip_requantize(acc, p->multiplier[c], p->shift[c], p->out_zp,
+                                                             p->act_min, p->act_max);
+                }
+            }
+            continue;
+        }
+        for (int32_t pix = 0; pix < pixels; pix += PIXELS) {
+            const int32_t count = pixels - pix < PIXELS ? pixels - pix : PIXELS;
+            for (int32_t g = 0; g < groups; ++g) {
+                const int8_t *col[PIXELS];
+                for (int32_t j = 0; j < PIXELS; ++j) {
+                    const int32_t q = pix + (j < count ? j : count - 1);   /* a short block repeats its last pixel */
+                    const int32_t oy = q / p->out_w, ox = q % p->out_w;
+                    if (direct) {
+                        col[j] = in + (oy * p->stride_h * p->in_w + ox * p->stride_w) * p->in_c + g * fc;
+                    } else if (j < count) {
+                        fill_column(p, in, oy, ox, g * fc, p->scratch + j * k);
+                        col[j] = p->scratch + j * k;
+                    } else {
+                        col[j] = col[count - 1];
+                    }
+                }
+                channels_4(p, filter, bias, col, count, g * per_group, (g + 1) * per_group, out + pix * p->out_c);
+            }
+        }
+    }
+    return EIP_OK;
+}
