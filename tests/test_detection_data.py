@@ -96,6 +96,12 @@ def test_coco_reads_boxes_in_pixels_without_the_roboflow_placeholder(tmp_path: P
     assert ds.images[1].boxes == [Box(0, 63.75, 0, 64, 1)]       # a rounding overhang is clipped silently
     assert ds.report.problems == []
     assert ds.boxes_per_class() == {"cat": 2, "dog": 1}
+    # A class list given: a category whose name it lacks is an unknown class, by annotation id.
+    only_cats = read_detection(tmp_path / "coco", classes=["cat"], strict=False)
+    assert only_cats.classes == ["cat"] and where(only_cats) == [("unknown-class", "_annotations.coco.json",
+                                                                  "annotation id 11")]
+    assert "category 'dog' is not one of the 1 class: cat" in only_cats.report.problems[0].message
+    assert only_cats.images[0].boxes == [Box(0, 8, 8, 24, 24)]
     # The file itself may be given, and the format forced.
     same = read_detection(tmp_path / "coco" / "_annotations.coco.json", format="coco")
     assert [im.boxes for im in same.images] == [im.boxes for im in ds.images]
@@ -338,6 +344,7 @@ def voc_folder(root: Path) -> Path:
         obj("cat", (70, 10, 80, 20)),                # object 7: outside
         obj("cat", (-5, 0, 10, 10)),                 # object 8: clipped
         obj("bird", (1, 1, 5, 5)),                   # object 9: not one of the classes given
+        obj("dog", (30, 30, 20, 40)),                # object 10: negative width
     ]))
     (ann / "b.xml").write_text(voc_xml("renamed.png", (0, 0), [obj("cat", (1, 1, 5, 5))]))   # found by its name
     (ann / "c.xml").write_text("<annotation><object>")
@@ -353,7 +360,7 @@ def test_voc_every_bad_object_is_reported_by_file_and_object(tmp_path: Path) -> 
     assert where(ds) == sorted([
         ("malformed", "a.xml", "object 3"), ("malformed", "a.xml", "object 4"), ("malformed", "a.xml", "object 5"),
         ("empty-box", "a.xml", "object 6"), ("outside", "a.xml", "object 7"), ("clipped", "a.xml", "object 8"),
-        ("unknown-class", "a.xml", "object 9"),
+        ("unknown-class", "a.xml", "object 9"), ("empty-box", "a.xml", "object 10"),
         ("malformed", "c.xml", ""), ("malformed", "d.xml", ""),
         ("missing-image", "e.xml", ""), ("size-mismatch", "f.xml", ""),
     ])
@@ -363,7 +370,8 @@ def test_voc_every_bad_object_is_reported_by_file_and_object(tmp_path: Path) -> 
     assert [(im.path.name, im.width, im.height) for im in ds.images] == [("a.png", 64, 48), ("b.png", 64, 48)]
     assert ds.images[0].boxes == [Box(0, 8, 8, 24, 24), Box(1, 40, 20, 48, 28), Box(0, 0, 0, 10, 10)]
     assert ds.images[1].boxes == [Box(0, 1, 1, 5, 5)]          # <size> 0x0: the file's size is used
-    with pytest.raises(DataError, match="10 bad annotations"):
+    assert "width -10 and height 10 px" in text["a.xml", "object 10"]
+    with pytest.raises(DataError, match="11 bad annotations"):
         read_detection(tmp_path / "voc", classes=["cat", "dog"])
     # Without a class list the names found are the classes, sorted.
     assert read_detection(tmp_path / "voc", strict=False).classes == ["bird", "cat", "dog"]
