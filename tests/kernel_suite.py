@@ -189,12 +189,14 @@ class KernelSet:
     board: str | None = None           # None: the host; else a QEMU board ("qemu-m4")
     variant: str = "plain"             # host only: "plain" or "sanitize"
     extra_sources: tuple[Path, ...] = ()   # kernels outside the runtime (a test's toy op)
+    defines: tuple[str, ...] = ()      # -D macros, e.g. EIP_MVE_C_LOOPS (the Helium set's C loops, not its assembly)
     kernels: list[ops.OpDef] | None = None  # the registry's, unless given
     _exe: Path | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
-        return f"{self.name} kernels on {self.board or 'the host'}" + ("" if self.board else f" ({self.variant})")
+        return (f"{self.name} kernels on {self.board or 'the host'}" + ("" if self.board else f" ({self.variant})")
+                + "".join(f" -D{d}" for d in self.defines))
 
     def _includes(self) -> list[str]:
         generated = generated_include()   # ops registered from outside the runtime: their header first
@@ -240,7 +242,7 @@ class KernelSet:
             pytest.skip("needs qemu-system-arm and arm-none-eabi-gcc (scripts/setup.sh)")
         board = get_board(self.board)
         common = firmware_dir() / "boards" / "common"
-        flags = [*board.cpu_flags, "-O2", *WARNINGS, "-DEIP_SUITE_SEMIHOSTING"]
+        flags = [*board.cpu_flags, "-O2", *WARNINGS, "-DEIP_SUITE_SEMIHOSTING", *(f"-D{d}" for d in self.defines)]
 
         def build(out: Path) -> None:
             (out / "gen").mkdir()

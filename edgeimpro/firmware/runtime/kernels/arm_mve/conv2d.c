@@ -158,15 +158,21 @@ static int32_t dot_taps(const eip_conv2d_params_t *p, const int8_t *in, int32_t 
 static void channels_4(const eip_conv2d_params_t *p, const int8_t *filter, const int32_t *bias,
                        const int8_t *const col[PIXELS], int32_t count, int32_t c_begin, int32_t c_end, int8_t *out)
 {
+    /* locals, not p->: every int8 store may alias the params for the compiler, which would reload them */
     const int32_t k = p->filter_h * p->filter_w * p->filter_c;
+    const uint32_t in_zp = (uint32_t)p->in_zp;
+    const int32_t *multiplier = p->multiplier, *shift = p->shift;
+    const int32_t out_zp = p->out_zp;
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
     const mve_pred16_t pixels = vctp32q((uint32_t)count);
-    for (int32_t c = c_begin; c < c_end; ++c) {
+    const int8_t *w = filter + c_begin * k;
+    for (int32_t c = c_begin; c < c_end; ++c, w += k) {
         int32_t wsum;
-        int32x4_t v = dot_4(filter + c * k, col, k, &wsum);
-        const uint32_t folded = (bias != 0 ? (uint32_t)bias[c] : 0u) - (uint32_t)p->in_zp * (uint32_t)wsum;
-        v = eip_mve_mbqm_n(vaddq_n_s32(v, (int32_t)folded), p->multiplier[c], p->shift[c]);
-        v = eip_mve_output(v, p->out_zp, p->act_min, p->act_max);
+        int32x4_t v = dot_4(w, col, k, &wsum);
+        const uint32_t folded = (bias != 0 ? (uint32_t)bias[c] : 0u) - in_zp * (uint32_t)wsum;
+        v = eip_mve_mbqm_n(vaddq_n_s32(v, (int32_t)folded), multiplier[c], shift[c]);
+        v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, out_zp), lo), hi);
         vstrbq_scatter_offset_p_s32(out + c, offsets, v, pixels);
     }
 }

@@ -27,13 +27,15 @@ typedef struct {
     int32x4_t bias;         /* bias (0 without) */
     int32x4_t folded;       /* bias - in_zp * Sum w over every tap */
     eip_mve_quant_t quant;
+    int32_t out_zp;
+    int32x4_t act_min;
+    int32x4_t act_max;
 } block_t;
 
 static inline void store(const block_t *b, int32x4_t acc, int8_t *out)
 {
-    const eip_depthwise_conv2d_params_t *p = b->p;
-    const int32x4_t y = eip_mve_output(eip_mve_mbqm(acc, &b->quant), p->out_zp, p->act_min, p->act_max);
-    vstrbq_p_s32(out, y, b->lanes);
+    const int32x4_t y = vaddq_n_s32(eip_mve_mbqm(acc, &b->quant), b->out_zp);
+    vstrbq_p_s32(out, vminq_s32(vmaxq_s32(y, b->act_min), b->act_max), b->lanes);
 }
 
 /* Four channels' codes as int32 lanes: a whole block loads without a predicate (a predicated load costs a
@@ -55,8 +57,10 @@ static inline __attribute__((always_inline)) void interior_four(const block_t *b
     const int32_t step = p->stride_w * c;
     int32x4_t a0 = b->folded, a1 = b->folded, a2 = b->folded, a3 = b->folded;
     const int8_t *w = b->filter;
+#pragma GCC unroll 3
     for (int32_t ky = 0; ky < fh; ++ky) {
         const int8_t *x = x0 + ky * p->dilation_h * p->in_w * c;
+#pragma GCC unroll 3
         for (int32_t kx = 0; kx < fw; ++kx) {
             const int32x4_t wv = LOAD(w);
             a0 = mla(a0, LOAD(x), wv);
@@ -80,8 +84,10 @@ static inline __attribute__((always_inline)) void interior_one(const block_t *b,
     const int32_t c = p->in_c;
     int32x4_t a0 = b->folded;
     const int8_t *w = b->filter;
+#pragma GCC unroll 3
     for (int32_t ky = 0; ky < fh; ++ky) {
         const int8_t *x = x0 + ky * p->dilation_h * p->in_w * c;
+#pragma GCC unroll 3
         for (int32_t kx = 0; kx < fw; ++kx) {
             a0 = mla(a0, LOAD(x), LOAD(w));
             w += c;
@@ -91,59 +97,204 @@ static inline __attribute__((always_inline)) void interior_one(const block_t *b,
     store(b, a0, out);
 }
 
-/* A pixel with taps outside the image: Sum w (x - in_zp) over the taps inside. */
-static void border(const block_t *b, int32_t oy, int32_t ox, int8_t *out)
+/* The taps [*lo, *hi) of one axis that fall inside [0, size) for a window starting at `start`. */
+static inline void taps_inside(int32_t start, int32_t taps, int32_t dilation, int32_t size, int32_t *lo, int32_t *hi)
+{
+    int32_t k = 0;
+    while (k < taps && start + k * dilation < 0) {
+        ++k;
+    }
+    *lo = k;
+    while (k < taps && start + k * dilation < size) {
+        ++k;
+    }
+    *hi = k;
+}
+
+/* A pixel with taps outside the image: Sum w (x - in_zp) over the taps inside, found once per pixel. */
+static inline __attribute__((always_inline)) void border(const block_t *b, const int full, int32_t oy, int32_t ox,
+                                                         int8_t *out)
 {
     const eip_depthwise_conv2d_params_t *p = b->p;
     const int32_t in_y0 = oy * p->stride_h - p->pad_top;
     const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+    int32_t ky0, ky1, kx0, kx1;
+    taps_inside(in_y0, p->filter_h, p->dilation_h, p->in_h, &ky0, &ky1);
+    taps_inside(in_x0, p->filter_w, p->dilation_w, p->in_w, &kx0, &kx1);
+    const int32_t c = p->in_c;
+    const int32_t x_step = p->dilation_w * c, in_zp = p->in_zp;
     int32x4_t acc = b->bias;
-    for (int32_t ky = 0; ky < p->filter_h; ++ky) {
-        const int32_t iy = in_y0 + ky * p->dilation_h;
-        if (iy < 0 || iy >= p->in_h) {
+    for (int32_t ky = ky0; ky < ky1; ++ky) {
+        const int8_t *x = b->in + ((in_y0 + ky * p->dilation_h) * p->in_w + in_x0 + kx0 * p->dilation_w) * c + b->c;
+        const int8_t *w = b->filter + (ky * p->filter_w + kx0) * c;
+#if !defined(EIP_MVE_C_LOOPS)
+        if (full && kx1 > kx0) {   /* the row's taps in a low-overhead loop (GCC 12 recomputed both addresses) */
+            int32x4_t t, wv;
+            __asm("   dls       lr, %[n]\n"
+                  "1: vldrb.s32 %q[t], [%[x]]\n"
+                  "   vldrb.s32 %q[wv], [%[w]]\n"
+                  "   add       %[x], %[x], %[xs]\n"
+                  "   add       %[w], %[w], %[c]\n"
+                  "   vsub.i32  %q[t], %q[t], %[zp]\n"
+                  "   vmul.i32  %q[t], %q[t], %q[wv]\n"
+                  "   vadd.i32  %q[acc], %q[acc], %q[t]\n"
+                  "   le        lr, 1b\n"
+                  : [acc] "+w"(acc), [t] "=&w"(t), [wv] "=&w"(wv), [x] "+l"(x), [w] "+l"(w)
+                  : [n] "r"(kx1 - kx0), [xs] "r"(x_step), [c] "r"(c), [zp] "r"(in_zp)
+                  : "lr", "memory");
             continue;
         }
-        for (int32_t kx = 0; kx < p->filter_w; ++kx) {
-            const int32_t ix = in_x0 + kx * p->dilation_w;
-            if (ix < 0 || ix >= p->in_w) {
-                continue;
-            }
-            const int32x4_t x = vldrbq_z_s32(b->in + (iy * p->in_w + ix) * p->in_c + b->c, b->lanes);
-            const int32x4_t w = vldrbq_z_s32(b->filter + (ky * p->filter_w + kx) * p->out_c, b->lanes);
-            acc = mla(acc, vsubq_n_s32(x, p->in_zp), w);
+#endif
+        for (int32_t kx = kx0; kx < kx1; ++kx) {
+            acc = mla(acc, vsubq_n_s32(LOAD(x), in_zp), LOAD(w));
+            x += x_step;
+            w += c;
         }
     }
     store(b, acc, out);
 }
 
-/* One row of output pixels of a block: the interior run [x_lo, x_hi) two at a time, the rest on the border path. */
-static inline __attribute__((always_inline)) void block_row(const block_t *b, const int full, int32_t oy,
-                                                            int32_t x_lo, int32_t x_hi, int interior_y, int32_t fh,
-                                                            int32_t fw)
+/* The pixel functions of one kind of block, each a function of its own so that the register allocator sees
+ * only its few live values (inlined into one, GCC 12 spilled the accumulators): whole blocks with a 3x3
+ * filter, whole blocks with any filter, and the last partial block. */
+typedef struct {
+    void (*four)(const block_t *b, const int8_t *x0, int8_t *out);
+    void (*one)(const block_t *b, const int8_t *x0, int8_t *out);
+    void (*border)(const block_t *b, int32_t oy, int32_t ox, int8_t *out);
+    void (*rest)(const block_t *b, const int8_t *x0, int8_t *out, int32_t n);   /* or NULL: `one` each */
+} pixel_fns_t;
+
+#define PIXEL_FNS(name, FULL, FH, FW)                                                                         \
+    static __attribute__((noinline)) void name##_four(const block_t *b, const int8_t *x0, int8_t *out)         \
+    {                                                                                                          \
+        interior_four(b, FULL, x0, FH, FW, out);                                                               \
+    }                                                                                                          \
+    static __attribute__((noinline)) void name##_one(const block_t *b, const int8_t *x0, int8_t *out)          \
+    {                                                                                                          \
+        interior_one(b, FULL, x0, FH, FW, out);                                                                \
+    }                                                                                                          \
+    static __attribute__((noinline)) void name##_border(const block_t *b, int32_t oy, int32_t ox, int8_t *out) \
+    {                                                                                                          \
+        border(b, FULL, oy, ox, out);                                                                          \
+    }                                                                                                          \
+    static const pixel_fns_t name = {name##_four, name##_one, name##_border, 0};
+
+/* Four interior pixels of a whole block, 3x3 filter, no dilation: the taps in assembly (widening loads take
+ * low registers, "l"; GCC 12 kept all 36
+ * addresses live and spilled them), the same sums as interior_four, which EIP_MVE_C_LOOPS builds instead. */
+static inline __attribute__((always_inline)) void interior_four_3x3(const block_t *b, const int8_t *x0, int8_t *out,
+                                                                    int32_t n)
+{
+#if !defined(EIP_MVE_C_LOOPS)
+    const eip_depthwise_conv2d_params_t *p = b->p;
+    const int32_t c = p->in_c;
+    const int32_t step = p->stride_w * c;
+    const int32_t down = p->in_w * c - 2 * c;   /* from a row's third tap to the next row's first */
+    /* n < 4 pixels: the last one repeats in the lanes beyond, which are not stored */
+    const int8_t *x1 = x0 + (n > 1) * step, *x2 = x0 + (n > 2 ? 2 : n - 1) * step, *x3 = x0 + (n > 3 ? 3 : n - 1) * step;
+    const int8_t *w = b->filter;
+    int32x4_t a0 = b->folded, a1 = b->folded, a2 = b->folded, a3 = b->folded, wv, t0, t1;
+#define TAP(ADVANCE)                                                                                           \
+    "vldrb.s32 %q[wv], [%[w]]\n add %[w], %[w], %[c]\n"                                                        \
+    "vldrb.s32 %q[t0], [%[x0]]\n vldrb.s32 %q[t1], [%[x1]]\n"                                                  \
+    "vmul.i32 %q[t0], %q[t0], %q[wv]\n vmul.i32 %q[t1], %q[t1], %q[wv]\n"                                       \
+    "vadd.i32 %q[a0], %q[a0], %q[t0]\n vadd.i32 %q[a1], %q[a1], %q[t1]\n"                                       \
+    "vldrb.s32 %q[t0], [%[x2]]\n vldrb.s32 %q[t1], [%[x3]]\n"                                                  \
+    "vmul.i32 %q[t0], %q[t0], %q[wv]\n vmul.i32 %q[t1], %q[t1], %q[wv]\n"                                       \
+    "vadd.i32 %q[a2], %q[a2], %q[t0]\n vadd.i32 %q[a3], %q[a3], %q[t1]\n"                                       \
+    "add %[x0], %[x0], " ADVANCE "\n add %[x1], %[x1], " ADVANCE "\n"                                           \
+    "add %[x2], %[x2], " ADVANCE "\n add %[x3], %[x3], " ADVANCE "\n"
+    __asm(TAP("%[c]") TAP("%[c]") TAP("%[down]") TAP("%[c]") TAP("%[c]") TAP("%[down]") TAP("%[c]") TAP("%[c]")
+          "vldrb.s32 %q[wv], [%[w]]\n"
+          "vldrb.s32 %q[t0], [%[x0]]\n vldrb.s32 %q[t1], [%[x1]]\n"
+          "vmul.i32 %q[t0], %q[t0], %q[wv]\n vmul.i32 %q[t1], %q[t1], %q[wv]\n"
+          "vadd.i32 %q[a0], %q[a0], %q[t0]\n vadd.i32 %q[a1], %q[a1], %q[t1]\n"
+          "vldrb.s32 %q[t0], [%[x2]]\n vldrb.s32 %q[t1], [%[x3]]\n"
+          "vmul.i32 %q[t0], %q[t0], %q[wv]\n vmul.i32 %q[t1], %q[t1], %q[wv]\n"
+          "vadd.i32 %q[a2], %q[a2], %q[t0]\n vadd.i32 %q[a3], %q[a3], %q[t1]\n"
+          : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [wv] "=&w"(wv), [t0] "=&w"(t0),
+            [t1] "=&w"(t1), [x0] "+l"(x0), [x1] "+l"(x1), [x2] "+l"(x2), [x3] "+l"(x3), [w] "+l"(w)
+          : [c] "r"(c), [down] "r"(down)
+          : "memory");
+#undef TAP
+    store(b, a0, out);
+    if (n > 1) {
+        store(b, a1, out + p->out_c);
+    }
+    if (n > 2) {
+        store(b, a2, out + 2 * p->out_c);
+    }
+    if (n > 3) {
+        store(b, a3, out + 3 * p->out_c);
+    }
+#else
+    if (n == 4) {
+        interior_four(b, 1, x0, 3, 3, out);
+        return;
+    }
+    for (int32_t i = 0; i < n; ++i) {
+        interior_one(b, 1, x0 + i * b->p->stride_w * b->p->in_c, 3, 3, out + i * b->p->out_c);
+    }
+#endif
+}
+
+static __attribute__((noinline)) void whole_3x3_four(const block_t *b, const int8_t *x0, int8_t *out)
+{
+    interior_four_3x3(b, x0, out, 4);
+}
+
+/* the interior pixels left after the groups of four, all at once */
+static __attribute__((noinline)) void whole_3x3_rest(const block_t *b, const int8_t *x0, int8_t *out, int32_t n)
+{
+    interior_four_3x3(b, x0, out, n);
+}
+
+static __attribute__((noinline)) void whole_3x3_one(const block_t *b, const int8_t *x0, int8_t *out)
+{
+    interior_one(b, 1, x0, 3, 3, out);
+}
+
+static __attribute__((noinline)) void whole_3x3_border(const block_t *b, int32_t oy, int32_t ox, int8_t *out)
+{
+    border(b, 1, oy, ox, out);
+}
+
+static const pixel_fns_t whole_3x3 = {whole_3x3_four, whole_3x3_one, whole_3x3_border, whole_3x3_rest};
+PIXEL_FNS(whole_any, 1, b->p->filter_h, b->p->filter_w)
+PIXEL_FNS(partial, 0, b->p->filter_h, b->p->filter_w)
+
+/* One row of output pixels of a block: the interior run [x_lo, x_hi) four at a time, the rest on the border
+ * path. */
+static void block_row(const block_t *b, const pixel_fns_t *fns, int32_t oy, int32_t x_lo, int32_t x_hi,
+                      int interior_y)
 {
     const eip_depthwise_conv2d_params_t *p = b->p;
     int8_t *out = b->out + oy * p->out_w * p->out_c;
     if (!interior_y || x_lo >= x_hi) {
         for (int32_t ox = 0; ox < p->out_w; ++ox) {
-            border(b, oy, ox, out + ox * p->out_c);
+            fns->border(b, oy, ox, out + ox * p->out_c);
         }
         return;
     }
     for (int32_t ox = 0; ox < x_lo; ++ox) {
-        border(b, oy, ox, out + ox * p->out_c);
+        fns->border(b, oy, ox, out + ox * p->out_c);
     }
     const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+    const int32_t step = p->stride_w * p->in_c;
+    const int8_t *x0 = b->in + (in_y0 * p->in_w + x_lo * p->stride_w - p->pad_left) * p->in_c + b->c;
     int32_t ox = x_lo;
-    for (; ox + 3 < x_hi; ox += 4) {
-        const int8_t *x0 = b->in + (in_y0 * p->in_w + ox * p->stride_w - p->pad_left) * p->in_c + b->c;
-        interior_four(b, full, x0, fh, fw, out + ox * p->out_c);
+    for (; ox + 3 < x_hi; ox += 4, x0 += 4 * step) {
+        fns->four(b, x0, out + ox * p->out_c);
     }
-    for (; ox < x_hi; ++ox) {
-        const int8_t *x0 = b->in + (in_y0 * p->in_w + ox * p->stride_w - p->pad_left) * p->in_c + b->c;
-        interior_one(b, full, x0, fh, fw, out + ox * p->out_c);
+    if (fns->rest != 0 && ox < x_hi) {
+        fns->rest(b, x0, out + ox * p->out_c, x_hi - ox);
+        ox = x_hi;
+    }
+    for (; ox < x_hi; ++ox, x0 += step) {
+        fns->one(b, x0, out + ox * p->out_c);
     }
     for (; ox < p->out_w; ++ox) {
-        border(b, oy, ox, out + ox * p->out_c);
+        fns->border(b, oy, ox, out + ox * p->out_c);
     }
 }
 
@@ -171,7 +322,7 @@ static void depthwise_batch(const eip_depthwise_conv2d_params_t *p, const int8_t
     int32_t x_hi = end_inside(p->in_w, p->pad_left, p->stride_w, span_w);
     x_hi = x_hi > p->out_w ? p->out_w : x_hi;
     const int32_t taps = p->filter_h * p->filter_w;
-    const int three = p->filter_h == 3 && p->filter_w == 3;
+    const int three = p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1;
     for (int32_t c = 0; c < p->out_c; c += 4) {
         block_t b;
         b.p = p;
@@ -188,15 +339,12 @@ static void depthwise_batch(const eip_depthwise_conv2d_params_t *p, const int8_t
         }
         b.folded = vsubq_s32(b.bias, vmulq_n_s32(wsum, p->in_zp));
         b.quant = eip_mve_quant_load(p->multiplier, p->shift, c, b.lanes);
+        b.out_zp = p->out_zp;
+        b.act_min = vdupq_n_s32(p->act_min);
+        b.act_max = vdupq_n_s32(p->act_max);
+        const pixel_fns_t *fns = !full ? &partial : three ? &whole_3x3 : &whole_any;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int interior_y = oy >= y_lo && oy < y_hi;
-            if (three && full) {
-                block_row(&b, 1, oy, x_lo, x_hi, interior_y, 3, 3);
-            } else if (full) {
-                block_row(&b, 1, oy, x_lo, x_hi, interior_y, p->filter_h, p->filter_w);
-            } else {
-                block_row(&b, 0, oy, x_lo, x_hi, interior_y, p->filter_h, p->filter_w);
-            }
+            block_row(&b, fns, oy, x_lo, x_hi, oy >= y_lo && oy < y_hi);
         }
     }
 }
