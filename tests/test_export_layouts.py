@@ -326,24 +326,26 @@ def test_names(tmp_path: Path) -> None:
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("core", ["generic", "cortex-m4"])
+@pytest.mark.parametrize("core", ["generic", "cortex-m4", "cortex-m55"])
 def test_edgeimpro_firmware_builds_from_an_export_folder_and_runs_it_on_qemu(tmp_path: Path, core: str) -> None:
     """`edgeimpro build --model-dir FOLDER` on a self-contained export: model.h's generic names serve the
     firmware app, the folder's own (renamed) runtime runs the model, bit-exact; with a DSP core the folder's
-    arm_dsp/ kernels are built too."""
+    arm_dsp/ kernels are built too, with a Helium core its arm_mve/ kernels (and arm_dsp/ for the rest)."""
     from edgeimpro.boards.build import build_firmware
     from edgeimpro.link.emulator import Emulator
 
     _need("qemu-system-arm")
     model = mlperf_model("kws")
     folder = export(model, tmp_path / "kws_export", "cmake", "kws", core=core)
-    assert any((folder / "arm_dsp").glob("*.c")) == (core == "cortex-m4")
+    assert any((folder / "arm_mve").glob("*.c")) == (core == "cortex-m55")
+    assert not (folder / "conv2d.c").exists() if core != "generic" else (folder / "conv2d.c").is_file()
+    board = "qemu-m55" if core == "cortex-m55" else "qemu-m4"
     out = tmp_path / "fw"
-    build_firmware("qemu-m4", folder, out, jobs=2)
+    build_firmware(board, folder, out, jobs=2)
     graph = load_graph(model)
     x = inputs_for(graph, 5, 7)
     expected = TflmReference(model).run(x)
-    with Emulator("qemu-m4", out) as emu:
+    with Emulator(board, out) as emu:
         assert emu.device.info().model_sha256 == graph.sha256
         for i in range(len(x)):
             got = emu.device.infer(x[i].reshape(graph.input_tensors[0].shape)).outputs[0]

@@ -28,7 +28,7 @@ VERBS: dict[str, str] = {
 }
 
 HELP: dict[str, str] = {
-    "datasets": "write a demo image-folder dataset (digits, faces, shapes)",
+    "datasets": "demo datasets (digits, faces, shapes; crowd: detection) and `check` of a detection dataset",
     "train": "train a compact CNN on a folder of class subfolders",
     "convert": "quantize a Keras model to full-int8 TFLite",
     "inspect": "per-layer MACs, flash, RAM and board fit of a .tflite",
