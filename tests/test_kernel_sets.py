@@ -42,7 +42,7 @@ from edgeimpro.firmware import runtime_dir
 from edgeimpro.graph import load_graph
 from edgeimpro.ops.add import AddParams
 from edgeimpro.ops.conv2d import Conv2DParams, column_scratch
-from edgeimpro.ops.depthwise_conv2d import DepthwiseConv2DParams
+from edgeimpro.ops.depthwise_conv2d import DepthwiseConv2DParams, strip_scratch
 from edgeimpro.ops.fully_connected import FullyConnectedParams
 from edgeimpro.ops.mul import MulParams
 from edgeimpro.ops.prepare import (
@@ -118,6 +118,16 @@ def _bias(rng: np.random.Generator, n: int, wrap: bool = False, big: bool = Fals
     return rng.integers(-(1 << 16), 1 << 16, n).astype(np.int32) if rng.random() < 0.8 else None
 
 
+def _window_3x3(rng: np.random.Generator, win: dict) -> dict:
+    """`win` made a 3x3 window without dilation, stride 1 or 2 (same or valid padding), on the same input."""
+    stride_h, stride_w = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    same = rng.random() < 0.7 or min(win["in_h"], win["in_w"]) < 3
+    out_h, pad_top = _out_size(win["in_h"], 3, stride_h, 1, same)
+    out_w, pad_left = _out_size(win["in_w"], 3, stride_w, 1, same)
+    return {**win, "filter_h": 3, "filter_w": 3, "stride_h": stride_h, "stride_w": stride_w, "dilation_h": 1,
+            "dilation_w": 1, "out_h": out_h, "out_w": out_w, "pad_top": pad_top, "pad_left": pad_left}
+
+
 def with_proven_requant(call: KernelCall) -> KernelCall:
     """The call with the requantization kind the generator would prove for its weights, bias and shifts
     (ops.prepare.requant_path): what an exported model carries."""
@@ -174,8 +184,13 @@ def _random_calls(seed: int, count: int, wrap: bool, big_bias: bool) -> list[Ker
             kernel = "eip_conv2d"
         else:
             in_c, dm = int(rng.integers(1, 20)), int(rng.integers(1, 4)) if rng.random() < 0.4 else 1
+            if rng.random() < 0.4:   # the 3x3 window of MobileNets (the Helium strip path), stride 1 or 2
+                win = _window_3x3(rng, win)
+            strip = strip_scratch(win["filter_h"], win["filter_w"], win["stride_w"], win["dilation_h"],
+                                  win["dilation_w"], dm, win["out_w"])
             p = DepthwiseConv2DParams(in_c=in_c, out_c=in_c * dm, depth_multiplier=dm, **win, requant=0,
-                                         **_quant(rng, in_c * dm, win['filter_h'] * win['filter_w'], wrap))
+                                      scratch=strip if rng.random() < 0.9 else 0,   # 0: the direct loops
+                                      **_quant(rng, in_c * dm, win['filter_h'] * win['filter_w'], wrap))
             w = rng.integers(-128, 128, (1, p.filter_h, p.filter_w, p.out_c), dtype=np.int8)
             kernel = "eip_depthwise_conv2d"
         x = rng.integers(-128, 128, (*shape, p.in_c), dtype=np.int8)

@@ -10,7 +10,7 @@ import numpy as np
 from edgeimpro.graph.model import Graph, Op
 from edgeimpro.ops import describe as d
 from edgeimpro.ops import options as opt
-from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field, scalar_field
+from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field, scalar_field, scratch_field
 from edgeimpro.ops.prepare import conv_fields, conv_operands, unsupported
 from edgeimpro.ops.testspec import random_specs, spec
 from edgeimpro.ops.wrap import WrapWarning, mac_wrap
@@ -41,8 +41,26 @@ class DepthwiseConv2DParams(KernelParams):
     act_min: int
     act_max: int
     requant: int = scalar_field('EIP_REQUANT_*: the requantization proven exact for this layer')
+    scratch: int = scratch_field('the Helium 3x3 path\'s padded input rows: ops/depthwise_conv2d.py, or NULL')
     multiplier: tuple[int, ...] = pointer_field('[out_c]')
     shift: tuple[int, ...] = pointer_field('[out_c]')
+
+
+STRIP_MAX = 8192   # bytes of arena a depthwise layer's strip may take; wider layers run the direct loops
+
+
+def strip_scratch(filter_h: int, filter_w: int, stride_w: int, dilation_h: int, dilation_w: int,
+                  depth_multiplier: int, out_w: int) -> int:
+    """Arena bytes the Helium depthwise kernel (arm_mve/depthwise_conv2d.c, 3x3 path) needs: one 4-channel
+    block's 9 filter taps (4 bytes each) and a ring of the 3 input rows an output row reads, each padded to
+    the window's full width with the input zero point ((out_w - 1) * stride_w + 3 cells of 4 channels, and
+    3 * stride_w cells of slack for the lanes of a last group of fewer than four pixels); 0 (NULL) where that
+    path does not apply or the rows would take more than STRIP_MAX. Planned for every build, so the arena
+    figure is the same whichever kernel set links the model (the others leave it unused)."""
+    if (filter_h, filter_w, dilation_h, dilation_w, depth_multiplier) != (3, 3, 1, 1, 1) or stride_w not in (1, 2):
+        return 0
+    size = 4 * (9 + 3 * ((out_w - 1) * stride_w + 3 + 3 * stride_w))
+    return size if size <= STRIP_MAX else 0
 
 
 def prepare(graph: Graph, op: Op) -> DepthwiseConv2DParams:
@@ -58,8 +76,9 @@ def prepare(graph: Graph, op: Op) -> DepthwiseConv2DParams:
     if o.get("depth_multiplier", mult) not in (mult, 0):
         raise unsupported(op, f"depth_multiplier option {o['depth_multiplier']} disagrees with the shapes ({mult})")
     fields = conv_fields(graph, op, w, 3, q_in, q_out, (h, wd), (oh, ow), oc)
+    strip = strip_scratch(fh, fw, fields["stride_w"], fields["dilation_h"], fields["dilation_w"], mult, ow)
     return DepthwiseConv2DParams(batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc,
-                                 depth_multiplier=mult, filter_h=fh, filter_w=fw, **fields)
+                                 depth_multiplier=mult, filter_h=fh, filter_w=fw, **fields, scratch=strip)
 
 
 def wrap(graph: Graph, op: Op, p: DepthwiseConv2DParams) -> list[WrapWarning]:

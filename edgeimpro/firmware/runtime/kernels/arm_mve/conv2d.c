@@ -73,24 +73,45 @@ static inline __attribute__((always_inline)) int32x4_t dot_4(const int8_t *w, co
     return acc;
 }
 
-/* n bytes from src to dst (vectors, the tail predicated). */
+/* n > 0 bytes from src to dst: one tail-predicated loop (GCC 12 moves vctp's predicate through a core register
+ * on every turn); the intrinsics under EIP_MVE_C_LOOPS. */
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
 {
+#if !defined(EIP_MVE_C_LOOPS)
+    __asm volatile("   dlstp.8 lr, %[n]\n"
+                   "1: vldrb.8 q0, [%[src]], #16\n"
+                   "   vstrb.8 q0, [%[dst]], #16\n"
+                   "   letp    lr, 1b\n"
+                   : [dst] "+r"(dst), [src] "+r"(src)
+                   : [n] "r"(n)
+                   : "q0", "lr", "memory");
+#else
     for (; n > 0; n -= 16) {
         const mve_pred16_t lanes = vctp8q((uint32_t)n);
         vstrbq_p_s8(dst, vldrbq_z_s8(src, lanes), lanes);
         dst += 16;
         src += 16;
     }
+#endif
 }
 
 static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
 {
+#if !defined(EIP_MVE_C_LOOPS)
+    __asm volatile("   vdup.8  q0, %[v]\n"
+                   "   dlstp.8 lr, %[n]\n"
+                   "1: vstrb.8 q0, [%[dst]], #16\n"
+                   "   letp    lr, 1b\n"
+                   : [dst] "+r"(dst)
+                   : [n] "r"(n), [v] "r"((int32_t)value)
+                   : "q0", "lr", "memory");
+#else
     const int8x16_t v = vdupq_n_s8(value);
     for (; n > 0; n -= 16) {
         vstrbq_p_s8(dst, v, vctp8q((uint32_t)n));
         dst += 16;
     }
+#endif
 }
 
 /* The receptive field of output pixel (oy, ox), channels [c0, c0 + filter_c), as k int8 codes (padding: in_zp). */

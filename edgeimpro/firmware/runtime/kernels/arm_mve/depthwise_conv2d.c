@@ -8,8 +8,11 @@
  * lane-wise multiply-accumulate of two vectors: each tap is VMUL + VADD. Border pixels sum
  * w (x - in_zp) over the taps inside, as the reference. Channel counts that are not a multiple of four end
  * in a predicated block. A depth multiplier above 1 runs the reference loop (depthwise_conv2d_ref.h).
+ * A 3x3 layer without dilation, stride 1 or 2 along the row, whose plan gives it scratch goes through the strip
+ * path below instead, borders and all.
  */
 #include <arm_mve.h>
+#include <string.h>
 
 #include "eip_kernels.h"
 #include "../depthwise_conv2d_ref.h"
@@ -311,6 +314,146 @@ static int32_t end_inside(int32_t in_size, int32_t pad, int32_t stride, int32_t 
     return last < 0 ? 0 : last / stride + 1;
 }
 
+/* ---- the 3x3 strip path (the layer's scratch: ops/depthwise_conv2d.py, strip_scratch) ----------------------
+ * For one 4-channel block the scratch holds the block's 9 taps (4 bytes each, zeros for absent channels) and
+ * a ring of the 3 input rows an output row reads, each padded to the window's width with the input zero
+ * point, 4 bytes per cell. Every output pixel is then an interior one of the strip (a padded tap reads
+ * in_zp, whose x - in_zp is 0, as the reference skips it), four pixels read at immediate offsets from three
+ * row pointers, with no address arithmetic between taps. A stride of 1 or 2 along the row is compiled in. */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* tap (row R, column KX) of pixel J: lanes += x * w; offsets are assembler expressions */
+#define STRIP_TAP(S, R, J, KX, ACC, W)                                                                         \
+    "vldrb.s32 %q[t], [%[r" STR(R) "], #((" STR(J) ")*(" STR(S) ")+(" STR(KX) "))*4]\n"                       \
+    "vmul.i32 %q[t], %q[t], %q[" W "]\n"                                                                        \
+    "vadd.i32 %q[" ACC "], %q[" ACC "], %q[t]\n"
+#define STRIP_ROW(S, R)                                                                                        \
+    "vldrb.s32 %q[w0], [%[wt], #(" STR(R) "*3+0)*4]\n"                                                         \
+    "vldrb.s32 %q[w1], [%[wt], #(" STR(R) "*3+1)*4]\n"                                                         \
+    "vldrb.s32 %q[w2], [%[wt], #(" STR(R) "*3+2)*4]\n"                                                         \
+    STRIP_TAP(S, R, 0, 0, "a0", "w0") STRIP_TAP(S, R, 0, 1, "a0", "w1") STRIP_TAP(S, R, 0, 2, "a0", "w2")      \
+    STRIP_TAP(S, R, 1, 0, "a1", "w0") STRIP_TAP(S, R, 1, 1, "a1", "w1") STRIP_TAP(S, R, 1, 2, "a1", "w2")      \
+    STRIP_TAP(S, R, 2, 0, "a2", "w0") STRIP_TAP(S, R, 2, 1, "a2", "w1") STRIP_TAP(S, R, 2, 2, "a2", "w2")      \
+    STRIP_TAP(S, R, 3, 0, "a3", "w0") STRIP_TAP(S, R, 3, 1, "a3", "w1") STRIP_TAP(S, R, 3, 2, "a3", "w2")
+
+/* Four pixels of one output row: acc[j] = folded + Sum_taps w x, the pixels `stride` cells apart. */
+static inline __attribute__((always_inline)) void strip_four(const int8_t *r0, const int8_t *r1, const int8_t *r2,
+                                                             const int8_t *wt, int32_t stride, int32x4_t folded,
+                                                             int32x4_t acc[4])
+{
+    int32x4_t a0 = folded, a1 = folded, a2 = folded, a3 = folded;
+#if !defined(EIP_MVE_C_LOOPS)
+    int32x4_t w0, w1, w2, t;
+#define STRIP_OPERANDS                                                                                         \
+    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [w0] "=&w"(w0), [w1] "=&w"(w1),             \
+      [w2] "=&w"(w2), [t] "=&w"(t)                                                                             \
+    : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [wt] "l"(wt)                                                   \
+    : "memory"
+    if (stride == 1) {
+        __asm(STRIP_ROW(1, 0) STRIP_ROW(1, 1) STRIP_ROW(1, 2) STRIP_OPERANDS);
+    } else {
+        __asm(STRIP_ROW(2, 0) STRIP_ROW(2, 1) STRIP_ROW(2, 2) STRIP_OPERANDS);
+    }
+#undef STRIP_OPERANDS
+#else
+    const int8_t *rows[3] = {r0, r1, r2};
+    int32x4_t *accs[4] = {&a0, &a1, &a2, &a3};
+    for (int32_t ky = 0; ky < 3; ++ky) {
+        for (int32_t kx = 0; kx < 3; ++kx) {
+            const int32x4_t w = vldrbq_s32(wt + (ky * 3 + kx) * 4);
+            for (int32_t j = 0; j < 4; ++j) {
+                *accs[j] = vaddq_s32(*accs[j], vmulq_s32(vldrbq_s32(rows[ky] + (j * stride + kx) * 4), w));
+            }
+        }
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* Input row iy of block b into a strip row of `cells` cells: column q holds input column q - pad_left. */
+static void strip_fill(const block_t *b, int32_t iy, int8_t *row, int32_t cells)
+{
+    const eip_depthwise_conv2d_params_t *p = b->p;
+    const int32_t c = p->in_c;
+    const int32_t n = c - b->c < 4 ? c - b->c : 4;
+    int32_t zp4;
+    const int8_t zp = (int8_t)p->in_zp;
+    const int8_t zps[4] = {zp, zp, zp, zp};
+    memcpy(&zp4, zps, 4);
+    int32_t q = 0;
+    if (iy >= 0 && iy < p->in_h) {
+        const int32_t lo = p->pad_left < cells ? p->pad_left : cells;
+        for (; q < lo; ++q) {
+            memcpy(row + 4 * q, &zp4, 4);
+        }
+        int32_t hi = p->pad_left + p->in_w;
+        hi = hi < cells ? hi : cells;
+        const int8_t *src = b->in + (iy * p->in_w + (q - p->pad_left)) * c + b->c;
+        if (n == 4) {
+            for (; q < hi; ++q, src += c) {
+                memcpy(row + 4 * q, src, 4);
+            }
+        } else {
+            for (; q < hi; ++q, src += c) {
+                int8_t cell[4] = {0, 0, 0, 0};
+                for (int32_t i = 0; i < n; ++i) {
+                    cell[i] = src[i];
+                }
+                memcpy(row + 4 * q, cell, 4);
+            }
+        }
+    }
+    for (; q < cells; ++q) {
+        memcpy(row + 4 * q, &zp4, 4);
+    }
+}
+
+/* One 4-channel block of one batch through the strip. */
+static void strip_block(const block_t *b, int8_t *scratch)
+{
+    const eip_depthwise_conv2d_params_t *p = b->p;
+    const int32_t c = p->in_c;
+    const int32_t n = c - b->c < 4 ? c - b->c : 4;
+    int8_t *wt = scratch;
+    for (int32_t t = 0; t < 9; ++t) {
+        for (int32_t i = 0; i < 4; ++i) {
+            wt[4 * t + i] = i < n ? b->filter[t * c + i] : 0;
+        }
+    }
+    const int32_t sw = p->stride_w;
+    const int32_t cells = (p->out_w - 1) * sw + 3 + 3 * sw;   /* with the slack of a short last group */
+    int8_t *ring = scratch + 36;
+    int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each ring slot */
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        const int8_t *rows[3];
+        for (int32_t ky = 0; ky < 3; ++ky) {
+            const int32_t iy = iy0 + ky;
+            const int32_t slot = ((iy % 3) + 3) % 3;
+            int8_t *row = ring + slot * cells * 4;
+            if (held[slot] != iy) {
+                strip_fill(b, iy, row, cells);
+                held[slot] = iy;
+            }
+            rows[ky] = row;
+        }
+        int8_t *out = b->out + oy * p->out_w * p->out_c;
+        for (int32_t ox = 0; ox < p->out_w; ox += 4) {
+            int32x4_t acc[4];
+            const int32_t at = ox * sw * 4;
+            strip_four(rows[0] + at, rows[1] + at, rows[2] + at, wt, sw, b->folded, acc);
+            const int32_t count = p->out_w - ox < 4 ? p->out_w - ox : 4;
+            for (int32_t j = 0; j < count; ++j) {
+                store(b, acc[j], out + (ox + j) * p->out_c);
+            }
+        }
+    }
+}
+
 static void depthwise_batch(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
                             const int32_t *bias, int8_t *out)
 {
@@ -342,6 +485,10 @@ static void depthwise_batch(const eip_depthwise_conv2d_params_t *p, const int8_t
         b.out_zp = p->out_zp;
         b.act_min = vdupq_n_s32(p->act_min);
         b.act_max = vdupq_n_s32(p->act_max);
+        if (p->scratch != 0 && three && (p->stride_w == 1 || p->stride_w == 2)) {
+            strip_block(&b, p->scratch);
+            continue;
+        }
         const pixel_fns_t *fns = !full ? &partial : three ? &whole_3x3 : &whole_any;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             block_row(&b, fns, oy, x_lo, x_hi, oy >= y_lo && oy < y_hi);
