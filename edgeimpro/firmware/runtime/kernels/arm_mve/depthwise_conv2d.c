@@ -337,6 +337,54 @@ static int32_t end_inside(int32_t in_size, int32_t pad, int32_t stride, int32_t 
     STRIP_TAP(S, R, 2, 0, "a2", "w0") STRIP_TAP(S, R, 2, 1, "a2", "w1") STRIP_TAP(S, R, 2, 2, "a2", "w2")      \
     STRIP_TAP(S, R, 3, 0, "a3", "w0") STRIP_TAP(S, R, 3, 1, "a3", "w1") STRIP_TAP(S, R, 3, 2, "a3", "w2")
 
+/* The same rows for the first one or two pixels only (the rest of a row shorter than a group of four). */
+#define STRIP_ROW_1(S, R)                                                                                      \
+    "vldrb.s32 %q[w0], [%[wt], #(" STR(R) "*3+0)*4]\n"                                                         \
+    "vldrb.s32 %q[w1], [%[wt], #(" STR(R) "*3+1)*4]\n"                                                         \
+    "vldrb.s32 %q[w2], [%[wt], #(" STR(R) "*3+2)*4]\n"                                                         \
+    STRIP_TAP(S, R, 0, 0, "a0", "w0") STRIP_TAP(S, R, 0, 1, "a0", "w1") STRIP_TAP(S, R, 0, 2, "a0", "w2")
+#define STRIP_ROW_2(S, R)                                                                                      \
+    STRIP_ROW_1(S, R)                                                                                          \
+    STRIP_TAP(S, R, 1, 0, "a1", "w0") STRIP_TAP(S, R, 1, 1, "a1", "w1") STRIP_TAP(S, R, 1, 2, "a1", "w2")
+
+/* Pixels 0 and 1 (count 2) or 0 alone (count 1) of a group: acc[j] as strip_four's. */
+static inline __attribute__((always_inline)) void strip_short(const int8_t *r0, const int8_t *r1, const int8_t *r2,
+                                                              const int8_t *wt, int32_t stride, int32_t count,
+                                                              int32x4_t folded, int32x4_t acc[4])
+{
+    int32x4_t a0 = folded, a1 = folded;
+#if !defined(EIP_MVE_C_LOOPS)
+    int32x4_t w0, w1, w2, t;
+#define STRIP_OPERANDS                                                                                         \
+    : [a0] "+w"(a0), [a1] "+w"(a1), [w0] "=&w"(w0), [w1] "=&w"(w1), [w2] "=&w"(w2), [t] "=&w"(t)              \
+    : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [wt] "l"(wt)                                                   \
+    : "memory"
+    if (count == 1 && stride == 1) {
+        __asm(STRIP_ROW_1(1, 0) STRIP_ROW_1(1, 1) STRIP_ROW_1(1, 2) STRIP_OPERANDS);
+    } else if (count == 1) {
+        __asm(STRIP_ROW_1(2, 0) STRIP_ROW_1(2, 1) STRIP_ROW_1(2, 2) STRIP_OPERANDS);
+    } else if (stride == 1) {
+        __asm(STRIP_ROW_2(1, 0) STRIP_ROW_2(1, 1) STRIP_ROW_2(1, 2) STRIP_OPERANDS);
+    } else {
+        __asm(STRIP_ROW_2(2, 0) STRIP_ROW_2(2, 1) STRIP_ROW_2(2, 2) STRIP_OPERANDS);
+    }
+#undef STRIP_OPERANDS
+#else
+    const int8_t *rows[3] = {r0, r1, r2};
+    for (int32_t ky = 0; ky < 3; ++ky) {
+        for (int32_t kx = 0; kx < 3; ++kx) {
+            const int32x4_t w = vldrbq_s32(wt + (ky * 3 + kx) * 4);
+            a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(rows[ky] + kx * 4), w));
+            if (count > 1) {
+                a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(rows[ky] + (stride + kx) * 4), w));
+            }
+        }
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
 /* Four pixels of one output row: acc[j] = folded + Sum_taps w x, the pixels `stride` cells apart. */
 static inline __attribute__((always_inline)) void strip_four(const int8_t *r0, const int8_t *r1, const int8_t *r2,
                                                              const int8_t *wt, int32_t stride, int32x4_t folded,
@@ -412,6 +460,94 @@ static void strip_fill(const block_t *b, int32_t iy, int8_t *row, int32_t cells)
     }
 }
 
+/* A whole block's output step in one place, for the assembly to load at immediate offsets. */
+typedef struct {
+    int32x4_t multiplier;   /* +0 */
+    int32x4_t left;         /* +16 */
+    int32x4_t neg_right;    /* +32 */
+    int32x4_t act_min;      /* +48 */
+    int32x4_t act_max;      /* +64 */
+} strip_out_t;
+
+#if !defined(EIP_MVE_C_LOOPS)
+/* The requantization (requantize.h, eip_mve_mbqm), + out_zp, the clamp and the store of one accumulator. */
+#define STRIP_SHIFT(A) "vshl.s32 %q[" A "], %q[" A "], %q[w0]\n"
+#define STRIP_MUL(A) "vqrdmulh.s32 %q[" A "], %q[" A "], %q[w0]\n"
+#define STRIP_ROUND(A)                                                                                         \
+    "vand %q[t], %q[" A "], %q[w0]\n vshr.s32 %q[t], %q[t], #31\n vqadd.s32 %q[" A "], %q[" A "], %q[t]\n"      \
+    "vrshl.s32 %q[" A "], %q[" A "], %q[w0]\n"
+#define STRIP_STORE(A)                                                                                         \
+    "vadd.i32 %q[" A "], %q[" A "], %[zp]\n vmax.s32 %q[" A "], %q[" A "], %q[w1]\n"                             \
+    "vmin.s32 %q[" A "], %q[" A "], %q[w2]\n vstrb.32 %q[" A "], [%[out]]\n add %[out], %[out], %[oc]\n"
+#define STRIP_OUTPUT                                                                                           \
+    "vldrw.32 %q[w0], [%[q], #16]\n" STRIP_SHIFT("a0") STRIP_SHIFT("a1") STRIP_SHIFT("a2") STRIP_SHIFT("a3")   \
+    "vldrw.32 %q[w0], [%[q]]\n" STRIP_MUL("a0") STRIP_MUL("a1") STRIP_MUL("a2") STRIP_MUL("a3")                \
+    "vldrw.32 %q[w0], [%[q], #32]\n" STRIP_ROUND("a0") STRIP_ROUND("a1") STRIP_ROUND("a2") STRIP_ROUND("a3")   \
+    "vldrw.32 %q[w1], [%[q], #48]\n vldrw.32 %q[w2], [%[q], #64]\n"                                             \
+    STRIP_STORE("a0") STRIP_STORE("a1") STRIP_STORE("a2") STRIP_STORE("a3")
+
+/* Four pixels of a whole block, taps and output step in one piece of assembly (apart, GCC saved and restored
+ * the block's parameters around the taps, which take all eight vector registers). */
+static inline __attribute__((always_inline)) void strip_four_out(const int8_t *r0, const int8_t *r1,
+                                                                 const int8_t *r2, const int8_t *wt, int32_t stride,
+                                                                 int32x4_t folded, const strip_out_t *q,
+                                                                 int32_t out_zp, int8_t *out, int32_t out_c)
+{
+    int32x4_t a0 = folded, a1 = folded, a2 = folded, a3 = folded, w0, w1, w2, t;
+#define STRIP_OPERANDS                                                                                         \
+    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [w0] "=&w"(w0), [w1] "=&w"(w1),             \
+      [w2] "=&w"(w2), [t] "=&w"(t), [out] "+l"(out)                                                            \
+    : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [wt] "l"(wt), [q] "r"(q), [zp] "r"(out_zp), [oc] "r"(out_c)    \
+    : "memory"
+    if (stride == 1) {
+        __asm volatile(STRIP_ROW(1, 0) STRIP_ROW(1, 1) STRIP_ROW(1, 2) STRIP_OUTPUT STRIP_OPERANDS);
+    } else {
+        __asm volatile(STRIP_ROW(2, 0) STRIP_ROW(2, 1) STRIP_ROW(2, 2) STRIP_OUTPUT STRIP_OPERANDS);
+    }
+#undef STRIP_OPERANDS
+}
+#endif
+
+/* One output row of a block from its three strip rows: groups of four pixels, each requantized with the
+ * block's parameters held in registers for the row (a function of its own, so that GCC keeps them there). */
+static __attribute__((noinline)) void strip_row(const block_t *b, const int8_t *r0, const int8_t *r1,
+                                                const int8_t *r2, const int8_t *wt, int8_t *out)
+{
+    const eip_depthwise_conv2d_params_t *p = b->p;
+    const int32_t sw = p->stride_w, out_w = p->out_w, out_c = p->out_c, out_zp = b->out_zp;
+    const int full = p->in_c - b->c >= 4;
+    const eip_mve_quant_t q = b->quant;
+    const int32x4_t lo = b->act_min, hi = b->act_max, folded = b->folded;
+    const mve_pred16_t lanes = b->lanes;
+#if !defined(EIP_MVE_C_LOOPS)
+    const strip_out_t step = {q.multiplier, q.left, q.neg_right, lo, hi};
+#endif
+    for (int32_t ox = 0; ox < out_w; ox += 4, out += 4 * out_c) {
+        int32x4_t acc[4];
+        const int32_t at = ox * sw * 4;
+        const int32_t count = out_w - ox < 4 ? out_w - ox : 4;
+#if !defined(EIP_MVE_C_LOOPS)
+        if (full && count == 4) {
+            strip_four_out(r0 + at, r1 + at, r2 + at, wt, sw, folded, &step, out_zp, out, out_c);
+            continue;
+        }
+#endif
+        if (count > 2) {
+            strip_four(r0 + at, r1 + at, r2 + at, wt, sw, folded, acc);
+        } else {
+            strip_short(r0 + at, r1 + at, r2 + at, wt, sw, count, folded, acc);
+        }
+        for (int32_t j = 0; j < count; ++j) {
+            const int32x4_t y = vminq_s32(vmaxq_s32(vaddq_n_s32(eip_mve_mbqm(acc[j], &q), out_zp), lo), hi);
+            if (full) {
+                vstrbq_s32(out + j * out_c, y);
+            } else {
+                vstrbq_p_s32(out + j * out_c, y, lanes);
+            }
+        }
+    }
+}
+
 /* One 4-channel block of one batch through the strip. */
 static void strip_block(const block_t *b, int8_t *scratch)
 {
@@ -424,33 +560,22 @@ static void strip_block(const block_t *b, int8_t *scratch)
             wt[4 * t + i] = i < n ? b->filter[t * c + i] : 0;
         }
     }
-    const int32_t sw = p->stride_w;
-    const int32_t cells = (p->out_w - 1) * sw + 3 + 3 * sw;   /* with the slack of a short last group */
+    const int32_t cells = (p->out_w - 1) * p->stride_w + 3 + 3 * p->stride_w;   /* with a short group's slack */
     int8_t *ring = scratch + 36;
     int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each ring slot */
+    int32_t slot0 = ((-p->pad_top % 3) + 3) % 3;             /* the slot of the first row an output row reads */
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
-        const int8_t *rows[3];
-        for (int32_t ky = 0; ky < 3; ++ky) {
-            const int32_t iy = iy0 + ky;
-            const int32_t slot = ((iy % 3) + 3) % 3;
-            int8_t *row = ring + slot * cells * 4;
-            if (held[slot] != iy) {
-                strip_fill(b, iy, row, cells);
-                held[slot] = iy;
-            }
-            rows[ky] = row;
-        }
-        int8_t *out = b->out + oy * p->out_w * p->out_c;
-        for (int32_t ox = 0; ox < p->out_w; ox += 4) {
-            int32x4_t acc[4];
-            const int32_t at = ox * sw * 4;
-            strip_four(rows[0] + at, rows[1] + at, rows[2] + at, wt, sw, b->folded, acc);
-            const int32_t count = p->out_w - ox < 4 ? p->out_w - ox : 4;
-            for (int32_t j = 0; j < count; ++j) {
-                store(b, acc[j], out + (ox + j) * p->out_c);
+        int8_t *rows[3];
+        for (int32_t ky = 0, slot = slot0; ky < 3; ++ky, slot = slot == 2 ? 0 : slot + 1) {
+            rows[ky] = ring + slot * cells * 4;
+            if (held[slot] != iy0 + ky) {
+                strip_fill(b, iy0 + ky, rows[ky], cells);
+                held[slot] = iy0 + ky;
             }
         }
+        strip_row(b, rows[0], rows[1], rows[2], wt, b->out + oy * p->out_w * p->out_c);
+        slot0 = (slot0 + p->stride_h) % 3;
     }
 }
 
