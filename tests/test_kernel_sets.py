@@ -50,6 +50,7 @@ from edgeimpro.ops.prepare import (
     REQUANT_NO_PRESHIFT,
     REQUANT_SMMULR,
     accumulator_range,
+    folded_bias,
     requant_path,
 )
 
@@ -177,11 +178,18 @@ def _random_calls(seed: int, count: int, wrap: bool, big_bias: bool) -> list[Ker
             filter_c = int(rng.integers(1, 4)) if rng.random() < 0.25 else int(rng.integers(1, 100 if big else 24))
             out_c = groups * int(rng.integers(1, 7))
             scratch = column_scratch(win["filter_h"] * win["filter_w"], filter_c, groups * filter_c, out_c)
+            w = rng.integers(-128, 128, (out_c, win["filter_h"], win["filter_w"], filter_c), dtype=np.int8)
+            q = _quant(rng, out_c, win['filter_h'] * win['filter_w'] * filter_c, wrap)
+            bias = _bias(rng, out_c, wrap, big_bias)
+            # the generator's folded bias, or none (NULL: the Helium kernels sum the filter rows themselves)
+            folded = folded_bias(w.reshape(out_c, -1), bias, q["in_zp"]) if rng.random() < 0.9 else ()
             p = Conv2DParams(in_c=groups * filter_c, out_c=out_c, filter_c=filter_c, **win, requant=0,
                              scratch=scratch if rng.random() < 0.9 else 0,   # 0: the direct loop
-                                **_quant(rng, out_c, win['filter_h'] * win['filter_w'] * filter_c, wrap))
-            w = rng.integers(-128, 128, (out_c, p.filter_h, p.filter_w, filter_c), dtype=np.int8)
-            kernel = "eip_conv2d"
+                             folded_bias=folded, **q)
+            x = rng.integers(-128, 128, (*shape, p.in_c), dtype=np.int8)
+            calls.append(KernelCall("eip_conv2d", p, [x, w, bias], p.batches * p.out_h * p.out_w * p.out_c,
+                                    f"random {len(calls)} {p}"))
+            continue
         else:
             in_c, dm = int(rng.integers(1, 20)), int(rng.integers(1, 4)) if rng.random() < 0.4 else 1
             if rng.random() < 0.4:   # the 3x3 window of MobileNets (the Helium strip path), stride 1 or 2

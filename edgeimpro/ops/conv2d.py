@@ -11,7 +11,7 @@ from edgeimpro.graph.model import Graph, Op
 from edgeimpro.ops import describe as d
 from edgeimpro.ops import options as opt
 from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field, scalar_field, scratch_field
-from edgeimpro.ops.prepare import conv_fields, conv_operands, unsupported
+from edgeimpro.ops.prepare import bias_values, conv_fields, conv_operands, folded_bias, unsupported
 from edgeimpro.ops.testspec import random_specs, spec
 from edgeimpro.ops.wrap import WrapWarning, mac_wrap
 
@@ -44,6 +44,8 @@ class Conv2DParams(KernelParams):
     scratch: int = scratch_field('the Arm DSP columns (and a first layer\'s padded rows): ops/conv2d.py, or NULL')
     multiplier: tuple[int, ...] = pointer_field('[out_c]')
     shift: tuple[int, ...] = pointer_field('[out_c]')
+    folded_bias: tuple[int, ...] = pointer_field('[out_c] bias - in_zp * filter row sum (ops/prepare.py '
+                                                 'folded_bias): the Helium kernels; NULL: they sum the rows')
 
 
 def prepare(graph: Graph, op: Op) -> Conv2DParams:
@@ -55,8 +57,9 @@ def prepare(graph: Graph, op: Op) -> Conv2DParams:
     if fo != oc or on != n or fc <= 0 or c % fc != 0 or oc % (c // fc) != 0:
         raise unsupported(op, f"filter {list(w.shape)} does not fit input {list(x.shape)} and output {list(y.shape)}")
     fields = conv_fields(graph, op, w, 0, q_in, q_out, (h, wd), (oh, ow), oc)
+    folded = folded_bias(np.asarray(w.data).reshape(oc, -1), bias_values(graph, op), fields["in_zp"])
     return Conv2DParams(batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc, filter_h=fh, filter_w=fw,
-                        filter_c=fc, **fields, scratch=column_scratch(fh * fw, fc, c, oc))
+                        filter_c=fc, **fields, scratch=column_scratch(fh * fw, fc, c, oc), folded_bias=folded)
 
 
 DSP_CONV_COLUMN_MAX = 768   # EIP_DSP_CONV_COLUMN_MAX

@@ -252,6 +252,15 @@ def channel_matrix(w: Tensor, channel_dim: int) -> np.ndarray:
     return np.moveaxis(data, channel_dim, 0).reshape(data.shape[channel_dim], -1)
 
 
+def folded_bias(weights: np.ndarray, bias: np.ndarray | None, in_zp: int) -> tuple[int, ...]:
+    """Per output channel bias - in_zp * (the sum of its weights), wrapped to int32 like the kernels' int32
+    sums: Sum w (x - in_zp) + bias = Sum w x + this, so a kernel may multiply the raw input codes. `weights`
+    is [channels, taps]."""
+    sums = np.asarray(weights, np.int64).reshape(len(weights), -1).sum(axis=1)
+    folded = (np.zeros(len(weights), np.int64) if bias is None else np.asarray(bias, np.int64)) - int(in_zp) * sums
+    return tuple(int(v) for v in ((folded + 2**31) % 2**32) - 2**31)
+
+
 def bias_values(graph: Graph, op: Op) -> np.ndarray | None:
     bias = optional_input(graph, op, 2)
     return None if bias is None or bias.data is None else np.asarray(bias.data)

@@ -76,12 +76,16 @@ static void suite_free_all(void) {}
 #define SUITE_FREE(p) free(p)
 #endif
 
-/* The values of a pointer member: a count, then that many words, copied into their own block. */
+/* The values of a pointer member: a count, then that many words, copied into their own block; no values
+ * give NULL (an optional member left out, as CONV's folded_bias may be). */
 static const int32_t *take_array(reader_t *r, void **blocks, uint32_t *n_blocks)
 {
     const uint32_t count = next(r);
     if (!r->ok || count > (uint32_t)(r->end - r->pos) || *n_blocks >= MAX_BUFFERS) {
         r->ok = 0;
+        return 0;
+    }
+    if (count == 0) {
         return 0;
     }
     int32_t *a = suite_alloc(count * 4);

@@ -70,6 +70,7 @@ typedef struct {
     int8_t *scratch;           /* the Arm DSP columns (and a first layer's padded rows): ops/conv2d.py, or NULL */
     const int32_t *multiplier; /* [out_c] */
     const int32_t *shift;      /* [out_c] */
+    const int32_t *folded_bias; /* [out_c] bias - in_zp * filter row sum (ops/prepare.py folded_bias): the Helium kernels; NULL: they sum the rows */
 } eip_conv2d_params_t;
 
 /* DEPTHWISE_CONV_2D. Filter [1, filter_h, filter_w, out_c], out_c = in_c * depth_multiplier. */

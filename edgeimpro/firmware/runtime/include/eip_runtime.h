@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a params struct in eip_kernels.h changes layout; generated code checks it. */
-#define EIP_RUNTIME_ABI_VERSION 4
+#define EIP_RUNTIME_ABI_VERSION 5
 
 typedef enum {
     EIP_OK = 0,

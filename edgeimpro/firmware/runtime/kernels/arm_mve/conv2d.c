@@ -22,7 +22,7 @@
 
 #define PIXELS 4
 
-/* Lane j: Sum w[i] col_j[i] over i < k (k > 0); *wsum = Sum w[i]. One tail-predicated loop (DLSTP/LETP:
+/* Lane j: Sum w[i] col_j[i] over i < k (k > 0); *wsum = Sum w[i] unless wsum is NULL. One tail-predicated loop (DLSTP/LETP:
  * the last chunk's lanes beyond k neither load nor add), in assembly because GCC 12 recomputes every pointer
  * and moves the tail predicate through a core register; the intrinsics below are the same loop in C
  * (EIP_MVE_C_LOOPS builds them; the kernel suite runs both). */
@@ -33,25 +33,30 @@ static inline __attribute__((always_inline)) int32x4_t dot_4(const int8_t *w, co
     const int8_t *c0 = col[0], *c1 = col[1], *c2 = col[2], *c3 = col[3];
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, s = 0;
 #if !defined(EIP_MVE_C_LOOPS)
-    __asm volatile(
-        "   dlstp.8     lr, %[n]\n"
-        "1: vldrb.8     q0, [%[w]], #16\n"
-        "   vldrb.8     q1, [%[c0]], #16\n"
-        "   vaddva.s8   %[s], q0\n"
-        "   vmladava.s8 %[a0], q1, q0\n"
-        "   vldrb.8     q2, [%[c1]], #16\n"
-        "   vmladava.s8 %[a1], q2, q0\n"
-        "   vldrb.8     q1, [%[c2]], #16\n"
-        "   vmladava.s8 %[a2], q1, q0\n"
-        "   vldrb.8     q2, [%[c3]], #16\n"
-        "   vmladava.s8 %[a3], q2, q0\n"
-        "   letp        lr, 1b\n"
-        "   vmov        %q[acc][2], %q[acc][0], %[a0], %[a2]\n"
-        "   vmov        %q[acc][3], %q[acc][1], %[a1], %[a3]\n"
-        : [acc] "=&w"(acc), [a0] "+Te"(a0), [a1] "+Te"(a1), [a2] "+Te"(a2), [a3] "+Te"(a3), [s] "+Te"(s), [w] "+r"(w),
-          [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3)
-        : [n] "r"(k)
-        : "q0", "q1", "q2", "lr", "memory");
+#define DOT_LOOP(SUM)                                                                                          \
+    "   dlstp.8     lr, %[n]\n"                                                                                 \
+    "1: vldrb.8     q0, [%[w]], #16\n"                                                                          \
+    "   vldrb.8     q1, [%[c0]], #16\n" SUM                                                                     \
+    "   vmladava.s8 %[a0], q1, q0\n"                                                                            \
+    "   vldrb.8     q2, [%[c1]], #16\n"                                                                         \
+    "   vmladava.s8 %[a1], q2, q0\n"                                                                            \
+    "   vldrb.8     q1, [%[c2]], #16\n"                                                                         \
+    "   vmladava.s8 %[a2], q1, q0\n"                                                                            \
+    "   vldrb.8     q2, [%[c3]], #16\n"                                                                         \
+    "   vmladava.s8 %[a3], q2, q0\n"                                                                            \
+    "   letp        lr, 1b\n"                                                                                   \
+    "   vmov        %q[acc][2], %q[acc][0], %[a0], %[a2]\n"                                                     \
+    "   vmov        %q[acc][3], %q[acc][1], %[a1], %[a3]\n"                                                     \
+    : [acc] "=&w"(acc), [a0] "+Te"(a0), [a1] "+Te"(a1), [a2] "+Te"(a2), [a3] "+Te"(a3), [s] "+Te"(s),           \
+      [w] "+r"(w), [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [c3] "+r"(c3)                                   \
+    : [n] "r"(k)                                                                                               \
+    : "q0", "q1", "q2", "lr", "memory"
+    if (wsum != 0) {
+        __asm volatile(DOT_LOOP("   vaddva.s8   %[s], q0\n"));
+    } else {
+        __asm volatile(DOT_LOOP(""));
+    }
+#undef DOT_LOOP
 #else
     for (int32_t n = k; n > 0; n -= 16) {
         const mve_pred16_t lanes = vctp8q((uint32_t)n);
@@ -69,7 +74,9 @@ static inline __attribute__((always_inline)) int32x4_t dot_4(const int8_t *w, co
     }
     acc = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
 #endif
-    *wsum = s;
+    if (wsum != 0) {
+        *wsum = s;
+    }
     return acc;
 }
 
@@ -174,6 +181,92 @@ static int32_t dot_taps(const eip_conv2d_params_t *p, const int8_t *in, int32_t 
     return eip_add_wrap(acc, (int32_t)(0u - (uint32_t)p->in_zp * (uint32_t)wsum));
 }
 
+/* What the small-k assembly reads at immediate offsets. */
+typedef struct {
+    int32x4_t act_min;        /* +0 */
+    int32x4_t act_max;        /* +16 */
+    uint32x4_t offsets;       /* +32: the four pixels' output offsets */
+    int32_t out_zp;           /* +48 */
+    int32_t k;                /* +52 */
+    const int8_t *col[PIXELS]; /* +56 */
+} small_k_t;
+
+/* Output channels of four pixels whose columns hold k <= 16 codes: the columns stay in four vector registers
+ * for every channel, whose filter row is one predicated load; the folded bias, the requantization (as
+ * eip_mve_mbqm_n, with the shift's two halves taken branch-free), + out_zp, the clamp and a scatter store of
+ * the four results follow in the same loop. */
+static void channels_small_k(const small_k_t *ctx, const int8_t *w, const int32_t *folded, const int32_t *multiplier,
+                             const int32_t *shift, int32_t n, int8_t *out)
+{
+#if !defined(EIP_MVE_C_LOOPS)
+    int32_t a0, a1, a2, a3, t;
+    __asm volatile(
+        "   ldr          %[a0], [%[ctx], #56]\n"
+        "   ldr          %[a1], [%[ctx], #60]\n"
+        "   ldr          %[a2], [%[ctx], #64]\n"
+        "   ldr          %[a3], [%[ctx], #68]\n"
+        "   ldr          %[t], [%[ctx], #52]\n"
+        "   vctp.8       %[t]\n"
+        "   vpstttt\n"
+        "   vldrbt.8     q0, [%[a0]]\n"
+        "   vldrbt.8     q1, [%[a1]]\n"
+        "   vldrbt.8     q2, [%[a2]]\n"
+        "   vldrbt.8     q3, [%[a3]]\n"
+        "   dls          lr, %[n]\n"
+        "1: vpst\n"
+        "   vldrbt.8     q4, [%[w]]\n"
+        "   add          %[w], %[w], %[t]\n"
+        "   vmladav.s8   %[a0], q0, q4\n"
+        "   vmladav.s8   %[a1], q1, q4\n"
+        "   vmladav.s8   %[a2], q2, q4\n"
+        "   vmladav.s8   %[a3], q3, q4\n"
+        "   vmov         q5[2], q5[0], %[a0], %[a2]\n"
+        "   vmov         q5[3], q5[1], %[a1], %[a3]\n"
+        "   ldr          %[a0], [%[folded]], #4\n"
+        "   vadd.i32     q5, q5, %[a0]\n"
+        "   ldr          %[a1], [%[shift]], #4\n"
+        "   ldr          %[a2], [%[mult]], #4\n"
+        "   bic          %[a3], %[a1], %[a1], asr #31\n"     /* max(shift, 0) */
+        "   vshl.s32     q5, %[a3]\n"
+        "   vqrdmulh.s32 q5, q5, %[a2]\n"
+        "   and          %[a1], %[a1], %[a1], asr #31\n"     /* min(shift, 0) */
+        "   asr          %[a3], %[a1], #31\n"                /* -1 when it shifts right */
+        "   vdup.32      q6, %[a3]\n"
+        "   vshr.s32     q7, q5, #31\n"
+        "   vand         q7, q7, q6\n"
+        "   vqadd.s32    q5, q5, q7\n"
+        "   vrshl.s32    q5, %[a1]\n"
+        "   ldr          %[a0], [%[ctx], #48]\n"
+        "   vadd.i32     q5, q5, %[a0]\n"
+        "   vldrw.32     q6, [%[ctx]]\n"
+        "   vmax.s32     q5, q5, q6\n"
+        "   vldrw.32     q6, [%[ctx], #16]\n"
+        "   vmin.s32     q5, q5, q6\n"
+        "   vldrw.32     q6, [%[ctx], #32]\n"
+        "   vstrb.32     q5, [%[out], q6]\n"
+        "   adds         %[out], %[out], #1\n"
+        "   le           lr, 1b\n"
+        : [a0] "=&Te"(a0), [a1] "=&Te"(a1), [a2] "=&Te"(a2), [a3] "=&Te"(a3), [t] "=&r"(t), [w] "+r"(w),
+          [folded] "+r"(folded), [shift] "+r"(shift), [mult] "+r"(multiplier), [out] "+r"(out)
+        : [ctx] "r"(ctx), [n] "r"(n)
+        : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory");
+#else
+    const mve_pred16_t lanes = vctp8q((uint32_t)ctx->k);
+    const int8x16_t x0 = vldrbq_z_s8(ctx->col[0], lanes), x1 = vldrbq_z_s8(ctx->col[1], lanes);
+    const int8x16_t x2 = vldrbq_z_s8(ctx->col[2], lanes), x3 = vldrbq_z_s8(ctx->col[3], lanes);
+    for (int32_t c = 0; c < n; ++c, w += ctx->k) {
+        const int8x16_t wv = vldrbq_z_s8(w, lanes);
+        int32x4_t v = vdupq_n_s32(vmladavq_s8(x0, wv));
+        v = vsetq_lane_s32(vmladavq_s8(x1, wv), v, 1);
+        v = vsetq_lane_s32(vmladavq_s8(x2, wv), v, 2);
+        v = vsetq_lane_s32(vmladavq_s8(x3, wv), v, 3);
+        v = eip_mve_mbqm_n(vaddq_n_s32(v, folded[c]), multiplier[c], shift[c]);
+        v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, ctx->out_zp), ctx->act_min), ctx->act_max);
+        vstrbq_scatter_offset_s32(out + c, ctx->offsets, v);
+    }
+#endif
+}
+
 /* Output channels [c_begin, c_end) of `count` pixels whose columns are col[]; out points at the first
  * pixel's output, the pixels lie out_c bytes apart. */
 static void channels_4(const eip_conv2d_params_t *p, const int8_t *filter, const int32_t *bias,
@@ -182,17 +275,30 @@ static void channels_4(const eip_conv2d_params_t *p, const int8_t *filter, const
     /* locals, not p->: every int8 store may alias the params for the compiler, which would reload them */
     const int32_t k = p->filter_h * p->filter_w * p->filter_c;
     const uint32_t in_zp = (uint32_t)p->in_zp;
-    const int32_t *multiplier = p->multiplier, *shift = p->shift;
+    const int32_t *multiplier = p->multiplier, *shift = p->shift, *folded = p->folded_bias;
     const int32_t out_zp = p->out_zp;
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
+    if (folded != 0 && k <= 16 && count == PIXELS) {
+        const small_k_t ctx = {lo, hi, offsets, out_zp, k, {col[0], col[1], col[2], col[3]}};
+        channels_small_k(&ctx, filter + c_begin * k, folded + c_begin, multiplier + c_begin, shift + c_begin,
+                         c_end - c_begin, out + c_begin);
+        return;
+    }
     const mve_pred16_t pixels = vctp32q((uint32_t)count);
     const int8_t *w = filter + c_begin * k;
     for (int32_t c = c_begin; c < c_end; ++c, w += k) {
-        int32_t wsum;
-        int32x4_t v = dot_4(w, col, k, &wsum);
-        const uint32_t folded = (bias != 0 ? (uint32_t)bias[c] : 0u) - in_zp * (uint32_t)wsum;
-        v = eip_mve_mbqm_n(vaddq_n_s32(v, (int32_t)folded), multiplier[c], shift[c]);
+        int32x4_t v;
+        uint32_t fold;
+        if (folded != 0) {
+            v = dot_4(w, col, k, 0);
+            fold = (uint32_t)folded[c];
+        } else {
+            int32_t wsum;
+            v = dot_4(w, col, k, &wsum);
+            fold = (bias != 0 ? (uint32_t)bias[c] : 0u) - in_zp * (uint32_t)wsum;
+        }
+        v = eip_mve_mbqm_n(vaddq_n_s32(v, (int32_t)fold), multiplier[c], shift[c]);
         v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, out_zp), lo), hi);
         vstrbq_scatter_offset_p_s32(out + c, offsets, v, pixels);
     }
