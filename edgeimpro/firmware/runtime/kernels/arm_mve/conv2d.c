@@ -121,6 +121,34 @@ static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
 #endif
 }
 
+/* rows > 0 runs of `run` > 0 bytes, `step` bytes apart from src, one after another into dst: the receptive
+ * field of a pixel whose window lies inside the image, in one piece of assembly (one loop per row, the
+ * tail predicated). */
+static inline void copy_rows(int8_t *dst, const int8_t *src, int32_t run, int32_t step, int32_t rows)
+{
+#if !defined(EIP_MVE_C_LOOPS)
+    const int8_t *s;
+    int8_t *d;
+    __asm volatile("2: mov     %[s], %[src]\n"
+                   "   mov     %[d], %[dst]\n"
+                   "   dlstp.8 lr, %[run]\n"
+                   "1: vldrb.8 q0, [%[s]], #16\n"
+                   "   vstrb.8 q0, [%[d]], #16\n"
+                   "   letp    lr, 1b\n"
+                   "   add     %[src], %[src], %[step]\n"
+                   "   add     %[dst], %[dst], %[run]\n"
+                   "   subs    %[rows], %[rows], #1\n"
+                   "   bne     2b\n"
+                   : [s] "=&r"(s), [d] "=&r"(d), [src] "+r"(src), [dst] "+r"(dst), [rows] "+r"(rows)
+                   : [run] "r"(run), [step] "r"(step)
+                   : "q0", "lr", "memory", "cc");
+#else
+    for (; rows > 0; --rows, src += step, dst += run) {
+        copy_bytes(dst, src, run);
+    }
+#endif
+}
+
 /* The receptive field of output pixel (oy, ox), channels [c0, c0 + filter_c), as k int8 codes (padding: in_zp). */
 static void fill_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t c0,
                         int8_t *col)
@@ -129,6 +157,11 @@ static void fill_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t 
     const int32_t in_y0 = oy * p->stride_h - p->pad_top;
     const int32_t in_x0 = ox * p->stride_w - p->pad_left;
     const int whole_rows = p->dilation_w == 1 && fc == p->in_c && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w;
+    if (whole_rows && in_y0 >= 0 && in_y0 + (p->filter_h - 1) * p->dilation_h < p->in_h) {
+        copy_rows(col, in + (in_y0 * p->in_w + in_x0) * p->in_c, p->filter_w * fc, p->dilation_h * p->in_w * p->in_c,
+                  p->filter_h);
+        return;
+    }
     for (int32_t ky = 0; ky < p->filter_h; ++ky) {
         const int32_t iy = in_y0 + ky * p->dilation_h;
         if (iy < 0 || iy >= p->in_h) {
