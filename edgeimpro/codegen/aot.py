@@ -134,8 +134,14 @@ class _Emitter:
                 inits.append(f"    .{member} = {{{', '.join(str(int(x)) for x in v)}}},")
             else:
                 arr = f"layer{layer}_{member}"
-                self.params.append(f"static const int32_t {arr}[{max(len(v), 1)}] = {_c_array(np.asarray(v))};")
-                inits.append(f"    .{member} = {arr},")
+                array = f"static const int32_t {arr}[{max(len(v), 1)}] = {_c_array(np.asarray(v))};"
+                cond = params.c_conditions().get(member)
+                if cond:   # only the kernel set that reads it gets the array: NULL elsewhere
+                    self.params.append(f"#if {cond}\n{array}\n#endif")
+                    inits.append(f"#if {cond}\n    .{member} = {arr},\n#else\n    .{member} = NULL,\n#endif")
+                else:
+                    self.params.append(array)
+                    inits.append(f"    .{member} = {arr},")
         self.params.append(f"static const {struct} layer{layer}_params = {{\n" + "\n".join(inits) + "\n};\n")
         return f"&layer{layer}_params"
 

@@ -56,9 +56,11 @@ def scratch_field(doc: str = "") -> Any:
     return field(metadata={"c_kind": SCRATCH, "doc": doc})
 
 
-def pointer_field(doc: str = "") -> Any:
-    """A `const int32_t *name` member (a tuple of ints stored in a separate const array)."""
-    return field(metadata={"c_kind": POINTER, "doc": doc})
+def pointer_field(doc: str = "", only_if: str = "") -> Any:
+    """A `const int32_t *name` member (a tuple of ints stored in a separate const array). `only_if`: a C
+    preprocessor condition; the generated model holds the array only where it is true, and NULL elsewhere
+    (values only one kernel set reads cost the others no flash)."""
+    return field(metadata={"c_kind": POINTER, "doc": doc, "only_if": only_if})
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,11 @@ class KernelParams:
     @classmethod
     def c_docs(cls) -> dict[str, str]:
         return {f.name: f.metadata.get("doc", "") for f in fields(cls)}
+
+    @classmethod
+    def c_conditions(cls) -> dict[str, str]:
+        """member -> the preprocessor condition under which a generated model fills it (pointer_field only_if)."""
+        return {f.name: f.metadata["only_if"] for f in fields(cls) if f.metadata.get("only_if")}
 
     def scratch_bytes(self) -> int:
         """Bytes of arena scratch the kernel needs during this layer."""

@@ -45,7 +45,8 @@ class Conv2DParams(KernelParams):
     multiplier: tuple[int, ...] = pointer_field('[out_c]')
     shift: tuple[int, ...] = pointer_field('[out_c]')
     folded_bias: tuple[int, ...] = pointer_field('[out_c] bias - in_zp * filter row sum (ops/prepare.py '
-                                                 'folded_bias): the Helium kernels; NULL: they sum the rows')
+                                                 'folded_bias): the Helium kernels; NULL: they sum the rows',
+                                                 only_if="defined(__ARM_FEATURE_MVE)")
 
 
 def prepare(graph: Graph, op: Op) -> Conv2DParams:
