@@ -45,6 +45,7 @@ from edgeimpro.ops.conv2d import Conv2DParams, column_scratch
 from edgeimpro.ops.depthwise_conv2d import DepthwiseConv2DParams, strip_scratch
 from edgeimpro.ops.fully_connected import FullyConnectedParams
 from edgeimpro.ops.mul import MulParams
+from edgeimpro.ops.pool2d import Pool2DParams
 from edgeimpro.ops.prepare import (
     REQUANT_GENERAL,
     REQUANT_NO_PRESHIFT,
@@ -255,6 +256,37 @@ def test_add_equals_the_reference_kernel(kernel_set: KernelSet) -> None:
     expected = [np.frombuffer(out, np.int8) for _, out in reference]
     problems = compare(calls, expected, kernel_set.run(calls))
     assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+
+
+def random_pool_calls(seed: int, count: int) -> list[KernelCall]:
+    """MAX and AVERAGE pools over random windows, strides, padding and 1-40 channels (the Helium max pool
+    takes 16 channels per vector, the average 4), clamped or not."""
+    rng = np.random.default_rng(seed)
+    calls = []
+    while len(calls) < count:
+        win = _window(rng, big=rng.random() < 0.2)
+        if win is None or win["dilation_h"] != 1 or win["dilation_w"] != 1:
+            continue
+        win = {k: v for k, v in win.items() if not k.startswith("dilation")}
+        kernel = ("eip_max_pool2d", "eip_average_pool2d")[len(calls) % 2]
+        lo, hi = (-128, 127) if rng.random() < 0.5 else (int(rng.integers(-128, 0)), int(rng.integers(0, 128)))
+        p = Pool2DParams(channels=int(rng.integers(1, 41)), act_min=lo, act_max=hi, **win)
+        x = rng.integers(-128, 128, (p.batches, p.in_h, p.in_w, p.channels), dtype=np.int8)
+        calls.append(KernelCall(kernel, p, [x], p.batches * p.out_h * p.out_w * p.channels, f"pool {len(calls)} {p}"))
+    return calls
+
+
+@pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
+def test_pools_equal_the_reference_kernel(kernel_set: KernelSet) -> None:
+    calls = random_pool_calls(seed=31, count=200)
+    reference = run_calls(build_driver("plain"), calls)
+    kept = [i for i, (status, _) in enumerate(reference) if status == 0]   # a window wholly in the padding: refused
+    assert len(kept) > 150
+    results = kernel_set.run(calls)
+    assert [r[0] for r in results] == [r[0] for r in reference], "a kernel set refuses other calls than the reference"
+    expected = [np.frombuffer(reference[i][1], np.int8) for i in kept]
+    problems = compare([calls[i] for i in kept], expected, [results[i] for i in kept])
+    assert not problems, f"{len(problems)}/{len(kept)} differ:\n" + "\n".join(problems[:10])
 
 
 def random_mul_calls(seed: int, count: int) -> list[KernelCall]:
