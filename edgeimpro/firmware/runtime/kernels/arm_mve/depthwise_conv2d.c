@@ -422,41 +422,46 @@ static inline __attribute__((always_inline)) void strip_four(const int8_t *r0, c
     acc[3] = a3;
 }
 
-/* Input row iy of block b into a strip row of `cells` cells: column q holds input column q - pad_left. */
-static void strip_fill(const block_t *b, int32_t iy, int8_t *row, int32_t cells)
+/* How a block's input rows go into its strip rows: cells [0, lo) and [hi, used) are padding (the zero
+ * point), cells [lo, hi) hold input columns lo - pad_left onwards; the slack cells after `used` are only
+ * ever read for lanes a short group does not store, so they are never written. */
+typedef struct {
+    int32_t used, lo, hi;
+    int32_t zp4;            /* four copies of the input zero point */
+    int32_t n;              /* the block's channels (4, or fewer in the last block) */
+} strip_fill_t;
+
+/* Input row iy of block b into a strip row. */
+static void strip_fill(const block_t *b, const strip_fill_t *f, int32_t iy, int8_t *row)
 {
     const eip_depthwise_conv2d_params_t *p = b->p;
-    const int32_t c = p->in_c;
-    const int32_t n = c - b->c < 4 ? c - b->c : 4;
-    int32_t zp4;
-    const int8_t zp = (int8_t)p->in_zp;
-    const int8_t zps[4] = {zp, zp, zp, zp};
-    memcpy(&zp4, zps, 4);
-    int32_t q = 0;
-    if (iy >= 0 && iy < p->in_h) {
-        const int32_t lo = p->pad_left < cells ? p->pad_left : cells;
-        for (; q < lo; ++q) {
-            memcpy(row + 4 * q, &zp4, 4);
+    int32_t *cell = (int32_t *)(void *)row;   /* 4-byte aligned: the planned scratch is, and the taps take 36 B */
+    if (iy < 0 || iy >= p->in_h) {
+        for (int32_t q = 0; q < f->used; ++q) {
+            cell[q] = f->zp4;
         }
-        int32_t hi = p->pad_left + p->in_w;
-        hi = hi < cells ? hi : cells;
-        const int8_t *src = b->in + (iy * p->in_w + (q - p->pad_left)) * c + b->c;
-        if (n == 4) {
-            for (; q < hi; ++q, src += c) {
-                memcpy(row + 4 * q, src, 4);
+        return;
+    }
+    for (int32_t q = 0; q < f->lo; ++q) {
+        cell[q] = f->zp4;
+    }
+    const int32_t c = p->in_c;
+    const int8_t *src = b->in + (iy * p->in_w + (f->lo - p->pad_left)) * c + b->c;
+    if (f->n == 4) {
+        for (int32_t q = f->lo; q < f->hi; ++q, src += c) {
+            memcpy(&cell[q], src, 4);
+        }
+    } else {
+        for (int32_t q = f->lo; q < f->hi; ++q, src += c) {
+            int8_t four[4] = {0, 0, 0, 0};
+            for (int32_t i = 0; i < f->n; ++i) {
+                four[i] = src[i];
             }
-        } else {
-            for (; q < hi; ++q, src += c) {
-                int8_t cell[4] = {0, 0, 0, 0};
-                for (int32_t i = 0; i < n; ++i) {
-                    cell[i] = src[i];
-                }
-                memcpy(row + 4 * q, cell, 4);
-            }
+            memcpy(&cell[q], four, 4);
         }
     }
-    for (; q < cells; ++q) {
-        memcpy(row + 4 * q, &zp4, 4);
+    for (int32_t q = f->hi; q < f->used; ++q) {
+        cell[q] = f->zp4;
     }
 }
 
@@ -553,14 +558,26 @@ static void strip_block(const block_t *b, int8_t *scratch)
 {
     const eip_depthwise_conv2d_params_t *p = b->p;
     const int32_t c = p->in_c;
-    const int32_t n = c - b->c < 4 ? c - b->c : 4;
+    strip_fill_t f;
+    f.n = c - b->c < 4 ? c - b->c : 4;
     int8_t *wt = scratch;
     for (int32_t t = 0; t < 9; ++t) {
-        for (int32_t i = 0; i < 4; ++i) {
-            wt[4 * t + i] = i < n ? b->filter[t * c + i] : 0;
+        if (f.n == 4) {
+            memcpy(wt + 4 * t, b->filter + t * c, 4);
+        } else {
+            for (int32_t i = 0; i < 4; ++i) {
+                wt[4 * t + i] = i < f.n ? b->filter[t * c + i] : 0;
+            }
         }
     }
     const int32_t cells = (p->out_w - 1) * p->stride_w + 3 + 3 * p->stride_w;   /* with a short group's slack */
+    f.used = (p->out_w - 1) * p->stride_w + 3;
+    f.lo = p->pad_left < f.used ? p->pad_left : f.used;
+    f.hi = p->pad_left + p->in_w < f.used ? p->pad_left + p->in_w : f.used;
+    f.hi = f.hi > f.lo ? f.hi : f.lo;
+    const int8_t zp = (int8_t)p->in_zp;
+    const int8_t zps[4] = {zp, zp, zp, zp};
+    memcpy(&f.zp4, zps, 4);
     int8_t *ring = scratch + 36;
     int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each ring slot */
     int32_t slot0 = ((-p->pad_top % 3) + 3) % 3;             /* the slot of the first row an output row reads */
@@ -570,7 +587,7 @@ static void strip_block(const block_t *b, int8_t *scratch)
         for (int32_t ky = 0, slot = slot0; ky < 3; ++ky, slot = slot == 2 ? 0 : slot + 1) {
             rows[ky] = ring + slot * cells * 4;
             if (held[slot] != iy0 + ky) {
-                strip_fill(b, iy0 + ky, rows[ky], cells);
+                strip_fill(b, &f, iy0 + ky, rows[ky]);
                 held[slot] = iy0 + ky;
             }
         }
