@@ -58,6 +58,26 @@ static void valid_taps(int32_t in0, int32_t dilation, int32_t size, int32_t taps
         acc3 = __smlatt((w_tap)[1], x13_, acc3);                                                       \
     } while (0)
 
+/* The output step of four channels by the SMMULR kind (requantize.h), its constants worked out once per
+ * block and held in locals: the int8 stores may alias *p for the compiler, which reloaded every parameter
+ * for every output. */
+typedef struct {
+    int32_t multiplier[4];
+    int32_t right[4];
+    int32_t half[4];      /* 2^(right - 1), 0 for no shift */
+    int32_t shifts[4];    /* 1 where right != 0: the tie correction of negative values applies */
+    int32_t out_zp, act_min, act_max;
+} out_step_t;
+
+static inline __attribute__((always_inline)) int8_t out_smmulr(const out_step_t *st, int32_t i, int32_t acc)
+{
+    const int32_t y = eip_dsp_smmulr((int32_t)((uint32_t)acc << 1), st->multiplier[i]);
+    int32_t v = ((y + st->half[i] - (int32_t)(((uint32_t)y >> 31) & (uint32_t)st->shifts[i])) >> st->right[i]) +
+                st->out_zp;
+    v = v < st->act_min ? st->act_min : v;
+    return (int8_t)(v > st->act_max ? st->act_max : v);
+}
+
 /* Channels [c, c + 4) of every output pixel, requantized by `kind` (a constant where inlined). Pixels whose
  * taps all lie inside the image (the interior: whole rows of taps, and the columns found once) skip the
  * clipping of the tap rectangle, and with `unroll` a 3x3 filter's nine taps are unrolled there. Tap
@@ -81,6 +101,16 @@ static inline __attribute__((always_inline)) void block4(const eip_depthwise_con
         --ox_hi;
     }
     const int unrolled = unroll && fh == 3 && fw == 3;
+    out_step_t st;
+    st.out_zp = p->out_zp;
+    st.act_min = p->act_min;
+    st.act_max = p->act_max;
+    for (int32_t i = 0; i < 4 && kind == EIP_REQUANT_SMMULR; ++i) {
+        st.multiplier[i] = p->multiplier[c + i];
+        st.right[i] = -p->shift[c + i];   /* the SMMULR kind has shift <= 0 */
+        st.half[i] = (int32_t)((1u << st.right[i]) >> 1);
+        st.shifts[i] = st.right[i] != 0;
+    }
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t in_y0 = oy * p->stride_h - p->pad_top;
         int32_t ky0, ky1;
@@ -119,10 +149,17 @@ static inline __attribute__((always_inline)) void block4(const eip_depthwise_con
                 }
             }
             int8_t *o = out + (oy * p->out_w + ox) * channels + c;
-            o[0] = requantize_sum_kind(p, kind, acc0, c);
-            o[1] = requantize_sum_kind(p, kind, acc1, c + 1);
-            o[2] = requantize_sum_kind(p, kind, acc2, c + 2);
-            o[3] = requantize_sum_kind(p, kind, acc3, c + 3);
+            if (kind == EIP_REQUANT_SMMULR) {
+                o[0] = out_smmulr(&st, 0, acc0);
+                o[1] = out_smmulr(&st, 1, acc1);
+                o[2] = out_smmulr(&st, 2, acc2);
+                o[3] = out_smmulr(&st, 3, acc3);
+            } else {
+                o[0] = requantize_sum_kind(p, kind, acc0, c);
+                o[1] = requantize_sum_kind(p, kind, acc1, c + 1);
+                o[2] = requantize_sum_kind(p, kind, acc2, c + 2);
+                o[3] = requantize_sum_kind(p, kind, acc3, c + 3);
+            }
         }
     }
 }
