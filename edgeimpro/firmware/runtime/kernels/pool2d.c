@@ -6,20 +6,15 @@
  */
 #include "eip_kernels.h"
 #include "fixedpoint.h"
+#include "pool_params.h"
 
 enum { POOL_MAX, POOL_AVERAGE };
 
 static eip_status_t pool2d(const eip_pool2d_params_t *p, const int8_t *input, int8_t *output, int kind)
 {
-    if (p == 0 || input == 0 || output == 0) {
-        return EIP_ERR_NULL_POINTER;
-    }
-    if (p->batches <= 0 || p->in_h <= 0 || p->in_w <= 0 || p->channels <= 0 || p->out_h <= 0 ||
-        p->out_w <= 0 || p->filter_h <= 0 || p->filter_w <= 0) {
-        return EIP_ERR_BAD_SHAPE;
-    }
-    if (p->stride_h <= 0 || p->stride_w <= 0 || !eip_act_range_is_valid(p->act_min, p->act_max)) {
-        return EIP_ERR_BAD_PARAM;
+    const eip_status_t status = eip_pool2d_check(p, input, output);
+    if (status != EIP_OK) {
+        return status;
     }
     for (int32_t b = 0; b < p->batches; ++b) {
         for (int32_t oy = 0; oy < p->out_h; ++oy) {

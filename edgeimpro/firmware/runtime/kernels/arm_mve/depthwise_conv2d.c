@@ -347,6 +347,22 @@ static int32_t end_inside(int32_t in_size, int32_t pad, int32_t stride, int32_t 
     STRIP_ROW_1(S, R)                                                                                          \
     STRIP_TAP(S, R, 1, 0, "a1", "w0") STRIP_TAP(S, R, 1, 1, "a1", "w1") STRIP_TAP(S, R, 1, 2, "a1", "w2")
 
+#if defined(EIP_MVE_C_LOOPS)
+/* The first `count` pixels of a group in C: what the assembly of strip_four and strip_short computes. */
+static inline void strip_taps_c(const int8_t *const rows[3], const int8_t *wt, int32_t stride, int32_t count,
+                                int32x4_t acc[4])
+{
+    for (int32_t ky = 0; ky < 3; ++ky) {
+        for (int32_t kx = 0; kx < 3; ++kx) {
+            const int32x4_t w = vldrbq_s32(wt + (ky * 3 + kx) * 4);
+            for (int32_t j = 0; j < count; ++j) {
+                acc[j] = vaddq_s32(acc[j], vmulq_s32(vldrbq_s32(rows[ky] + (j * stride + kx) * 4), w));
+            }
+        }
+    }
+}
+#endif
+
 /* Pixels 0 and 1 (count 2) or 0 alone (count 1) of a group: acc[j] as strip_four's. */
 static inline __attribute__((always_inline)) void strip_short(const int8_t *r0, const int8_t *r1, const int8_t *r2,
                                                               const int8_t *wt, int32_t stride, int32_t count,
@@ -369,20 +385,14 @@ static inline __attribute__((always_inline)) void strip_short(const int8_t *r0, 
         __asm(STRIP_ROW_2(2, 0) STRIP_ROW_2(2, 1) STRIP_ROW_2(2, 2) STRIP_OPERANDS);
     }
 #undef STRIP_OPERANDS
-#else
-    const int8_t *rows[3] = {r0, r1, r2};
-    for (int32_t ky = 0; ky < 3; ++ky) {
-        for (int32_t kx = 0; kx < 3; ++kx) {
-            const int32x4_t w = vldrbq_s32(wt + (ky * 3 + kx) * 4);
-            a0 = vaddq_s32(a0, vmulq_s32(vldrbq_s32(rows[ky] + kx * 4), w));
-            if (count > 1) {
-                a1 = vaddq_s32(a1, vmulq_s32(vldrbq_s32(rows[ky] + (stride + kx) * 4), w));
-            }
-        }
-    }
-#endif
     acc[0] = a0;
     acc[1] = a1;
+#else
+    const int8_t *rows[3] = {r0, r1, r2};
+    acc[0] = a0;
+    acc[1] = a1;
+    strip_taps_c(rows, wt, stride, count, acc);
+#endif
 }
 
 /* Four pixels of one output row: acc[j] = folded + Sum_taps w x, the pixels `stride` cells apart. */
@@ -404,22 +414,18 @@ static inline __attribute__((always_inline)) void strip_four(const int8_t *r0, c
         __asm(STRIP_ROW(2, 0) STRIP_ROW(2, 1) STRIP_ROW(2, 2) STRIP_OPERANDS);
     }
 #undef STRIP_OPERANDS
-#else
-    const int8_t *rows[3] = {r0, r1, r2};
-    int32x4_t *accs[4] = {&a0, &a1, &a2, &a3};
-    for (int32_t ky = 0; ky < 3; ++ky) {
-        for (int32_t kx = 0; kx < 3; ++kx) {
-            const int32x4_t w = vldrbq_s32(wt + (ky * 3 + kx) * 4);
-            for (int32_t j = 0; j < 4; ++j) {
-                *accs[j] = vaddq_s32(*accs[j], vmulq_s32(vldrbq_s32(rows[ky] + (j * stride + kx) * 4), w));
-            }
-        }
-    }
-#endif
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
+#else
+    const int8_t *rows[3] = {r0, r1, r2};
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    strip_taps_c(rows, wt, stride, 4, acc);
+#endif
 }
 
 /* How a block's input rows go into its strip rows: cells [0, lo) and [hi, used) are padding (the zero

@@ -8,21 +8,7 @@
 
 #include "eip_kernels.h"
 #include "../fixedpoint.h"
-
-static eip_status_t check(const eip_pool2d_params_t *p, const int8_t *input, const int8_t *output)
-{
-    if (p == 0 || input == 0 || output == 0) {
-        return EIP_ERR_NULL_POINTER;
-    }
-    if (p->batches <= 0 || p->in_h <= 0 || p->in_w <= 0 || p->channels <= 0 || p->out_h <= 0 ||
-        p->out_w <= 0 || p->filter_h <= 0 || p->filter_w <= 0) {
-        return EIP_ERR_BAD_SHAPE;
-    }
-    if (p->stride_h <= 0 || p->stride_w <= 0 || !eip_act_range_is_valid(p->act_min, p->act_max)) {
-        return EIP_ERR_BAD_PARAM;
-    }
-    return EIP_OK;
-}
+#include "../pool_params.h"
 
 /* The window of output (oy, ox) clipped to the image: rows [*y0, *y1), columns [*x0, *x1). */
 static inline void window(const eip_pool2d_params_t *p, int32_t oy, int32_t ox, int32_t *y0, int32_t *y1, int32_t *x0,
@@ -37,7 +23,7 @@ static inline void window(const eip_pool2d_params_t *p, int32_t oy, int32_t ox, 
 
 eip_status_t eip_max_pool2d(const eip_pool2d_params_t *p, const int8_t *input, int8_t *output)
 {
-    const eip_status_t status = check(p, input, output);
+    const eip_status_t status = eip_pool2d_check(p, input, output);
     if (status != EIP_OK) {
         return status;
     }
@@ -69,7 +55,7 @@ eip_status_t eip_max_pool2d(const eip_pool2d_params_t *p, const int8_t *input, i
 
 eip_status_t eip_average_pool2d(const eip_pool2d_params_t *p, const int8_t *input, int8_t *output)
 {
-    const eip_status_t status = check(p, input, output);
+    const eip_status_t status = eip_pool2d_check(p, input, output);
     if (status != EIP_OK) {
         return status;
     }
