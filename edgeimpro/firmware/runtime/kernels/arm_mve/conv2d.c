@@ -22,16 +22,16 @@
 
 #define PIXELS 4
 
-/* Lane j: Sum w[i] col_j[i] over i < k (k > 0); *wsum = Sum w[i] unless wsum is NULL. One tail-predicated loop (DLSTP/LETP:
+/* Lane j: init + Sum w[i] col_j[i] over i < k (k > 0); *wsum = Sum w[i] unless wsum is NULL. One tail-predicated loop (DLSTP/LETP:
  * the last chunk's lanes beyond k neither load nor add), in assembly because GCC 12 recomputes every pointer
  * and moves the tail predicate through a core register; the intrinsics below are the same loop in C
  * (EIP_MVE_C_LOOPS builds them; the kernel suite runs both). */
 static inline __attribute__((always_inline)) int32x4_t dot_4(const int8_t *w, const int8_t *const col[PIXELS],
-                                                             int32_t k, int32_t *wsum)
+                                                             int32_t k, int32_t *wsum, int32_t init)
 {
     int32x4_t acc;
     const int8_t *c0 = col[0], *c1 = col[1], *c2 = col[2], *c3 = col[3];
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, s = 0;
+    int32_t a0 = init, a1 = init, a2 = init, a3 = init, s = 0;
 #if !defined(EIP_MVE_C_LOOPS)
 #define DOT_LOOP(SUM)                                                                                          \
     "   dlstp.8     lr, %[n]\n"                                                                                 \
@@ -229,61 +229,72 @@ typedef struct {
  * eip_mve_mbqm_n, with the shift's two halves taken branch-free), + out_zp, the clamp and a scatter store of
  * the four results follow in the same loop. */
 static void channels_small_k(const small_k_t *ctx, const int8_t *w, const int32_t *folded, const int32_t *multiplier,
-                             const int32_t *shift, int32_t n, int8_t *out)
+                             const int32_t *shift, int32_t n, int8_t *out, int right_shifts)
 {
 #if !defined(EIP_MVE_C_LOOPS)
     int32_t a0, a1, a2, a3, t;
-    __asm volatile(
-        "   ldr          %[a0], [%[ctx], #56]\n"
-        "   ldr          %[a1], [%[ctx], #60]\n"
-        "   ldr          %[a2], [%[ctx], #64]\n"
-        "   ldr          %[a3], [%[ctx], #68]\n"
-        "   ldr          %[t], [%[ctx], #52]\n"
-        "   vctp.8       %[t]\n"
-        "   vpstttt\n"
-        "   vldrbt.8     q0, [%[a0]]\n"
-        "   vldrbt.8     q1, [%[a1]]\n"
-        "   vldrbt.8     q2, [%[a2]]\n"
-        "   vldrbt.8     q3, [%[a3]]\n"
-        "   dls          lr, %[n]\n"
-        "1: vpst\n"
-        "   vldrbt.8     q4, [%[w]]\n"
-        "   add          %[w], %[w], %[t]\n"
-        "   vmladav.s8   %[a0], q0, q4\n"
-        "   vmladav.s8   %[a1], q1, q4\n"
-        "   vmladav.s8   %[a2], q2, q4\n"
-        "   vmladav.s8   %[a3], q3, q4\n"
-        "   vmov         q5[2], q5[0], %[a0], %[a2]\n"
-        "   vmov         q5[3], q5[1], %[a1], %[a3]\n"
-        "   ldr          %[a0], [%[folded]], #4\n"
-        "   vadd.i32     q5, q5, %[a0]\n"
-        "   ldr          %[a1], [%[shift]], #4\n"
-        "   ldr          %[a2], [%[mult]], #4\n"
-        "   bic          %[a3], %[a1], %[a1], asr #31\n"     /* max(shift, 0) */
-        "   vshl.s32     q5, %[a3]\n"
-        "   vqrdmulh.s32 q5, q5, %[a2]\n"
-        "   and          %[a1], %[a1], %[a1], asr #31\n"     /* min(shift, 0) */
-        "   asr          %[a3], %[a1], #31\n"                /* -1 when it shifts right */
-        "   vdup.32      q6, %[a3]\n"
-        "   vshr.s32     q7, q5, #31\n"
-        "   vand         q7, q7, q6\n"
-        "   vqadd.s32    q5, q5, q7\n"
-        "   vrshl.s32    q5, %[a1]\n"
-        "   ldr          %[a0], [%[ctx], #48]\n"
-        "   vadd.i32     q5, q5, %[a0]\n"
-        "   vldrw.32     q6, [%[ctx]]\n"
-        "   vmax.s32     q5, q5, q6\n"
-        "   vldrw.32     q6, [%[ctx], #16]\n"
-        "   vmin.s32     q5, q5, q6\n"
-        "   vldrw.32     q6, [%[ctx], #32]\n"
-        "   vstrb.32     q5, [%[out], q6]\n"
-        "   adds         %[out], %[out], #1\n"
-        "   le           lr, 1b\n"
-        : [a0] "=&Te"(a0), [a1] "=&Te"(a1), [a2] "=&Te"(a2), [a3] "=&Te"(a3), [t] "=&r"(t), [w] "+r"(w),
-          [folded] "+r"(folded), [shift] "+r"(shift), [mult] "+r"(multiplier), [out] "+r"(out)
-        : [ctx] "r"(ctx), [n] "r"(n)
-        : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory");
+    /* REQUANT takes q5 (the four sums with the folded bias), a1 = the shift, a2 = the multiplier */
+#define SMALL_K_LOOP(REQUANT)                                                                                  \
+    "   ldr          %[a0], [%[ctx], #56]\n"                                                                   \
+    "   ldr          %[a1], [%[ctx], #60]\n"                                                                   \
+    "   ldr          %[a2], [%[ctx], #64]\n"                                                                   \
+    "   ldr          %[a3], [%[ctx], #68]\n"                                                                   \
+    "   ldr          %[t], [%[ctx], #52]\n"                                                                    \
+    "   vctp.8       %[t]\n"                                                                                   \
+    "   vpstttt\n"                                                                                             \
+    "   vldrbt.8     q0, [%[a0]]\n"                                                                            \
+    "   vldrbt.8     q1, [%[a1]]\n"                                                                            \
+    "   vldrbt.8     q2, [%[a2]]\n"                                                                            \
+    "   vldrbt.8     q3, [%[a3]]\n"                                                                            \
+    "   dls          lr, %[n]\n"                                                                               \
+    "1: vpst\n"                                                                                                \
+    "   vldrbt.8     q4, [%[w]]\n"                                                                             \
+    "   add          %[w], %[w], %[t]\n"                                                                       \
+    "   vmladav.s8   %[a0], q0, q4\n"                                                                          \
+    "   vmladav.s8   %[a1], q1, q4\n"                                                                          \
+    "   vmladav.s8   %[a2], q2, q4\n"                                                                          \
+    "   vmladav.s8   %[a3], q3, q4\n"                                                                          \
+    "   vmov         q5[2], q5[0], %[a0], %[a2]\n"                                                             \
+    "   vmov         q5[3], q5[1], %[a1], %[a3]\n"                                                             \
+    "   ldr          %[a0], [%[folded]], #4\n"                                                                 \
+    "   vadd.i32     q5, q5, %[a0]\n"                                                                          \
+    "   ldr          %[a1], [%[shift]], #4\n"                                                                  \
+    "   ldr          %[a2], [%[mult]], #4\n"                                                                   \
+    REQUANT                                                                                                    \
+    "   ldr          %[a0], [%[ctx], #48]\n"                                                                   \
+    "   vadd.i32     q5, q5, %[a0]\n"                                                                          \
+    "   vldrw.32     q6, [%[ctx]]\n"                                                                           \
+    "   vmax.s32     q5, q5, q6\n"                                                                             \
+    "   vldrw.32     q6, [%[ctx], #16]\n"                                                                      \
+    "   vmin.s32     q5, q5, q6\n"                                                                             \
+    "   vldrw.32     q6, [%[ctx], #32]\n"                                                                      \
+    "   vstrb.32     q5, [%[out], q6]\n"                                                                       \
+    "   adds         %[out], %[out], #1\n"                                                                     \
+    "   le           lr, 1b\n"                                                                                 \
+    : [a0] "=&Te"(a0), [a1] "=&Te"(a1), [a2] "=&Te"(a2), [a3] "=&Te"(a3), [t] "=&r"(t), [w] "+r"(w),          \
+      [folded] "+r"(folded), [shift] "+r"(shift), [mult] "+r"(multiplier), [out] "+r"(out)                    \
+    : [ctx] "r"(ctx), [n] "r"(n)                                                                               \
+    : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory"
+    if (right_shifts) {   /* every shift < 0: no pre-shift, and the tie correction always applies */
+        __asm volatile(SMALL_K_LOOP("   vqrdmulh.s32 q5, q5, %[a2]\n"
+                                    "   vshr.s32     q7, q5, #31\n"
+                                    "   vqadd.s32    q5, q5, q7\n"
+                                    "   vrshl.s32    q5, %[a1]\n"));
+    } else {
+        __asm volatile(SMALL_K_LOOP("   bic          %[a3], %[a1], %[a1], asr #31\n"   /* max(shift, 0) */
+                                    "   vshl.s32     q5, %[a3]\n"
+                                    "   vqrdmulh.s32 q5, q5, %[a2]\n"
+                                    "   and          %[a1], %[a1], %[a1], asr #31\n"   /* min(shift, 0) */
+                                    "   asr          %[a3], %[a1], #31\n"              /* -1 when it shifts */
+                                    "   vdup.32      q6, %[a3]\n"
+                                    "   vshr.s32     q7, q5, #31\n"
+                                    "   vand         q7, q7, q6\n"
+                                    "   vqadd.s32    q5, q5, q7\n"
+                                    "   vrshl.s32    q5, %[a1]\n"));
+    }
+#undef SMALL_K_LOOP
 #else
+    (void)right_shifts;
     const mve_pred16_t lanes = vctp8q((uint32_t)ctx->k);
     const int8x16_t x0 = vldrbq_z_s8(ctx->col[0], lanes), x1 = vldrbq_z_s8(ctx->col[1], lanes);
     const int8x16_t x2 = vldrbq_z_s8(ctx->col[2], lanes), x3 = vldrbq_z_s8(ctx->col[3], lanes);
@@ -303,7 +314,8 @@ static void channels_small_k(const small_k_t *ctx, const int8_t *w, const int32_
 /* Output channels [c_begin, c_end) of `count` pixels whose columns are col[]; out points at the first
  * pixel's output, the pixels lie out_c bytes apart. */
 static void channels_4(const eip_conv2d_params_t *p, const int8_t *filter, const int32_t *bias,
-                       const int8_t *const col[PIXELS], int32_t count, int32_t c_begin, int32_t c_end, int8_t *out)
+                       const int8_t *const col[PIXELS], int32_t count, int32_t c_begin, int32_t c_end, int8_t *out,
+                       int right_shifts)
 {
     /* locals, not p->: every int8 store may alias the params for the compiler, which would reload them */
     const int32_t k = p->filter_h * p->filter_w * p->filter_c;
@@ -315,23 +327,33 @@ static void channels_4(const eip_conv2d_params_t *p, const int8_t *filter, const
     if (folded != 0 && k <= 16 && count == PIXELS) {
         const small_k_t ctx = {lo, hi, offsets, out_zp, k, {col[0], col[1], col[2], col[3]}};
         channels_small_k(&ctx, filter + c_begin * k, folded + c_begin, multiplier + c_begin, shift + c_begin,
-                         c_end - c_begin, out + c_begin);
+                         c_end - c_begin, out + c_begin, right_shifts);
+        return;
+    }
+    const int8_t *w = filter + c_begin * k;
+    if (folded != 0 && count == PIXELS && right_shifts) {
+        /* the common case: the sums start at the folded bias, every shift is a right shift (no pre-shift,
+         * the tie correction always applies: eip_mve_mbqm_n without its branches), four pixels stored */
+        for (int32_t c = c_begin; c < c_end; ++c, w += k) {
+            int32x4_t v = vqrdmulhq_n_s32(dot_4(w, col, k, 0, folded[c]), multiplier[c]);
+            v = vrshlq_n_s32(vqaddq_s32(v, vshrq_n_s32(v, 31)), shift[c]);
+            v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, out_zp), lo), hi);
+            vstrbq_scatter_offset_s32(out + c, offsets, v);
+        }
         return;
     }
     const mve_pred16_t pixels = vctp32q((uint32_t)count);
-    const int8_t *w = filter + c_begin * k;
     for (int32_t c = c_begin; c < c_end; ++c, w += k) {
         int32x4_t v;
-        uint32_t fold;
         if (folded != 0) {
-            v = dot_4(w, col, k, 0);
-            fold = (uint32_t)folded[c];
+            v = dot_4(w, col, k, 0, folded[c]);
         } else {
             int32_t wsum;
-            v = dot_4(w, col, k, &wsum);
-            fold = (bias != 0 ? (uint32_t)bias[c] : 0u) - in_zp * (uint32_t)wsum;
+            v = dot_4(w, col, k, &wsum, 0);
+            const uint32_t fold = (bias != 0 ? (uint32_t)bias[c] : 0u) - in_zp * (uint32_t)wsum;
+            v = vaddq_n_s32(v, (int32_t)fold);
         }
-        v = eip_mve_mbqm_n(vaddq_n_s32(v, (int32_t)fold), multiplier[c], shift[c]);
+        v = eip_mve_mbqm_n(v, multiplier[c], shift[c]);
         v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, out_zp), lo), hi);
         vstrbq_scatter_offset_p_s32(out + c, offsets, v, pixels);
     }
@@ -349,6 +371,10 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
     const int32_t groups = p->in_c / fc;
     const int32_t per_group = p->out_c / groups;
     const int32_t pixels = p->out_h * p->out_w;
+    int right_shifts = 1;   /* every channel's shift < 0, as a layer's requantization nearly always is */
+    for (int32_t c = 0; c < p->out_c; ++c) {
+        right_shifts &= p->shift[c] < 0;
+    }
     /* an unpadded 1x1 conv reads each pixel's channels where they lie */
     const int direct = p->filter_h == 1 && p->filter_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
                        (p->out_h - 1) * p->stride_h < p->in_h && (p->out_w - 1) * p->stride_w < p->in_w;
@@ -385,7 +411,8 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                         col[j] = col[count - 1];
                     }
                 }
-                channels_4(p, filter, bias, col, count, g * per_group, (g + 1) * per_group, out + pix * p->out_c);
+                channels_4(p, filter, bias, col, count, g * per_group, (g + 1) * per_group, out + pix * p->out_c,
+                           right_shifts);
             }
         }
     }
