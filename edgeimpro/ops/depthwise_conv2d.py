@@ -54,12 +54,12 @@ def strip_scratch(filter_h: int, filter_w: int, stride_w: int, dilation_h: int, 
     """Arena bytes the Helium depthwise kernel (arm_mve/depthwise_conv2d.c, 3x3 path) needs: one 4-channel
     block's 9 filter taps (4 bytes each) and a ring of the 3 input rows an output row reads, each padded to
     the window's full width with the input zero point ((out_w - 1) * stride_w + 3 cells of 4 channels, and
-    3 * stride_w cells of slack for the lanes of a last group of fewer than four pixels); 0 (NULL) where that
+    5 * stride_w cells of slack for the lanes of a last group of fewer than six pixels); 0 (NULL) where that
     path does not apply or the rows would take more than STRIP_MAX. Planned for every build, so the arena
     figure is the same whichever kernel set links the model (the others leave it unused)."""
     if (filter_h, filter_w, dilation_h, dilation_w, depth_multiplier) != (3, 3, 1, 1, 1) or stride_w not in (1, 2):
         return 0
-    size = 4 * (9 + 3 * ((out_w - 1) * stride_w + 3 + 3 * stride_w))
+    size = 4 * (9 + 3 * ((out_w - 1) * stride_w + 3 + 5 * stride_w))
     return size if size <= STRIP_MAX else 0
 
 

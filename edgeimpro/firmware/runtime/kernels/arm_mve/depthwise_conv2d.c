@@ -480,69 +480,86 @@ typedef struct {
     int32x4_t act_max;      /* +64 */
 } strip_out_t;
 
-#if !defined(EIP_MVE_C_LOOPS)
-/* The requantization (requantize.h, eip_mve_mbqm), + out_zp, the clamp and the store of one accumulator. */
-#define STRIP_SHIFT(A) "vshl.s32 %q[" A "], %q[" A "], %q[w0]\n"
-#define STRIP_MUL(A) "vqrdmulh.s32 %q[" A "], %q[" A "], %q[w0]\n"
-#define STRIP_ROUND(A)                                                                                         \
-    "vand %q[t], %q[" A "], %q[w0]\n vshr.s32 %q[t], %q[t], #31\n vqadd.s32 %q[" A "], %q[" A "], %q[t]\n"      \
-    "vrshl.s32 %q[" A "], %q[" A "], %q[w0]\n"
-#define STRIP_STORE(A)                                                                                         \
-    "vadd.i32 %q[" A "], %q[" A "], %[zp]\n vmax.s32 %q[" A "], %q[" A "], %q[w1]\n"                             \
-    "vmin.s32 %q[" A "], %q[" A "], %q[w2]\n vstrb.32 %q[" A "], [%[out]]\n add %[out], %[out], %[oc]\n"
-#define STRIP_OUTPUT                                                                                           \
-    "vldrw.32 %q[w0], [%[q], #16]\n" STRIP_SHIFT("a0") STRIP_SHIFT("a1") STRIP_SHIFT("a2") STRIP_SHIFT("a3")   \
-    "vldrw.32 %q[w0], [%[q]]\n" STRIP_MUL("a0") STRIP_MUL("a1") STRIP_MUL("a2") STRIP_MUL("a3")                \
-    "vldrw.32 %q[w0], [%[q], #32]\n" STRIP_ROUND("a0") STRIP_ROUND("a1") STRIP_ROUND("a2") STRIP_ROUND("a3")   \
-    "vldrw.32 %q[w1], [%[q], #48]\n vldrw.32 %q[w2], [%[q], #64]\n"                                             \
-    STRIP_STORE("a0") STRIP_STORE("a1") STRIP_STORE("a2") STRIP_STORE("a3")
 
-/* Four pixels of a whole block, taps and output step in one piece of assembly (apart, GCC saved and restored
- * the block's parameters around the taps, which take all eight vector registers). */
-static inline __attribute__((always_inline)) void strip_four_out(const int8_t *r0, const int8_t *r1,
-                                                                 const int8_t *r2, const int8_t *wt, int32_t stride,
-                                                                 int32x4_t folded, const strip_out_t *q,
-                                                                 int32_t out_zp, int8_t *out, int32_t out_c)
+#if !defined(EIP_MVE_C_LOOPS)
+/* Six pixels of a whole block, the filter tap loaded once for all six (six accumulators, the tap and a
+ * temporary take the eight vector registers), then each pixel's output step (strip_out_t at immediate
+ * offsets), storing the first n: rows of 6 (the MobileNet widths 48, 24, 12, 6) or a short row (KWS's 5)
+ * in one piece. Pixels beyond n read the strip's slack and are not stored. */
+#define SIX_X(S, R, KX, J, ACC)                                                                                \
+    "vldrb.s32 %q[t], [%[r" STR(R) "], #((" STR(J) ")*(" STR(S) ")+(" STR(KX) "))*4]\n"                       \
+    "vmul.i32 %q[t], %q[t], %q[w]\n"                                                                            \
+    "vadd.i32 %q[" ACC "], %q[" ACC "], %q[t]\n"
+#define SIX_TAP(S, R, KX)                                                                                      \
+    "vldrb.s32 %q[w], [%[wt], #(" STR(R) "*3+" STR(KX) ")*4]\n"                                                \
+    SIX_X(S, R, KX, 0, "a0") SIX_X(S, R, KX, 1, "a1") SIX_X(S, R, KX, 2, "a2")                                  \
+    SIX_X(S, R, KX, 3, "a3") SIX_X(S, R, KX, 4, "a4") SIX_X(S, R, KX, 5, "a5")
+#define SIX_TAPS(S)                                                                                            \
+    SIX_TAP(S, 0, 0) SIX_TAP(S, 0, 1) SIX_TAP(S, 0, 2) SIX_TAP(S, 1, 0) SIX_TAP(S, 1, 1) SIX_TAP(S, 1, 2)      \
+    SIX_TAP(S, 2, 0) SIX_TAP(S, 2, 1) SIX_TAP(S, 2, 2)
+#define SIX_OUT(J, ACC)                                                                                        \
+    "cmp %[n], #" STR(J) "\n ble 9f\n"                                                                          \
+    "vldrw.32 %q[w], [%[q], #16]\n vshl.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                  \
+    "vldrw.32 %q[w], [%[q]]\n vqrdmulh.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                   \
+    "vldrw.32 %q[w], [%[q], #32]\n vand %q[t], %q[" ACC "], %q[w]\n vshr.s32 %q[t], %q[t], #31\n"               \
+    "vqadd.s32 %q[" ACC "], %q[" ACC "], %q[t]\n vrshl.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                    \
+    "vadd.i32 %q[" ACC "], %q[" ACC "], %[zp]\n"                                                                \
+    "vldrw.32 %q[w], [%[q], #48]\n vmax.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                  \
+    "vldrw.32 %q[w], [%[q], #64]\n vmin.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                  \
+    "vstrb.32 %q[" ACC "], [%[out]]\n add %[out], %[out], %[oc]\n"
+
+static inline __attribute__((always_inline)) void strip_six_out(const int8_t *r0, const int8_t *r1, const int8_t *r2,
+                                                                const int8_t *wt, int32_t stride, int32x4_t folded,
+                                                                const strip_out_t *q, int32_t out_zp, int8_t *out,
+                                                                int32_t out_c, int32_t n)
 {
-    int32x4_t a0 = folded, a1 = folded, a2 = folded, a3 = folded, w0, w1, w2, t;
-#define STRIP_OPERANDS                                                                                         \
-    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [w0] "=&w"(w0), [w1] "=&w"(w1),             \
-      [w2] "=&w"(w2), [t] "=&w"(t), [out] "+l"(out)                                                            \
-    : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [wt] "l"(wt), [q] "r"(q), [zp] "r"(out_zp), [oc] "r"(out_c)    \
-    : "memory"
+    int32x4_t a0 = folded, a1 = folded, a2 = folded, a3 = folded, a4 = folded, a5 = folded, w, t;
+#define SIX_OPERANDS                                                                                           \
+    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [a4] "+w"(a4), [a5] "+w"(a5),               \
+      [w] "=&w"(w), [t] "=&w"(t), [out] "+l"(out)                                                              \
+    : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [wt] "l"(wt), [q] "r"(q), [zp] "r"(out_zp), [oc] "r"(out_c),   \
+      [n] "r"(n)                                                                                               \
+    : "memory", "cc"
+#define SIX_OUTS                                                                                               \
+    SIX_OUT(0, "a0") SIX_OUT(1, "a1") SIX_OUT(2, "a2") SIX_OUT(3, "a3") SIX_OUT(4, "a4") SIX_OUT(5, "a5") "9:\n"
     if (stride == 1) {
-        __asm volatile(STRIP_ROW(1, 0) STRIP_ROW(1, 1) STRIP_ROW(1, 2) STRIP_OUTPUT STRIP_OPERANDS);
+        __asm volatile(SIX_TAPS(1) SIX_OUTS SIX_OPERANDS);
     } else {
-        __asm volatile(STRIP_ROW(2, 0) STRIP_ROW(2, 1) STRIP_ROW(2, 2) STRIP_OUTPUT STRIP_OPERANDS);
+        __asm volatile(SIX_TAPS(2) SIX_OUTS SIX_OPERANDS);
     }
-#undef STRIP_OPERANDS
+#undef SIX_OPERANDS
+#undef SIX_OUTS
 }
 #endif
 
 /* One output row of a block from its three strip rows: groups of four pixels, each requantized with the
  * block's parameters held in registers for the row (a function of its own, so that GCC keeps them there). */
-static __attribute__((noinline)) void strip_row(const block_t *b, const int8_t *r0, const int8_t *r1,
-                                                const int8_t *r2, const int8_t *wt, int8_t *out)
+static inline __attribute__((always_inline)) void strip_row(const block_t *b, const strip_out_t *step,
+                                                            const int8_t *r0, const int8_t *r1, const int8_t *r2,
+                                                            const int8_t *wt, int8_t *out)
 {
     const eip_depthwise_conv2d_params_t *p = b->p;
     const int32_t sw = p->stride_w, out_w = p->out_w, out_c = p->out_c, out_zp = b->out_zp;
     const int full = p->in_c - b->c >= 4;
+#if !defined(EIP_MVE_C_LOOPS)
+    if (full) {   /* six pixels at a time */
+        for (int32_t ox = 0; ox < out_w; ox += 6, out += 6 * out_c) {
+            const int32_t at = ox * sw * 4;
+            strip_six_out(r0 + at, r1 + at, r2 + at, wt, sw, b->folded, step, out_zp, out, out_c,
+                          out_w - ox < 6 ? out_w - ox : 6);
+        }
+        return;
+    }
+#else
+    (void)step;
+#endif
     const eip_mve_quant_t q = b->quant;
     const int32x4_t lo = b->act_min, hi = b->act_max, folded = b->folded;
     const mve_pred16_t lanes = b->lanes;
-#if !defined(EIP_MVE_C_LOOPS)
-    const strip_out_t step = {q.multiplier, q.left, q.neg_right, lo, hi};
-#endif
     for (int32_t ox = 0; ox < out_w; ox += 4, out += 4 * out_c) {
         int32x4_t acc[4];
         const int32_t at = ox * sw * 4;
         const int32_t count = out_w - ox < 4 ? out_w - ox : 4;
-#if !defined(EIP_MVE_C_LOOPS)
-        if (full && count == 4) {
-            strip_four_out(r0 + at, r1 + at, r2 + at, wt, sw, folded, &step, out_zp, out, out_c);
-            continue;
-        }
-#endif
         if (count > 2) {
             strip_four(r0 + at, r1 + at, r2 + at, wt, sw, folded, acc);
         } else {
@@ -560,7 +577,7 @@ static __attribute__((noinline)) void strip_row(const block_t *b, const int8_t *
 }
 
 /* One 4-channel block of one batch through the strip. */
-static void strip_block(const block_t *b, int8_t *scratch)
+static __attribute__((noinline)) void strip_block(const block_t *b, int8_t *scratch)
 {
     const eip_depthwise_conv2d_params_t *p = b->p;
     const int32_t c = p->in_c;
@@ -576,7 +593,7 @@ static void strip_block(const block_t *b, int8_t *scratch)
             }
         }
     }
-    const int32_t cells = (p->out_w - 1) * p->stride_w + 3 + 3 * p->stride_w;   /* with a short group's slack */
+    const int32_t cells = (p->out_w - 1) * p->stride_w + 3 + 5 * p->stride_w;   /* with a short group's slack */
     f.used = (p->out_w - 1) * p->stride_w + 3;
     f.lo = p->pad_left < f.used ? p->pad_left : f.used;
     f.hi = p->pad_left + p->in_w < f.used ? p->pad_left + p->in_w : f.used;
@@ -585,6 +602,7 @@ static void strip_block(const block_t *b, int8_t *scratch)
     const int8_t zps[4] = {zp, zp, zp, zp};
     memcpy(&f.zp4, zps, 4);
     int8_t *ring = scratch + 36;
+    const strip_out_t step = {b->quant.multiplier, b->quant.left, b->quant.neg_right, b->act_min, b->act_max};
     int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each ring slot */
     int32_t slot0 = ((-p->pad_top % 3) + 3) % 3;             /* the slot of the first row an output row reads */
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
@@ -597,7 +615,7 @@ static void strip_block(const block_t *b, int8_t *scratch)
                 held[slot] = iy0 + ky;
             }
         }
-        strip_row(b, rows[0], rows[1], rows[2], wt, b->out + oy * p->out_w * p->out_c);
+        strip_row(b, &step, rows[0], rows[1], rows[2], wt, b->out + oy * p->out_w * p->out_c);
         slot0 = (slot0 + p->stride_h) % 3;
     }
 }
