@@ -2,6 +2,10 @@
 
 Written by train (float model), rewritten by convert (adds int8 quantization and the .tflite sha256),
 read by inspect, export, compare and infer.
+
+`task` says what the output means: "classify" (one score per label) or "detect" (a FOMO-style centroid
+grid: per-cell scores for background and each label, described by the "detection" section, which
+`detect_metrics.DetectionHead` reads). Cards written before `task` existed are classifiers.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeimpro.detect_metrics import DetectionHead
 from edgeimpro.errors import DataError, ModelError
 from edgeimpro.preprocess import Preprocessing
 
 CARD_FORMAT = "edgeimpro-model-card"
 CARD_VERSION = 1
+TASKS = ("classify", "detect")
 
 
 @dataclass
@@ -35,17 +41,40 @@ class ModelCard:
     conversion: dict[str, Any] = field(default_factory=dict)    # accuracy delta, worst layers, int8 collapse
     tflite_sha256: str | None = None
     tflite_file: str | None = None
+    task: str = "classify"                                      # one of TASKS
+    detection: dict[str, Any] | None = None                     # task "detect": DetectionHead.to_dict()
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ModelError(f"unknown task {self.task!r} in the model card",
+                             hint=f"a card's task is one of {', '.join(TASKS)}; upgrade edgeimpro if it is newer")
+        if self.task == "detect" and not self.detection:
+            raise ModelError("the model card says task detect but has no detection section",
+                             hint="re-run `edgeimpro train --task detect` to write a complete card")
+
+    @property
+    def is_detector(self) -> bool:
+        return self.task == "detect"
+
+    def detection_head(self) -> DetectionHead:
+        """The detector's grid, classes, threshold and loss weighting (a ModelError for a classifier)."""
+        if not self.is_detector or self.detection is None:
+            raise ModelError("the model card describes a classifier, not a detector",
+                             hint="train a detector with `edgeimpro train DATA --task detect --arch fomo`")
+        return DetectionHead.from_dict(self.detection)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": CARD_FORMAT,
             "version": CARD_VERSION,
+            "task": self.task,
             "labels": list(self.labels),
             "preprocessing": self.preprocessing.to_dict(),
             "training": self.training,
             "quantization": self.quantization,
             "conversion": self.conversion,
             "tflite": {"file": self.tflite_file, "sha256": self.tflite_sha256},
+            **({"detection": self.detection} if self.detection is not None else {}),
         }
 
     @classmethod
@@ -68,6 +97,8 @@ class ModelCard:
             conversion=d.get("conversion", {}),
             tflite_sha256=tfl.get("sha256"),
             tflite_file=tfl.get("file"),
+            task=d.get("task", "classify"),
+            detection=d.get("detection"),
         )
 
     @classmethod
