@@ -13,9 +13,10 @@ from edgeimpro.quantize.converter import (
     to_int8_tflite,
 )
 from edgeimpro.quantize.debugger import LayerError
+from edgeimpro.quantize.detect import DetectionComparison, DetectorConversion
 from edgeimpro.quantize.evaluate import AccuracyReport, Head
 
 __all__ = [
-    "DEFAULT_SAMPLES", "AccuracyReport", "ConversionResult", "Head", "LayerError", "check_full_int8",
-    "convert_model", "inference_model", "load_keras_model", "to_int8_tflite",
+    "DEFAULT_SAMPLES", "AccuracyReport", "ConversionResult", "DetectionComparison", "DetectorConversion", "Head",
+    "LayerError", "check_full_int8", "convert_model", "inference_model", "load_keras_model", "to_int8_tflite",
 ]

@@ -9,6 +9,7 @@ The steps (DESIGN.md §5):
      converter silently keeps float islands around ops it cannot quantize);
   4. float vs int8 top-1 on held-out images, int8 in tflite_micro; per-layer error (QuantizationDebugger);
   5. write model.tflite and model.json together: both or neither.
+A detector (`train --task detect`) takes the same steps with its own data and measure (`detect.py`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +41,9 @@ from edgeimpro.quantize.data import DataPlan, plan_data, resolve_data_dir
 from edgeimpro.quantize.debugger import LayerError, layer_errors
 from edgeimpro.quantize.evaluate import AccuracyReport, compare_float_int8
 from edgeimpro.training.collapse import CollapseCheck, check_collapse, collapse_warning
+
+if TYPE_CHECKING:
+    from edgeimpro.quantize.detect import DetectorConversion
 
 log = logging.getLogger(__name__)
 EVALUATION_PROGRESS_FROM = 200   # held-out images: below this the evaluation takes a few seconds
@@ -86,11 +90,14 @@ class ConversionResult:
 def convert_model(model_path: Path | str, output: Path | str | None = None, *,
                   calibration_dir: Path | str | None = None, samples: int = DEFAULT_SAMPLES,
                   eval_samples: int | None = None, debug_samples: int = DEBUG_SAMPLES,
-                  progress: Progress | None = None) -> ConversionResult:
+                  progress: Progress | None = None, eval_data: Path | str | None = None
+                  ) -> ConversionResult | DetectorConversion:
     """Convert MODEL.keras to full-int8 `output` (default: beside the model) and write model.json beside it.
 
-    Raises ModelError / UnsupportedOpError / DataError / UsageError with a hint; on any failure (Ctrl-C
-    included) nothing is written and existing files are left as they were.
+    A detector (its card says task "detect") is converted by `detect.convert_detector`, which returns a
+    DetectorConversion (float vs int8 centroid metrics); `eval_data` (a separate held-out detection set)
+    applies to detectors only. Raises ModelError / UnsupportedOpError / DataError / UsageError with a hint;
+    on any failure (Ctrl-C included) nothing is written and existing files are left as they were.
     """
     say = progress or (lambda msg: None)
     model_path = Path(model_path)
@@ -98,6 +105,16 @@ def convert_model(model_path: Path | str, output: Path | str | None = None, *,
     tflite_path = output_path_for(model_path, output)
     card_path = card_path_for(tflite_path)
     card = find_card(model_path)
+    if card is not None and card.is_detector:
+        from edgeimpro.quantize.detect import convert_detector
+
+        return convert_detector(model_path, tflite_path, card, calibration_dir=calibration_dir, samples=samples,
+                                eval_samples=eval_samples, eval_data=eval_data, debug_samples=debug_samples,
+                                progress=progress)
+    if eval_data is not None:
+        raise UsageError("--eval-data applies to detectors (trained with --task detect); this model is a classifier",
+                         hint="a classifier is evaluated on the held-out split of its data: give --calibration "
+                              "DATA_DIR to use another folder")
     if card is None and calibration_dir is None:
         raise UsageError(f"no model.json beside {model_path}: the labels and preprocessing are unknown",
                          hint="give --calibration DATA_DIR (class subfolders named after the labels)")

@@ -61,6 +61,12 @@ def require_fit(spec: ModelSpec, est: ModelEstimate, board: Board) -> FitCheck:
     fit = check_fit(est, board)
     if fit.fits:
         return fit
+    raise BoardFitError("; ".join(fit_problems(est, board)), hint=suggest(spec, board))
+
+
+def fit_problems(est: ModelEstimate, board: Board) -> list[str]:
+    """What does not fit, with the numbers (empty when the model fits)."""
+    fit = check_fit(est, board)
     problems = []
     if not fit.fits_ram:
         problems.append(f"model needs {size_text(est.peak_ram_bytes)} of int8 activations (at {est.peak_layer}) "
@@ -70,7 +76,7 @@ def require_fit(spec: ModelSpec, est: ModelEstimate, board: Board) -> FitCheck:
         problems.append(f"model needs {size_text(est.flash_bytes)} of int8 weights + "
                         f"~{size_text(RUNTIME_CODE_BYTES)} of runtime code, "
                         f"board {board.name} has {size_text(board.flash_bytes)} flash")
-    raise BoardFitError("; ".join(problems), hint=suggest(spec, board))
+    return problems
 
 
 def suggest(spec: ModelSpec, board: Board) -> str:
@@ -82,7 +88,7 @@ def suggest(spec: ModelSpec, board: Board) -> str:
     alternatives = [ModelSpec(arch, spec.height, spec.width, spec.channels, spec.num_classes, alpha=alpha)
                     for arch, alpha in ALTERNATIVES if (arch, alpha) != (spec.arch, spec.alpha)]
     for alt in alternatives:
-        if _fits_budget(estimate_model(alt.build()), board):
+        if fits_budget(estimate_model(alt.build()), board):
             options.append(alt.option_text())
             break
     else:
@@ -106,7 +112,7 @@ def largest_fitting_size(spec: ModelSpec, board: Board) -> tuple[int, int] | Non
         return h, max(min_side, int(round(h * aspect / SIZE_STEP)) * SIZE_STEP)
 
     def fits(h: int) -> bool:
-        return _fits_budget(estimate_model(base.at_size(*size_for(h)).build()), board)
+        return fits_budget(estimate_model(base.at_size(*size_for(h)).build()), board)
 
     est = estimate_model(base.build())
     if est.flash_bytes + RUNTIME_CODE_BYTES > board.flash_bytes * SUGGESTION_BUDGET:
@@ -126,6 +132,7 @@ def largest_fitting_size(spec: ModelSpec, board: Board) -> tuple[int, int] | Non
     return None
 
 
-def _fits_budget(est: ModelEstimate, board: Board) -> bool:
+def fits_budget(est: ModelEstimate, board: Board) -> bool:
+    """Fits with SUGGESTION_BUDGET of RAM and flash: what a suggestion must meet."""
     return (est.peak_ram_bytes + RUNTIME_RAM_BYTES <= board.ram_bytes * SUGGESTION_BUDGET
             and est.flash_bytes + RUNTIME_CODE_BYTES <= board.flash_bytes * SUGGESTION_BUDGET)

@@ -189,9 +189,9 @@ def _scaled(h: int, w: int, factor: float) -> tuple[int, int]:
 def _fit_board(spec: ModelSpec, board: Board) -> tuple[int, int] | None:
     """None when `spec` fits `board` within the suggestion budget at its size, else the largest size that
     does (None too when none does: the fit check then refuses with the numbers)."""
-    from edgeimpro.training.boardfit import _fits_budget, largest_fitting_size
+    from edgeimpro.training.boardfit import fits_budget, largest_fitting_size
     from edgeimpro.training.estimate import estimate_model
 
-    if _fits_budget(estimate_model(spec.shape_only().build()), board):
+    if fits_budget(estimate_model(spec.shape_only().build()), board):
         return None
     return largest_fitting_size(spec, board)

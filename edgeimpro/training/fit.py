@@ -25,7 +25,7 @@ import numpy as np
 
 from edgeimpro.atomic import atomic_dir, check_target
 from edgeimpro.boards.registry import Board
-from edgeimpro.datasets.folder import load_images, scan_image_folder, split_items
+from edgeimpro.datasets.folder import ImageFolder, load_images, scan_image_folder, split_items
 from edgeimpro.errors import DataError, UsageError
 from edgeimpro.modelcard import ModelCard
 from edgeimpro.preprocess import COLOR_MODES, Preprocessing
@@ -39,6 +39,7 @@ from edgeimpro.training.batchnorm import (
 from edgeimpro.training.boardfit import FitCheck, check_fit, require_fit
 from edgeimpro.training.collapse import CollapseCheck, check_collapse, collapse_warning
 from edgeimpro.training.datashape import InputChoice, choose_input
+from edgeimpro.training.detect_data import has_detection_annotations
 from edgeimpro.training.estimate import ModelEstimate, estimate_model
 from edgeimpro.training.plots import plot_confusion, plot_curves
 
@@ -181,7 +182,7 @@ def train(data_dir: Path | str, run_dir: Path | str, config: TrainConfig | None 
     check_target(run_dir, force, what="run folder")
     t0 = time.monotonic()
 
-    folder = scan_image_folder(data_dir)
+    folder = _scan_classes(data_dir)
     train_items, val_items = split_items(folder.items, cfg.val_split, cfg.seed)
     emit("data", DataSummary(folder.root, folder.classes, folder.counts(), len(train_items), len(val_items),
                              folder.ignored))
@@ -254,6 +255,18 @@ def train(data_dir: Path | str, run_dir: Path | str, config: TrainConfig | None 
 
 # --- steps ---------------------------------------------------------------------------------------
 
+def _scan_classes(data_dir: Path) -> ImageFolder:
+    """The class subfolders; a folder of detection annotations is named as such, with the option it needs."""
+    try:
+        return scan_image_folder(data_dir)
+    except DataError as e:
+        if has_detection_annotations(data_dir):
+            raise DataError(f"{data_dir} holds object boxes (a detection dataset), not class subfolders",
+                            hint=f"train a detector on it: edgeimpro train {data_dir} --task detect --arch fomo "
+                                 "-o RUN_DIR") from e
+        raise
+
+
 def _load(items: Sequence[tuple[Path, int]], prep: Preprocessing
           ) -> tuple[np.ndarray, np.ndarray, list[tuple[Path, str]]]:
     """Decode through the one preprocessing; keep uint8 (exact: pixel_scale 1, offset 0) to save memory."""
@@ -279,7 +292,8 @@ def _check_loaded(classes: list[str], y_train: np.ndarray, total: int, unreadabl
                         hint="every class folder needs readable images; see the unreadable files above")
 
 
-def _optimizer(name: str, lr: float):
+def make_optimizer(name: str, lr):
+    """A Keras optimizer by name; `lr` is a float or a learning-rate schedule."""
     import keras
 
     make = {
@@ -315,7 +329,7 @@ def _fit(model, spec: ModelSpec, cfg: TrainConfig, x, y, val, verbose: int
     # The saved model never contains augmentation: it trains inside a twin sharing its layers.
     trainer = _with_augmentation(model, cfg.seed) if cfg.augment else model
     loss = "binary_crossentropy" if spec.output == "sigmoid" else "sparse_categorical_crossentropy"
-    trainer.compile(optimizer=_optimizer(cfg.optimizer, cfg.learning_rate), loss=loss, metrics=["accuracy"])
+    trainer.compile(optimizer=make_optimizer(cfg.optimizer, cfg.learning_rate), loss=loss, metrics=["accuracy"])
     bn_x = bn_sample(x, cfg.seed)
     recalibrate_batchnorm(model, bn_x)          # start from the data's statistics, not mean 0 / variance 1
     callbacks = [recalibration_callback(model, bn_x)] if val and batchnorm_layers(model) else []
