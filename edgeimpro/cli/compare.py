@@ -134,6 +134,11 @@ def _print_outcome(outcome: Any, out: TextIO) -> None:
         titles = {k: r["title"] for k, r in s["references"].items()}     # one name per reference, as above
         acc = "  ".join(f"{titles.get(k, k)} {100 * v:.1f}%" for k, v in lab["accuracy"].items())
         print(f"  accuracy on {lab['labelled']} labelled inputs: {acc}", file=out)
+    if s.get("detection"):
+        from edgeimpro.compare.detect import summary_lines
+
+        for line in summary_lines(s["detection"]):
+            print(line, file=out)
     lay = s.get("layers")
     if lay and lay.get("first_divergent_layer"):
         f = lay["first_divergent_layer"]

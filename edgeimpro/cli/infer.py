@@ -1,6 +1,6 @@
 """`edgeimpro infer model.tflite [SOURCE...] [--camera N | --picamera | --video FILE] [--top-k K]
 [--threads N] [--runtime litert|tflite-runtime|tflite-micro|tensorflow] [--json] [--save-annotated DIR]
-[--show] [--size HxW] [--color rgb|grayscale]`."""
+[--show] [--size HxW] [--color rgb|grayscale] [--task classify|detect] [--threshold T] [--class-names FILE|a,b]`."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
         "Classify images, a folder (class subfolders give the expected labels), .npy tensors, a video or a "
         "live camera with an int8 .tflite, without TensorFlow. Preprocessing comes from model.json beside the "
         "model; without one, size and colour come from the input tensor and the pixel scaling from its "
-        "quantization (input range 0..1: pixel/255; 0..255: raw pixels; -1..1: pixel/127.5-1).")
+        "quantization (input range 0..1: pixel/255; 0..255: raw pixels; -1..1: pixel/127.5-1). A detector "
+        "(model.json task detect, or --task detect for a FOMO-style model without one) prints per frame the "
+        "count and the centroids (class, x, y in model-input pixels, score) and draws them.")
     p.add_argument("model", type=Path, help="an int8 .tflite (model.json beside it is used when present)")
     add_source_options(p)
     p.add_argument("--top-k", type=int, default=3, metavar="K", help="classes to report per frame (default 3)")
@@ -41,9 +43,15 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--show", action="store_true", help="show annotated frames in a window (q or Esc stops)")
     p.add_argument("--size", type=parse_size, metavar="HxW", help="input size, for a model without model.json")
     p.add_argument("--color", choices=COLOR_MODES, help="colour mode, for a model without model.json")
-    p.add_argument("--class-names", type=Path, metavar="FILE",
-                   help="one class name per line, in output order (default: model.json's labels, else "
-                        "labels.txt beside the model, else class indices)")
+    p.add_argument("--class-names", metavar="FILE|a,b,...",
+                   help="a file of one class name per line, in output order, or the names separated by commas "
+                        "(default: model.json's labels, else labels.txt beside the model, else class indices; "
+                        "a detector without model.json: class_1, class_2, ...)")
+    p.add_argument("--task", choices=("classify", "detect"),
+                   help="what the output means, for a model without model.json: classify (the default) or detect "
+                        "(a FOMO-style grid (1, H, W, classes + 1), background in channel 0)")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="a detector's decoding threshold (default: model.json's, else 0.5)")
     p.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
                    help="refuse image files with more pixels than this, a decompression-bomb guard "
                         "(default %(default)s)")
@@ -57,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
     session = InferenceSession(args.model, runtime=args.runtime, threads=args.threads, size=args.size,
-                               color=args.color,
-                               class_names=read_class_names(args.class_names) if args.class_names else None)
+                               color=args.color, class_names=class_names_arg(args.class_names), task=args.task,
+                               threshold=args.threshold)
     p = session.preprocessing
     source = open_source(args.sources, camera=args.camera, picamera=args.picamera, video=args.video,
                          capture_size=(p.width, p.height))
@@ -67,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
     info = sys.stderr if args.json else sys.stdout
     d = session.describe()
     threads = f", {d['threads']} threads" if d["threads"] else ""
-    print(f"model {d['model']}: {d['input']}, {d['classes']} classes ({d['class_names']}), "
+    head = session.head
+    what = (f"detector, {head.grid_height}x{head.grid_width} grid, threshold {head.threshold:g}, "
+            if head is not None else "")
+    print(f"model {d['model']}: {d['input']}, {what}{d['classes']} classes ({d['class_names']}), "
           f"runtime {d['runtime']}{threads}\n"
           f"preprocessing: {d['preprocessing']}\ninput: {source.description}", file=info, flush=True)
     saved = 0
@@ -96,7 +107,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def class_names_arg(value: str | None) -> list[str] | None:
+    """--class-names: a file of names (one per line), else names separated by commas."""
+    if not value:
+        return None
+    if Path(value).is_file() or "," not in value and Path(value).suffix == ".txt":
+        return read_class_names(value)
+    names = [n.strip() for n in value.split(",")]
+    if not all(names):
+        raise UsageError(f"--class-names {value!r} has an empty name", hint="write --class-names a,b,c")
+    return names
+
+
 def format_prediction(pred: Prediction) -> str:
+    if pred.objects is not None:
+        found = "  ".join(f"{o.label} ({o.x:.0f},{o.y:.0f}) {o.score:.2f}" for o in pred.objects)
+        counts = " ".join(f"{k} {v}" for k, v in (pred.counts or {}).items()) if len(pred.counts or {}) > 1 else ""
+        return (f"{pred.index:5d}  {pred.name:<24}  count {len(pred.objects):3d}{'  ' + counts if counts else ''}"
+                f"  invoke {pred.invoke_ms:6.2f} ms  {found}")
     top = "  ".join(f"{c.label} {c.score:.3f}" for c in pred.top)
     fps = f"  {pred.fps:6.1f} fps" if pred.fps is not None else ""
     truth = ""
@@ -115,6 +143,8 @@ def print_summary(s: dict, runtime: str, saved: int, directory: Path | None, int
             f"{s['mean_invoke_ms']:.3f} ms, whole pipeline {s['mean_latency_ms']:.3f} ms per frame")
     if s["fps"] is not None:
         line += f", {s['fps']:.1f} fps"
+    if s.get("objects") is not None:
+        line += f"; {s['objects']} objects, {s['mean_count']:.2f} per frame"
     if s["accuracy"] is not None:
         line += f"; top-1 {100 * s['accuracy']:.1f}% of {s['labelled']} labelled frames"
     if interrupted:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from edgeimpro.compare.detect import DetectionResult
 from edgeimpro.compare.layers import Divergence, LayerDiff
 from edgeimpro.compare.metrics import Diff
 
@@ -183,6 +184,7 @@ class InputRecord:
     seconds: float               # device and references, wall time
     in_gallery: bool = False     # was among the most disagreeing inputs when compared ("thumb" in JSON)
     thumb: str | None = None     # its thumbnail, relative to the report folder
+    detection: DetectionResult | None = None   # a detector's centroids and truth ("detection" in JSON)
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": "input", "key": self.key, "position": self.position, "name": self.name,
@@ -193,6 +195,8 @@ class InputRecord:
         d["seconds"] = self.seconds
         if self.in_gallery:
             d["thumb"] = self.thumb
+        if self.detection is not None:
+            d["detection"] = self.detection.to_json()
         return d
 
     @classmethod
@@ -200,4 +204,5 @@ class InputRecord:
         return cls(d["key"], d["position"], d["name"], d["label"], d["truth"], DeviceResult(**d["device"]),
                    {k: RefResult(**v) for k, v in d["refs"].items()},
                    None if d.get("layers") is None else LayerRecord.from_json(d["layers"]), d["seconds"],
-                   "thumb" in d, d.get("thumb"))
+                   "thumb" in d, d.get("thumb"),
+                   None if d.get("detection") is None else DetectionResult.from_json(d["detection"]))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeimpro.compare import plots
+from edgeimpro.compare.detect import same_cells
 from edgeimpro.compare.records import InputRecord
 from edgeimpro.escape import html_text
 from edgeimpro.units import rate_text
@@ -157,6 +158,45 @@ def _labels(s: dict[str, Any], conf_png: bytes | None) -> str:
     return out
 
 
+def _detection(s: dict[str, Any]) -> str:
+    det = s.get("detection")
+    if not det:
+        return ""
+    preds = det["predictors"]
+    g = det["grid"]
+    out = (f"<h2>Detection and counting</h2><p class=\"note\">Centroids decoded from each {g['height']}x{g['width']} "
+           f"output grid (stride {g['stride']}) at threshold {det['threshold']:g}: a cell is a detection of its best "
+           f"class when that probability reaches the threshold. Classes: {_e(', '.join(det['classes']))}.</p>")
+    rows = [["objects found"] + [f"{p['objects']:,}" for p in preds.values()],
+            ["mean count per image"] + [f"{p['mean_count']:.2f}" for p in preds.values()],
+            ["images with the device's centroids"] + [f"{p['same_centroids_as_device']:,}/{det['images']:,}"
+                                                       for p in preds.values()]]
+    if det["labelled"]:
+        def metric(p: dict[str, Any], key: str, fmt: str) -> str:
+            m = p.get("metrics")
+            return "–" if m is None or m[key] is None else fmt.format(m[key])
+        rows += [["F1"] + [metric(p, "f1", "{:.3f}") for p in preds.values()],
+                 ["precision"] + [metric(p, "precision", "{:.3f}") for p in preds.values()],
+                 ["recall"] + [metric(p, "recall", "{:.3f}") for p in preds.values()],
+                 ["count MAE"] + [metric(p, "count_mae", "{:.2f}") for p in preds.values()],
+                 ["count MAPE"] + [metric(p, "count_mape", "{:.1%}") for p in preds.values()],
+                 ["images counted exactly"] + [metric(p, "count_exact", "{:.1%}") for p in preds.values()]]
+        out += f"<p>{det['labelled']:,} of {det['images']:,} images have boxes (the truth).</p>"
+    else:
+        out += "<p>No input has boxes (give a detection dataset folder as SOURCE for F1 and count errors).</p>"
+    out += _table(["", *[str(p["title"]) for p in preds.values()]], rows)
+    who = list(preds)
+    header = ["image", *(["true count"] if det["labelled"] else []), *[f"{preds[w]['title']} count" for w in who],
+              *(["TP", "FP", "FN"] if det["labelled"] else [])]
+    body = []
+    for r in det["per_image"][:200]:
+        truth = [f"{r['true_count']}"] if "true_count" in r else (["–"] if det["labelled"] else [])
+        match = [f"{r[k]}" for k in ("tp", "fp", "fn")] if "tp" in r else (["–"] * 3 if det["labelled"] else [])
+        body.append([_e(r["name"]), *truth, *[f"{r['counts'][w]}" for w in who], *match])
+    more = "" if len(det["per_image"]) <= 200 else "<p class='note'>(the first 200 images; all in summary.json)</p>"
+    return out + "<h3>Per image</h3>" + _table(header, body) + more
+
+
 def _layers(s: dict[str, Any], chart: bytes | None) -> str:
     lay = s.get("layers")
     if lay is None:
@@ -199,13 +239,26 @@ def _gallery(s: dict[str, Any], records: Sequence[InputRecord], base: Path) -> s
         if r.thumb and (base / r.thumb).is_file():
             img = _img((base / r.thumb).read_bytes(), r.name)
         lines = [f'<div class="name">{_e(r.name)}</div>']
-        if r.label is not None:
-            lines.append(f"truth: <b>{_e(r.label)}</b>")
-        lines.append(f"device: <b>{cls(r.device.top1)}</b> {r.device.score:.3f}")
+        det = r.detection
+        if det is not None:
+            if det.true_counts is not None:
+                lines.append(f"true count: <b>{sum(det.true_counts)}</b> (green rings)")
+            lines.append(f"device: <b>{len(det.device)}</b> found (crosses; red: false)")
+            for name, cells in det.refs.items():
+                same = same_cells(cells, det.device)
+                lines.append(f"{_e(refs.get(name, {}).get('title', name))}: {len(cells)} found, "
+                             + ("same centroids" if same else '<span class="bad">other centroids</span>'))
+        else:
+            if r.label is not None:
+                lines.append(f"truth: <b>{_e(r.label)}</b>")
+            lines.append(f"device: <b>{cls(r.device.top1)}</b> {r.device.score:.3f}")
         for name, x in r.refs.items():
             mark = "" if x.top1_agree else ' <span class="bad">≠</span>'
             exact = ('<span class="good">exact</span>' if x.exact and not refs.get(name, {}).get("float")
                      else f"max |Δ| {x.max_abs:.3g}")
+            if det is not None:
+                lines.append(f"{_e(refs.get(name, {}).get('title', name))} grid: {exact}")
+                continue
             lines.append(f"{_e(refs.get(name, {}).get('title', name))}: <b>{cls(x.top1)}</b> {x.score:.3f}"
                          f"{mark}, {exact}")
         if r.layers is not None and r.layers.first is not None:
@@ -231,7 +284,7 @@ def write_report(path: Path, summary: dict[str, Any], gallery: Sequence[InputRec
     parts = [_header(summary), _metrics(summary)]
     if hist:
         parts.append(f'<figure id="histogram">{_img(hist, "difference histogram")}</figure>')
-    parts += [_performance(summary), _labels(summary, plots.confusion_matrices(summary)),
+    parts += [_performance(summary), _detection(summary), _labels(summary, plots.confusion_matrices(summary)),
               _layers(summary, plots.layer_divergence_chart(summary)), _gallery(summary, gallery, base),
               _mismatches(summary)]
     doc = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -26,6 +26,16 @@ import numpy as np
 from edgeimpro import __version__
 from edgeimpro.compare import store
 from edgeimpro.compare.desktop import TflmDesktop, make_references
+from edgeimpro.compare.detect import (
+    DetectionResult,
+    DetectionTruth,
+    as_cells,
+    check_labels_option,
+    decode,
+    detection_thumbnail,
+    read_truth,
+    summarize_detection,
+)
 from edgeimpro.compare.inputs import (
     InputPreparer,
     TruthLabels,
@@ -52,6 +62,7 @@ from edgeimpro.compare.records import (
     SessionRecord,
 )
 from edgeimpro.compare.summary import FAIL_ON, primary_reference, summarize
+from edgeimpro.detect_metrics import DetectionHead
 from edgeimpro.errors import DataError, ModelError, UsageError
 from edgeimpro.graph.loader import load_graph, read_model_bytes
 from edgeimpro.modelcard import class_names_for
@@ -132,6 +143,12 @@ class _Gallery:
         refs = rec.refs
         p = refs.get(self.primary or "")
         others = [d.max_abs for name, d in refs.items() if name != self.primary]
+        det = rec.detection
+        if det is not None:           # a detector: a bug first, then the count error, then centroids that differ
+            error = det.count_error(len(det.true_counts or ())) or 0
+            score = (0 if p is None or p.exact else 1, p.max_abs if p else 0.0, error, det.centroid_differences(),
+                     max(others, default=0.0))
+            return score, -rec.position
         score = (0 if p is None or p.exact else 1, p.max_abs if p else 0.0,
                  sum(not d.top1_agree for d in refs.values()), max(others, default=0.0))
         return score, -rec.position
@@ -195,7 +212,17 @@ class Comparison:
         self.quant = OutputQuant.from_outputs(
             [(t.size, *(t.quantization.scalar if t.quantization is not None and not t.quantization.per_channel
                         else (None, None))) for t in outs])
-        self.class_names = self._class_names(options.class_names)
+        card = self.preparer.card
+        self.head: DetectionHead | None = card.detection_head() if card is not None and card.is_detector else None
+        self.detection_truth: DetectionTruth | None = None
+        if self.head is not None:
+            check_labels_option(options.labels)
+            h = self.head
+            if self.quant.head != h.grid_height * h.grid_width * h.channels:
+                raise ModelError(f"model.json describes a {h.grid_height}x{h.grid_width} grid of {h.channels} "
+                                 f"channels; the model's first output has {self.quant.head} elements",
+                                 hint="model.json belongs to another model: re-run `edgeimpro convert`")
+        self.class_names = list(self.head.classes) if self.head is not None else self._class_names(options.class_names)
         self.truth: TruthLabels | None = (read_truth_labels(options.labels, self.class_names)
                                           if options.labels is not None else None)
         self.report_dir = Path(options.report_dir)
@@ -293,6 +320,8 @@ class Comparison:
         try:
             check_tensor_files(src, self.preparer.shape)
             self._check_truth(src)
+            if self.head is not None:
+                self.detection_truth = read_truth(paths, self.head)
         except DataError:
             src.close()
             raise
@@ -407,22 +436,40 @@ class Comparison:
             retries=link.retries, output=dev.astype(int).tolist() if dev.size <= STORE_OUTPUT_LIMIT else None)
         float_x = (self.preparer.float_input(frame, x) if any(r.float_outputs for r in self.refs) else None)
         refs: dict[str, RefResult] = {}
+        ref_outputs: dict[str, np.ndarray] = {}
         for ref in self.refs:
             out = flat(ref.outputs(x, float_x))
+            ref_outputs[ref.name] = out[: self.quant.head] if ref.float_outputs else \
+                self.quant.dequantize(out)[: self.quant.head]
             d = diff_outputs(dev, out, self.quant, float_reference=ref.float_outputs)
             ref_head = out[: self.quant.head] if ref.float_outputs else self.quant.dequantize(out)[: self.quant.head]
             refs[ref.name] = RefResult.from_diff(d, score=float(ref_head[d.top1]))
+        detection = self._detect(frame, dev, ref_outputs) if self.head is not None else None
         layers = None
         if self.options.layers and self.tflm is not None and not refs[self.tflm.name].exact:
             layers = self._divergence(device, x, dev)
         rec = InputRecord(key=key, position=position, name=frame.name, label=label,
                           truth=self.class_names.index(label) if label in self.class_names else None,
                           device=device_result, refs=refs, layers=layers,
-                          seconds=round(time.perf_counter() - t0, 6))
+                          seconds=round(time.perf_counter() - t0, 6), detection=detection)
         if gallery is not None and gallery.admits(rec):
             rgb = self.preparer.display(frame, x)
-            rec = gallery.add(rec, thumbnail_png(rgb) if rgb is not None else None)
+            if rgb is None:
+                png = None
+            elif detection is not None and self.head is not None:
+                png = detection_thumbnail(rgb, detection, self.head)
+            else:
+                png = thumbnail_png(rgb)
+            rec = gallery.add(rec, png)
         return rec
+
+    def _detect(self, frame: Frame, dev: np.ndarray, ref_outputs: dict[str, np.ndarray]) -> DetectionResult:
+        """The centroids of the device and of every reference; the truth when the input has boxes."""
+        assert self.head is not None
+        device = as_cells(decode(self.quant.dequantize(dev)[: self.quant.head], self.head))
+        refs = {name: as_cells(decode(out, self.head)) for name, out in ref_outputs.items()}
+        truth = self.detection_truth.get(frame) if self.detection_truth is not None else None
+        return DetectionResult(device, refs, None if truth is None else truth[0], None if truth is None else truth[1])
 
     def _divergence(self, device: Any, x: np.ndarray, dev: np.ndarray) -> LayerRecord:
         assert self.tflm is not None
@@ -439,6 +486,8 @@ class Comparison:
         summary = summarize(sessions, records, fail_on=self.options.fail_on, state=state)
         summary["compared_this_run"] = compared
         summary["resumed_inputs"] = resumed
+        if self.head is not None:
+            summary["detection"] = summarize_detection(records, self.head, {r.name: r.title for r in self.refs})
         summary_path = self.report_dir / SUMMARY
         self.report_dir.mkdir(parents=True, exist_ok=True)
         summary_path.write_text(json.dumps(summary, indent=2) + "\n")

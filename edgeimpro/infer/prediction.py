@@ -1,15 +1,34 @@
-"""What inference returns per frame (`Prediction`, its top-k `ClassScore`s) and over a run (`RunStats`)."""
+"""What inference returns per frame (`Prediction`, its top-k `ClassScore`s, or a detector's
+`DetectedObject`s) and over a run (`RunStats`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from edgeimpro.detect_metrics import Centroid
+
 
 class ClassScore(NamedTuple):       # a tuple: built for every class of every frame, so cheap
     index: int
     label: str
     score: float
+
+
+class DetectedObject(NamedTuple):
+    """One centroid a detector found: its class, the centre of its grid cell in model-input pixels (x right,
+    y down), the cell, and the class probability."""
+    index: int
+    label: str
+    x: float
+    y: float
+    row: int
+    col: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "label": self.label, "x": self.x, "y": self.y, "row": self.row,
+                "col": self.col, "score": round(self.score, 6)}
 
 
 @dataclass(slots=True)
@@ -22,14 +41,21 @@ class Prediction:
     latency_ms: float
     fps: float | None                  # None until two frames have been seen
     label: str | None = None           # ground truth from the source (class subfolder), if any
+    objects: list[DetectedObject] | None = None   # a detector's centroids (then `top` is empty)
+    counts: dict[str, int] | None = None           # a detector's objects per class, every class
 
     @property
     def best(self) -> ClassScore:
         return self.top[0]
 
+    def centroids(self) -> list[Centroid]:
+        return [Centroid(o.row, o.col, o.index, o.score) for o in self.objects or ()]
+
     @property
     def correct(self) -> bool | None:
-        return None if self.label is None else self.top[0].label == self.label
+        if self.label is None or not self.top:
+            return None
+        return self.top[0].label == self.label
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -39,7 +65,12 @@ class Prediction:
             "latency_ms": round(self.latency_ms, 4),
             "fps": None if self.fps is None else round(self.fps, 2),
         }
-        if self.label is not None:
+        if self.objects is not None:
+            del d["top"]
+            d["count"] = len(self.objects)
+            d["counts"] = dict(self.counts or {})
+            d["objects"] = [o.to_dict() for o in self.objects]
+        if self.label is not None and self.objects is None:
             d["correct"] = self.correct
         return d
 
@@ -56,6 +87,7 @@ class RunStats:
     started: float | None = None
     finished: float | None = None
     per_label: dict[str, list[int]] = field(default_factory=dict)   # label -> [correct, total]
+    objects: int | None = None         # a detector's centroids over the run
 
     def add(self, p: Prediction, now: float) -> None:
         if self.started is None:
@@ -65,7 +97,9 @@ class RunStats:
         self.preprocess_ms += p.preprocess_ms
         self.invoke_ms += p.invoke_ms
         self.latency_ms += p.latency_ms
-        if p.label is not None:
+        if p.objects is not None:
+            self.objects = (self.objects or 0) + len(p.objects)
+        if p.label is not None and p.objects is None:
             self.labelled += 1
             self.correct += bool(p.correct)
             c = self.per_label.setdefault(p.label, [0, 0])
@@ -87,4 +121,6 @@ class RunStats:
         return {"frames": self.frames, "mean_preprocess_ms": round(self.preprocess_ms / n, 4),
                 "mean_invoke_ms": round(self.invoke_ms / n, 4), "mean_latency_ms": round(self.latency_ms / n, 4),
                 "fps": None if self.fps is None else round(self.fps, 2),
-                "labelled": self.labelled, "accuracy": self.accuracy}
+                "labelled": self.labelled, "accuracy": self.accuracy,
+                **({} if self.objects is None else {"objects": self.objects,
+                                                    "mean_count": round(self.objects / n, 4)})}

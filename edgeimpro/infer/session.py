@@ -1,5 +1,9 @@
-"""The inference session: a model, its runtime and its preprocessing; frames in, top-k labels with timings
-out. Never prints.
+"""The inference session: a model, its runtime and its preprocessing; frames in, top-k labels (a centroid
+detector: its objects, counted) with timings out. Never prints.
+
+A detector is a model whose card says task "detect", or a model without a card given `task="detect"`: a
+FOMO-style output (1, grid_h, grid_w, classes + 1), a softmax per cell with background in channel 0, read
+from the output tensor's shape (class names default to class_1, class_2, ...; threshold 0.5).
 
 Per frame, `preprocess_ms` is frame -> input tensor (decode and resize for files), `invoke_ms` the
 runtime call (set input, invoke, read output), `latency_ms` both plus the top-k; `fps` is measured over the
@@ -16,17 +20,19 @@ from typing import Any
 
 import numpy as np
 
+from edgeimpro.detect_metrics import DEFAULT_THRESHOLD, DetectionHead, decode_grid
 from edgeimpro.errors import ModelError, UsageError
 from edgeimpro.graph.loader import read_model_bytes
 from edgeimpro.infer.draw import annotate_image
 from edgeimpro.infer.lut import FramePreparer
-from edgeimpro.infer.prediction import ClassScore, Prediction, RunStats
+from edgeimpro.infer.prediction import ClassScore, DetectedObject, Prediction, RunStats
 from edgeimpro.infer.preprocessing import card_for_model, preprocessing_from_card, preprocessing_from_input
 from edgeimpro.infer.runtime import open_runtime
 from edgeimpro.modelcard import class_names_for
 from edgeimpro.references import TensorInfo
 from edgeimpro.sources import Frame, Source
 
+TASKS = ("classify", "detect")
 DEFAULT_TOP_K = 3
 FPS_WINDOW = 30
 SMALL_OUTPUT = 64               # up to this many classes, top-k in plain Python (faster than numpy)
@@ -37,7 +43,8 @@ class InferenceSession:
 
     def __init__(self, model: Path | str, *, runtime: str = "auto", threads: int | None = None,
                  size: tuple[int, int] | None = None, color: str | None = None,
-                 class_names: list[str] | None = None, fps_window: int = FPS_WINDOW) -> None:
+                 class_names: list[str] | None = None, fps_window: int = FPS_WINDOW, task: str | None = None,
+                 threshold: float | None = None) -> None:
         self.model_path = Path(model)
         data = read_model_bytes(self.model_path)
         self.runtime_name, self.runtime = open_runtime(data, runtime, threads)
@@ -52,8 +59,16 @@ class InferenceSession:
             self.preprocessing_origin = f"model card {self.model_path.with_name('model.json').name}"
         else:
             self.preprocessing, self.preprocessing_origin = preprocessing_from_input(self.input, size, color)
-        self.classes = int(np.prod(self.output.shape[1:]))
-        self.labels, self.labels_origin = class_names_for(self.model_path, self.card, self.classes, class_names)
+        self.head: DetectionHead | None = self._detection_head(task, class_names, threshold)
+        if self.head is not None:
+            self.classes = len(self.head.classes)
+            self.labels = list(self.head.classes)
+            self.labels_origin = ("--class-names" if class_names else "model.json" if self.card is not None
+                                  else "class_1.. (no names: give --class-names)")
+        else:
+            self.classes = int(np.prod(self.output.shape[1:]))
+            self.labels, self.labels_origin = class_names_for(self.model_path, self.card, self.classes,
+                                                              class_names)
         self.preparer = FramePreparer(self.preprocessing, self.input.dtype, self.input.shape)
         out_q = self.output.dtype == "int8" and self.output.scale is not None
         self._out_scale = float(self.output.scale) if out_q else 1.0
@@ -67,9 +82,61 @@ class InferenceSession:
         self._ticks: deque[float] = deque(maxlen=max(2, fps_window))
         self.stats = RunStats()
 
+    def _detection_head(self, task: str | None, class_names: list[str] | None, threshold: float | None
+                        ) -> DetectionHead | None:
+        """The detector's grid, classes and threshold: the card's, or read from the output tensor."""
+        if task is not None and task not in TASKS:
+            raise UsageError(f"unknown task {task!r}", hint="use --task classify or --task detect")
+        if threshold is not None and not 0 < threshold <= 1:
+            raise UsageError(f"--threshold must be in (0, 1], got {threshold}")
+        card = self.card
+        card_task = card.task if card is not None else None
+        if card_task is not None and task is not None and task != card_task:
+            raise UsageError(f"--task {task}, and the model card beside the model says task {card_task}",
+                             hint="leave --task out: the model card gives it")
+        if (task or card_task) != "detect":
+            if threshold is not None:
+                raise UsageError("--threshold applies to detectors", hint="add --task detect for a FOMO model")
+            return None
+        shape = tuple(self.output.shape)
+        _, h, w, _ = self.input.shape
+        if len(shape) != 4 or shape[0] != 1 or shape[3] < 2:
+            raise ModelError(f"model output '{self.output.name}' has shape {list(shape)}; a centroid detector "
+                             "outputs (1, grid height, grid width, classes + 1)",
+                             hint="--task detect is for FOMO-style models: drop it to classify")
+        gh, gw, channels = shape[1:]
+        if card is not None:
+            head = card.detection_head()
+            if (head.grid_height, head.grid_width, head.channels) != (gh, gw, channels):
+                raise ModelError(f"model.json describes a {head.grid_height}x{head.grid_width} grid of "
+                                 f"{head.channels} channels; the model outputs {gh}x{gw}x{channels}",
+                                 hint="model.json belongs to another model: re-run `edgeimpro convert`")
+            if class_names:
+                if len(class_names) != len(head.classes):
+                    raise ModelError(f"--class-names lists {len(class_names)} names; the detector finds "
+                                     f"{len(head.classes)} classes ({', '.join(head.classes)})")
+                head = DetectionHead(list(class_names), gh, gw, head.stride, head.threshold, head.object_weight,
+                                     head.match_radius)
+        else:
+            names = list(class_names) if class_names else [f"class_{k + 1}" for k in range(channels - 1)]
+            if len(names) != channels - 1:
+                raise ModelError(f"--class-names lists {len(names)} names; the model output has {channels} "
+                                 f"channels (background + {channels - 1} classes)",
+                                 hint=f"give {channels - 1} names, in output order after the background")
+            head = DetectionHead(names, gh, gw, max(1, h // gh), DEFAULT_THRESHOLD)
+        if threshold is not None:
+            head = DetectionHead(head.classes, head.grid_height, head.grid_width, head.stride, threshold,
+                                 head.object_weight, head.match_radius)
+        return head
+
+    @property
+    def is_detector(self) -> bool:
+        return self.head is not None
+
     def describe(self) -> dict[str, Any]:
         p = self.preprocessing
         return {"model": str(self.model_path), "runtime": self.runtime_name, "threads": self.threads,
+                "task": "detect" if self.head is not None else "classify",
                 "input": f"{p.height}x{p.width} {p.color} {self.input.dtype}",
                 "preprocessing": self.preprocessing_origin, "classes": self.classes,
                 "class_names": self.labels_origin,
@@ -89,13 +156,21 @@ class InferenceSession:
         t1 = clock()
         out = self.runtime.invoke_one(x)
         t2 = clock()
-        top = self._top(out, top_k)
+        objects = counts = None
+        if self.head is not None:
+            top: list[ClassScore] = []
+            objects = self._objects(out)
+            counts = dict.fromkeys(self.labels, 0)
+            for o in objects:
+                counts[o.label] += 1
+        else:
+            top = self._top(out, top_k)
         t3 = clock()
         ticks = self._ticks
         ticks.append(t3)
         fps = (len(ticks) - 1) / (t3 - ticks[0]) if len(ticks) > 1 and t3 > ticks[0] else None
         pred = Prediction(frame.index, frame.name, top, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t0) * 1e3,
-                          fps, frame.label)
+                          fps, frame.label, objects, counts)
         self.stats.add(pred, t3)
         return pred
 
@@ -121,6 +196,16 @@ class InferenceSession:
             order = np.argsort(-out.ravel().astype(np.float64), kind="stable")[:k].tolist()
         return [ClassScore(i, labels[i], (values[i] - zero) * scale) for i in order]
 
+    def _objects(self, out: np.ndarray) -> list[DetectedObject]:
+        head = self.head
+        assert head is not None
+        probs = (out.astype(np.float64) - self._out_zero) * self._out_scale      # as compare dequantizes
+        found = decode_grid(probs.reshape(head.grid_height, head.grid_width, head.channels), head.threshold)
+        _, h, w, _ = self.input.shape
+        sx, sy = w / head.grid_width, h / head.grid_height
+        return [DetectedObject(c.class_index, self.labels[c.class_index], (c.col + 0.5) * sx, (c.row + 0.5) * sy,
+                               c.row, c.col, c.score) for c in found]
+
     def display_image(self, frame: Frame) -> np.ndarray:
         """RGB uint8 picture of a frame; a raw tensor is mapped back to pixels through the preprocessing."""
         if frame.tensor is None:
@@ -129,7 +214,8 @@ class InferenceSession:
 
     def annotate(self, frame: Frame, pred: Prediction, min_width: int = 320) -> np.ndarray:
         """The frame with its top-k, latency and FPS drawn on it (RGB uint8); small frames are enlarged."""
-        return annotate_image(self.display_image(frame), pred, min_width)
+        grid = (self.head.grid_height, self.head.grid_width) if self.head is not None else None
+        return annotate_image(self.display_image(frame), pred, min_width, grid)
 
 
 def _as_frame(frame: Frame | np.ndarray | Path | str) -> Frame:
