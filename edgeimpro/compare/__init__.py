@@ -10,7 +10,8 @@ computes. Never imports TensorFlow (the Keras reference imports it lazily, only 
 
 Modules: run (orchestration, resume), records (results.jsonl's typed records), store (results.jsonl),
 metrics, layers (first divergent layer), desktop (references), inputs (frames, keys, preprocessing via
-`infer`), summary, plots, report. The device
+`infer`), detect (a detector's centroids, truth from detection datasets, detection metrics), summary, plots,
+report. The device
 (--port / --emulate) is opened by `edgeimpro.targets.open_target`, re-exported here.
 """
 

@@ -107,6 +107,9 @@ def _metrics(s: dict[str, Any]) -> str:
             "int8 arithmetic the device must run, so anything but 100% exact is a bug; LiteRT's optimized kernels "
             "round differently by a few steps; the float Keras model shows the quantization error "
             "(its exact-match means: equal to its own int8 rounding).</p>")
+    if s.get("detection"):
+        note += ('<p class="note">This model is a detector: top-1 is the argmax of the whole output grid, which '
+                 "means little; the detection section below compares the centroids.</p>")
     return "<h2>Device vs desktop</h2>" + note + _table(["metric", *names], rows)
 
 
