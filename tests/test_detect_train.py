@@ -348,7 +348,8 @@ def test_run_folder_and_card(trained: Path, crowd: Path) -> None:
     assert card.preprocessing == Preprocessing(48, 48, "rgb")
     with open(trained / "history.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 2 and {"loss", "val_loss", "val_f1", "val_precision", "val_recall"} <= set(rows[0])
+    assert len(rows) == 2 and {"loss", "val_loss", "val_f1", "val_precision", "val_recall", "val_count_mae",
+                               "val_count_mape", "val_threshold"} <= set(rows[0])
     for png in ("curves.png", "predictions.png"):
         with Image.open(trained / png) as im:
             assert im.format == "PNG" and im.size[0] > 500

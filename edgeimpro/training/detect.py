@@ -490,6 +490,7 @@ class _EpochScores:
         p = self.prefix
         return {f"{p}loss": weighted_cell_loss(probs, s.y, self.cfg.object_weight), f"{p}f1": m.f1,
                 f"{p}precision": m.precision, f"{p}recall": m.recall, f"{p}count_mae": m.count_mae,
+                f"{p}count_mape": float("nan") if m.count_mape is None else m.count_mape,
                 f"{p}threshold": m.threshold}
 
 
@@ -536,7 +537,8 @@ def draw_predictions(loaded: LoadedDetection, probs: np.ndarray, parts: Detectio
 
 
 def _write_history(history: dict[str, list[float]], path: Path) -> None:
-    first = ["loss", "val_loss", "val_f1", "val_precision", "val_recall", "val_count_mae", "val_threshold"]
+    first = ["loss", "val_loss", "val_f1", "val_precision", "val_recall", "val_count_mae", "val_count_mape",
+             "val_threshold"]
     keys = [k for k in first if k in history] + sorted(k for k in history if k not in first)
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
