@@ -163,9 +163,22 @@ def _run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_estimate(est, fit) -> None:   # noqa: ANN001
+    """The int8 size estimate and the board fit, as classification and detection print them."""
+    from edgeimpro.units import size_text
+
+    print(f"int8     flash ~{size_text(est.flash_bytes)} of model data (+ runtime code)\n"
+          f"         activation RAM >= {size_text(est.peak_ram_bytes)} (peak at {est.peak_layer}; "
+          f"{size_text(est.total_activation_bytes)} if no buffer were reused)")
+    if fit is not None:
+        print(f"board    {fit.board} {'fits' if fit.fits else 'does NOT fit'}: flash "
+              f"{size_text(fit.flash_needed)} of {size_text(fit.flash_available)} "
+              f"({fit.flash_needed / fit.flash_available:.0%}), RAM >= {size_text(fit.ram_needed)} of "
+              f"{size_text(fit.ram_available)} ({fit.ram_needed / fit.ram_available:.0%}, with runtime)")
+
+
 def _print_detect_event(name: str, payload) -> None:
     from edgeimpro.escape import printable
-    from edgeimpro.units import size_text
 
     if name == "data":
         boxes = ", ".join(f"{c} {n:,}" for c, n in payload.boxes.items())
@@ -184,14 +197,7 @@ def _print_detect_event(name: str, payload) -> None:
         print(f"model    {spec.option_text()}, input {spec.height}x{spec.width}, grid {gh}x{gw} of "
               f"{spec.output_channels} channels (background + {spec.num_classes}): {est.params:,} params, "
               f"{est.macs / 1e6:.2f} M MACs")
-        print(f"int8     flash ~{size_text(est.flash_bytes)} of model data (+ runtime code)\n"
-              f"         activation RAM >= {size_text(est.peak_ram_bytes)} (peak at {est.peak_layer}; "
-              f"{size_text(est.total_activation_bytes)} if no buffer were reused)")
-        if fit is not None:
-            print(f"board    {fit.board} {'fits' if fit.fits else 'does NOT fit'}: flash "
-                  f"{size_text(fit.flash_needed)} of {size_text(fit.flash_available)} "
-                  f"({fit.flash_needed / fit.flash_available:.0%}), RAM >= {size_text(fit.ram_needed)} of "
-                  f"{size_text(fit.ram_available)} ({fit.ram_needed / fit.ram_available:.0%}, with runtime)")
+        _print_estimate(est, fit)
     elif name == "loaded":
         if payload.unreadable:
             print(f"unreadable images: {len(payload.unreadable)} (left out)")
@@ -234,7 +240,6 @@ def _print_detect_summary(result) -> None:
 
 
 def _print_event(name: str, payload) -> None:
-    from edgeimpro.units import size_text
 
     if name == "data":
         counts = ", ".join(f"{c} {n}" for c, n in payload.counts.items())
@@ -250,14 +255,7 @@ def _print_event(name: str, payload) -> None:
         colour = "rgb" if spec.channels == 3 else "grayscale"
         print(f"model    {spec.option_text()}, input {spec.height}x{spec.width} {colour}, "
               f"{spec.num_classes} classes ({spec.output}): {est.params:,} params, {est.macs / 1e6:.2f} M MACs")
-        print(f"int8     flash ~{size_text(est.flash_bytes)} of model data (+ runtime code)\n"
-              f"         activation RAM >= {size_text(est.peak_ram_bytes)} (peak at {est.peak_layer}; "
-              f"{size_text(est.total_activation_bytes)} if no buffer were reused)")
-        if fit is not None:
-            print(f"board    {fit.board} {'fits' if fit.fits else 'does NOT fit'}: flash "
-                  f"{size_text(fit.flash_needed)} of {size_text(fit.flash_available)} "
-                  f"({fit.flash_needed / fit.flash_available:.0%}), RAM >= {size_text(fit.ram_needed)} of "
-                  f"{size_text(fit.ram_available)} ({fit.ram_needed / fit.ram_available:.0%}, with runtime)")
+        _print_estimate(est, fit)
     elif name == "loaded":
         if payload.unreadable:
             print(f"unreadable images: {len(payload.unreadable)} (skipped; training continues with the rest)")

@@ -44,13 +44,13 @@ from edgeimpro.detect_metrics import (
 )
 from edgeimpro.errors import BoardFitError, DataError, UsageError
 from edgeimpro.modelcard import ModelCard
-from edgeimpro.preprocess import COLOR_MODES, Preprocessing
+from edgeimpro.preprocess import Preprocessing
 from edgeimpro.training.batchnorm import bn_sample, recalibrate_batchnorm
 from edgeimpro.training.boardfit import FitCheck, check_fit, fit_problems, fits_budget
 from edgeimpro.training.datashape import MAX_DEFAULT_SIDE, InputChoice, survey_images
 from edgeimpro.training.detect_data import DetectionParts, detection_parts
 from edgeimpro.training.estimate import ModelEstimate, estimate_model
-from edgeimpro.training.fit import OPTIMIZERS, make_optimizer
+from edgeimpro.training.fit import OPTIMIZERS, check_fit_options, make_optimizer
 from edgeimpro.training.fomo import (
     DEFAULT_FOMO_ALPHA,
     DETECTION_ARCHITECTURES,
@@ -94,21 +94,9 @@ class DetectConfig:
             raise UsageError(f"--arch {self.arch} is a classifier; --task detect trains a centroid detector",
                              hint="use --arch " + " or ".join(DETECTION_ARCHITECTURES) + " (the default with "
                                   "--task detect), or drop --task detect to train a classifier")
-        if self.color is not None and self.color not in COLOR_MODES:
-            raise UsageError(f"unknown colour mode {self.color!r}", hint="use rgb or grayscale")
         if self.stride not in STRIDES:
             raise UsageError(f"--stride must be {' or '.join(map(str, STRIDES))}, got {self.stride}")
-        if self.optimizer not in OPTIMIZERS:
-            raise UsageError(f"unknown optimizer {self.optimizer!r}", hint="choose one of " + ", ".join(OPTIMIZERS))
-        for name, value in (("--epochs", self.epochs), ("--batch-size", self.batch_size)):
-            if value < 1:
-                raise UsageError(f"{name} must be at least 1, got {value}")
-        if self.patience < 0:
-            raise UsageError(f"--patience must be 0 (off) or more, got {self.patience}")
-        if self.lr is not None and not self.lr > 0:
-            raise UsageError(f"--lr must be positive, got {self.lr}")
-        if not 0.0 <= self.val_split < 1.0:
-            raise UsageError(f"--val-split must be in [0, 1), got {self.val_split}", hint="e.g. --val-split 0.2")
+        check_fit_options(self)
         if not self.object_weight > 0:
             raise UsageError(f"--object-weight must be positive, got {self.object_weight}",
                              hint="1 weighs object and background cells alike; FOMO uses up to 100")

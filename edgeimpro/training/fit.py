@@ -51,6 +51,24 @@ EAGER_PREDICT_MAX = 1000    # up to this many images, eager calls beat tracing m
 RUN_FILES = ("model.keras", "labels.txt", "model.json", "history.csv", "curves.png", "confusion.png")
 
 
+
+def check_fit_options(o: Any) -> None:
+    """The options every training task shares (colour mode, optimizer, epochs, batch size, patience,
+    learning rate, validation split), refused with the fix; `o` is a classifier's or a detector's options."""
+    if o.color is not None and o.color not in COLOR_MODES:
+        raise UsageError(f"unknown colour mode {o.color!r}", hint="use rgb or grayscale")
+    if o.optimizer not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer {o.optimizer!r}", hint="choose one of " + ", ".join(OPTIMIZERS))
+    for name, value in (("--epochs", o.epochs), ("--batch-size", o.batch_size)):
+        if value < 1:
+            raise UsageError(f"{name} must be at least 1, got {value}")
+    if o.patience < 0:
+        raise UsageError(f"--patience must be 0 (off) or more, got {o.patience}")
+    if o.lr is not None and not o.lr > 0:
+        raise UsageError(f"--lr must be positive, got {o.lr}")
+    if not 0.0 <= o.val_split < 1.0:
+        raise UsageError(f"--val-split must be in [0, 1), got {o.val_split}", hint="e.g. --val-split 0.2")
+
 @dataclass
 class TrainConfig:
     arch: str = "seed-cnn"
@@ -71,19 +89,7 @@ class TrainConfig:
     def validate(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise UsageError(f"unknown architecture {self.arch!r}", hint="choose one of " + ", ".join(ARCHITECTURES))
-        if self.color is not None and self.color not in COLOR_MODES:
-            raise UsageError(f"unknown colour mode {self.color!r}", hint="use rgb or grayscale")
-        if self.optimizer not in OPTIMIZERS:
-            raise UsageError(f"unknown optimizer {self.optimizer!r}", hint="choose one of " + ", ".join(OPTIMIZERS))
-        for name, value in (("--epochs", self.epochs), ("--batch-size", self.batch_size)):
-            if value < 1:
-                raise UsageError(f"{name} must be at least 1, got {value}")
-        if self.patience < 0:
-            raise UsageError(f"--patience must be 0 (off) or more, got {self.patience}")
-        if self.lr is not None and not self.lr > 0:
-            raise UsageError(f"--lr must be positive, got {self.lr}")
-        if not 0.0 <= self.val_split < 1.0:
-            raise UsageError(f"--val-split must be in [0, 1), got {self.val_split}", hint="e.g. --val-split 0.2")
+        check_fit_options(self)
 
     @property
     def learning_rate(self) -> float:
