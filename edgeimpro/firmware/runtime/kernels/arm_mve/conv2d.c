@@ -13,6 +13,7 @@
  * (requantize.h) and stored with one scatter. Tails of k are predicated loads that read nothing beyond.
  */
 #include <arm_mve.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "eip_kernels.h"
@@ -223,6 +224,10 @@ typedef struct {
     int32_t k;                /* +52 */
     const int8_t *col[PIXELS]; /* +56 */
 } small_k_t;
+/* the assembly's immediate offsets */
+_Static_assert(offsetof(small_k_t, offsets) == 32 && offsetof(small_k_t, out_zp) == 48 &&
+               offsetof(small_k_t, k) == 52 && offsetof(small_k_t, col) == 56 && sizeof(int8_t *) == 4,
+               "small_k_t layout");
 
 /* Output channels of four pixels whose columns hold k <= 16 codes: the columns stay in four vector registers
  * for every channel, whose filter row is one predicated load; the folded bias, the requantization (as

@@ -12,6 +12,7 @@
  * path below instead, borders and all.
  */
 #include <arm_mve.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "eip_kernels.h"
@@ -479,6 +480,9 @@ typedef struct {
     int32x4_t act_min;      /* +48 */
     int32x4_t act_max;      /* +64 */
 } strip_out_t;
+_Static_assert(offsetof(strip_out_t, left) == 16 && offsetof(strip_out_t, neg_right) == 32 &&
+               offsetof(strip_out_t, act_min) == 48 && offsetof(strip_out_t, act_max) == 64,
+               "strip_out_t layout (the assembly's immediate offsets)");
 
 
 #if !defined(EIP_MVE_C_LOOPS)
