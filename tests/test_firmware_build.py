@@ -321,3 +321,20 @@ def test_perturb_layer_option_is_checked_and_announced(tmp_path, capsys: pytest.
                  "-o", str(tmp_path / "fw")]) == 0
     assert "WARNING: this firmware corrupts layer 3's output on purpose" in capsys.readouterr().out
     assert "EIP_TEST_PERTURB_LAYER=3" in (tmp_path / "fw" / "config.mk").read_text()
+
+
+def test_kernel_sets_follow_the_core(tmp_path) -> None:
+    """Each core builds the best kernel set it runs by default; a set the core cannot run is refused with the
+    ones it can, before anything is written."""
+    from edgeimpro.boards.build import resolve_kernels
+
+    assert resolve_kernels(get_board("qemu-m55"), None) == "mve"
+    assert resolve_kernels(get_board("qemu-m4"), None) == "dsp"
+    assert resolve_kernels(get_board("qemu-m55"), "dsp") == "dsp"
+    with pytest.raises(UsageError) as e:
+        resolve_kernels(get_board("qemu-m4"), "mve")
+    assert "Helium" in str(e.value) and "--kernels dsp" in (e.value.hint or "")
+    out = tmp_path / "fw"
+    assert main(["build", "--model", str(ROOT / "tests" / "fixtures" / "golden" / "tiny.tflite"), "--board", "qemu-m4",
+                 "--kernels", "mve", "-o", str(out)]) != 0
+    assert not out.exists()

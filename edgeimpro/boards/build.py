@@ -185,7 +185,8 @@ def resolve_kernels(board: Board, kernels: str | None) -> str:
     if kernels not in runs:
         what = {"dsp": "the DSP extension", "mve": "Helium (MVE)"}[kernels]
         raise UsageError(f"board {board.name} ({board.core}) has no {what} for the {kernels} kernels",
-                         hint="build with kernels=" + " or ".join(repr(k) for k in runs))
+                         hint="use " + " or ".join(f"--kernels {k}" for k in runs) + " (or leave it out: "
+                              f"{runs[0]} is this core's default)")
     return kernels
 
 
