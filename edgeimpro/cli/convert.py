@@ -67,14 +67,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  top-1 agreement {acc.agreement:6.1%} ({acc.disagreements} of {acc.samples} differ)")
     else:
         print("no held-out images: accuracy not measured")
-    if result.unreadable:
-        print(f"{len(result.unreadable)} unreadable images skipped, first: {result.unreadable[0][0]}")
-    if result.worst_layers:
-        print("largest quantization error (RMS error in output LSBs):")
-        width = max(len(e.layer) for e in result.worst_layers)
-        for e in result.worst_layers:
-            print(f"  {e.layer:<{width}}  {e.op:<18} {e.rmse_over_scale:8.3f}   max |err| {e.max_abs_error:.4g}")
-    else:
+    _print_layers(result)
+    if not result.worst_layers:
         print("per-layer quantization error unavailable (the warning above says why)")
     _print_warnings(result.warnings)
     return 0
@@ -104,6 +98,11 @@ def _print_detector(result) -> None:
         print(f"  int8 - float: F1 {c.f1_delta * 100:+.1f} points, count MAE "
               f"{c.int8_metrics.count_mae - c.float_metrics.count_mae:+.2f}; "
               f"grid cells decoded alike {c.cell_agreement:.2%}")
+    _print_layers(result)
+
+
+def _print_layers(result) -> None:   # noqa: ANN001
+    """Unreadable images and the layers of largest quantization error, for classifiers and detectors alike."""
     if result.unreadable:
         print(f"{len(result.unreadable)} unreadable images skipped, first: {result.unreadable[0][0]}")
     if result.worst_layers:

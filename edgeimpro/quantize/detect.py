@@ -33,7 +33,7 @@ from edgeimpro.modelcard import ModelCard, card_path_for, sha256_file, write_all
 from edgeimpro.preprocess import Preprocessing
 from edgeimpro.quantize.data import resolve_data_dir
 from edgeimpro.quantize.debugger import LayerError
-from edgeimpro.quantize.evaluate import dequantize
+from edgeimpro.quantize.evaluate import dequantize, run_in_steps
 
 DEFAULT_VAL_FRACTION = 0.2
 INT8_F1_TOLERANCE = 0.02       # an int8 F1 further below the float F1 is warned about
@@ -186,14 +186,8 @@ def compare_detection(float_predict: Callable[[np.ndarray], np.ndarray], tflite:
     ref = TflmReference(tflite)
     out_scale, out_zp = graph.output_tensors[0].quantization.scalar
     float_probs = np.asarray(float_predict(held.x), dtype=np.float32)
-    xq = prep.quantize(held.x)
-    step = max(1, len(xq) // PROGRESS_STEPS)
-    parts = []
-    for start in range(0, len(xq), step):
-        parts.append(ref.run(xq[start:start + step]))
-        if progress is not None:
-            progress(min(start + step, len(xq)), len(xq))
-    int8_probs = dequantize(np.concatenate(parts), out_scale, out_zp).reshape(float_probs.shape)
+    int8_probs = dequantize(run_in_steps(ref, prep.quantize(held.x), progress), out_scale,
+                            out_zp).reshape(float_probs.shape)
     classes, t = head.classes, head.threshold
     float_m = grid_metrics(float_probs, held.y, classes, held.counts, t, head.match_radius)
     int8_m = grid_metrics(int8_probs, held.y, classes, held.counts, t, head.match_radius)

@@ -64,6 +64,17 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return (np.asarray(q, dtype=np.float32) - np.float32(zero_point)) * np.float32(scale)
 
 
+
+def run_in_steps(ref: Any, xq: np.ndarray, progress: Any = None) -> np.ndarray:
+    """`ref.run` over int8 inputs in about PROGRESS_STEPS slices, reporting (done, total) after each."""
+    step = max(1, len(xq) // PROGRESS_STEPS)
+    parts = []
+    for start in range(0, len(xq), step):
+        parts.append(ref.run(xq[start:start + step]))
+        if progress is not None:
+            progress(min(start + step, len(xq)), len(xq))
+    return np.concatenate(parts)
+
 def compare_float_int8(float_predict: Callable[[np.ndarray], np.ndarray], tflite: bytes, graph: Graph,
                        x: np.ndarray, y: np.ndarray, prep: Preprocessing,
                        progress: Callable[[int, int], None] | None = None) -> AccuracyReport:
@@ -81,14 +92,7 @@ def compare_float_int8(float_predict: Callable[[np.ndarray], np.ndarray], tflite
     out_scale, out_zp = graph.output_tensors[0].quantization.scalar
     ref = TflmReference(tflite)
     float_top1 = head.top1(float_predict(x))
-    xq = prep.quantize(x)
-    step = max(1, len(xq) // PROGRESS_STEPS)
-    parts = []
-    for start in range(0, len(xq), step):
-        parts.append(ref.run(xq[start:start + step]))
-        if progress is not None:
-            progress(min(start + step, len(xq)), len(xq))
-    int8_out = np.concatenate(parts).reshape(-1, head.units)
+    int8_out = run_in_steps(ref, prep.quantize(x), progress).reshape(-1, head.units)
     int8_top1 = head.top1(dequantize(int8_out, out_scale, out_zp))
     y = np.asarray(y)
     return AccuracyReport(
