@@ -163,6 +163,21 @@ def _run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_summary_rows(rows: list[tuple[str, str]], result) -> None:   # noqa: ANN001
+    """A run's summary table (the task's rows, then estimate, time and files) and the next command."""
+    from edgeimpro.units import size_text
+
+    rows = [*rows, ("int8 estimate", f"flash ~{size_text(result.estimate.flash_bytes)}, "
+                                     f"RAM >= {size_text(result.estimate.peak_ram_bytes)}"),
+            ("time", f"{result.seconds:.1f} s"), ("files", " ".join(result.files))]
+    width = max(len(k) for k, _ in rows)
+    print()
+    print("summary")
+    for k, v in rows:
+        print(f"  {k:{width}}  {v}")
+    print(f"next: edgeimpro convert {result.run_dir / 'model.keras'}")
+
+
 def _print_estimate(est, fit) -> None:   # noqa: ANN001
     """The int8 size estimate and the board fit, as classification and detection print them."""
     from edgeimpro.units import size_text
@@ -208,7 +223,6 @@ def _print_detect_event(name: str, payload) -> None:
 
 
 def _print_detect_summary(result) -> None:
-    from edgeimpro.units import size_text
 
     m, e, t = result.metrics, result.evaluation, result.card.training
     stop = (f"early stopped, best epoch {m['best_epoch']} restored" if m["early_stopped"]
@@ -226,17 +240,8 @@ def _print_detect_summary(result) -> None:
         (f"{result.evaluation_set} F1", f"{e.f1:.3f} (precision {e.precision:.3f}, recall {e.recall:.3f}; "
                                         f"{e.tp} found, {e.fp} false, {e.fn} missed)"),
         ("count MAE", f"{e.count_mae:.2f} per image (MAPE {mape}, exact {e.count_exact:.0%} of images)"),
-        ("int8 estimate", f"flash ~{size_text(result.estimate.flash_bytes)}, "
-                          f"RAM >= {size_text(result.estimate.peak_ram_bytes)}"),
-        ("time", f"{result.seconds:.1f} s"),
-        ("files", " ".join(result.files)),
     ]
-    width = max(len(k) for k, _ in rows)
-    print()
-    print("summary")
-    for k, v in rows:
-        print(f"  {k:{width}}  {v}")
-    print(f"next: edgeimpro convert {result.run_dir / 'model.keras'}")
+    _print_summary_rows(rows, result)
 
 
 def _print_event(name: str, payload) -> None:
@@ -268,7 +273,6 @@ def _print_event(name: str, payload) -> None:
 
 
 def _print_summary(result) -> None:
-    from edgeimpro.units import size_text
 
     m = result.metrics
     t = result.card.training
@@ -285,14 +289,5 @@ def _print_summary(result) -> None:
         ("epochs", f"{m['epochs_run']} run ({stop})"),
         (f"{which} accuracy", f"{m[f'{which}_accuracy']:.3f}"),
         (f"{which} loss", f"{m[f'{which}_loss']:.4f}"),
-        ("int8 estimate", f"flash ~{size_text(result.estimate.flash_bytes)}, "
-                          f"RAM >= {size_text(result.estimate.peak_ram_bytes)}"),
-        ("time", f"{result.seconds:.1f} s"),
-        ("files", " ".join(result.files)),
     ]
-    width = max(len(k) for k, _ in rows)
-    print()
-    print("summary")
-    for k, v in rows:
-        print(f"  {k:{width}}  {v}")
-    print(f"next: edgeimpro convert {result.run_dir / 'model.keras'}")
+    _print_summary_rows(rows, result)
