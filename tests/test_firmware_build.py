@@ -338,3 +338,18 @@ def test_kernel_sets_follow_the_core(tmp_path) -> None:
     assert main(["build", "--model", str(ROOT / "tests" / "fixtures" / "golden" / "tiny.tflite"), "--board", "qemu-m4",
                  "--kernels", "mve", "-o", str(out)]) != 0
     assert not out.exists()
+
+
+def test_firmware_mk_chains_the_kernel_folders_as_the_exporter_does() -> None:
+    """firmware.mk's KERNEL_CHAIN_<set> lists, in order, the folders package.VARIANT_DIRS gives each set (the
+    build and the exporter must pick the same file for every op), and names no set the exporter lacks."""
+    import re
+
+    from edgeimpro.boards.build import KERNEL_VARIANTS
+    from edgeimpro.codegen.package import VARIANT_DIRS
+    from edgeimpro.firmware import firmware_dir
+
+    text = (firmware_dir() / "firmware.mk").read_text()
+    chains = {m[1]: tuple(m[2].split()) for m in re.finditer(r"^KERNEL_CHAIN_(\w+)\s*:=\s*(.*)$", text, re.M)}
+    assert chains == VARIANT_DIRS
+    assert set(KERNEL_VARIANTS) == {"reference", *VARIANT_DIRS}

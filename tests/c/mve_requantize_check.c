@@ -8,20 +8,12 @@
 #include "fixedpoint.h"
 #include "arm_mve/requantize.h"
 #include "eip_board.h"
+#include "xorshift.h"
 
 #ifndef CHECK_RANDOM
 #define CHECK_RANDOM 200000
 #endif
 
-static uint64_t state = 0x9E3779B97F4A7C15u;
-
-static uint32_t next(void)
-{
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return (uint32_t)(state >> 16);
-}
 
 static uint32_t bad;
 

@@ -9,16 +9,8 @@
 
 #include "fixedpoint.h"
 #include "arm_dsp/requantize.h"
+#include "xorshift.h"
 
-static uint64_t state = 0x9E3779B97F4A7C15u;
-
-static uint32_t next(void)
-{
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return (uint32_t)(state >> 16);
-}
 
 static int check(int32_t x, int32_t m, int32_t s, long *bad)
 {

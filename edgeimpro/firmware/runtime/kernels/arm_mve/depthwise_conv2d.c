@@ -1,15 +1,15 @@
 /*
  * DEPTHWISE_CONV_2D, int8, Helium (MVE) variant: same arithmetic as ../depthwise_conv2d.c (bit-exact).
  *
- * Four channels per vector (int8 codes widened to int32 lanes by the load). Channel blocks are the outer loop: a block's requantization parameters stay in
- * registers over all pixels, and so does its folded bias, bias - in_zp * Sum_taps w, which lets a pixel whose
- * taps all lie inside the image add the raw codes (Sum w (x - in_zp) = Sum w x - in_zp Sum w, wrapping int32).
- * Interior pixels go four at a time, sharing each filter load; a 3x3 filter is unrolled. Helium has no
- * lane-wise multiply-accumulate of two vectors: each tap is VMUL + VADD. Border pixels sum
- * w (x - in_zp) over the taps inside, as the reference. Channel counts that are not a multiple of four end
- * in a predicated block. A depth multiplier above 1 runs the reference loop (depthwise_conv2d_ref.h).
- * A 3x3 layer without dilation, stride 1 or 2 along the row, whose plan gives it scratch goes through the strip
- * path below instead, borders and all.
+ * A 3x3 layer without dilation, stride 1 or 2 along the row, whose plan gives it scratch (the common case)
+ * goes through the strip below, borders and all. Other shapes: four channels per vector (int8 codes widened to
+ * int32 lanes by the load), channel blocks outermost so a block's requantization parameters and folded bias,
+ * bias - in_zp * Sum_taps w, stay put over all pixels; a pixel whose taps all lie inside the image adds the
+ * raw codes (Sum w (x - in_zp) = Sum w x - in_zp Sum w, wrapping int32), interior pixels four at a time
+ * sharing each filter load; border pixels sum w (x - in_zp) over the taps inside, as the reference. Helium
+ * has no lane-wise multiply-accumulate of two vectors: each tap is VMUL + VADD. Channel counts that are not a
+ * multiple of four end in a predicated block. A depth multiplier above 1 runs the reference loop
+ * (depthwise_conv2d_ref.h).
  */
 #include <arm_mve.h>
 #include <stddef.h>
@@ -131,24 +131,6 @@ static inline __attribute__((always_inline)) void border(const block_t *b, const
     for (int32_t ky = ky0; ky < ky1; ++ky) {
         const int8_t *x = b->in + ((in_y0 + ky * p->dilation_h) * p->in_w + in_x0 + kx0 * p->dilation_w) * c + b->c;
         const int8_t *w = b->filter + (ky * p->filter_w + kx0) * c;
-#if !defined(EIP_MVE_C_LOOPS)
-        if (full && kx1 > kx0) {   /* the row's taps in a low-overhead loop (GCC 12 recomputed both addresses) */
-            int32x4_t t, wv;
-            __asm("   dls       lr, %[n]\n"
-                  "1: vldrb.s32 %q[t], [%[x]]\n"
-                  "   vldrb.s32 %q[wv], [%[w]]\n"
-                  "   add       %[x], %[x], %[xs]\n"
-                  "   add       %[w], %[w], %[c]\n"
-                  "   vsub.i32  %q[t], %q[t], %[zp]\n"
-                  "   vmul.i32  %q[t], %q[t], %q[wv]\n"
-                  "   vadd.i32  %q[acc], %q[acc], %q[t]\n"
-                  "   le        lr, 1b\n"
-                  : [acc] "+w"(acc), [t] "=&w"(t), [wv] "=&w"(wv), [x] "+l"(x), [w] "+l"(w)
-                  : [n] "r"(kx1 - kx0), [xs] "r"(x_step), [c] "r"(c), [zp] "r"(in_zp)
-                  : "lr", "memory");
-            continue;
-        }
-#endif
         for (int32_t kx = kx0; kx < kx1; ++kx) {
             acc = mla(acc, vsubq_n_s32(LOAD(x), in_zp), LOAD(w));
             x += x_step;
@@ -159,13 +141,13 @@ static inline __attribute__((always_inline)) void border(const block_t *b, const
 }
 
 /* The pixel functions of one kind of block, each a function of its own so that the register allocator sees
- * only its few live values (inlined into one, GCC 12 spilled the accumulators): whole blocks with a 3x3
- * filter, whole blocks with any filter, and the last partial block. */
+ * only its few live values (inlined into one, GCC 12 spilled the accumulators): whole blocks, and the last
+ * partial block. This path serves the shapes the strip does not (filters other than 3x3, dilation, a stride
+ * above 2 along the row, rows too wide for the planned strip). */
 typedef struct {
     void (*four)(const block_t *b, const int8_t *x0, int8_t *out);
     void (*one)(const block_t *b, const int8_t *x0, int8_t *out);
     void (*border)(const block_t *b, int32_t oy, int32_t ox, int8_t *out);
-    void (*rest)(const block_t *b, const int8_t *x0, int8_t *out, int32_t n);   /* or NULL: `one` each */
 } pixel_fns_t;
 
 #define PIXEL_FNS(name, FULL, FH, FW)                                                                         \
@@ -181,90 +163,9 @@ typedef struct {
     {                                                                                                          \
         border(b, FULL, oy, ox, out);                                                                          \
     }                                                                                                          \
-    static const pixel_fns_t name = {name##_four, name##_one, name##_border, 0};
+    static const pixel_fns_t name = {name##_four, name##_one, name##_border};
 
-/* Four interior pixels of a whole block, 3x3 filter, no dilation: the taps in assembly (widening loads take
- * low registers, "l"; GCC 12 kept all 36
- * addresses live and spilled them), the same sums as interior_four, which EIP_MVE_C_LOOPS builds instead. */
-static inline __attribute__((always_inline)) void interior_four_3x3(const block_t *b, const int8_t *x0, int8_t *out,
-                                                                    int32_t n)
-{
-#if !defined(EIP_MVE_C_LOOPS)
-    const eip_depthwise_conv2d_params_t *p = b->p;
-    const int32_t c = p->in_c;
-    const int32_t step = p->stride_w * c;
-    const int32_t down = p->in_w * c - 2 * c;   /* from a row's third tap to the next row's first */
-    /* n < 4 pixels: the last one repeats in the lanes beyond, which are not stored */
-    const int8_t *x1 = x0 + (n > 1) * step, *x2 = x0 + (n > 2 ? 2 : n - 1) * step, *x3 = x0 + (n > 3 ? 3 : n - 1) * step;
-    const int8_t *w = b->filter;
-    int32x4_t a0 = b->folded, a1 = b->folded, a2 = b->folded, a3 = b->folded, wv, t0, t1;
-#define TAP(ADVANCE)                                                                                           \
-    "vldrb.s32 %q[wv], [%[w]]\n add %[w], %[w], %[c]\n"                                                        \
-    "vldrb.s32 %q[t0], [%[x0]]\n vldrb.s32 %q[t1], [%[x1]]\n"                                                  \
-    "vmul.i32 %q[t0], %q[t0], %q[wv]\n vmul.i32 %q[t1], %q[t1], %q[wv]\n"                                       \
-    "vadd.i32 %q[a0], %q[a0], %q[t0]\n vadd.i32 %q[a1], %q[a1], %q[t1]\n"                                       \
-    "vldrb.s32 %q[t0], [%[x2]]\n vldrb.s32 %q[t1], [%[x3]]\n"                                                  \
-    "vmul.i32 %q[t0], %q[t0], %q[wv]\n vmul.i32 %q[t1], %q[t1], %q[wv]\n"                                       \
-    "vadd.i32 %q[a2], %q[a2], %q[t0]\n vadd.i32 %q[a3], %q[a3], %q[t1]\n"                                       \
-    "add %[x0], %[x0], " ADVANCE "\n add %[x1], %[x1], " ADVANCE "\n"                                           \
-    "add %[x2], %[x2], " ADVANCE "\n add %[x3], %[x3], " ADVANCE "\n"
-    __asm(TAP("%[c]") TAP("%[c]") TAP("%[down]") TAP("%[c]") TAP("%[c]") TAP("%[down]") TAP("%[c]") TAP("%[c]")
-          "vldrb.s32 %q[wv], [%[w]]\n"
-          "vldrb.s32 %q[t0], [%[x0]]\n vldrb.s32 %q[t1], [%[x1]]\n"
-          "vmul.i32 %q[t0], %q[t0], %q[wv]\n vmul.i32 %q[t1], %q[t1], %q[wv]\n"
-          "vadd.i32 %q[a0], %q[a0], %q[t0]\n vadd.i32 %q[a1], %q[a1], %q[t1]\n"
-          "vldrb.s32 %q[t0], [%[x2]]\n vldrb.s32 %q[t1], [%[x3]]\n"
-          "vmul.i32 %q[t0], %q[t0], %q[wv]\n vmul.i32 %q[t1], %q[t1], %q[wv]\n"
-          "vadd.i32 %q[a2], %q[a2], %q[t0]\n vadd.i32 %q[a3], %q[a3], %q[t1]\n"
-          : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [wv] "=&w"(wv), [t0] "=&w"(t0),
-            [t1] "=&w"(t1), [x0] "+l"(x0), [x1] "+l"(x1), [x2] "+l"(x2), [x3] "+l"(x3), [w] "+l"(w)
-          : [c] "r"(c), [down] "r"(down)
-          : "memory");
-#undef TAP
-    store(b, a0, out);
-    if (n > 1) {
-        store(b, a1, out + p->out_c);
-    }
-    if (n > 2) {
-        store(b, a2, out + 2 * p->out_c);
-    }
-    if (n > 3) {
-        store(b, a3, out + 3 * p->out_c);
-    }
-#else
-    if (n == 4) {
-        interior_four(b, 1, x0, 3, 3, out);
-        return;
-    }
-    for (int32_t i = 0; i < n; ++i) {
-        interior_one(b, 1, x0 + i * b->p->stride_w * b->p->in_c, 3, 3, out + i * b->p->out_c);
-    }
-#endif
-}
-
-static __attribute__((noinline)) void whole_3x3_four(const block_t *b, const int8_t *x0, int8_t *out)
-{
-    interior_four_3x3(b, x0, out, 4);
-}
-
-/* the interior pixels left after the groups of four, all at once */
-static __attribute__((noinline)) void whole_3x3_rest(const block_t *b, const int8_t *x0, int8_t *out, int32_t n)
-{
-    interior_four_3x3(b, x0, out, n);
-}
-
-static __attribute__((noinline)) void whole_3x3_one(const block_t *b, const int8_t *x0, int8_t *out)
-{
-    interior_one(b, 1, x0, 3, 3, out);
-}
-
-static __attribute__((noinline)) void whole_3x3_border(const block_t *b, int32_t oy, int32_t ox, int8_t *out)
-{
-    border(b, 1, oy, ox, out);
-}
-
-static const pixel_fns_t whole_3x3 = {whole_3x3_four, whole_3x3_one, whole_3x3_border, whole_3x3_rest};
-PIXEL_FNS(whole_any, 1, b->p->filter_h, b->p->filter_w)
+PIXEL_FNS(whole, 1, b->p->filter_h, b->p->filter_w)
 PIXEL_FNS(partial, 0, b->p->filter_h, b->p->filter_w)
 
 /* One row of output pixels of a block: the interior run [x_lo, x_hi) four at a time, the rest on the border
@@ -289,10 +190,6 @@ static void block_row(const block_t *b, const pixel_fns_t *fns, int32_t oy, int3
     int32_t ox = x_lo;
     for (; ox + 3 < x_hi; ox += 4, x0 += 4 * step) {
         fns->four(b, x0, out + ox * p->out_c);
-    }
-    if (fns->rest != 0 && ox < x_hi) {
-        fns->rest(b, x0, out + ox * p->out_c, x_hi - ox);
-        ox = x_hi;
     }
     for (; ox < x_hi; ++ox, x0 += step) {
         fns->one(b, x0, out + ox * p->out_c);
@@ -325,31 +222,9 @@ static int32_t end_inside(int32_t in_size, int32_t pad, int32_t stride, int32_t 
 #define STR_(x) #x
 #define STR(x) STR_(x)
 /* tap (row R, column KX) of pixel J: lanes += x * w; offsets are assembler expressions */
-#define STRIP_TAP(S, R, J, KX, ACC, W)                                                                         \
-    "vldrb.s32 %q[t], [%[r" STR(R) "], #((" STR(J) ")*(" STR(S) ")+(" STR(KX) "))*4]\n"                       \
-    "vmul.i32 %q[t], %q[t], %q[" W "]\n"                                                                        \
-    "vadd.i32 %q[" ACC "], %q[" ACC "], %q[t]\n"
-#define STRIP_ROW(S, R)                                                                                        \
-    "vldrb.s32 %q[w0], [%[wt], #(" STR(R) "*3+0)*4]\n"                                                         \
-    "vldrb.s32 %q[w1], [%[wt], #(" STR(R) "*3+1)*4]\n"                                                         \
-    "vldrb.s32 %q[w2], [%[wt], #(" STR(R) "*3+2)*4]\n"                                                         \
-    STRIP_TAP(S, R, 0, 0, "a0", "w0") STRIP_TAP(S, R, 0, 1, "a0", "w1") STRIP_TAP(S, R, 0, 2, "a0", "w2")      \
-    STRIP_TAP(S, R, 1, 0, "a1", "w0") STRIP_TAP(S, R, 1, 1, "a1", "w1") STRIP_TAP(S, R, 1, 2, "a1", "w2")      \
-    STRIP_TAP(S, R, 2, 0, "a2", "w0") STRIP_TAP(S, R, 2, 1, "a2", "w1") STRIP_TAP(S, R, 2, 2, "a2", "w2")      \
-    STRIP_TAP(S, R, 3, 0, "a3", "w0") STRIP_TAP(S, R, 3, 1, "a3", "w1") STRIP_TAP(S, R, 3, 2, "a3", "w2")
-
-/* The same rows for the first one or two pixels only (the rest of a row shorter than a group of four). */
-#define STRIP_ROW_1(S, R)                                                                                      \
-    "vldrb.s32 %q[w0], [%[wt], #(" STR(R) "*3+0)*4]\n"                                                         \
-    "vldrb.s32 %q[w1], [%[wt], #(" STR(R) "*3+1)*4]\n"                                                         \
-    "vldrb.s32 %q[w2], [%[wt], #(" STR(R) "*3+2)*4]\n"                                                         \
-    STRIP_TAP(S, R, 0, 0, "a0", "w0") STRIP_TAP(S, R, 0, 1, "a0", "w1") STRIP_TAP(S, R, 0, 2, "a0", "w2")
-#define STRIP_ROW_2(S, R)                                                                                      \
-    STRIP_ROW_1(S, R)                                                                                          \
-    STRIP_TAP(S, R, 1, 0, "a1", "w0") STRIP_TAP(S, R, 1, 1, "a1", "w1") STRIP_TAP(S, R, 1, 2, "a1", "w2")
-
-#if defined(EIP_MVE_C_LOOPS)
-/* The first `count` pixels of a group in C: what the assembly of strip_four and strip_short computes. */
+/* The first `count` (<= 4) pixels of a group: acc[j] += Sum_taps w x, the pixels `stride` cells apart. The
+ * last partial block takes it (its absent channels are zeros in the strip), and the C build for every block:
+ * the same sums as the six-pixel assembly. */
 static inline void strip_taps_c(const int8_t *const rows[3], const int8_t *wt, int32_t stride, int32_t count,
                                 int32x4_t acc[4])
 {
@@ -362,76 +237,7 @@ static inline void strip_taps_c(const int8_t *const rows[3], const int8_t *wt, i
         }
     }
 }
-#endif
 
-/* Pixels 0 and 1 (count 2) or 0 alone (count 1) of a group: acc[j] as strip_four's. */
-static inline __attribute__((always_inline)) void strip_short(const int8_t *r0, const int8_t *r1, const int8_t *r2,
-                                                              const int8_t *wt, int32_t stride, int32_t count,
-                                                              int32x4_t folded, int32x4_t acc[4])
-{
-    int32x4_t a0 = folded, a1 = folded;
-#if !defined(EIP_MVE_C_LOOPS)
-    int32x4_t w0, w1, w2, t;
-#define STRIP_OPERANDS                                                                                         \
-    : [a0] "+w"(a0), [a1] "+w"(a1), [w0] "=&w"(w0), [w1] "=&w"(w1), [w2] "=&w"(w2), [t] "=&w"(t)              \
-    : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [wt] "l"(wt)                                                   \
-    : "memory"
-    if (count == 1 && stride == 1) {
-        __asm(STRIP_ROW_1(1, 0) STRIP_ROW_1(1, 1) STRIP_ROW_1(1, 2) STRIP_OPERANDS);
-    } else if (count == 1) {
-        __asm(STRIP_ROW_1(2, 0) STRIP_ROW_1(2, 1) STRIP_ROW_1(2, 2) STRIP_OPERANDS);
-    } else if (stride == 1) {
-        __asm(STRIP_ROW_2(1, 0) STRIP_ROW_2(1, 1) STRIP_ROW_2(1, 2) STRIP_OPERANDS);
-    } else {
-        __asm(STRIP_ROW_2(2, 0) STRIP_ROW_2(2, 1) STRIP_ROW_2(2, 2) STRIP_OPERANDS);
-    }
-#undef STRIP_OPERANDS
-    acc[0] = a0;
-    acc[1] = a1;
-#else
-    const int8_t *rows[3] = {r0, r1, r2};
-    acc[0] = a0;
-    acc[1] = a1;
-    strip_taps_c(rows, wt, stride, count, acc);
-#endif
-}
-
-/* Four pixels of one output row: acc[j] = folded + Sum_taps w x, the pixels `stride` cells apart. */
-static inline __attribute__((always_inline)) void strip_four(const int8_t *r0, const int8_t *r1, const int8_t *r2,
-                                                             const int8_t *wt, int32_t stride, int32x4_t folded,
-                                                             int32x4_t acc[4])
-{
-    int32x4_t a0 = folded, a1 = folded, a2 = folded, a3 = folded;
-#if !defined(EIP_MVE_C_LOOPS)
-    int32x4_t w0, w1, w2, t;
-#define STRIP_OPERANDS                                                                                         \
-    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [w0] "=&w"(w0), [w1] "=&w"(w1),             \
-      [w2] "=&w"(w2), [t] "=&w"(t)                                                                             \
-    : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [wt] "l"(wt)                                                   \
-    : "memory"
-    if (stride == 1) {
-        __asm(STRIP_ROW(1, 0) STRIP_ROW(1, 1) STRIP_ROW(1, 2) STRIP_OPERANDS);
-    } else {
-        __asm(STRIP_ROW(2, 0) STRIP_ROW(2, 1) STRIP_ROW(2, 2) STRIP_OPERANDS);
-    }
-#undef STRIP_OPERANDS
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-#else
-    const int8_t *rows[3] = {r0, r1, r2};
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-    strip_taps_c(rows, wt, stride, 4, acc);
-#endif
-}
-
-/* How a block's input rows go into its strip rows: cells [0, lo) and [hi, used) are padding (the zero
- * point), cells [lo, hi) hold input columns lo - pad_left onwards; the slack cells after `used` are only
- * ever read for lanes a short group does not store, so they are never written. */
 typedef struct {
     int32_t used, lo, hi;
     int32_t zp4;            /* four copies of the input zero point */
@@ -536,8 +342,8 @@ static inline __attribute__((always_inline)) void strip_six_out(const int8_t *r0
 }
 #endif
 
-/* One output row of a block from its three strip rows: groups of four pixels, each requantized with the
- * block's parameters held in registers for the row (a function of its own, so that GCC keeps them there). */
+/* One output row of a block from its three strip rows: whole blocks six pixels at a time in assembly, the last
+ * partial block (and the C build) four at a time through strip_taps_c. */
 static inline __attribute__((always_inline)) void strip_row(const block_t *b, const strip_out_t *step,
                                                             const int8_t *r0, const int8_t *r1, const int8_t *r2,
                                                             const int8_t *wt, int8_t *out)
@@ -561,14 +367,11 @@ static inline __attribute__((always_inline)) void strip_row(const block_t *b, co
     const int32x4_t lo = b->act_min, hi = b->act_max, folded = b->folded;
     const mve_pred16_t lanes = b->lanes;
     for (int32_t ox = 0; ox < out_w; ox += 4, out += 4 * out_c) {
-        int32x4_t acc[4];
         const int32_t at = ox * sw * 4;
         const int32_t count = out_w - ox < 4 ? out_w - ox : 4;
-        if (count > 2) {
-            strip_four(r0 + at, r1 + at, r2 + at, wt, sw, folded, acc);
-        } else {
-            strip_short(r0 + at, r1 + at, r2 + at, wt, sw, count, folded, acc);
-        }
+        const int8_t *const rows[3] = {r0 + at, r1 + at, r2 + at};
+        int32x4_t acc[4] = {folded, folded, folded, folded};
+        strip_taps_c(rows, wt, sw, count, acc);
         for (int32_t j = 0; j < count; ++j) {
             const int32x4_t y = vminq_s32(vmaxq_s32(vaddq_n_s32(eip_mve_mbqm(acc[j], &q), out_zp), lo), hi);
             if (full) {
@@ -659,7 +462,7 @@ static void depthwise_batch(const eip_depthwise_conv2d_params_t *p, const int8_t
             strip_block(&b, p->scratch);
             continue;
         }
-        const pixel_fns_t *fns = !full ? &partial : three ? &whole_3x3 : &whole_any;
+        const pixel_fns_t *fns = full ? &whole : &partial;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             block_row(&b, fns, oy, x_lo, x_hi, oy >= y_lo && oy < y_hi);
         }
