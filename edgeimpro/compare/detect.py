@@ -105,12 +105,12 @@ class DetectionTruth:
 def read_truth(paths: Sequence[Path | str], head: DetectionHead) -> DetectionTruth | None:
     """The boxes of every SOURCE that is a detection dataset folder (COCO, YOLO or VOC), as centroid cells
     of the model's grid; None when no source is one (plain images: counts and centroids only)."""
-    from edgeimpro.datasets.detection import _formats_in, centroid_grid, read_detection
+    from edgeimpro.datasets.detection import annotation_formats, centroid_grid, read_detection
 
     by_path: dict[Path, tuple[list[list[int]], list[int]]] = {}
     folders = []
     for p in map(Path, paths):
-        if not (p.is_dir() and _formats_in(p)):
+        if not (p.is_dir() and annotation_formats(p)):
             continue
         dataset = read_detection(p)
         unknown = [c for c in dataset.classes if c not in head.classes]

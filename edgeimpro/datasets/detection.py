@@ -208,7 +208,7 @@ def find_splits(root: Path | str) -> dict[str, Path]:
     found = {}
     for name in SPLIT_NAMES:
         for folder in (root / name, root / "images" / name):
-            if folder.is_dir() and _formats_in(folder):
+            if folder.is_dir() and annotation_formats(folder):
                 found[name] = folder
                 break
     return found
@@ -217,7 +217,7 @@ def find_splits(root: Path | str) -> dict[str, Path]:
 def detect_format(folder: Path | str) -> str:
     """The annotation format of one dataset folder (or COCO file): coco, yolo or voc."""
     folder = Path(folder)
-    found = _formats_in(folder)
+    found = annotation_formats(folder)
     if len(found) == 1:
         return found[0]
     if not found:
@@ -228,7 +228,8 @@ def detect_format(folder: Path | str) -> str:
                     hint="choose one with format=" + " or format=".join(found))
 
 
-def _formats_in(folder: Path) -> list[str]:
+def annotation_formats(folder: Path) -> list[str]:
+    """The annotation formats found in one folder (or COCO file), none for a plain image folder."""
     if folder.is_file():
         return ["coco"] if folder.suffix.lower() == ".json" else []
     found = []
