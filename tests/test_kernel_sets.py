@@ -195,10 +195,13 @@ def _random_calls(seed: int, count: int, wrap: bool, big_bias: bool) -> list[Ker
             in_c, dm = int(rng.integers(1, 20)), int(rng.integers(1, 4)) if rng.random() < 0.4 else 1
             if rng.random() < 0.4:   # the 3x3 window of MobileNets (the Helium strip path), stride 1 or 2
                 win = _window_3x3(rng, win)
-            strip = strip_scratch(win["filter_h"], win["filter_w"], win["stride_w"], win["dilation_h"],
-                                  win["dilation_w"], dm, win["out_w"])
+            # a strip per block (a ring each), one strip refilled per output row, or none (the direct loops)
+            strip, blocks = strip_scratch(win["filter_h"], win["filter_w"], win["stride_w"], win["dilation_h"],
+                                          win["dilation_w"], dm, win["out_w"], in_c, ring=rng.random() < 0.5)
+            if rng.random() < 0.1:
+                strip, blocks = 0, 0
             p = DepthwiseConv2DParams(in_c=in_c, out_c=in_c * dm, depth_multiplier=dm, **win, requant=0,
-                                      scratch=strip if rng.random() < 0.9 else 0,   # 0: the direct loops
+                                      scratch=strip, strip_blocks=blocks,
                                       **_quant(rng, in_c * dm, win['filter_h'] * win['filter_w'], wrap))
             w = rng.integers(-128, 128, (1, p.filter_h, p.filter_w, p.out_c), dtype=np.int8)
             kernel = "eip_depthwise_conv2d"

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from edgeimpro.graph.model import Graph, Op
 
-RUNTIME_ABI_VERSION = 5  # EIP_RUNTIME_ABI_VERSION in eip_runtime.h: bump both when a params struct changes
+RUNTIME_ABI_VERSION = 6  # EIP_RUNTIME_ABI_VERSION in eip_runtime.h: bump both when a params struct changes
 MAX_DIMS = 6            # EIP_MAX_DIMS
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 

@@ -42,6 +42,8 @@ class DepthwiseConv2DParams(KernelParams):
     act_max: int
     requant: int = scalar_field('EIP_REQUANT_*: the requantization proven exact for this layer')
     scratch: int = scratch_field('the Helium 3x3 path\'s padded input rows: ops/depthwise_conv2d.py, or NULL')
+    strip_blocks: int = scalar_field('4-channel blocks the scratch holds a strip for: 1 (an output row\'s input '
+                                     'rows refilled per block), every block (a ring per block), or 0')
     multiplier: tuple[int, ...] = pointer_field('[out_c]')
     shift: tuple[int, ...] = pointer_field('[out_c]')
 
@@ -50,17 +52,23 @@ STRIP_MAX = 8192   # bytes of arena a depthwise layer's strip may take; wider la
 
 
 def strip_scratch(filter_h: int, filter_w: int, stride_w: int, dilation_h: int, dilation_w: int,
-                  depth_multiplier: int, out_w: int) -> int:
-    """Arena bytes the Helium depthwise kernel (arm_mve/depthwise_conv2d.c, 3x3 path) needs: one 4-channel
-    block's 9 filter taps (4 bytes each) and a ring of the 3 input rows an output row reads, each padded to
+                  depth_multiplier: int, out_w: int, channels: int = 4, ring: bool = True) -> tuple[int, int]:
+    """(bytes, blocks) of arena the Helium depthwise kernel (arm_mve/depthwise_conv2d.c, 3x3 path) needs: per
+    4-channel block, its 9 filter taps (4 bytes each) and the 3 input rows an output row reads, each padded to
     the window's full width with the input zero point ((out_w - 1) * stride_w + 3 cells of 4 channels, and
-    5 * stride_w cells of slack for the lanes of a last group of fewer than six pixels); 0 (NULL) where that
-    path does not apply or the rows would take more than STRIP_MAX. Planned for every build, so the arena
-    figure is the same whichever kernel set links the model (the others leave it unused)."""
+    5 * stride_w cells of slack for the lanes of a last group of fewer than six pixels). The kernel walks
+    output rows in order (the streaming contract), every block of a row before the next row: with a strip
+    for every block (`ring`) each keeps its rows across output rows, with one strip the block's rows are
+    refilled for every output row. (0, 0) where the path does not apply or the strips would take more than
+    STRIP_MAX. Planned for every build, so the arena figure is the same whichever kernel set links the
+    model (the others leave it unused)."""
     if (filter_h, filter_w, dilation_h, dilation_w, depth_multiplier) != (3, 3, 1, 1, 1) or stride_w not in (1, 2):
-        return 0
-    size = 4 * (9 + 3 * ((out_w - 1) * stride_w + 3 + 5 * stride_w))
-    return size if size <= STRIP_MAX else 0
+        return 0, 0
+    one = 4 * (9 + 3 * ((out_w - 1) * stride_w + 3 + 5 * stride_w))
+    blocks = (channels + 3) // 4 if ring else 1
+    if one * blocks <= STRIP_MAX:
+        return one * blocks, blocks
+    return (one, 1) if one <= STRIP_MAX else (0, 0)
 
 
 def prepare(graph: Graph, op: Op) -> DepthwiseConv2DParams:
@@ -76,9 +84,11 @@ def prepare(graph: Graph, op: Op) -> DepthwiseConv2DParams:
     if o.get("depth_multiplier", mult) not in (mult, 0):
         raise unsupported(op, f"depth_multiplier option {o['depth_multiplier']} disagrees with the shapes ({mult})")
     fields = conv_fields(graph, op, w, 3, q_in, q_out, (h, wd), (oh, ow), oc)
-    strip = strip_scratch(fh, fw, fields["stride_w"], fields["dilation_h"], fields["dilation_w"], mult, ow)
+    strip, blocks = strip_scratch(fh, fw, fields["stride_w"], fields["dilation_h"], fields["dilation_w"], mult,
+                                  ow, c)
     return DepthwiseConv2DParams(batches=n, in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=oc,
-                                 depth_multiplier=mult, filter_h=fh, filter_w=fw, **fields, scratch=strip)
+                                 depth_multiplier=mult, filter_h=fh, filter_w=fw, **fields, scratch=strip,
+                                 strip_blocks=blocks)
 
 
 def wrap(graph: Graph, op: Op, p: DepthwiseConv2DParams) -> list[WrapWarning]:

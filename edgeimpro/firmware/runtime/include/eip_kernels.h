@@ -97,6 +97,7 @@ typedef struct {
     int32_t act_max;
     int32_t requant;           /* EIP_REQUANT_*: the requantization proven exact for this layer */
     int8_t *scratch;           /* the Helium 3x3 path's padded input rows: ops/depthwise_conv2d.py, or NULL */
+    int32_t strip_blocks;      /* 4-channel blocks the scratch holds a strip for: 1 (an output row's input rows refilled per block), every block (a ring per block), or 0 */
     const int32_t *multiplier; /* [out_c] */
     const int32_t *shift;      /* [out_c] */
 } eip_depthwise_conv2d_params_t;

@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a params struct in eip_kernels.h changes layout; generated code checks it. */
-#define EIP_RUNTIME_ABI_VERSION 5
+#define EIP_RUNTIME_ABI_VERSION 6
 
 typedef enum {
     EIP_OK = 0,
