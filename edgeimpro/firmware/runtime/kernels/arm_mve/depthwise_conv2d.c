@@ -1,15 +1,19 @@
 /*
  * DEPTHWISE_CONV_2D, int8, Helium (MVE) variant: same arithmetic as ../depthwise_conv2d.c (bit-exact).
  *
- * A 3x3 layer without dilation, stride 1 or 2 along the row, whose plan gives it scratch (the common case)
- * goes through the strip below, borders and all. Other shapes: four channels per vector (int8 codes widened to
- * int32 lanes by the load), channel blocks outermost so a block's requantization parameters and folded bias,
- * bias - in_zp * Sum_taps w, stay put over all pixels; a pixel whose taps all lie inside the image adds the
- * raw codes (Sum w (x - in_zp) = Sum w x - in_zp Sum w, wrapping int32), interior pixels four at a time
- * sharing each filter load; border pixels sum w (x - in_zp) over the taps inside, as the reference. Helium
- * has no lane-wise multiply-accumulate of two vectors: each tap is VMUL + VADD. Channel counts that are not a
- * multiple of four end in a predicated block. A depth multiplier above 1 runs the reference loop
- * (depthwise_conv2d_ref.h).
+ * Output rows outermost, every 4-channel block of a row before the next row, for the streaming contract
+ * (issue 13: the planner may place the output below the input): once output row oy is begun, no input row
+ * before oy * stride_h - pad_top is read again. A 3x3 layer without dilation, stride 1 or 2 along the row,
+ * whose plan gives it scratch (the common case) goes through the strip below, borders and all: with a strip
+ * for every block (strip_blocks), each block keeps a ring of its 3 padded input rows and its constants across
+ * output rows; with one strip, each block writes its constants and 3 rows again for every output row. Other
+ * shapes: four channels per vector (int8 codes widened to int32 lanes by the load), a block's requantization
+ * parameters and folded bias, bias - in_zp * Sum_taps w, set up once per row; a pixel whose taps all lie
+ * inside the image adds the raw codes (Sum w (x - in_zp) = Sum w x - in_zp Sum w, wrapping int32), interior
+ * pixels four at a time sharing each filter load; border pixels sum w (x - in_zp) over the taps inside, as
+ * the reference. Helium has no lane-wise multiply-accumulate of two vectors: each tap is VMUL + VADD. Channel
+ * counts that are not a multiple of four end in a predicated block. A depth multiplier above 1 runs the
+ * reference loop (depthwise_conv2d_ref.h), rows outermost too.
  */
 #include <arm_mve.h>
 #include <stddef.h>
@@ -213,15 +217,46 @@ static int32_t end_inside(int32_t in_size, int32_t pad, int32_t stride, int32_t 
 }
 
 /* ---- the 3x3 strip path (the layer's scratch: ops/depthwise_conv2d.py, strip_scratch) ----------------------
- * For one 4-channel block the scratch holds the block's 9 taps (4 bytes each, zeros for absent channels) and
- * a ring of the 3 input rows an output row reads, each padded to the window's width with the input zero
- * point, 4 bytes per cell. Every output pixel is then an interior one of the strip (a padded tap reads
- * in_zp, whose x - in_zp is 0, as the reference skips it), four pixels read at immediate offsets from three
- * row pointers, with no address arithmetic between taps. A stride of 1 or 2 along the row is compiled in. */
+ * A block's strip holds the 3 input rows an output row reads, each padded to the window's width with the input
+ * zero point, 4 bytes per cell, then the block's head (strip_head_t: its 9 taps, zeros for absent channels,
+ * folded bias and requantization vectors). Every output pixel is then an interior one of the strip (a padded
+ * tap reads in_zp, whose x - in_zp is 0, as the reference skips it), four pixels read at immediate offsets
+ * from three row pointers, with no address arithmetic between taps. A stride of 1 or 2 along the row is
+ * compiled in. With a strip for every block (strip_blocks) each block's rows are a ring that keeps the rows
+ * the next output row reads again and its head is written once; with one strip, each block writes its head
+ * and its 3 rows for every output row. */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
-/* tap (row R, column KX) of pixel J: lanes += x * w; offsets are assembler expressions */
+
+/* A block's constants, after its 3 rows in the strip: read at immediate offsets by the six-pixel assembly,
+ * and 100 bytes, more than the 5 * stride_w cells (40 B at most) a last six-pixel group reads past its row's
+ * end, so no row needs slack of its own. */
+#define HEAD_MULTIPLIER 52
+#define HEAD_LEFT 68
+#define HEAD_NEG_RIGHT 84
+typedef struct {
+    int8_t taps[36];        /* +0: tap t's 4 channels at 4 t */
+    int32_t folded[4];      /* +36: bias - in_zp * Sum w over the 9 taps */
+    int32_t multiplier[4];  /* eip_mve_quant_t's three vectors */
+    int32_t left[4];
+    int32_t neg_right[4];
+} strip_head_t;
+_Static_assert(offsetof(strip_head_t, multiplier) == HEAD_MULTIPLIER && offsetof(strip_head_t, left) == HEAD_LEFT &&
+               offsetof(strip_head_t, neg_right) == HEAD_NEG_RIGHT && sizeof(strip_head_t) == 100,
+               "strip_head_t layout (the assembly's immediate offsets, strip_scratch's 100 bytes)");
+
+/* The layer's strip geometry, the same for every block. */
+typedef struct {
+    const eip_depthwise_conv2d_params_t *p;
+    const int8_t *in;       /* this batch */
+    int32_t used;           /* cells of a row: (out_w - 1) * stride_w + 3 */
+    int32_t lo, hi;         /* the cells that hold input columns; the others hold the zero point */
+    int32_t zp4;            /* four copies of the input zero point */
+    int32_t head;           /* the head's offset in a strip, after the 3 rows */
+    int32x4_t bounds[2];    /* act_min, act_max: the assembly's second pointer */
+} strip_t;
+
 /* The first `count` (<= 4) pixels of a group: acc[j] += Sum_taps w x, the pixels `stride` cells apart. The
  * last partial block takes it (its absent channels are zeros in the strip), and the C build for every block:
  * the same sums as the six-pixel assembly. */
@@ -238,70 +273,73 @@ static inline void strip_taps_c(const int8_t *const rows[3], const int8_t *wt, i
     }
 }
 
-typedef struct {
-    int32_t used, lo, hi;
-    int32_t zp4;            /* four copies of the input zero point */
-    int32_t n;              /* the block's channels (4, or fewer in the last block) */
-} strip_fill_t;
-
-/* Input row iy of block b into a strip row. */
-static void strip_fill(const block_t *b, const strip_fill_t *f, int32_t iy, int8_t *row)
+/* Channels [c, c + n) of input row iy into a strip row. */
+static __attribute__((noinline)) void strip_fill(const strip_t *s, int32_t c, int32_t n, int32_t iy, int8_t *row)
 {
-    const eip_depthwise_conv2d_params_t *p = b->p;
-    int32_t *cell = (int32_t *)(void *)row;   /* 4-byte aligned: the planned scratch is, and the taps take 36 B */
+    const eip_depthwise_conv2d_params_t *p = s->p;
+    /* locals: the row's stores could alias *s otherwise, and each cell would reload them */
+    const int32_t used = s->used, lo = s->lo, hi = s->hi, zp4 = s->zp4, in_c = p->in_c;
+    int32_t *cell = (int32_t *)(void *)row;   /* 4-byte aligned: the planned scratch is, and rows are whole cells */
     if (iy < 0 || iy >= p->in_h) {
-        for (int32_t q = 0; q < f->used; ++q) {
-            cell[q] = f->zp4;
+        for (int32_t q = 0; q < used; ++q) {
+            cell[q] = zp4;
         }
         return;
     }
-    for (int32_t q = 0; q < f->lo; ++q) {
-        cell[q] = f->zp4;
+    for (int32_t q = 0; q < lo; ++q) {
+        cell[q] = zp4;
     }
-    const int32_t c = p->in_c;
-    const int8_t *src = b->in + (iy * p->in_w + (f->lo - p->pad_left)) * c + b->c;
-    if (f->n == 4) {
-        for (int32_t q = f->lo; q < f->hi; ++q, src += c) {
+    const int8_t *src = s->in + (iy * p->in_w + (lo - p->pad_left)) * in_c + c;
+    if (n == 4) {
+        for (int32_t q = lo; q < hi; ++q, src += in_c) {
             memcpy(&cell[q], src, 4);
         }
     } else {
-        for (int32_t q = f->lo; q < f->hi; ++q, src += c) {
-            int8_t four[4] = {0, 0, 0, 0};
-            for (int32_t i = 0; i < f->n; ++i) {
-                four[i] = src[i];
-            }
-            memcpy(&cell[q], four, 4);
+        const mve_pred16_t lanes = vctp32q((uint32_t)n);
+        for (int32_t q = lo; q < hi; ++q, src += in_c) {
+            vstrbq_s32(row + 4 * q, vldrbq_z_s32(src, lanes));   /* absent channels 0 */
         }
     }
-    for (int32_t q = f->hi; q < f->used; ++q) {
-        cell[q] = f->zp4;
+    for (int32_t q = hi; q < used; ++q) {
+        cell[q] = zp4;
     }
 }
 
-/* A whole block's output step in one place, for the assembly to load at immediate offsets. */
-typedef struct {
-    int32x4_t multiplier;   /* +0 */
-    int32x4_t left;         /* +16 */
-    int32x4_t neg_right;    /* +32 */
-    int32x4_t act_min;      /* +48 */
-    int32x4_t act_max;      /* +64 */
-} strip_out_t;
-_Static_assert(offsetof(strip_out_t, left) == 16 && offsetof(strip_out_t, neg_right) == 32 &&
-               offsetof(strip_out_t, act_min) == 48 && offsetof(strip_out_t, act_max) == 64,
-               "strip_out_t layout (the assembly's immediate offsets)");
-
+/* The head of the block of channels [c, c + 4) (fewer in the last block). Each tap's codes widened and
+ * narrowed back: the absent channels' load gives zeros, and the filter sum comes with the copy. */
+static void strip_head(const strip_t *s, const int8_t *filter, const int32_t *bias, int32_t c, strip_head_t *h)
+{
+    const eip_depthwise_conv2d_params_t *p = s->p;
+    const int32_t in_c = p->in_c;
+    const mve_pred16_t lanes = vctp32q((uint32_t)(in_c - c));
+    const int8_t *w = filter + c;
+    int32x4_t wsum = vdupq_n_s32(0);
+#pragma GCC unroll 9
+    for (int32_t t = 0; t < 9; ++t, w += in_c) {
+        const int32x4_t tap = vldrbq_z_s32(w, lanes);
+        vstrbq_s32(h->taps + 4 * t, tap);
+        wsum = vaddq_s32(wsum, tap);
+    }
+    const int32x4_t b = bias != 0 ? vldrwq_z_s32(bias + c, lanes) : vdupq_n_s32(0);
+    vstrwq_s32(h->folded, vsubq_s32(b, vmulq_n_s32(wsum, p->in_zp)));
+    const eip_mve_quant_t q = eip_mve_quant_load(p->multiplier, p->shift, c, lanes);
+    vstrwq_s32(h->multiplier, q.multiplier);
+    vstrwq_s32(h->left, q.left);
+    vstrwq_s32(h->neg_right, q.neg_right);
+}
 
 #if !defined(EIP_MVE_C_LOOPS)
 /* Six pixels of a whole block, the filter tap loaded once for all six (six accumulators, the tap and a
- * temporary take the eight vector registers), then each pixel's output step (strip_out_t at immediate
- * offsets), storing the first n: rows of 6 (the MobileNet widths 48, 24, 12, 6) or a short row (KWS's 5)
- * in one piece. Pixels beyond n read the strip's slack and are not stored. */
+ * temporary take the eight vector registers), then each pixel's output step (the head's requantization
+ * vectors and the bounds at immediate offsets), storing the first n: rows of 6 (the MobileNet widths 48, 24,
+ * 12, 6) or a short row (KWS's 5) in one piece. Pixels beyond n read past the row (into the next row or the
+ * block's head) and are not stored. */
 #define SIX_X(S, R, KX, J, ACC)                                                                                \
     "vldrb.s32 %q[t], [%[r" STR(R) "], #((" STR(J) ")*(" STR(S) ")+(" STR(KX) "))*4]\n"                       \
     "vmul.i32 %q[t], %q[t], %q[w]\n"                                                                            \
     "vadd.i32 %q[" ACC "], %q[" ACC "], %q[t]\n"
 #define SIX_TAP(S, R, KX)                                                                                      \
-    "vldrb.s32 %q[w], [%[wt], #(" STR(R) "*3+" STR(KX) ")*4]\n"                                                \
+    "vldrb.s32 %q[w], [%[h], #(" STR(R) "*3+" STR(KX) ")*4]\n"                                                 \
     SIX_X(S, R, KX, 0, "a0") SIX_X(S, R, KX, 1, "a1") SIX_X(S, R, KX, 2, "a2")                                  \
     SIX_X(S, R, KX, 3, "a3") SIX_X(S, R, KX, 4, "a4") SIX_X(S, R, KX, 5, "a5")
 #define SIX_TAPS(S)                                                                                            \
@@ -309,25 +347,26 @@ _Static_assert(offsetof(strip_out_t, left) == 16 && offsetof(strip_out_t, neg_ri
     SIX_TAP(S, 2, 0) SIX_TAP(S, 2, 1) SIX_TAP(S, 2, 2)
 #define SIX_OUT(J, ACC)                                                                                        \
     "cmp %[n], #" STR(J) "\n ble 9f\n"                                                                          \
-    "vldrw.32 %q[w], [%[q], #16]\n vshl.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                  \
-    "vldrw.32 %q[w], [%[q]]\n vqrdmulh.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                   \
-    "vldrw.32 %q[w], [%[q], #32]\n vand %q[t], %q[" ACC "], %q[w]\n vshr.s32 %q[t], %q[t], #31\n"               \
+    "vldrw.32 %q[w], [%[h], #" STR(HEAD_LEFT) "]\n vshl.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                  \
+    "vldrw.32 %q[w], [%[h], #" STR(HEAD_MULTIPLIER) "]\n vqrdmulh.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"        \
+    "vldrw.32 %q[w], [%[h], #" STR(HEAD_NEG_RIGHT) "]\n vand %q[t], %q[" ACC "], %q[w]\n"                       \
+    "vshr.s32 %q[t], %q[t], #31\n"                                                                              \
     "vqadd.s32 %q[" ACC "], %q[" ACC "], %q[t]\n vrshl.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                    \
     "vadd.i32 %q[" ACC "], %q[" ACC "], %[zp]\n"                                                                \
-    "vldrw.32 %q[w], [%[q], #48]\n vmax.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                  \
-    "vldrw.32 %q[w], [%[q], #64]\n vmin.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                  \
+    "vldrw.32 %q[w], [%[lim]]\n vmax.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                     \
+    "vldrw.32 %q[w], [%[lim], #16]\n vmin.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                \
     "vstrb.32 %q[" ACC "], [%[out]]\n add %[out], %[out], %[oc]\n"
 
 static inline __attribute__((always_inline)) void strip_six_out(const int8_t *r0, const int8_t *r1, const int8_t *r2,
-                                                                const int8_t *wt, int32_t stride, int32x4_t folded,
-                                                                const strip_out_t *q, int32_t out_zp, int8_t *out,
-                                                                int32_t out_c, int32_t n)
+                                                                const strip_head_t *h, int32_t stride,
+                                                                int32x4_t folded, const int32x4_t *lim,
+                                                                int32_t out_zp, int8_t *out, int32_t out_c, int32_t n)
 {
     int32x4_t a0 = folded, a1 = folded, a2 = folded, a3 = folded, a4 = folded, a5 = folded, w, t;
 #define SIX_OPERANDS                                                                                           \
     : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [a4] "+w"(a4), [a5] "+w"(a5),               \
       [w] "=&w"(w), [t] "=&w"(t), [out] "+l"(out)                                                              \
-    : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [wt] "l"(wt), [q] "r"(q), [zp] "r"(out_zp), [oc] "r"(out_c),   \
+    : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [h] "l"(h), [lim] "r"(lim), [zp] "r"(out_zp), [oc] "r"(out_c), \
       [n] "r"(n)                                                                                               \
     : "memory", "cc"
 #define SIX_OUTS                                                                                               \
@@ -342,39 +381,37 @@ static inline __attribute__((always_inline)) void strip_six_out(const int8_t *r0
 }
 #endif
 
-/* One output row of a block from its three strip rows: whole blocks six pixels at a time in assembly, the last
- * partial block (and the C build) four at a time through strip_taps_c. */
-static inline __attribute__((always_inline)) void strip_row(const block_t *b, const strip_out_t *step,
+/* One output row of the block of channels [c, c + n) from its three strip rows: whole blocks six pixels at a
+ * time in assembly, the last partial block (and the C build) four at a time through strip_taps_c. */
+static inline __attribute__((always_inline)) void strip_row(const strip_t *s, const strip_head_t *h, int32_t n,
                                                             const int8_t *r0, const int8_t *r1, const int8_t *r2,
-                                                            const int8_t *wt, int8_t *out)
+                                                            int8_t *out)
 {
-    const eip_depthwise_conv2d_params_t *p = b->p;
-    const int32_t sw = p->stride_w, out_w = p->out_w, out_c = p->out_c, out_zp = b->out_zp;
-    const int full = p->in_c - b->c >= 4;
+    const eip_depthwise_conv2d_params_t *p = s->p;
+    const int32_t sw = p->stride_w, out_w = p->out_w, out_c = p->out_c, out_zp = p->out_zp;
+    const int32x4_t folded = vldrwq_s32(h->folded);
 #if !defined(EIP_MVE_C_LOOPS)
-    if (full) {   /* six pixels at a time */
+    if (n == 4) {   /* six pixels at a time */
         for (int32_t ox = 0; ox < out_w; ox += 6, out += 6 * out_c) {
             const int32_t at = ox * sw * 4;
-            strip_six_out(r0 + at, r1 + at, r2 + at, wt, sw, b->folded, step, out_zp, out, out_c,
+            strip_six_out(r0 + at, r1 + at, r2 + at, h, sw, folded, s->bounds, out_zp, out, out_c,
                           out_w - ox < 6 ? out_w - ox : 6);
         }
         return;
     }
-#else
-    (void)step;
 #endif
-    const eip_mve_quant_t q = b->quant;
-    const int32x4_t lo = b->act_min, hi = b->act_max, folded = b->folded;
-    const mve_pred16_t lanes = b->lanes;
+    const eip_mve_quant_t q = {vldrwq_s32(h->multiplier), vldrwq_s32(h->left), vldrwq_s32(h->neg_right)};
+    const int32x4_t lo = s->bounds[0], hi = s->bounds[1];
+    const mve_pred16_t lanes = vctp32q((uint32_t)n);
     for (int32_t ox = 0; ox < out_w; ox += 4, out += 4 * out_c) {
         const int32_t at = ox * sw * 4;
         const int32_t count = out_w - ox < 4 ? out_w - ox : 4;
         const int8_t *const rows[3] = {r0 + at, r1 + at, r2 + at};
         int32x4_t acc[4] = {folded, folded, folded, folded};
-        strip_taps_c(rows, wt, sw, count, acc);
+        strip_taps_c(rows, h->taps, sw, count, acc);
         for (int32_t j = 0; j < count; ++j) {
             const int32x4_t y = vminq_s32(vmaxq_s32(vaddq_n_s32(eip_mve_mbqm(acc[j], &q), out_zp), lo), hi);
-            if (full) {
+            if (n == 4) {
                 vstrbq_s32(out + j * out_c, y);
             } else {
                 vstrbq_p_s32(out + j * out_c, y, lanes);
@@ -383,52 +420,97 @@ static inline __attribute__((always_inline)) void strip_row(const block_t *b, co
     }
 }
 
-/* One 4-channel block of one batch through the strip. */
-static __attribute__((noinline)) void strip_block(const block_t *b, int8_t *scratch)
+/* Output row oy of the block of channels [c, c + n): its missing strip rows (fill[ky]: input row iy0 + ky at
+ * at[ky]), then the row. A function of its own so that the fill and six-pixel loops see few live values. */
+static __attribute__((noinline)) void strip_block_row(const strip_t *s, int8_t *strip, const int32_t at[3],
+                                                      const int fill[3], int32_t iy0, int32_t c, int8_t *out)
 {
-    const eip_depthwise_conv2d_params_t *p = b->p;
-    const int32_t c = p->in_c;
-    strip_fill_t f;
-    f.n = c - b->c < 4 ? c - b->c : 4;
-    int8_t *wt = scratch;
-    for (int32_t t = 0; t < 9; ++t) {
-        if (f.n == 4) {
-            memcpy(wt + 4 * t, b->filter + t * c, 4);
-        } else {
-            for (int32_t i = 0; i < 4; ++i) {
-                wt[4 * t + i] = i < f.n ? b->filter[t * c + i] : 0;
-            }
+    const int32_t n = s->p->in_c - c < 4 ? s->p->in_c - c : 4;
+    for (int32_t ky = 0; ky < 3; ++ky) {
+        if (fill[ky]) {
+            strip_fill(s, c, n, iy0 + ky, strip + at[ky]);
         }
     }
-    const int32_t cells = (p->out_w - 1) * p->stride_w + 3 + 5 * p->stride_w;   /* with a short group's slack */
-    f.used = (p->out_w - 1) * p->stride_w + 3;
-    f.lo = p->pad_left < f.used ? p->pad_left : f.used;
-    f.hi = p->pad_left + p->in_w < f.used ? p->pad_left + p->in_w : f.used;
-    f.hi = f.hi > f.lo ? f.hi : f.lo;
+    strip_row(s, (const strip_head_t *)(const void *)(strip + s->head), n, strip + at[0], strip + at[1],
+              strip + at[2], out + c);
+}
+
+/* One batch through the strip, output rows outermost (the streaming contract): every block of output row oy,
+ * each filling the strip rows it lacks from input rows oy * stride_h - pad_top and on, before row oy + 1. */
+static __attribute__((noinline)) void strip_batch(const eip_depthwise_conv2d_params_t *p, const int8_t *in,
+                                                  const int8_t *filter, const int32_t *bias, int8_t *out)
+{
+    strip_t s;
+    s.p = p;
+    s.in = in;
+    s.used = (p->out_w - 1) * p->stride_w + 3;
+    s.lo = p->pad_left < s.used ? p->pad_left : s.used;
+    s.hi = p->pad_left + p->in_w < s.used ? p->pad_left + p->in_w : s.used;
+    s.hi = s.hi > s.lo ? s.hi : s.lo;
     const int8_t zp = (int8_t)p->in_zp;
     const int8_t zps[4] = {zp, zp, zp, zp};
-    memcpy(&f.zp4, zps, 4);
-    int8_t *ring = scratch + 36;
-    const strip_out_t step = {b->quant.multiplier, b->quant.left, b->quant.neg_right, b->act_min, b->act_max};
-    int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each ring slot */
+    memcpy(&s.zp4, zps, 4);
+    s.bounds[0] = vdupq_n_s32(p->act_min);
+    s.bounds[1] = vdupq_n_s32(p->act_max);
+    const int32_t c = p->in_c, row = s.used * 4;
+    s.head = 3 * row;
+    const int32_t one = s.head + (int32_t)sizeof(strip_head_t), blocks = (c + 3) / 4;
+    const int ring = p->strip_blocks >= blocks;   /* else one strip, refilled by every block of every row */
+    for (int32_t k = 0; ring && k < blocks; ++k) {
+        strip_head(&s, filter, bias, 4 * k, (strip_head_t *)(void *)(p->scratch + k * one + s.head));
+    }
+    int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each ring slot, every block alike */
     int32_t slot0 = ((-p->pad_top % 3) + 3) % 3;             /* the slot of the first row an output row reads */
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
-        int8_t *rows[3];
+        int32_t at[3];
+        int fill[3];
         for (int32_t ky = 0, slot = slot0; ky < 3; ++ky, slot = slot == 2 ? 0 : slot + 1) {
-            rows[ky] = ring + slot * cells * 4;
-            if (held[slot] != iy0 + ky) {
-                strip_fill(b, &f, iy0 + ky, rows[ky]);
-                held[slot] = iy0 + ky;
+            at[ky] = (ring ? slot : ky) * row;
+            fill[ky] = !ring || held[slot] != iy0 + ky;
+            held[slot] = iy0 + ky;
+        }
+        int8_t *o = out + oy * p->out_w * p->out_c;
+        if (ring) {
+            for (int32_t k = 0; k < blocks; ++k) {
+                strip_block_row(&s, p->scratch + k * one, at, fill, iy0, 4 * k, o);
+            }
+        } else {
+            for (int32_t k = 0; k < blocks; ++k) {
+                strip_head(&s, filter, bias, 4 * k, (strip_head_t *)(void *)(p->scratch + s.head));
+                strip_block_row(&s, p->scratch, at, fill, iy0, 4 * k, o);
             }
         }
-        strip_row(b, &step, rows[0], rows[1], rows[2], wt, b->out + oy * p->out_w * p->out_c);
         slot0 = (slot0 + p->stride_h) % 3;
     }
 }
 
-static void depthwise_batch(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
-                            const int32_t *bias, int8_t *out)
+/* One 4-channel block's constants for the direct loops; the folded bias only where the row has interior
+ * pixels (the border path starts from the bias). */
+static inline void block_setup(block_t *b, const int8_t *filter, const int32_t *bias, int8_t *out, int32_t c,
+                               int folded)
+{
+    const eip_depthwise_conv2d_params_t *p = b->p;
+    b->filter = filter + c;
+    b->out = out + c;
+    b->c = c;
+    b->lanes = vctp32q((uint32_t)(p->out_c - c));
+    b->bias = bias != 0 ? vldrwq_z_s32(bias + c, b->lanes) : vdupq_n_s32(0);
+    if (folded) {
+        const int32_t taps = p->filter_h * p->filter_w;
+        int32x4_t wsum = vdupq_n_s32(0);
+        for (int32_t t = 0; t < taps; ++t) {
+            wsum = vaddq_s32(wsum, vldrbq_z_s32(b->filter + t * p->out_c, b->lanes));
+        }
+        b->folded = vsubq_s32(b->bias, vmulq_n_s32(wsum, p->in_zp));
+    }
+    b->quant = eip_mve_quant_load(p->multiplier, p->shift, c, b->lanes);
+}
+
+/* One batch through the direct loops, output rows outermost (the streaming contract), every block of a row
+ * before the next. */
+static __attribute__((noinline)) void direct_batch(const eip_depthwise_conv2d_params_t *p, const int8_t *in,
+                                                   const int8_t *filter, const int32_t *bias, int8_t *out)
 {
     const int32_t span_h = (p->filter_h - 1) * p->dilation_h + 1;
     const int32_t span_w = (p->filter_w - 1) * p->dilation_w + 1;
@@ -437,35 +519,30 @@ static void depthwise_batch(const eip_depthwise_conv2d_params_t *p, const int8_t
     const int32_t x_lo = first_inside(p->pad_left, p->stride_w);
     int32_t x_hi = end_inside(p->in_w, p->pad_left, p->stride_w, span_w);
     x_hi = x_hi > p->out_w ? p->out_w : x_hi;
-    const int32_t taps = p->filter_h * p->filter_w;
+    block_t b;
+    b.p = p;
+    b.in = in;
+    b.out_zp = p->out_zp;
+    b.act_min = vdupq_n_s32(p->act_min);
+    b.act_max = vdupq_n_s32(p->act_max);
+    b.folded = vdupq_n_s32(0);
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        const int interior_y = oy >= y_lo && oy < y_hi;
+        for (int32_t c = 0; c < p->out_c; c += 4) {
+            block_setup(&b, filter, bias, out, c, interior_y && x_lo < x_hi);
+            block_row(&b, p->out_c - c >= 4 ? &whole : &partial, oy, x_lo, x_hi, interior_y);
+        }
+    }
+}
+
+static void depthwise_batch(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
+                            const int32_t *bias, int8_t *out)
+{
     const int three = p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1;
-    for (int32_t c = 0; c < p->out_c; c += 4) {
-        block_t b;
-        b.p = p;
-        b.in = in;
-        b.filter = filter + c;
-        b.out = out + c;
-        b.c = c;
-        b.lanes = vctp32q((uint32_t)(p->out_c - c));
-        const int full = p->out_c - c >= 4;
-        b.bias = bias != 0 ? vldrwq_z_s32(bias + c, b.lanes) : vdupq_n_s32(0);
-        int32x4_t wsum = vdupq_n_s32(0);
-        for (int32_t t = 0; t < taps; ++t) {
-            wsum = vaddq_s32(wsum, vldrbq_z_s32(b.filter + t * p->out_c, b.lanes));
-        }
-        b.folded = vsubq_s32(b.bias, vmulq_n_s32(wsum, p->in_zp));
-        b.quant = eip_mve_quant_load(p->multiplier, p->shift, c, b.lanes);
-        b.out_zp = p->out_zp;
-        b.act_min = vdupq_n_s32(p->act_min);
-        b.act_max = vdupq_n_s32(p->act_max);
-        if (p->scratch != 0 && three && (p->stride_w == 1 || p->stride_w == 2)) {
-            strip_block(&b, p->scratch);
-            continue;
-        }
-        const pixel_fns_t *fns = full ? &whole : &partial;
-        for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            block_row(&b, fns, oy, x_lo, x_hi, oy >= y_lo && oy < y_hi);
-        }
+    if (p->scratch != 0 && p->strip_blocks > 0 && three && (p->stride_w == 1 || p->stride_w == 2)) {
+        strip_batch(p, in, filter, bias, out);
+    } else {
+        direct_batch(p, in, filter, bias, out);
     }
 }
 
