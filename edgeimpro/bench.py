@@ -70,7 +70,9 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
     fig: dict[str, Any] = {"model": model.name, "model_sha256": graph.sha256, "board": board,
                            "macs": stats.macs, "arena_bytes": aot.arena_bytes,
                            "ram_lower_bound": aot.plan.lower_bound, "activations_lower_bound": stats.ram_lower_bound,
-                           "arena_vs_lower_bound": round(aot.arena_bytes / aot.plan.lower_bound, 4)}
+                           "arena_vs_lower_bound": round(aot.arena_bytes / aot.plan.lower_bound, 4),
+                           "streamed_lower_bound": aot.plan.streamed_bound,
+                           "streamed_layers": [p.op for p in aot.plan.streams if p.lag is not None]}
     tflm = measure_tflm_arena_sizes(model)
     if tflm["bytes_32bit"]:
         fig["tflm_arena_32bit_estimate"] = tflm["bytes_32bit"]

@@ -22,7 +22,7 @@ from edgeimpro.link.device import Device, Timeouts, sha256_of
 Status = Callable[[str], None]
 
 # What the firmware is made of, besides the model: a change here rebuilds the cached firmware.
-_CODE_PACKAGES = ("codegen", "boards", "firmware")
+_CODE_PACKAGES = ("codegen", "boards", "firmware", "ops", "graph")   # ops: the params and plans the generator emits
 _CODE_FILES = ("link/protocol.py",)
 
 

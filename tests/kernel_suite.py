@@ -33,7 +33,7 @@ from edgeimpro.ops.header import generated_include, render
 
 DRIVER = ROOT / "tests" / "c" / "kernel_suite.c"
 MAGIC = b"EIPV"
-BUF_INPUT, BUF_OUTPUT, BUF_NULL, BUF_IN_PLACE = 0, 1, 2, 3
+BUF_INPUT, BUF_OUTPUT, BUF_NULL, BUF_IN_PLACE, BUF_STREAMED = 0, 1, 2, 3, 4
 WARNINGS = ["-std=c11", "-Wall", "-Wextra", "-Werror"]
 HOST_VARIANTS = {
     "plain": ["-O1"],
@@ -52,6 +52,7 @@ class KernelCall:
     output_nbytes: int
     label: str = ""
     in_place: bool = False             # the output buffer is the first input's buffer
+    stream_lag: int | None = None      # the output starts this many bytes below the first input, overlapping it
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -151,7 +152,10 @@ def encode(calls: list[KernelCall]) -> bytes:
             else:
                 data = np.ascontiguousarray(arr).tobytes()
                 out += [_u32(BUF_INPUT), _u32(len(data)), _padded(data)]
-        out += [_u32(BUF_IN_PLACE if c.in_place else BUF_OUTPUT), _u32(c.output_nbytes)]
+        if c.stream_lag is not None:
+            out += [_u32(BUF_STREAMED), _u32(c.output_nbytes), _u32(c.stream_lag)]
+        else:
+            out += [_u32(BUF_IN_PLACE if c.in_place else BUF_OUTPUT), _u32(c.output_nbytes)]
     return b"".join(out)
 
 

@@ -43,15 +43,22 @@ def test_sanitizer_build_bit_exact(name):
 
 
 @pytest.mark.parametrize("name", ["vww", "resnet8", "kws"])
-def test_arena_within_5_percent_of_the_live_set_lower_bound(name):
+def test_arena_below_the_op_order_bound_at_the_streamed_bound(name):
+    """Streamed layers write their output over input rows they have read: the plan reaches the bound that
+    counts each streamed pair as the bytes it spans, well below the op-order bound (every layer holding
+    its whole input and output), which no plan without streaming can beat."""
     graph = load_graph(mlperf_model(name))
     result = generate_aot(graph)
     bound, _ = ram_lower_bound(graph)
-    assert result.arena_bytes <= 1.05 * bound, (result.arena_bytes, bound)
+    plan = result.plan
+    assert plan.streamed_bound <= result.arena_bytes < 0.75 * plan.lower_bound
+    if name != "kws":   # KWS's chain of streamed layers drifts downwards: its bound is out of reach
+        assert result.arena_bytes == plan.streamed_bound
+    assert plan.lower_bound >= bound
+    assert [p.op for p in plan.streams if p.lag is not None], "no layer streams"
+    assert all(p.lag >= p.min_lag and p.contract.clobbered_read(p.lag) is None for p in plan.streams if p.lag)
     if name in TFLM_M4_ARENA:
-        assert result.arena_bytes < TFLM_M4_ARENA[name]
-    if name == "vww":
-        assert result.arena_bytes <= 0.57 * TFLM_M4_ARENA["vww"]
+        assert result.arena_bytes < 0.7 * TFLM_M4_ARENA[name]
 
 
 def test_poisoning_catches_a_broken_memory_plan():
@@ -119,9 +126,11 @@ def test_export_cli_writes_code_and_report(tmp_path, capsys):
     assert {"model.c", "model.h", "aot_report.json", "edgeimpro_export.json"} <= {p.name for p in out.iterdir()}
     rep = json.loads((out / "aot_report.json").read_text())
     # the op-order bound: the activations live at once (49,152 B) plus that op's conv scratch (3x3x16 taps,
-    # 4 B each: 576 B), which the plan places in the arena; the arena reaches it
+    # 4 B each: 576 B); streamed layers take the plan below it, to the streamed bound
     assert rep["activations_lower_bound"] == 49_152 and rep["scratch_bytes"] > 0
-    assert rep["arena_bytes"] == rep["ram_lower_bound"] == 49_152 + 576
+    assert rep["ram_lower_bound"] == 49_152 + 576
+    assert rep["arena_bytes"] == rep["streamed_lower_bound"] < 0.7 * rep["ram_lower_bound"]
+    assert rep["streamed_layers"] and "streams over" in (out / "model.c").read_text()
     assert rep["tflm_arena_bytes_64bit"] >= rep["tflm_arena_bytes_32bit"] > rep["arena_bytes"]
     assert rep["model_sha256"] in (out / "model.h").read_text()
     assert "arena / TFLM" in capsys.readouterr().out
@@ -142,7 +151,8 @@ def test_run_cli_on_host(tmp_path, capsys):
                "-o", str(tmp_path / "y.npz"), "--json"])
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["samples"] == 12 and summary["arena_bytes"] == 16_000 + 256   # activations + conv scratch
+    # the planned arena, below the 16,000 B of activations live at once in op order (streamed layers)
+    assert summary["samples"] == 12 and summary["arena_bytes"] == generate_aot(graph).arena_bytes < 16_000
     y = np.load(tmp_path / "y.npz")["output_0"]
     assert y.shape == (12, 12) and y.dtype == np.int8
     assert np.array_equal(y, TflmReference(model).run(x))

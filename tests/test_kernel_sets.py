@@ -395,6 +395,45 @@ def test_every_op_spec_and_mlperf_node_equals_tflm(kernel_set: KernelSet) -> Non
     assert not problems, f"{kernel_set.label}: {len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
 
 
+def streamed(calls: list[KernelCall]) -> list[int]:
+    """Each call whose op declares a streaming contract (ops/stream.py), placed as the memory plan may place
+    it: the output starting the contract's least lag below the input (rounded up to a word, tighter than the
+    plan's 16 bytes) or a word more, in one block. Returns the indexes of the calls changed."""
+    contracts = {op.kernel: op.stream for op in qp.kernels() if op.stream is not None}
+    changed = []
+    for i, c in enumerate(calls):
+        contract = contracts.get(c.kernel)
+        if contract is None or c.in_place:
+            continue
+        # every other call 4 bytes further: a lag that is a multiple of the channel count would hide a kernel
+        # that walks channel blocks outermost (each block's writes would land on its own channels' bytes)
+        lag = -(-contract(c.params).min_lag() // 4) * 4 + 4 * (i % 2)
+        calls[i] = dataclasses.replace(c, stream_lag=lag, label=f"{c.label} streamed {lag} B below its input")
+        changed.append(i)
+    return changed
+
+
+@pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
+def test_streamed_layers_equal_tflm_and_the_reference(kernel_set: KernelSet) -> None:
+    """Every conv, depthwise, pool and PAD call of the registry's specs, the MLPerf nodes, random shapes and
+    random pools, with its output overlapping its input at the least lag its op's contract allows: each
+    kernel set keeps the contract (a read of an input byte its own output has overwritten shows)."""
+    calls, expected = registry_calls()
+    random = random_calls(seed=17, count=300) + random_pool_calls(seed=37, count=120)
+    reference = run_calls(build_driver("plain"), random)
+    kept = [i for i, (status, _) in enumerate(reference) if status == 0]
+    calls += [random[i] for i in kept]
+    expected += [np.frombuffer(reference[i][1], np.int8) for i in kept]
+    changed = streamed(calls)
+    kinds = {calls[i].kernel for i in changed}
+    assert kinds == {"eip_conv2d", "eip_depthwise_conv2d", "eip_max_pool2d", "eip_average_pool2d", "eip_pad"}
+    overlapping = [i for i in changed if (calls[i].stream_lag or 0) < calls[i].output_nbytes]
+    assert len(overlapping) > 0.75 * len(changed)   # most really overlap their input (not the tiniest)
+    calls = [calls[i] for i in changed]
+    problems = compare(calls, [expected[i] for i in changed], kernel_set.run(calls))
+    assert not problems, f"{kernel_set.label}: {len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+
+
 @pytest.mark.host
 def test_dsp_requantize_equals_reference_mbqm(tmp_path):
     """The DSP kernels' faster requantization equals fixedpoint.h's eip_mbqm on every shift, the extremes

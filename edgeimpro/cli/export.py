@@ -46,8 +46,14 @@ def _aot(args: argparse.Namespace) -> int:
           "(see README.md there)")
     print(f"  arena            {rep['arena_bytes']:>9,} B  (static memory plan)")
     print(f"  weights          {rep['weights_bytes']:>9,} B  (const, flash)")
-    print(f"  RAM lower bound  {rep['ram_lower_bound']:>9,} B  -> arena / bound = {rep['arena_vs_lower_bound']:.3f}"
-          f"  (activations {rep['activations_lower_bound']:,} B + kernel scratch at op {rep['ram_lower_bound_op']})")
+    print(f"  op-order bound   {rep['ram_lower_bound']:>9,} B  -> arena / bound = {rep['arena_vs_lower_bound']:.3f}"
+          f"  (every layer holding its whole input and output: activations {rep['activations_lower_bound']:,} B"
+          f" + kernel scratch, at op {rep['ram_lower_bound_op']})")
+    streamed = rep["streamed_layers"]
+    print(f"  streamed bound   {rep['streamed_lower_bound']:>9,} B  ("
+          + (f"{len(streamed)} layers write their output over input they have read: "
+             + ", ".join(str(i) for i in streamed) if streamed else "no layer streams its output over its input")
+          + ")")
     if rep["tflm_arena_bytes_32bit"]:
         print(f"  TFLM arena       {rep['tflm_arena_bytes_32bit']:>9,} B  (32-bit estimate; "
               f"{rep['tflm_arena_bytes_64bit']:,} B measured on this 64-bit host) "

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgeimpro import __version__, ops
+from edgeimpro.codegen import fusion
 from edgeimpro.codegen.planner import MemoryPlan, plan_arena
 from edgeimpro.errors import UnsupportedOpError, UsageError
 from edgeimpro.escape import c_comment, c_ident, c_string, shell_arg
@@ -147,10 +148,62 @@ class _Emitter:
 
 
 def memory_plan(graph: Graph, op_params: list[ops.KernelParams] | None = None) -> MemoryPlan:
-    """The arena plan of `graph` for the AOT runtime: its kernels' in-place promises and scratch."""
-    params = op_params if op_params is not None else [ops.op_params(graph, op) for op in graph.ops]
-    return plan_arena(graph, lambda op: ops.can_run_inplace(graph, op),
-                      scratch={op.index: p.scratch_bytes() for op, p in zip(graph.ops, params, strict=True)})
+    """The arena plan of `graph` for the AOT runtime: its kernels' in-place promises, streaming contracts and
+    scratch (each layer's scratch as `plan_layers` chooses it)."""
+    return plan_layers(graph, op_params)[0]
+
+
+def plan_layers(graph: Graph, op_params: list[ops.KernelParams] | None = None
+                ) -> tuple[MemoryPlan, list[ops.KernelParams]]:
+    """The plan and the params the layers run with. A conv and the pool after it run fused (band by band,
+    codegen/fusion.py) where that lowers the planned arena; each layer takes its fastest kernel path,
+    except where a leaner one (less scratch, ops.lean_scratch) is what keeps the arena at its least: every
+    layer lean first, the fusions chosen, then each layer back on its fast path where the arena does not
+    grow."""
+    fast = list(op_params) if op_params is not None else [ops.op_params(graph, op) for op in graph.ops]
+    params = [ops.lean_scratch(op, p) or p for op, p in zip(graph.ops, fast, strict=True)]
+    chosen: dict[int, fusion.Fusion] = {}
+    plan = _plan(graph, params, chosen)
+    for f in fusion.candidates(graph, params):
+        trial = {**chosen, f.pool: f}
+        smaller = _plan(graph, params, trial)
+        if smaller.arena_bytes < plan.arena_bytes:
+            plan, chosen = smaller, trial
+    for op in graph.ops:
+        if params[op.index] is fast[op.index]:
+            continue
+        trial_params = params[:op.index] + [fast[op.index]] + params[op.index + 1:]
+        faster = _plan(graph, trial_params, chosen)
+        if faster.arena_bytes <= plan.arena_bytes:
+            plan, params = faster, trial_params
+    # the op-order bound is the model's as written: no fused layers, every layer on its fast path
+    base = plan_arena(graph, scratch={op.index: p.scratch_bytes() for op, p in zip(graph.ops, params, strict=True)})
+    plan.lower_bound, plan.lower_bound_op = base.lower_bound, base.lower_bound_op
+    return plan, params
+
+
+def _plan(graph: Graph, params: list[ops.KernelParams], fusions: dict[int, fusion.Fusion] | None = None
+          ) -> MemoryPlan:
+    fusions = fusions or {}
+    streams = {op.index: s for op, p in zip(graph.ops, params, strict=True) if (s := ops.stream(op, p)) is not None}
+    scratch = {op.index: p.scratch_bytes() for op, p in zip(graph.ops, params, strict=True)}
+    for j, f in fusions.items():
+        streams[f.conv] = f.stream()
+        scratch[j] = f.band_bytes
+    return plan_arena(graph, lambda op: ops.can_run_inplace(graph, op), scratch=scratch, streams=streams,
+                      fused={j: f.conv for j, f in fusions.items()})
+
+
+def _fused_text(graph: Graph, f: fusion.Fusion) -> str:
+    t = graph.tensors[graph.ops[f.conv].outputs[0]]
+    extra = f.extra_macs()
+    return (f"layers {f.conv} and {f.pool} fused: the {_shape(t)} output of layer {f.conv} ({t.nbytes} B) never exists "
+            f"whole; {len(f.bands())} bands of {f.rows} pool output row(s) through L{f.pool}_SCRATCH"
+            + (f", {extra} MACs recomputed where pool windows overlap" if extra else ""))
+
+
+def _scratch_block(plan: MemoryPlan, op: int) -> int:
+    return next(b.nbytes for b in plan.blocks if b.scratch_op == op)
 
 
 def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = None,
@@ -168,13 +221,19 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
                 hint="supported ops: " + ", ".join(ops.supported())
                      + "; export for TensorFlow Lite Micro instead: --target tflm")
     op_params = [ops.op_params(graph, op) for op in graph.ops]  # validates every op first
-    plan = plan or memory_plan(graph, op_params)
+    if plan is None:
+        plan, op_params = plan_layers(graph, op_params)
+    else:   # a given plan: the layers run with the scratch it placed
+        op_params = [lean if (lean := ops.lean_scratch(op, p)) is not None and op.index in plan.scratch
+                     and _scratch_block(plan, op.index) == lean.scratch_bytes() else p
+                     for op, p in zip(graph.ops, op_params, strict=True)]
     em = _Emitter(graph, name)
     em.source = source or f"{name}.tflite"
     names = ModelNames(prefix)
 
     body: list[str] = []
     kernels: dict[str, None] = {}
+    pools = {k: j for j, k in plan.fused.items()}   # fused conv -> its pool
     for op, params in zip(graph.ops, op_params, strict=True):
         spec = ops.REGISTRY[op.opcode]
         function, pattern = spec.kernel, spec.convention.kind
@@ -187,7 +246,25 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
                 + (f", {detail}" if detail else ""))
         body.append(f"    /* {c_comment(desc)} */")
         aliased = spec.alias and plan.offsets.get(op.inputs[0]) == plan.offsets.get(out)
-        if aliased:
+        if op.index in plan.fused:
+            body.append(f"    /* run inside layer {plan.fused[op.index]}'s bands (fused) */")
+        elif op.index in pools:
+            j = pools[op.index]
+            pool, pool_spec = graph.ops[j], ops.REGISTRY[graph.ops[j].opcode]
+            f = fusion.Fusion(op.index, j, params, op_params[j])
+            body.append(f"    /* {c_comment(_fused_text(graph, f))} */")
+            conv_call = (f"{function}({{p}}, {{input}}, {em.ptr(op.inputs[1])}, "
+                         f"{em.ptr(op.inputs[2]) if len(op.inputs) > 2 else 'NULL'}, {{output}})")
+            body += fusion.c_code(
+                f, conv_call, f"{pool_spec.kernel}({{p}}, {{input}}, {{output}})", params.C_STRUCT,
+                op_params[j].C_STRUCT, em.render_params(op.index, params, plan.scratch.get(op.index)),
+                em.render_params(j, op_params[j]), em.ptr(op.inputs[0]), em.ptr(pool.outputs[0], writable=True),
+                f"(arena + L{j}_SCRATCH)")
+            kernels[function] = None
+            kernels[pool_spec.kernel] = None
+            body.append(f"    LAYER_FUSED({op.index}, {ops.builtin_code(op.opcode)});")
+            continue
+        elif aliased:
             body.append("    /* no copy: the output aliases the input in the arena */")
         else:
             pref = em.render_params(op.index, params, plan.scratch.get(op.index))
@@ -297,12 +374,23 @@ def _generic_header(graph: Graph, name: str, plan: MemoryPlan, em: _Emitter, nam
 def _source(graph: Graph, plan: MemoryPlan, em: _Emitter, names: ModelNames) -> str:
     fn, m = names.fn, names.macro
     offsets = []
+    streamed = {p.dst: p for p in plan.streams if p.lag is not None}
     for b in sorted(plan.blocks, key=lambda b: (b.offset, b.first)):
         for t in b.tensors:
             tt = graph.tensors[t]
+            over = ""
+            if t in streamed:
+                p = streamed[t]
+                shared = min(tt.nbytes, p.lag + graph.tensors[p.src].nbytes) - p.lag
+                over = (f"; streams over {em.tname(p.src)}: starts {p.lag} B below it and overlaps its first "
+                        f"{shared} B, which layer {p.op} has read before writing there (least lag {p.min_lag} B)")
             offsets.append(f"    {em.tname(t)} = {b.offset}, /* {tt.nbytes} B, {_shape(tt)}, "
-                           f"live ops {b.first}..{b.last} */")
-        if b.scratch_op is not None:
+                           f"live ops {b.first}..{b.last}{over} */")
+        if b.scratch_op in plan.fused:
+            offsets.append(f"    L{b.scratch_op}_SCRATCH = {b.offset}, /* {b.nbytes} B, the band buffer of layers "
+                           f"{plan.fused[b.scratch_op]} and {b.scratch_op}, fused: a band of layer "
+                           f"{plan.fused[b.scratch_op]}'s output rows */")
+        elif b.scratch_op is not None:
             offsets.append(f"    L{b.scratch_op}_SCRATCH = {b.offset}, /* {b.nbytes} B, layer {b.scratch_op}'s scratch */")
     blocks = "\n".join(f"    {{{b.offset}u, {b.nbytes}u, {b.first}, {b.last}}}," for b in plan.blocks)
     in_ptrs = ", ".join(f"arena + {em.tname(i)}" for i in graph.inputs)
@@ -423,6 +511,12 @@ static void poison_dead(int layer)
         LAYER_HOOK(layer, opcode, out, bytes);  \\
         LAYER_POISON(layer);                    \\
     }} while (0)
+/* A conv fused with the pool after it: its output never existed whole, the hook gets no bytes for it. */
+#define LAYER_FUSED(layer, opcode)              \\
+    do {{                                        \\
+        LAYER_HOOK(layer, opcode, NULL, 0u);    \\
+        LAYER_POISON(layer);                    \\
+    }} while (0)
 
 int8_t *{fn('input_ptr')}(int i)
 {{
@@ -465,8 +559,10 @@ def aot_report(graph: Graph, result: AotResult, tflm_arena: dict[str, Any] | Non
         "layers": result.layers,
         "arena_bytes": result.arena_bytes,
         "weights_bytes": result.weights_bytes,
-        "ram_lower_bound": bound,            # tensors live at once plus the op's kernel scratch
+        "ram_lower_bound": bound,            # op order: tensors live at once plus the op's kernel scratch
         "ram_lower_bound_op": peak_op,
+        "streamed_lower_bound": result.plan.streamed_bound,   # the same with streamed outputs over inputs
+        "streamed_layers": [p.op for p in result.plan.streams if p.lag is not None],
         "activations_lower_bound": activations,
         "scratch_bytes": max((b.nbytes for b in result.plan.blocks if b.scratch_op is not None), default=0),
         "arena_vs_lower_bound": round(result.arena_bytes / bound, 4) if bound else None,

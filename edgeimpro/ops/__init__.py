@@ -47,6 +47,7 @@ from edgeimpro.ops.base import (
     OpDef,
     Refusal,
 )
+from edgeimpro.ops.stream import Stream
 from edgeimpro.ops.wrap import WrapWarning
 
 MODULES = ("conv2d", "depthwise_conv2d", "fully_connected", "pool2d", "add", "mul", "mean", "softmax", "logistic",
@@ -180,6 +181,19 @@ def can_run_inplace(graph: Graph, op: Op) -> bool:
     return True
 
 
+def stream(op: Op, params: KernelParams) -> Stream | None:
+    """The streaming contract of `op` with its params record (ops/stream.py), or None: the output may not
+    overlap the input."""
+    spec = REGISTRY.get(op.opcode)
+    return spec.stream(params) if spec is not None and spec.stream is not None else None
+
+
+def lean_scratch(op: Op, params: KernelParams) -> KernelParams | None:
+    """`params` with less arena scratch for a slightly slower kernel path, or None (OpDef.lean_scratch)."""
+    spec = REGISTRY.get(op.opcode)
+    return spec.lean_scratch(params) if spec is not None and spec.lean_scratch is not None else None
+
+
 def is_alias(opcode: str) -> bool:
     """The op's output is a view of its first input (the planner gives both the same bytes)."""
     spec = REGISTRY.get(opcode)
@@ -207,8 +221,8 @@ def describe(graph: Graph, op: Op) -> list[str]:
 
 __all__ = [
     "ADD_LEFT_SHIFT", "ARRAY", "MAX_DIMS", "MODULES", "POINTER", "REGISTRY", "RUNTIME_ABI_VERSION", "SCALAR",
-    "SOFTMAX_OUTPUT_SCALE", "KernelParams", "OpDef", "Refusal", "WrapWarning", "activation_range", "builtin_code",
+    "SOFTMAX_OUTPUT_SCALE", "KernelParams", "OpDef", "Refusal", "Stream", "WrapWarning", "activation_range", "builtin_code",
     "can_run_inplace", "compute_padding", "describe", "external_sources", "extra_ops", "get", "is_alias", "kernel_name", "kernels",
     "op_params", "options_parser", "params_classes", "quantize_multiplier", "refusal", "refusal_error", "register",
-    "round_away", "supported", "wrap_warnings",
+    "lean_scratch", "round_away", "stream", "supported", "wrap_warnings",
 ]

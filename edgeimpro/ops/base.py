@@ -156,6 +156,10 @@ class OpDef:
       `source`: the kernel's C file in runtime/kernels/ (default: the entry point's name, conv2d.c), or an
       absolute path for an op kept outside the runtime (the host builds compile it).
     - `in_place`, `alias`: what the memory planner may do (alias: the output *is* the input's bytes).
+    - `stream(params)`: the streaming contract every kernel set of the op keeps for these params
+      (ops/stream.py), or None: the planner may then place the output over the input's consumed bytes.
+    - `lean_scratch(params)`: the params of a variant whose kernel needs less arena scratch (and runs a
+      little slower), or None; the generator takes it where that lowers the planned arena.
     - `wrap(graph, op, params)`: the int32 wrap-arounds the layer can hit (quantization warnings).
     - `describe(graph, op)`: the short parameter summary `inspect` prints.
     - `options`: (BuiltinOptions table name, parser) of the op's options in the .tflite.
@@ -171,6 +175,8 @@ class OpDef:
     refusal: Callable[[Graph, Op], Refusal | None] | None = None
     in_place: str = NEVER
     alias: bool = False
+    stream: Callable[[Any], Any] | None = None
+    lean_scratch: Callable[[Any], Any] | None = None
     wrap: Callable[[Graph, Op, Any], list[Any]] | None = None
     describe: Callable[[Graph, Op], list[str]] | None = None
     summary: str = ""

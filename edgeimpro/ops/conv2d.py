@@ -12,6 +12,7 @@ from edgeimpro.ops import describe as d
 from edgeimpro.ops import options as opt
 from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field, scalar_field, scratch_field
 from edgeimpro.ops.prepare import bias_values, conv_fields, conv_operands, folded_bias, unsupported
+from edgeimpro.ops.stream import Stream, window_stream
 from edgeimpro.ops.testspec import random_specs, spec
 from edgeimpro.ops.wrap import WrapWarning, mac_wrap
 
@@ -105,5 +106,13 @@ TESTS = (
 )
 
 
+def stream(p: Conv2DParams) -> Stream:
+    """Pixels in raster order, four at a time at most (the Helium kernels' blocks; Arm DSP: two; reference:
+    one), each block's outputs written channel by channel while its columns are read."""
+    return window_stream(p.batches, (p.in_h, p.in_w, p.in_c), (p.out_h, p.out_w, p.out_c), (p.stride_h, p.stride_w),
+                         (p.pad_top, p.pad_left), ((p.filter_h - 1) * p.dilation_h + 1, (p.filter_w - 1) * p.dilation_w + 1),
+                         group=4)
+
+
 OPS = (OpDef("CONV_2D", "eip_conv2d", Conv2DParams, prepare, in_w_b("filter"), wrap=wrap, describe=d.conv_like,
-              options=("Conv2DOptions", opt.conv), tests=TESTS),)
+              options=("Conv2DOptions", opt.conv), stream=stream, tests=TESTS),)

@@ -10,6 +10,7 @@ import numpy as np
 from edgeimpro.graph.model import Graph, Op
 from edgeimpro.ops.base import MAX_DIMS, KernelParams, OpDef, array_field
 from edgeimpro.ops.prepare import int8_activation, optional_input, padded_shape, tensor_at, unsupported
+from edgeimpro.ops.stream import Stream, pad_stream
 from edgeimpro.ops.testspec import spec
 
 
@@ -61,7 +62,11 @@ TESTS = (
 )
 
 
+def stream(p: PadParams) -> Stream:
+    return pad_stream(p.in_dims, p.pad_before, p.pad_after)
+
+
 OPS = (
-    OpDef("PAD", "eip_pad", PadParams, prepare, tests=TESTS, tested_with=frozenset({"PADV2"})),
-    OpDef("PADV2", "eip_pad", PadParams, prepare),   # tested by PAD's models (the converter emits both)
+    OpDef("PAD", "eip_pad", PadParams, prepare, stream=stream, tests=TESTS, tested_with=frozenset({"PADV2"})),
+    OpDef("PADV2", "eip_pad", PadParams, prepare, stream=stream),   # tested by PAD's models (the converter emits both)
 )

@@ -17,6 +17,7 @@ from edgeimpro.ops.prepare import (
     unsupported,
     window,
 )
+from edgeimpro.ops.stream import Stream, window_stream
 from edgeimpro.ops.testspec import random_specs, spec
 
 
@@ -91,9 +92,16 @@ AVERAGE_TESTS = (
 )
 
 
+def stream(p: Pool2DParams) -> Stream:
+    """One output pixel at a time, in raster order (every kernel set)."""
+    c = p.channels
+    return window_stream(p.batches, (p.in_h, p.in_w, c), (p.out_h, p.out_w, c), (p.stride_h, p.stride_w),
+                         (p.pad_top, p.pad_left), (p.filter_h, p.filter_w), group=1)
+
+
 OPS = (
     OpDef("MAX_POOL_2D", "eip_max_pool2d", Pool2DParams, prepare, refusal=refusal, describe=d.pool_like,
-          options=("Pool2DOptions", opt.pool), tests=MAX_TESTS, source="pool2d.c"),
+          options=("Pool2DOptions", opt.pool), stream=stream, tests=MAX_TESTS, source="pool2d.c"),
     OpDef("AVERAGE_POOL_2D", "eip_average_pool2d", Pool2DParams, prepare, refusal=refusal, describe=d.pool_like,
-          options=("Pool2DOptions", opt.pool), tests=AVERAGE_TESTS, source="pool2d.c"),
+          options=("Pool2DOptions", opt.pool), stream=stream, tests=AVERAGE_TESTS, source="pool2d.c"),
 )

@@ -12,8 +12,10 @@
  *   params        u32 word count, words: the params record in struct order (scalar: 1 word, array:
  *                 EIP_MAX_DIMS words, pointer: u32 count then the values, scratch: its size in bytes,
  *                 0 for NULL)
- *   buffers       u32 count, each: u32 kind (0 input, 1 output, 2 NULL, 3 output in place of buffer 0),
- *                 u32 byte size, then the bytes padded to a word for an input
+ *   buffers       u32 count, each: u32 kind (0 input, 1 output, 2 NULL, 3 output in place of buffer 0,
+ *                 4 output streamed over buffer 0), u32 byte size, then the bytes padded to a word for an
+ *                 input, or u32 lag for a streamed output: one block holds both, the output at its start
+ *                 and the input `lag` bytes in, as the memory plan places a streamed layer (ops/stream.py)
  * Results: per case i32 status, then the bytes of every output buffer, each padded to a word.
  */
 #include <stddef.h>
@@ -24,7 +26,7 @@
 #include "fixedpoint.h"
 
 enum { MAX_BUFFERS = 64, STATUS_PARAMS = 1000, STATUS_UNKNOWN_KERNEL = 1001, STATUS_BAD_BUFFERS = 1002 };
-enum { BUF_INPUT = 0, BUF_OUTPUT = 1, BUF_NULL = 2, BUF_IN_PLACE = 3 };
+enum { BUF_INPUT = 0, BUF_OUTPUT = 1, BUF_NULL = 2, BUF_IN_PLACE = 3, BUF_STREAMED = 4 };
 #define MAGIC 0x56504945u /* "EIPV" */
 
 typedef struct {
@@ -267,6 +269,7 @@ static int run_case(reader_t *r, writer_t *w)
 
     buffers_t b;
     memset(&b, 0, sizeof b);
+    int8_t *streamed = 0;   /* the block of a streamed output (buffer 0 then lies inside it) */
     b.count = next(r);
     if (!r->ok || b.count > MAX_BUFFERS) {
         return 0;   /* malformed: nothing allocated yet */
@@ -275,10 +278,24 @@ static int run_case(reader_t *r, writer_t *w)
     for (uint32_t i = 0; ok && i < b.count; ++i) {
         b.kind[i] = next(r);
         b.size[i] = next(r);
-        ok = r->ok && b.kind[i] <= BUF_IN_PLACE;
+        ok = r->ok && b.kind[i] <= BUF_STREAMED;
         if (ok && b.kind[i] == BUF_IN_PLACE) {
             ok = i > 0 && b.kind[0] == BUF_INPUT && b.size[0] == b.size[i];
             b.data[i] = ok ? b.data[0] : 0;
+        } else if (ok && b.kind[i] == BUF_STREAMED) {
+            const uint32_t lag = next(r);
+            ok = r->ok && i > 0 && b.kind[0] == BUF_INPUT && !streamed && lag % 4 == 0 && lag <= (1u << 24);
+            const uint32_t total = ok ? (lag + b.size[0] > b.size[i] ? lag + b.size[0] : b.size[i]) : 0;
+            int8_t *block = ok ? suite_alloc(total) : 0;
+            ok = block != 0;
+            if (ok) {   /* the input moves `lag` bytes into the block; the output starts at its first byte */
+                memset(block, 0x5A, total);
+                memcpy(block + lag, b.data[0], b.size[0]);
+                SUITE_FREE(b.data[0]);
+                b.data[0] = block + lag;
+                b.data[i] = block;
+                streamed = block;
+            }
         } else if (ok && b.kind[i] != BUF_NULL) {
             b.data[i] = suite_alloc(b.size[i]);
             ok = b.data[i] != 0;
@@ -303,13 +320,13 @@ static int run_case(reader_t *r, writer_t *w)
         }
         emit(w, &status, 4);
         for (uint32_t i = 0; i < b.count; ++i) {
-            if (b.kind[i] == BUF_OUTPUT || b.kind[i] == BUF_IN_PLACE) {
+            if (b.kind[i] == BUF_OUTPUT || b.kind[i] == BUF_IN_PLACE || b.kind[i] == BUF_STREAMED) {
                 emit_padded(w, b.data[i], b.size[i]);
             }
         }
     }
     for (uint32_t i = 0; i < b.count; ++i) {   /* entries never reached are still zero */
-        if (b.kind[i] != BUF_IN_PLACE && b.data[i] != 0) {
+        if (b.kind[i] != BUF_IN_PLACE && b.data[i] != 0 && !(i == 0 && streamed != 0)) {
             SUITE_FREE(b.data[i]);
         }
     }

@@ -312,14 +312,15 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
             conv_direct(p, in, filter, bias, out);
             continue;
         }
-        for (int32_t g = 0; g < groups; ++g) {
-            const int32_t c0 = g * p->filter_c;
-            const int32_t oc_begin = g * out_c_per_group, oc_end = oc_begin + out_c_per_group;
-            /* Pixels two at a time; a last odd pixel is computed twice and stored once. */
-            for (int32_t px = 0; px < pixels; px += 2) {
-                const int32_t px_b = px + 1 < pixels ? px + 1 : px;
-                const int32_t oy_a = px / p->out_w, ox_a = px % p->out_w;
-                const int32_t oy_b = px_b / p->out_w, ox_b = px_b % p->out_w;
+        /* Pixels two at a time, in raster order, every group of a pair before the next pair (the streaming
+         * contract: ops/conv2d.py); a last odd pixel is computed twice and stored once. */
+        for (int32_t px = 0; px < pixels; px += 2) {
+            const int32_t px_b = px + 1 < pixels ? px + 1 : px;
+            const int32_t oy_a = px / p->out_w, ox_a = px % p->out_w;
+            const int32_t oy_b = px_b / p->out_w, ox_b = px_b % p->out_w;
+            for (int32_t g = 0; g < groups; ++g) {
+                const int32_t c0 = g * p->filter_c;
+                const int32_t oc_begin = g * out_c_per_group, oc_end = oc_begin + out_c_per_group;
                 if (rows != filter) {
                     fill_padded(p, in, oy_a, ox_a, cols, 0);
                     fill_padded(p, in, oy_b, ox_b, cols, 1);
