@@ -35,8 +35,8 @@ def host_outputs(exe, graph, x: np.ndarray, want_layers: bool = False):
     return run_host(exe, [full], [t.shape for t in graph.output_tensors], want_layers=want_layers)
 
 
-def build(graph, **kw):
-    result = generate_aot(graph, "model")
+def build(graph, fuse: str = "auto", **kw):
+    result = generate_aot(graph, "model", fuse=fuse)
     d = Path(tempfile.mkdtemp(prefix="aot-test-"))
     for name, text in result.files.items():
         (d / name).write_text(text)

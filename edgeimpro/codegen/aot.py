@@ -153,21 +153,26 @@ def memory_plan(graph: Graph, op_params: list[ops.KernelParams] | None = None) -
     return plan_layers(graph, op_params)[0]
 
 
-def plan_layers(graph: Graph, op_params: list[ops.KernelParams] | None = None
+FUSE_CHOICES = ("auto", "all", "off")
+
+
+def plan_layers(graph: Graph, op_params: list[ops.KernelParams] | None = None, fuse: str = "auto"
                 ) -> tuple[MemoryPlan, list[ops.KernelParams]]:
     """The plan and the params the layers run with. A conv and the pool after it run fused (band by band,
     codegen/fusion.py) where that lowers the planned arena; each layer takes its fastest kernel path,
     except where a leaner one (less scratch, ops.lean_scratch) is what keeps the arena at its least: every
     layer lean first, the fusions chosen, then each layer back on its fast path where the arena does not
-    grow."""
+    grow. `fuse`: "auto" (where it lowers the arena), "all" (every conv + pool pair that can), "off"."""
+    if fuse not in FUSE_CHOICES:
+        raise UsageError(f"fuse must be one of {', '.join(FUSE_CHOICES)}, not {fuse!r}")
     fast = list(op_params) if op_params is not None else [ops.op_params(graph, op) for op in graph.ops]
     params = [ops.lean_scratch(op, p) or p for op, p in zip(graph.ops, fast, strict=True)]
     chosen: dict[int, fusion.Fusion] = {}
     plan = _plan(graph, params, chosen)
-    for f in fusion.candidates(graph, params):
+    for f in fusion.candidates(graph, params) if fuse != "off" else []:
         trial = {**chosen, f.pool: f}
         smaller = _plan(graph, params, trial)
-        if smaller.arena_bytes < plan.arena_bytes:
+        if smaller.arena_bytes < plan.arena_bytes or fuse == "all":
             plan, chosen = smaller, trial
     for op in graph.ops:
         if params[op.index] is fast[op.index]:
@@ -207,7 +212,7 @@ def _scratch_block(plan: MemoryPlan, op: int) -> int:
 
 
 def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = None,
-                 source: str | None = None, prefix: str | None = None) -> AotResult:
+                 source: str | None = None, prefix: str | None = None, fuse: str = "auto") -> AotResult:
     """C code for `graph`: model.c and model.h with the generic names, or with `prefix` model.c,
     PREFIX.h (the prefixed API) and model.h (the generic names mapped onto it, for a one-model program).
     Raises ModelError / UnsupportedOpError naming the op, layer and parameter."""
@@ -222,7 +227,7 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
                      + "; export for TensorFlow Lite Micro instead: --target tflm")
     op_params = [ops.op_params(graph, op) for op in graph.ops]  # validates every op first
     if plan is None:
-        plan, op_params = plan_layers(graph, op_params)
+        plan, op_params = plan_layers(graph, op_params, fuse)
     else:   # a given plan: the layers run with the scratch it placed
         op_params = [lean if (lean := ops.lean_scratch(op, p)) is not None and op.index in plan.scratch
                      and _scratch_block(plan, op.index) == lean.scratch_bytes() else p

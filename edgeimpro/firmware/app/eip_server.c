@@ -267,7 +267,9 @@ static void send_layer(int layer, int opcode, const int8_t *output, uint32_t byt
         eip_tx_u16(&server.tx, (uint16_t)opcode);
         eip_tx_u32(&server.tx, offset);
         eip_tx_u32(&server.tx, bytes);
-        eip_tx_data(&server.tx, output + offset, take);
+        if (take > 0) {   /* a conv fused with its pool sends one empty slice (its output is NULL) */
+            eip_tx_data(&server.tx, output + offset, take);
+        }
         eip_tx_end(&server.tx);
         offset += take;
     } while (offset < bytes);

@@ -25,7 +25,9 @@ static void write_layer(int layer, int opcode, const int8_t *output, uint32_t by
     layer_sink_t *sink = (layer_sink_t *)ctx;
     uint32_t header[4] = {sink->sample, (uint32_t)layer, (uint32_t)opcode, bytes};
     fwrite(header, sizeof header, 1, sink->file);
-    fwrite(output, 1, bytes, sink->file);
+    if (bytes > 0) {   /* a conv fused with its pool has no output of its own (NULL, 0) */
+        fwrite(output, 1, bytes, sink->file);
+    }
 }
 #endif
 

@@ -283,12 +283,27 @@ static int is_pointwise(const eip_conv2d_params_t *p)
            (p->out_h - 1) * p->stride_h < p->in_h && (p->out_w - 1) * p->stride_w < p->in_w;
 }
 
+/* A grouped conv (rare) takes the reference loop: it completes each pixel, every group, in raster order, as
+ * the streaming contract asks (ops/conv2d.py); the column loop of eip_conv2d runs one group over every pixel
+ * before the next. */
+static __attribute__((noinline)) eip_status_t grouped(const eip_conv2d_params_t *p, const int8_t *input,
+                                                      const int8_t *filter, const int32_t *bias, int8_t *output)
+{
+    for (int32_t b = 0; b < p->batches; ++b) {
+        conv_direct(p, input + b * p->in_h * p->in_w * p->in_c, filter, bias, output + b * p->out_h * p->out_w * p->out_c);
+    }
+    return EIP_OK;
+}
+
 eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const int8_t *filter,
                         const int32_t *bias, int8_t *output)
 {
     const eip_status_t status = eip_conv2d_check(p, input, filter, output);
     if (status != EIP_OK) {
         return status;
+    }
+    if (p->in_c != p->filter_c) {
+        return grouped(p, input, filter, bias, output);
     }
     const int32_t groups = p->in_c / p->filter_c;
     const int32_t out_c_per_group = p->out_c / groups;
@@ -312,15 +327,14 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
             conv_direct(p, in, filter, bias, out);
             continue;
         }
-        /* Pixels two at a time, in raster order, every group of a pair before the next pair (the streaming
-         * contract: ops/conv2d.py); a last odd pixel is computed twice and stored once. */
-        for (int32_t px = 0; px < pixels; px += 2) {
-            const int32_t px_b = px + 1 < pixels ? px + 1 : px;
-            const int32_t oy_a = px / p->out_w, ox_a = px % p->out_w;
-            const int32_t oy_b = px_b / p->out_w, ox_b = px_b % p->out_w;
-            for (int32_t g = 0; g < groups; ++g) {
-                const int32_t c0 = g * p->filter_c;
-                const int32_t oc_begin = g * out_c_per_group, oc_end = oc_begin + out_c_per_group;
+        for (int32_t g = 0; g < groups; ++g) {
+            const int32_t c0 = g * p->filter_c;
+            const int32_t oc_begin = g * out_c_per_group, oc_end = oc_begin + out_c_per_group;
+            /* Pixels two at a time; a last odd pixel is computed twice and stored once. */
+            for (int32_t px = 0; px < pixels; px += 2) {
+                const int32_t px_b = px + 1 < pixels ? px + 1 : px;
+                const int32_t oy_a = px / p->out_w, ox_a = px % p->out_w;
+                const int32_t oy_b = px_b / p->out_w, ox_b = px_b % p->out_w;
                 if (rows != filter) {
                     fill_padded(p, in, oy_a, ox_a, cols, 0);
                     fill_padded(p, in, oy_b, ox_b, cols, 1);
