@@ -6,7 +6,7 @@ is installed and the model can run on TFLM's int8 path, and is otherwise skipped
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,33 @@ def find_npu(graph: Graph) -> NpuInfo | None:
 
 
 @dataclass(frozen=True)
+class PlannedArena:
+    """The AOT runtime's arena for the model (codegen.aot.plan_layers) and the bounds it is measured against."""
+    arena: int                   # the planned arena: what the firmware reserves
+    op_order_bound: int          # every layer holding its whole input and output (and its scratch)
+    streamed_bound: int          # the same with streamed layers counted as the bytes they span
+    streamed_layers: list[int]   # layers writing their output over input they have read
+    fused_layers: list[list[int]]   # [conv, pool] pairs run band by band (the conv's output never whole)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def planned_arena(graph: Graph) -> PlannedArena:
+    """The AOT plan's figures (UnsupportedOpError / ModelError where the AOT runtime cannot run the model)."""
+    from edgeimpro.codegen.aot import plan_layers
+    from edgeimpro.graph.validate import check_int8, check_single_subgraph, check_static_shapes
+
+    check_single_subgraph(graph)
+    check_int8(graph)
+    check_static_shapes(graph)
+    plan, _ = plan_layers(graph)
+    return PlannedArena(plan.arena_bytes, plan.lower_bound, plan.streamed_bound,
+                        [p.op for p in plan.streams if p.lag is not None],
+                        [[k, j] for j, k in sorted(plan.fused.items())])
+
+
+@dataclass(frozen=True)
 class InspectReport:
     model: str
     stats: GraphStats
@@ -73,6 +100,8 @@ class InspectReport:
     arena_note: str | None             # why the arena was not measured
     board: BoardFit | None
     npu: NpuInfo | None = None         # a Vela model for an Arm Ethos-U NPU
+    plan: PlannedArena | None = None   # edgeimpro's AOT memory plan (None: the AOT runtime cannot run it)
+    plan_note: str | None = None       # why there is no plan
 
     def to_dict(self) -> dict[str, Any]:
         s = self.stats
@@ -89,6 +118,7 @@ class InspectReport:
             "ram": {"lower_bound": s.ram_lower_bound, "peak_op": s.ram_peak_op,
                     "tflm_arena_x86_64": self.arena_x86_64, "tflm_arena_32bit": self.arena_32bit,
                     "tflm_arena_note": self.arena_note, "runtime_allowance": RUNTIME_RAM_ALLOWANCE},
+            "aot_plan": self.plan.to_dict() if self.plan else {"note": self.plan_note},
             "board": self.board.to_dict() if self.board else None,
             "npu": self.npu.to_dict() if self.npu else None,
         }
@@ -126,11 +156,21 @@ def inspect_model(path: str | Path, board: Board | None = None, measure_arena: b
             note = "not measured: tflite_micro is not installed (pip install --pre tflite-micro)"
         except EdgeImproError as e:
             note = f"not measured: {e.message}"
-    fit = board_fit(stats, board, arena32) if board is not None else None
-    return InspectReport(str(path), stats, int8_error, arena, arena32, note, fit, npu)
+    plan: PlannedArena | None = None
+    plan_note: str | None = None
+    if npu is not None:
+        plan_note = "the model runs on an Ethos-U NPU"
+    else:
+        try:
+            plan = planned_arena(graph)
+        except EdgeImproError as e:
+            plan_note = f"the AOT runtime cannot run it: {e.message}"
+    fit = board_fit(stats, board, arena32, planned_arena=plan.arena if plan else None) if board is not None else None
+    return InspectReport(str(path), stats, int8_error, arena, arena32, note, fit, npu, plan, plan_note)
 
 
 def require_fit(report: InspectReport, board: Board) -> BoardFit:
     """BoardFitError (numbers, and the registry's boards where it would fit) when the report's model does
     not fit `board`."""
-    return check_board_fit(report.stats, board, report.arena_32bit, alternatives=BOARDS.values())
+    return check_board_fit(report.stats, board, report.arena_32bit, alternatives=BOARDS.values(),
+                           planned_arena=report.plan.arena if report.plan else None)

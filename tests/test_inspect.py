@@ -62,6 +62,30 @@ def test_inspect_board_fits(capsys: pytest.CaptureFixture[str]) -> None:
     assert b["flash_margin"] == b["flash_available"] - b["flash_needed"] > 0
 
 
+def test_inspect_decides_fit_on_the_planned_aot_arena(capsys: pytest.CaptureFixture[str]) -> None:
+    """The board fit counts the AOT plan (streamed layers), well below the op-order bound and TFLM's arena: on
+    a board with 64 KB of RAM VWW fits (37,936 B + the runtime), where TFLM's ~100 KB arena would not."""
+    import dataclasses
+
+    from edgeimpro.boards.registry import get_board
+    from edgeimpro.inspect import inspect_model, require_fit
+
+    small = dataclasses.replace(get_board("stm32f405"), name="small-m4", ram_bytes=64 * 1024)
+    report = inspect_model(mlperf_model("vww"), board=small, measure_arena=_has("tflite_micro"))
+    plan = report.plan
+    assert plan is not None and plan.arena == 37_936 and plan.op_order_bound == 55_328
+    assert plan.streamed_bound == plan.arena and len(plan.streamed_layers) > 5 and plan.fused_layers == []
+    assert report.board.fits and report.board.ram_needed == plan.arena + 8 * 1024
+    assert "edgeimpro AOT arena 37,936 B" in report.board.ram_basis
+    assert require_fit(report, small).fits
+    if report.arena_32bit:
+        assert report.arena_32bit + 8 * 1024 > small.ram_bytes   # TFLM's arena alone would not fit
+    rc, r, _ = inspect_json(capsys, str(mlperf_model("vww")), "--no-arena")
+    assert rc == 0 and r["aot_plan"]["arena"] == 37_936 and r["aot_plan"]["op_order_bound"] == 55_328
+    assert main(["inspect", str(mlperf_model("vww")), "--no-arena"]) == 0
+    assert "AOT arena         37,936 B planned = 0.686 x the op-order bound" in capsys.readouterr().out
+
+
 def test_inspect_board_does_not_fit(capsys: pytest.CaptureFixture[str]) -> None:
     rc, r, err = inspect_json(capsys, str(tiny_model("big")), "--board", "stm32f405")
     assert rc == 5                                          # BoardFitError

@@ -50,8 +50,18 @@ def format_report(r: InspectReport) -> str:
         f"parameters        {s.parameters:,} ({s.weight_bytes:,} B of constants)",
         f"flash estimate    {s.flash_estimate:,} B (model {s.model_bytes:,} B + runtime code "
         f"{s.code_allowance:,} B)",
-        f"RAM lower bound   {s.ram_lower_bound:,} B of activations live at once (at op {s.ram_peak_op})",
+        f"RAM lower bound   {s.ram_lower_bound:,} B of activations live at once (at op {s.ram_peak_op}): the "
+        "op-order bound, every layer holding its whole input and output",
     ]
+    if r.plan is not None:
+        p = r.plan
+        how = [f"{len(p.streamed_layers)} layers write their output over input they have read"] if p.streamed_layers else []
+        how += [f"{len(p.fused_layers)} conv + pool pairs run fused (layers "
+                + ", ".join(f"{a}+{b}" for a, b in p.fused_layers) + ")"] if p.fused_layers else []
+        lines.append(f"AOT arena         {p.arena:,} B planned = {p.arena / p.op_order_bound:.3f} x the op-order "
+                     f"bound ({p.op_order_bound:,} B with kernel scratch)" + (f": {'; '.join(how)}" if how else ""))
+    else:
+        lines.append(f"AOT arena         none: {r.plan_note}")
     if r.arena_x86_64 is not None:
         lines.append(f"TFLM arena        {r.arena_x86_64:,} B measured (x86-64), "
                      f"about {r.arena_32bit:,} B on a 32-bit MCU")

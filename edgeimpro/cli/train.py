@@ -168,7 +168,7 @@ def _print_summary_rows(rows: list[tuple[str, str]], result) -> None:   # noqa: 
     from edgeimpro.units import size_text
 
     rows = [*rows, ("int8 estimate", f"flash ~{size_text(result.estimate.flash_bytes)}, "
-                                     f"RAM >= {size_text(result.estimate.peak_ram_bytes)}"),
+                                     f"AOT arena ~{size_text(result.estimate.planned_ram_bytes)}"),
             ("time", f"{result.seconds:.1f} s"), ("files", " ".join(result.files))]
     width = max(len(k) for k, _ in rows)
     print()
@@ -183,12 +183,13 @@ def _print_estimate(est, fit) -> None:   # noqa: ANN001
     from edgeimpro.units import size_text
 
     print(f"int8     flash ~{size_text(est.flash_bytes)} of model data (+ runtime code)\n"
-          f"         activation RAM >= {size_text(est.peak_ram_bytes)} (peak at {est.peak_layer}; "
-          f"{size_text(est.total_activation_bytes)} if no buffer were reused)")
+          f"         AOT arena ~{size_text(est.planned_ram_bytes)} (layers streamed over their inputs, convs fused "
+          f"with their pools; {size_text(est.peak_ram_bytes)} if every layer held its whole input and output, "
+          f"peak at {est.peak_layer}; {size_text(est.total_activation_bytes)} if no buffer were reused)")
     if fit is not None:
         print(f"board    {fit.board} {'fits' if fit.fits else 'does NOT fit'}: flash "
               f"{size_text(fit.flash_needed)} of {size_text(fit.flash_available)} "
-              f"({fit.flash_needed / fit.flash_available:.0%}), RAM >= {size_text(fit.ram_needed)} of "
+              f"({fit.flash_needed / fit.flash_available:.0%}), RAM ~{size_text(fit.ram_needed)} of "
               f"{size_text(fit.ram_available)} ({fit.ram_needed / fit.ram_available:.0%}, with runtime)")
 
 

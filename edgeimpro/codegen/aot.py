@@ -167,13 +167,7 @@ def plan_layers(graph: Graph, op_params: list[ops.KernelParams] | None = None, f
         raise UsageError(f"fuse must be one of {', '.join(FUSE_CHOICES)}, not {fuse!r}")
     fast = list(op_params) if op_params is not None else [ops.op_params(graph, op) for op in graph.ops]
     params = [ops.lean_scratch(op, p) or p for op, p in zip(graph.ops, fast, strict=True)]
-    chosen: dict[int, fusion.Fusion] = {}
-    plan = _plan(graph, params, chosen)
-    for f in fusion.candidates(graph, params) if fuse != "off" else []:
-        trial = {**chosen, f.pool: f}
-        smaller = _plan(graph, params, trial)
-        if smaller.arena_bytes < plan.arena_bytes or fuse == "all":
-            plan, chosen = smaller, trial
+    plan, chosen = fusion.choose(fusion.candidates(graph, params), lambda f: _plan(graph, params, f), fuse)
     for op in graph.ops:
         if params[op.index] is fast[op.index]:
             continue

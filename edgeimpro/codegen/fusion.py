@@ -16,7 +16,9 @@ Pure Python + numpy: no TensorFlow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,8 +43,8 @@ class Band:
 class Fusion:
     conv: int                 # op index of the conv / depthwise
     pool: int                 # op index of the pool that reads its output (conv + 1)
-    conv_params: ops.KernelParams
-    pool_params: ops.KernelParams
+    conv_params: Any   # the conv's / depthwise's params record (or any object with its window fields)
+    pool_params: Any
     rows: int = 1             # pool output rows per band
 
     @property
@@ -112,6 +114,20 @@ def candidates(graph: Graph, params: list[ops.KernelParams]) -> list[Fusion]:
             continue
         found.append(Fusion(op.index, nxt.index, c, p))
     return found
+
+
+def choose(candidates: list[Fusion], plan_with: Callable[[dict[int, Fusion]], Any], fuse: str = "auto"
+           ) -> tuple[Any, dict[int, Fusion]]:
+    """The fusions to run, as (plan, {pool op: Fusion}): each candidate in order where it lowers the arena
+    `plan_with(fusions).arena_bytes` ("auto"), every one ("all"), or none ("off")."""
+    chosen: dict[int, Fusion] = {}
+    plan = plan_with(chosen)
+    for f in candidates if fuse != "off" else []:
+        trial = {**chosen, f.pool: f}
+        smaller = plan_with(trial)
+        if smaller.arena_bytes < plan.arena_bytes or fuse == "all":
+            plan, chosen = smaller, trial
+    return plan, chosen
 
 
 def c_code(f: Fusion, conv_call: str, pool_call: str, conv_struct: str, pool_struct: str, conv_ref: str,

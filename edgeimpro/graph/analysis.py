@@ -246,10 +246,15 @@ class BoardFit:
 
 
 def board_fit(stats: GraphStats, board: Board, arena_bytes: int | None = None,
-              ram_allowance: int = RUNTIME_RAM_ALLOWANCE) -> BoardFit:
-    """Flash and RAM needed against a board's. RAM is the TFLM arena when known (`arena_bytes`, the
-    32-bit estimate), else the activation lower bound, plus `ram_allowance` for stack and runtime state."""
-    if arena_bytes is not None:
+              ram_allowance: int = RUNTIME_RAM_ALLOWANCE, planned_arena: int | None = None) -> BoardFit:
+    """Flash and RAM needed against a board's. RAM is edgeimpro's planned AOT arena when known
+    (`planned_arena`: streamed layers and fused pools below the op-order bound), else the TFLM arena
+    (`arena_bytes`, the 32-bit estimate), else the activation lower bound, plus `ram_allowance` for stack
+    and runtime state."""
+    if planned_arena is not None:
+        ram, basis = planned_arena, (f"edgeimpro AOT arena {planned_arena:,} B + runtime {ram_allowance:,} B"
+                                     + (f"; TFLM's arena would be {arena_bytes:,} B" if arena_bytes else ""))
+    elif arena_bytes is not None:
         ram, basis = arena_bytes, f"TFLM arena {arena_bytes:,} B + runtime {ram_allowance:,} B"
     else:
         ram, basis = stats.ram_lower_bound, (f"activation lower bound {stats.ram_lower_bound:,} B "
@@ -265,10 +270,11 @@ def board_fit(stats: GraphStats, board: Board, arena_bytes: int | None = None,
 
 
 def check_board_fit(stats: GraphStats, board: Board, arena_bytes: int | None = None,
-                    ram_allowance: int = RUNTIME_RAM_ALLOWANCE, alternatives: Iterable[Board] = ()) -> BoardFit:
+                    ram_allowance: int = RUNTIME_RAM_ALLOWANCE, alternatives: Iterable[Board] = (),
+                    planned_arena: int | None = None) -> BoardFit:
     """`board_fit`, raising BoardFitError with the numbers and what would fit when it does not; the hint
     names those of `alternatives` (e.g. the board registry) where the model fits."""
-    fit = board_fit(stats, board, arena_bytes, ram_allowance)
+    fit = board_fit(stats, board, arena_bytes, ram_allowance, planned_arena)
     if fit.fits:
         return fit
     short = []
@@ -280,7 +286,7 @@ def check_board_fit(stats: GraphStats, board: Board, arena_bytes: int | None = N
                      f"{stats.code_allowance:,} B), board {board.name} has {size_text(fit.flash_available)}: "
                      f"{size_text(-fit.flash_margin)} short")
     bigger = [b.name for b in sorted(alternatives, key=lambda b: (b.ram_bytes, b.flash_bytes))
-              if b.name != board.name and board_fit(stats, b, arena_bytes, ram_allowance).fits]
+              if b.name != board.name and board_fit(stats, b, arena_bytes, ram_allowance, planned_arena).fits]
     hint = ("shrink the model: a smaller --input-size (activations grow with its square), a smaller --alpha "
             "or fewer filters")
     if fit.flash_margin < 0:

@@ -30,7 +30,7 @@ class FitCheck:
     board: str
     flash_needed: int          # model data + runtime code
     flash_available: int
-    ram_needed: int            # activation lower bound + runtime RAM
+    ram_needed: int            # the planned AOT arena + runtime RAM
     ram_available: int
 
     @property
@@ -52,7 +52,7 @@ class FitCheck:
 
 def check_fit(est: ModelEstimate, board: Board) -> FitCheck:
     return FitCheck(board=board.name, flash_needed=est.flash_bytes + RUNTIME_CODE_BYTES,
-                    flash_available=board.flash_bytes, ram_needed=est.peak_ram_bytes + RUNTIME_RAM_BYTES,
+                    flash_available=board.flash_bytes, ram_needed=est.planned_ram_bytes + RUNTIME_RAM_BYTES,
                     ram_available=board.ram_bytes)
 
 
@@ -69,9 +69,10 @@ def fit_problems(est: ModelEstimate, board: Board) -> list[str]:
     fit = check_fit(est, board)
     problems = []
     if not fit.fits_ram:
-        problems.append(f"model needs {size_text(est.peak_ram_bytes)} of int8 activations (at {est.peak_layer}) "
-                        f"+ {size_text(RUNTIME_RAM_BYTES)} for the runtime, "
-                        f"board {board.name} has {size_text(board.ram_bytes)} RAM")
+        problems.append(f"model needs a {size_text(est.planned_ram_bytes)} arena for its int8 activations (planned "
+                        f"as export --target aot plans it; {size_text(est.peak_ram_bytes)} at {est.peak_layer} if "
+                        f"every layer held its whole input and output) + {size_text(RUNTIME_RAM_BYTES)} for the "
+                        f"runtime, board {board.name} has {size_text(board.ram_bytes)} RAM")
     if not fit.fits_flash:
         problems.append(f"model needs {size_text(est.flash_bytes)} of int8 weights + "
                         f"~{size_text(RUNTIME_CODE_BYTES)} of runtime code, "
@@ -118,7 +119,7 @@ def largest_fitting_size(spec: ModelSpec, board: Board) -> tuple[int, int] | Non
     if est.flash_bytes + RUNTIME_CODE_BYTES > board.flash_bytes * SUGGESTION_BUDGET:
         return None     # weights do not depend on the input size (global pooling heads)
     # Activations grow with the pixel count: start from that guess and step to the boundary.
-    ratio = board.ram_bytes * SUGGESTION_BUDGET / max(est.peak_ram_bytes, 1)
+    ratio = board.ram_bytes * SUGGESTION_BUDGET / max(est.planned_ram_bytes, 1)
     h = int(spec.height * math.sqrt(min(ratio, 1.0)) // SIZE_STEP * SIZE_STEP)
     h = max(min(h, (spec.height - 1) // SIZE_STEP * SIZE_STEP), min_side)
     if fits(h):
@@ -134,5 +135,5 @@ def largest_fitting_size(spec: ModelSpec, board: Board) -> tuple[int, int] | Non
 
 def fits_budget(est: ModelEstimate, board: Board) -> bool:
     """Fits with SUGGESTION_BUDGET of RAM and flash: what a suggestion must meet."""
-    return (est.peak_ram_bytes + RUNTIME_RAM_BYTES <= board.ram_bytes * SUGGESTION_BUDGET
+    return (est.planned_ram_bytes + RUNTIME_RAM_BYTES <= board.ram_bytes * SUGGESTION_BUDGET
             and est.flash_bytes + RUNTIME_CODE_BYTES <= board.flash_bytes * SUGGESTION_BUDGET)

@@ -48,6 +48,7 @@ class ModelEstimate:
     layers: list[LayerEstimate] = field(default_factory=list)
     input_bytes: int = 0
     total_activation_bytes: int = 0     # every activation tensor summed: the RAM if nothing were reused
+    planned_ram_bytes: int = 0          # the AOT planner's arena for these shapes (streamed, fused; no scratch)
 
     @property
     def flash_bytes(self) -> int:
@@ -73,6 +74,7 @@ class ModelEstimate:
 
     def to_dict(self) -> dict:
         return {"flash_bytes": self.flash_bytes, "peak_ram_bytes": self.peak_ram_bytes,
+                "planned_ram_bytes": self.planned_ram_bytes,
                 "peak_layer": self.peak_layer, "total_activation_bytes": self.total_activation_bytes,
                 "params": self.params, "macs": self.macs}
 
@@ -106,7 +108,134 @@ def estimate_model(model) -> ModelEstimate:
         est.layers.append(LayerEstimate(
             name=step.name, kind=step.kind, output_shape=step.shape, params=walker.params[i],
             weight_bytes=walker.weight_bytes[i], macs=step.macs, live_bytes=live))
+    est.planned_ram_bytes = _planned_arena(walker, inputs, outputs)
     return est
+
+
+# Keras layers -> the int8 op they become (what the planner knows of them)
+OPCODES = {"Conv2D": "CONV_2D", "DepthwiseConv2D": "DEPTHWISE_CONV_2D", "MaxPooling2D": "MAX_POOL_2D",
+           "AveragePooling2D": "AVERAGE_POOL_2D", "ZeroPadding2D": "PAD", "Add": "ADD", "Multiply": "MUL",
+           "Dense": "FULLY_CONNECTED", "Concatenate": "CONCATENATION", "GlobalAveragePooling2D": "MEAN",
+           "Softmax": "SOFTMAX", "LeakyReLU": "LEAKY_RELU"}
+
+
+def _planned_arena(walker: _Walker, inputs: list[int], outputs: list[int]) -> int:
+    """The AOT planner run on the walked shapes: the same lifetimes, in-place ops, streaming contracts and
+    conv + pool fusions as `export --target aot` plans for the converted model (kernel scratch aside)."""
+    from edgeimpro import ops
+    from edgeimpro.codegen import fusion
+    from edgeimpro.codegen.planner import plan_arena
+    from edgeimpro.graph.model import Graph, Op, Tensor
+    from edgeimpro.ops.stream import ROW, pad_stream, window_stream
+
+    shapes = [(1, walker.sizes[b]) for b in range(len(walker.sizes))]
+    for step in walker.steps:
+        shapes[step.output] = (1, *step.shape)
+    tensors = [Tensor(i, f"t{i}", shape, "int8") for i, shape in enumerate(shapes)]
+    graph_ops = [Op(i, OPCODES.get(step.kind, step.kind), list(step.inputs), [step.output])
+                 for i, step in enumerate(walker.steps)]
+    graph = Graph(tensors, graph_ops, list(inputs), list(dict.fromkeys(outputs)), "", 0)
+    streams, windows = {}, {}
+    for i, step in enumerate(walker.steps):
+        w = step.window
+        if w is None:
+            continue
+        windows[i] = w
+        if step.kind == "ZeroPadding2D":
+            streams[i] = pad_stream((1, *w.in_hwc), (0, w.pad_top, w.pad_left, 0), (0, w.pad_bottom, w.pad_right, 0))
+        else:
+            group = {"Conv2D": 4, "DepthwiseConv2D": ROW}.get(step.kind, 1)
+            streams[i] = window_stream(1, w.in_hwc, w.out_hwc, (w.stride_h, w.stride_w), (w.pad_top, w.pad_left),
+                                       ((w.filter_h - 1) * w.dilation_h + 1, (w.filter_w - 1) * w.dilation_w + 1),
+                                       group)
+    consumers = graph.consumers()
+    candidates = [fusion.Fusion(i, i + 1, windows[i], windows[i + 1]) for i, step in enumerate(walker.steps[:-1])
+                  if step.kind in ("Conv2D", "DepthwiseConv2D") and walker.steps[i + 1].kind in POOLS
+                  and i in windows and i + 1 in windows and walker.steps[i + 1].inputs == [step.output]
+                  and consumers.get(step.output) == [i + 1] and step.output not in graph.outputs]
+
+    def plan_with(fused: dict[int, fusion.Fusion]):   # noqa: ANN202
+        s = dict(streams)
+        for f in fused.values():
+            s[f.conv] = f.stream()
+        return plan_arena(graph, lambda op: ops.can_run_inplace(graph, op), streams=s,
+                          scratch={j: f.band_bytes for j, f in fused.items()}, fused={j: f.conv for j, f in fused.items()})
+
+    plan, _ = fusion.choose(candidates, plan_with)
+    return plan.arena_bytes
+
+
+POOLS = ("MaxPooling2D", "AveragePooling2D")
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A conv / depthwise / pool / padding layer's geometry, with the fields the int8 params records carry."""
+    in_hwc: tuple[int, int, int]
+    out_hwc: tuple[int, int, int]
+    filter_h: int = 1
+    filter_w: int = 1
+    stride_h: int = 1
+    stride_w: int = 1
+    dilation_h: int = 1
+    dilation_w: int = 1
+    pad_top: int = 0
+    pad_left: int = 0
+    pad_bottom: int = 0
+    pad_right: int = 0
+
+    # the names of the params records (ops/conv2d.py, ops/pool2d.py) that codegen.fusion reads
+    @property
+    def batches(self) -> int:
+        return 1
+
+    @property
+    def in_h(self) -> int:
+        return self.in_hwc[0]
+
+    @property
+    def in_w(self) -> int:
+        return self.in_hwc[1]
+
+    @property
+    def in_c(self) -> int:
+        return self.in_hwc[2]
+
+    @property
+    def out_h(self) -> int:
+        return self.out_hwc[0]
+
+    @property
+    def out_w(self) -> int:
+        return self.out_hwc[1]
+
+    @property
+    def out_c(self) -> int:
+        return self.out_hwc[2]
+
+    @property
+    def channels(self) -> int:
+        return self.out_hwc[2]
+
+
+def _window(layer, kind: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> _Window | None:
+    """The geometry of a 2-D windowed layer (None for any other, or other ranks)."""
+    if len(in_shape) != 3 or len(out_shape) != 3:
+        return None
+    if kind == "ZeroPadding2D":
+        (t, b), (left, r) = layer.padding
+        return _Window(in_shape, out_shape, pad_top=int(t), pad_left=int(left), pad_bottom=int(b), pad_right=int(r))
+    if kind in ("Conv2D", "DepthwiseConv2D"):
+        (fh, fw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
+    elif kind in POOLS:
+        (fh, fw), (sh, sw), (dh, dw) = layer.pool_size, layer.strides, (1, 1)
+    else:
+        return None
+    pads = []
+    for size, out, k, st, d in ((in_shape[0], out_shape[0], fh, sh, dh), (in_shape[1], out_shape[1], fw, sw, dw)):
+        total = max(0, (out - 1) * st + (k - 1) * d + 1 - size) if layer.padding == "same" else 0
+        pads.append(total // 2)
+    return _Window(in_shape, out_shape, int(fh), int(fw), int(sh), int(sw), int(dh), int(dw), pads[0], pads[1])
 
 
 @dataclass
@@ -117,6 +246,7 @@ class _Step:
     output: int
     shape: tuple[int, ...]
     macs: int
+    window: _Window | None = None
 
 
 class _Walker:
@@ -165,7 +295,8 @@ class _Walker:
         params, nbytes = _weights(layer)
         step = len(self.steps)
         out = self.new_buffer(math.prod(out_shape), producer=step)
-        self.steps.append(_Step(layer.name, kind, ins, out, out_shape, _macs(layer, kind, in_shapes, out_shape)))
+        self.steps.append(_Step(layer.name, kind, ins, out, out_shape, _macs(layer, kind, in_shapes, out_shape),
+                                _window(layer, kind, in_shapes[0], out_shape) if in_shapes else None))
         self.params.append(params)
         self.weight_bytes.append(nbytes)
         self.has_bias.append(bool(getattr(layer, "use_bias", False)))
