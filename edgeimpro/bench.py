@@ -57,7 +57,8 @@ class BenchResult:
 
 
 def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int = 5, seed: int = 0,
-                layers: bool = False, status=None, baudrate: int | None = None) -> BenchResult:
+                layers: bool = False, status=None, baudrate: int | None = None,
+                patches: str | int = "auto") -> BenchResult:
     from edgeimpro.codegen.aot import generate_aot, measure_tflm_arena_sizes
     from edgeimpro.graph.analysis import analyze
     from edgeimpro.link.bench import input_wire_bytes, measure
@@ -66,7 +67,10 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
     model = Path(model)
     graph = load_graph(model)
     stats = analyze(graph)
-    aot = generate_aot(graph)
+    from edgeimpro.boards.build import board_fit_bytes
+    from edgeimpro.boards.registry import get_board
+
+    aot = generate_aot(graph, patches=patches, fit_bytes=board_fit_bytes(get_board(board)))
     fig: dict[str, Any] = {"model": model.name, "model_sha256": graph.sha256, "board": board,
                            "macs": stats.macs, "arena_bytes": aot.arena_bytes,
                            "ram_lower_bound": aot.plan.lower_bound, "activations_lower_bound": stats.ram_lower_bound,
@@ -78,7 +82,7 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
         fig["tflm_arena_32bit_estimate"] = tflm["bytes_32bit"]
         fig["arena_vs_tflm"] = round(aot.arena_bytes / tflm["bytes_32bit"], 4)
     if port is None:
-        build = emulated_firmware(model, board, status=status)
+        build = emulated_firmware(model, board, status=status, patches=patches)
         size = json.loads((build / "size.json").read_text())
         sec = size["sections"]
         fig["firmware"] = {
@@ -91,7 +95,8 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
     rng = np.random.default_rng(seed)
     shape = graph.input_tensors[0].shape
     xs = [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(inputs)]
-    with open_target(model, port=port, emulate=None if port else board, status=status, baudrate=baudrate) as dev:
+    with open_target(model, port=port, emulate=None if port else board, status=status, baudrate=baudrate,
+                     patches=patches) as dev:
         counts = []
         for x in xs:
             r = dev.infer(x)

@@ -70,7 +70,7 @@ class PlannedArena:
     op_order_bound: int          # every layer holding its whole input and output (and its scratch)
     streamed_bound: int          # the same with streamed layers counted as the bytes they span
     streamed_layers: list[int]   # layers writing their output over input they have read
-    fused_layers: list[list[int]]   # [conv, pool] pairs run band by band (the conv's output never whole)
+    fused_layers: list[list[int]]   # pipelines: a conv and its pool, or a patched first stage, run band by band
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,7 +87,7 @@ def planned_arena(graph: Graph) -> PlannedArena:
     plan, _ = plan_layers(graph)
     return PlannedArena(plan.arena_bytes, plan.lower_bound, plan.streamed_bound,
                         [p.op for p in plan.streams if p.lag is not None],
-                        [[k, j] for j, k in sorted(plan.fused.items())])
+                        [list(chain) for chain in plan.pipelines])
 
 
 @dataclass(frozen=True)

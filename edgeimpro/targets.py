@@ -39,9 +39,9 @@ def firmware_code_hash() -> str:
 
 
 def emulated_firmware(model: Path | str, board: str, *, defines: Iterable[str] = (), cache: Path | None = None,
-                      status: Status | None = None, jobs: int = 2) -> Path:
+                      status: Status | None = None, jobs: int = 2, patches: str | int = "auto") -> Path:
     """The build folder of firmware for `model` on `board` (target qemu), built on first use."""
-    from edgeimpro.boards.build import build_firmware
+    from edgeimpro.boards.build import board_fit_bytes, build_firmware
     from edgeimpro.boards.registry import get_board
     from edgeimpro.codegen.aot import export_aot
 
@@ -52,7 +52,7 @@ def emulated_firmware(model: Path | str, board: str, *, defines: Iterable[str] =
                          hint=f"use --port URL for the real board, or --emulate one of {emulated}")
     defines = tuple(defines)
     sha = sha256_of(model)
-    key = f"{b.name}-{sha[:16]}-{firmware_code_hash()}"
+    key = f"{b.name}-{sha[:16]}-{firmware_code_hash()}" + ("" if patches == "auto" else f"-patches{patches}")
     if defines:
         key += "-" + hashlib.sha256("\0".join(defines).encode()).hexdigest()[:8]
     folder = (cache or cache_root()) / "firmware" / key
@@ -64,7 +64,7 @@ def emulated_firmware(model: Path | str, board: str, *, defines: Iterable[str] =
         shutil.rmtree(folder, ignore_errors=True)
         if status:
             status(f"building firmware for {b.name} (cached in {folder})")
-        export_aot(Path(model), folder / "model", measure_tflm=False)
+        export_aot(Path(model), folder / "model", measure_tflm=False, patches=patches, fit_bytes=board_fit_bytes(b))
         build_firmware(b, folder / "model", folder / "build", defines, target="qemu", jobs=jobs)
         (folder / ".complete").write_text(f"{sha}\n")
     return folder / "build"
@@ -84,9 +84,10 @@ def serial_baud(baud: int | None, board: str | None = None) -> int:
 @contextlib.contextmanager
 def open_target(model: Path | str, *, port: str | None = None, emulate: str | None = None,
                 timeouts: Timeouts | None = None, defines: Iterable[str] = (), cache: Path | None = None,
-                status: Status | None = None, baudrate: int | None = None) -> Iterator[Device]:
+                status: Status | None = None, baudrate: int | None = None,
+                patches: str | int = "auto") -> Iterator[Device]:
     """A Device holding `model`: the board on `port` (at `baudrate`, default serial_baud(None)), or
-    `emulate` (a board name) started in QEMU."""
+    `emulate` (a board name) started in QEMU, its firmware exported with `patches`."""
     if (port is None) == (emulate is None):
         raise UsageError("give exactly one of --port URL and --emulate BOARD")
     if port is not None:
@@ -98,7 +99,7 @@ def open_target(model: Path | str, *, port: str | None = None, emulate: str | No
     from edgeimpro.link.emulator import Emulator
 
     assert emulate is not None
-    build = emulated_firmware(model, emulate, defines=defines, cache=cache, status=status)
+    build = emulated_firmware(model, emulate, defines=defines, cache=cache, status=status, patches=patches)
     if status:
         status(f"starting {emulate} in QEMU")
     with Emulator(emulate, build, timeouts=timeouts) as emu:

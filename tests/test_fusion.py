@@ -23,12 +23,12 @@ from conftest import cached
 from kernel_harness import Tflm, compare, input_sets, node_call
 from kernel_suite import KernelCall
 
-from edgeimpro import ops
 from edgeimpro.boards.build import CROSS
 from edgeimpro.codegen import fusion
-from edgeimpro.codegen.aot import generate_aot, plan_layers
+from edgeimpro.codegen.aot import generate_aot, plan_layers, plan_pipelines
 from edgeimpro.graph import load_graph
 from edgeimpro.ops.conv2d import Conv2DParams
+from edgeimpro.ops.depthwise_conv2d import DepthwiseConv2DParams
 from edgeimpro.ops.pool2d import Pool2DParams
 
 # (input h, w, c), conv: ("conv", filters, kernel, stride, padding, dilation) or ("dw", multiplier, kernel,
@@ -73,58 +73,68 @@ def model(name: str) -> Path:
     return cached(f"fusion-models-{digest}", _build) / f"{name}.tflite"
 
 
-def _fusions(graph, fuse: str = "all") -> list[fusion.Fusion]:
+def _fusions(graph, fuse: str = "all") -> list[fusion.Pipeline]:
     plan, params = plan_layers(graph, fuse=fuse)
-    return [fusion.Fusion(k, j, params[k], params[j]) for j, k in sorted(plan.fused.items())]
+    return plan_pipelines(plan, params)
 
 
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _random_pair(rng: np.random.Generator) -> fusion.Fusion:
-    h, w = int(rng.integers(1, 30)), int(rng.integers(1, 9))
-    k, s, d = int(rng.integers(1, 6)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
-    eff = (k - 1) * d + 1
-    pad = int(rng.integers(0, eff))
-    ch = (h + 2 * pad - eff) // s + 1
-    pk, ps = int(rng.integers(1, 5)), int(rng.integers(1, 4))
-    ppad = int(rng.integers(0, pk))
-    ph = (ch + 2 * ppad - pk) // ps + 1 if ch > 0 else 0
-    if ch <= 0 or ph <= 0:
-        return _random_pair(rng)
-    conv = Conv2DParams(batches=1, in_h=h, in_w=w, in_c=2, out_h=ch, out_w=w, out_c=3, filter_h=k, filter_w=1,
-                        filter_c=2, stride_h=s, stride_w=1, dilation_h=d, dilation_w=1, pad_top=pad, pad_left=0,
-                        in_zp=0, out_zp=0, act_min=-128, act_max=127, requant=0, scratch=0, multiplier=(1,) * 3,
-                        shift=(0,) * 3, folded_bias=())
-    pool = Pool2DParams(batches=1, in_h=ch, in_w=w, channels=3, out_h=ph, out_w=w, filter_h=pk, filter_w=1,
-                        stride_h=ps, stride_w=1, pad_top=ppad, pad_left=0, act_min=-128, act_max=127)
-    return fusion.Fusion(0, 1, conv, pool, rows=int(rng.integers(1, 4)))
+def _random_pipeline(rng: np.random.Generator) -> fusion.Pipeline:
+    """A chain of 1-4 random windows along H (conv, depthwise or pool geometry), in bands of 1-4 rows."""
+    layers, h = [], int(rng.integers(6, 40))
+    for k in range(int(rng.integers(1, 5))):
+        kind = int(rng.integers(3))   # conv, depthwise, pool (no dilation)
+        f, s, d = int(rng.integers(1, 6)), int(rng.integers(1, 4)), int(rng.integers(1, 3)) if kind < 2 else 1
+        eff = (f - 1) * d + 1
+        pad = int(rng.integers(0, eff))
+        out = (h + 2 * pad - eff) // s + 1
+        if out <= 0:
+            break
+        common = dict(batches=1, in_h=h, in_w=3, out_h=out, out_w=3, filter_h=f, filter_w=1, stride_h=s, stride_w=1,
+                      pad_top=pad, pad_left=0, act_min=-128, act_max=127)
+        if kind == 0:
+            p = Conv2DParams(in_c=2, out_c=3, filter_c=2, dilation_h=d, dilation_w=1, in_zp=0, out_zp=0, requant=0,
+                             scratch=0, multiplier=(1,) * 3, shift=(0,) * 3, folded_bias=(), **common)
+        elif kind == 1:
+            p = DepthwiseConv2DParams(in_c=3, out_c=3, depth_multiplier=1, dilation_h=d, dilation_w=1, in_zp=0,
+                                      out_zp=0, requant=0, scratch=0, strip_blocks=0, multiplier=(1,) * 3,
+                                      shift=(0,) * 3, **common)
+        else:
+            p = Pool2DParams(channels=3, **common)
+        layers.append(fusion.Layer(k, p))
+        h = out
+    if not layers:
+        return _random_pipeline(rng)
+    return fusion.Pipeline(tuple(layers), rows=int(rng.integers(1, 5)))
 
 
 def test_bands_cover_every_window_and_narrow_the_params_exactly() -> None:
+    """Brute force: in every band, each layer's output rows are exactly the rows the next layer reads, every
+    tap inside the image of every output row lies in the layer's input rows, and the band's pad_top
+    addresses the same input rows as the whole layer."""
     rng = np.random.default_rng(5)
     for _ in range(400):
-        f = _random_pair(rng)
-        c, p = f.conv_params, f.pool_params
-        bands = f.bands()
-        assert [b.pool_rows for b in bands] == [(p0, min(p0 + f.rows, p.out_h)) for p0 in range(0, p.out_h, f.rows)]
-        for b in bands:
-            (p0, p1), (c0, c1), (i0, i1) = b.pool_rows, b.conv_rows, b.in_rows
-            for r in range(p0, p1):   # the window of pool row r, clipped to the conv rows, lies in the band
-                top = r * p.stride_h - p.pad_top
-                rows = [y for y in range(top, top + p.filter_h) if 0 <= y < c.out_h]
-                assert rows and c0 <= min(rows) and max(rows) < c1
-                assert top - c0 == -b.pool_pad_top + (r - p0) * p.stride_h   # the band's pool addresses it
-            for y in range(c0, c1):   # the taps of conv row y inside the image lie in the band's input rows
-                top = y * c.stride_h - c.pad_top
-                taps = [t for t in range(top, top + (c.filter_h - 1) * c.dilation_h + 1, c.dilation_h)
-                        if 0 <= t < c.in_h]
-                assert not taps or (i0 <= min(taps) and max(taps) < i1)
-                assert top - i0 == -b.conv_pad_top + (y - c0) * c.stride_h   # the band's conv addresses it
-        # the streaming contract: every band's first input row, no later band starts before it
-        s = f.stream()
+        pipe = _random_pipeline(rng)
+        last = pipe.layers[-1].params
+        bands = pipe.bands()
+        assert [b[-1].out_rows for b in bands] == [(a, min(a + pipe.rows, last.out_h))
+                                                  for a in range(0, last.out_h, pipe.rows)]
+        for band in bands:
+            for i, (layer, bd) in enumerate(zip(pipe.layers, band, strict=True)):
+                p = layer.params
+                if i > 0:
+                    assert band[i - 1].out_rows == bd.in_rows   # the previous layer computes what this one reads
+                (i0, i1), (a, b) = bd.in_rows, bd.out_rows
+                for y in range(a, b):
+                    top = y * p.stride_h - p.pad_top
+                    taps = [t for t in range(top, top + layer.span, getattr(p, "dilation_h", 1)) if 0 <= t < p.in_h]
+                    assert not taps or (i0 <= min(taps) and max(taps) < i1)
+                    assert top - i0 == -bd.pad_top + (y - a) * p.stride_h
+        s = pipe.stream()
         assert s.clobbered_read(s.min_lag()) is None
-        assert all(a.in_rows[0] <= b.in_rows[0] for a, b in zip(bands, bands[1:], strict=False))
+        assert all(x[0].in_rows[0] <= y[0].in_rows[0] for x, y in zip(bands, bands[1:], strict=False))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -132,11 +142,11 @@ def test_fused_model_bit_exact_on_the_host(name: str) -> None:
     path = model(name)
     graph = load_graph(path)
     fused = _fusions(graph)
-    assert [(graph.ops[f.conv].opcode, graph.ops[f.pool].opcode) for f in fused] == [
+    assert [tuple(graph.ops[k].opcode for k in f.ops) for f in fused] == [
         ("CONV_2D" if CASES[name][1][0] == "conv" else "DEPTHWISE_CONV_2D",
          "MAX_POOL_2D" if CASES[name][2][0] else "AVERAGE_POOL_2D")]
     result = generate_aot(graph, fuse="all")
-    assert graph.ops[fused[0].conv].outputs[0] not in result.plan.offsets   # the pre-pool tensor has no bytes
+    assert graph.ops[fused[0].first].outputs[0] not in result.plan.offsets   # the pre-pool tensor has no bytes
     assert "fused" in result.files["model.c"]
     assert_bit_exact(path, n=6, layers_for=2, fuse="all")
     assert_bit_exact(path, n=4, layers_for=1, sanitize=True, opt="-O1", fuse="all")
@@ -145,36 +155,76 @@ def test_fused_model_bit_exact_on_the_host(name: str) -> None:
         assert generate_aot(graph).arena_bytes < generate_aot(graph, fuse="off").arena_bytes
 
 
+@pytest.mark.parametrize("name", sorted(CASES)[:3])
+@pytest.mark.parametrize("patches", [2, 3, 1 << 15])
+def test_patched_first_stage_bit_exact_on_the_host(name: str, patches: int) -> None:
+    """The first stage (the conv and its pool, maybe the 1x1 conv after them: whichever plans smallest) in 2
+    or 3 bands, or one row each."""
+    path = model(name)
+    graph = load_graph(path)
+    result = generate_aot(graph, patches=patches)
+    plan, params = plan_layers(graph, patches=patches)
+    stage = [p for p in plan_pipelines(plan, params) if p.patches]
+    assert len(stage) == 1 and stage[0].ops[0] == 0 and len(stage[0].ops) >= 2
+    assert result.arena_bytes == plan.arena_bytes
+    last_rows = graph.tensors[graph.ops[stage[0].last].outputs[0]].shape[1]
+    assert len(stage[0].bands()) == min(patches, last_rows)
+    assert "patches" in result.files["model.c"]
+    assert_bit_exact(path, n=4, layers_for=1, patches=patches)
+
+
+def test_patched_mlperf_vww_bit_exact_on_the_host() -> None:
+    """VWW's first four layers in 24 one-row bands (4,592 B less arena, +12.5% MACs in the halo) and in 3."""
+    from conftest import mlperf_model
+
+    assert_bit_exact(mlperf_model("vww"), n=4, layers_for=1, patches=24)
+    assert_bit_exact(mlperf_model("vww"), n=4, layers_for=0, patches=3, sanitize=True, opt="-O1")
+
+
+def test_patches_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import mlperf_model
+
+    from edgeimpro.cli.main import main
+
+    vww = str(mlperf_model("vww"))
+    assert main(["export", vww, "--target", "aot", "-o", str(tmp_path / "p"), "--patches", "24", "--no-tflm-arena"]) == 0
+    out = capsys.readouterr().out
+    assert "patches          layers 0..3 in 24 bands of 1 row(s): saves 4,592 B of arena (37,936 B without)" in out
+    assert "936,192 MACs recomputed" in out
+    assert main(["export", vww, "--target", "aot", "-o", str(tmp_path / "a"), "--no-tflm-arena"]) == 0
+    assert "patches          none (none would pay)" in capsys.readouterr().out   # auto: a 12% cut is not worth it
+    assert main(["export", vww, "--target", "aot", "-o", str(tmp_path / "bad"), "--patches", "1"]) != 0
+    assert "--patches takes auto, off or a number of patches" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
 def band_calls() -> tuple[list[KernelCall], list[np.ndarray]]:
-    """Every band of every case as the two kernel calls the fused code makes, with tflite_micro's rows."""
+    """Every band of every case, fused and patched (and VWW's patched first stage), as the kernel calls the
+    pipeline code makes, with tflite_micro's rows."""
+    from conftest import mlperf_model
+
     calls, expected = [], []
-    for name in sorted(CASES):
-        data = model(name).read_bytes()
+    for name in [*sorted(CASES), "vww"]:
+        data = (mlperf_model("vww") if name == "vww" else model(name)).read_bytes()
         graph = load_graph(data)
         tflm = Tflm(data)
         wanted = sorted({t for o in graph.ops for t in o.inputs + o.outputs if t >= 0 and not graph.tensors[t].is_constant})
-        for set_name, inputs in input_sets(graph, seed=1)[:3]:
+        for set_name, inputs in input_sets(graph, seed=1)[:3 if name != "vww" else 1]:
             values = tflm.run(inputs, wanted)
-            for f in _fusions(graph):
-                conv_op, pool_op = graph.ops[f.conv], graph.ops[f.pool]
-                whole = node_call(graph, conv_op, values)
-                x = values[conv_op.inputs[0]]
-                y = values[conv_op.outputs[0]]
-                z = values[pool_op.outputs[0]]
-                for b in f.bands():
-                    (p0, p1), (c0, c1), (i0, i1) = b.pool_rows, b.conv_rows, b.in_rows
-                    cp = dataclasses.replace(whole.params, in_h=i1 - i0, pad_top=b.conv_pad_top, out_h=c1 - c0)
-                    rows = y[:, c0:c1]
-                    calls.append(dataclasses.replace(
-                        whole, params=cp, inputs=[np.ascontiguousarray(x[:, i0:i1]), *whole.inputs[1:]],
-                        output_nbytes=rows.nbytes, label=f"{name} {set_name} conv rows {c0}..{c1}"))
-                    expected.append(rows)
-                    pp = dataclasses.replace(ops.op_params(graph, pool_op), in_h=c1 - c0, pad_top=b.pool_pad_top,
-                                             out_h=p1 - p0)
-                    out = z[:, p0:p1]
-                    calls.append(KernelCall(ops.kernel_name(pool_op.opcode), pp, [np.ascontiguousarray(rows)],
-                                            out.nbytes, f"{name} {set_name} pool rows {p0}..{p1}"))
-                    expected.append(out)
+            patched = plan_pipelines(*plan_layers(graph, patches=24 if name == "vww" else 3))
+            for pipe in (_fusions(graph) if name != "vww" else []) + [p for p in patched if p.patches]:
+                for band in pipe.bands():
+                    for layer, bd in zip(pipe.layers, band, strict=True):
+                        op = graph.ops[layer.op]
+                        whole = node_call(graph, op, values)
+                        (i0, i1), (a, b) = bd.in_rows, bd.out_rows
+                        narrowed = dataclasses.replace(whole.params, in_h=i1 - i0, pad_top=bd.pad_top, out_h=b - a)
+                        rows = values[op.outputs[0]][:, a:b]
+                        calls.append(dataclasses.replace(
+                            whole, params=narrowed,
+                            inputs=[np.ascontiguousarray(values[op.inputs[0]][:, i0:i1]), *whole.inputs[1:]],
+                            output_nbytes=rows.nbytes, label=f"{name} {set_name} layer {op.index} rows {a}..{b}"))
+                        expected.append(rows)
     return calls, expected
 
 

@@ -14,7 +14,14 @@ from tiny_models import edit_model, tiny_model, two_subgraphs
 from edgeimpro.boards import BOARDS, get_board
 from edgeimpro.errors import BoardFitError, ModelError, UnsupportedOpError
 from edgeimpro.graph import Graph, Op, Quantization, Tensor, load_graph
-from edgeimpro.graph.analysis import analyze, board_fit, check_board_fit, live_ranges, op_macs
+from edgeimpro.graph.analysis import (
+    RUNTIME_RAM_ALLOWANCE,
+    analyze,
+    board_fit,
+    check_board_fit,
+    live_ranges,
+    op_macs,
+)
 from edgeimpro.graph.validate import TFLM_OPS, validate_int8
 from edgeimpro.units import size_text
 
@@ -245,7 +252,7 @@ def test_model_too_big_for_a_board() -> None:
     assert stats.ram_lower_bound == 160 * 160 * 3 + 160 * 160 * 16
     with pytest.raises(BoardFitError) as e:
         check_board_fit(stats, get_board("stm32f405"), alternatives=BOARDS.values())
-    needed = stats.ram_lower_bound + 8 * 1024
+    needed = stats.ram_lower_bound + RUNTIME_RAM_ALLOWANCE
     assert e.value.message.startswith(f"model needs {size_text(needed)} of RAM")     # 508 KiB
     assert "board stm32f405 has 128 KiB" in e.value.message
     assert f"{size_text(needed - 128 * 1024)} short" in e.value.message
@@ -257,7 +264,7 @@ def test_fit_margins() -> None:
     board = get_board("stm32f405")
     fit = board_fit(stats, board, arena_bytes=101_632)
     assert fit.fits
-    assert fit.ram_needed == 101_632 + 8 * 1024
+    assert fit.ram_needed == 101_632 + RUNTIME_RAM_ALLOWANCE
     assert fit.ram_margin == 128 * 1024 - fit.ram_needed
     assert fit.flash_margin == 1024 * 1024 - (stats.model_bytes + 64 * 1024)
     assert check_board_fit(stats, board, 101_632) == fit

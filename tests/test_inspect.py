@@ -11,6 +11,7 @@ from conftest import mlperf_model
 from tiny_models import tiny_model
 
 from edgeimpro.cli.main import main
+from edgeimpro.graph.analysis import RUNTIME_RAM_ALLOWANCE
 from edgeimpro.units import size_text
 
 pytestmark = pytest.mark.unit
@@ -75,11 +76,11 @@ def test_inspect_decides_fit_on_the_planned_aot_arena(capsys: pytest.CaptureFixt
     plan = report.plan
     assert plan is not None and plan.arena == 37_936 and plan.op_order_bound == 55_328
     assert plan.streamed_bound == plan.arena and len(plan.streamed_layers) > 5 and plan.fused_layers == []
-    assert report.board.fits and report.board.ram_needed == plan.arena + 8 * 1024
+    assert report.board.fits and report.board.ram_needed == plan.arena + RUNTIME_RAM_ALLOWANCE
     assert "edgeimpro AOT arena 37,936 B" in report.board.ram_basis
     assert require_fit(report, small).fits
     if report.arena_32bit:
-        assert report.arena_32bit + 8 * 1024 > small.ram_bytes   # TFLM's arena alone would not fit
+        assert report.arena_32bit + RUNTIME_RAM_ALLOWANCE > small.ram_bytes   # TFLM's arena alone would not fit
     rc, r, _ = inspect_json(capsys, str(mlperf_model("vww")), "--no-arena")
     assert rc == 0 and r["aot_plan"]["arena"] == 37_936 and r["aot_plan"]["op_order_bound"] == 55_328
     assert main(["inspect", str(mlperf_model("vww")), "--no-arena"]) == 0

@@ -17,6 +17,7 @@ from edgeimpro.cli.main import main
 from edgeimpro.datasets.demo import SHAPE_CLASSES, write_demo
 from edgeimpro.datasets.folder import load_images, scan_image_folder, split_items
 from edgeimpro.errors import BoardFitError, DataError, DependencyError, UsageError
+from edgeimpro.graph.analysis import RUNTIME_RAM_ALLOWANCE
 from edgeimpro.modelcard import ModelCard
 from edgeimpro.preprocess import Preprocessing
 
@@ -144,7 +145,7 @@ def test_board_too_small_refuses_with_numbers(tiny_shapes: Path, tmp_path: Path,
     assert fit.board == "stm32f405" and fit.fits_flash and not fit.fits_ram
     assert e.value.message == ("model needs a 274 KiB arena for its int8 activations (planned as export --target "
                                "aot plans it; 1.25 MiB at pool1 if every layer held its whole input and output) + "
-                               "8 KiB for the runtime, board stm32f405 has 128 KiB RAM")
+                               "13 KiB for the runtime, board stm32f405 has 128 KiB RAM")
     assert e.value.hint.startswith("try --input-size 136x136 or --arch mobilenet --alpha 0.25")
     assert not (tmp_path / "run").exists()
     # The same through the CLI: exit code of BoardFitError, message on stderr, nothing written.
@@ -203,7 +204,7 @@ def test_cli_writes_the_run_folder(cli_run) -> None:
     assert t["metrics"]["epochs_run"] == 2 and 0 <= t["metrics"]["val_accuracy"] <= 1
     assert t["estimate"]["peak_ram_bytes"] > 0 and t["estimate"]["flash_bytes"] > 0
     assert t["board"]["board"] == "stm32f405" and t["board"]["fits"]
-    assert t["board"]["ram_needed"] == t["estimate"]["planned_ram_bytes"] + 8 * 1024
+    assert t["board"]["ram_needed"] == t["estimate"]["planned_ram_bytes"] + RUNTIME_RAM_ALLOWANCE
     with open(run / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["1", "2"]

@@ -373,9 +373,16 @@ def _model_sha(model_dir: Path) -> str | None:
     return m.group(1).lower() if m else None
 
 
+def board_fit_bytes(board: Board) -> int:
+    """The RAM a board leaves the arena: its RAM less the firmware's stack, buffers and state."""
+    from edgeimpro.graph.analysis import RUNTIME_RAM_ALLOWANCE
+
+    return board.ram_bytes - RUNTIME_RAM_ALLOWANCE
+
+
 def build_firmware(board: str | Board, model_dir: str | Path, out_dir: str | Path,
                    defines: Iterable[str] = (), *, target: str | None = None, jobs: int | None = None,
-                   layer_hook: bool = True, kernels: str | None = None) -> BuildResult:
+                   layer_hook: bool = True, kernels: str | None = None, patches: str | int = "auto") -> BuildResult:
     """Build firmware.elf/.bin/.hex for `board` from an exported model folder (model.c, model.h) or a
     full-int8 .tflite (exported to AOT C into OUT/model first).
 
@@ -385,6 +392,7 @@ def build_firmware(board: str | Board, model_dir: str | Path, out_dir: str | Pat
     `kernels` is "mve" (runtime/kernels/arm_mve/ then arm_dsp/, the default on Cortex-M55/M85), "dsp"
     (runtime/kernels/arm_dsp/, the default on other cores with the DSP extension) or "reference" (the plain C
     kernels, the default elsewhere).
+    `patches` (a .tflite only): export_aot's, `auto` also where patches make the model fit the board.
     `out_dir` must be new, empty or an earlier build folder; on any failure it is left as it was.
     """
     b = board if isinstance(board, Board) else get_board(board)
@@ -418,7 +426,8 @@ def build_firmware(board: str | Board, model_dir: str | Path, out_dir: str | Pat
             if from_tflite:
                 from edgeimpro.codegen.aot import export_aot
 
-                export_report = export_aot(model, tmp / ".model.new", measure_tflm=False)
+                export_report = export_aot(model, tmp / ".model.new", measure_tflm=False, patches=patches,
+                                           fit_bytes=board_fit_bytes(b))
                 _sync_tree(tmp / ".model.new", tmp / "model")
                 model_rel, model_src = "model", tmp / "model"
                 with contextlib.suppress(FileNotFoundError):

@@ -20,6 +20,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inputs", type=int, default=5, help="inferences to count (default 5)")
     p.add_argument("--layers", action="store_true",
                    help="also profile every layer (op, output shape, MACs, count, per MAC, share of the total)")
+    p.add_argument("--patches", default="auto", metavar="auto|N|off",
+                   help="the AOT export's --patches (default auto): measure what a patched first stage costs")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     res = bench_model(args.model, args.board, port=args.port, inputs=args.inputs, layers=args.layers,
                       status=lambda msg: print(msg, file=sys.stderr),
-                      baudrate=serial_baud(args.baud, args.board) if args.port else None)
+                      baudrate=serial_baud(args.baud, args.board) if args.port else None, patches=args.patches)
     f = res.figures
     if args.json:
         print(res.to_json())

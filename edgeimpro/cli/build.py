@@ -35,6 +35,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--perturb-layer", type=int, metavar="N",
                    help="the broken-firmware drill: corrupt layer N's output on purpose (the low bit of its first "
                         "byte flipped) to see `compare --layers` catch and name it; never for real use")
+    p.add_argument("--patches", default="auto", metavar="auto|N|off",
+                   help="--model: run the first stage in N row bands (export --target aot --patches); auto (default) "
+                        "where that cuts the arena by more than 25%% or makes the model fit the board")
     p.add_argument("--json", action="store_true", help="print the size report as JSON")
 
 
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.perturb_layer is not None:
         defines.append(f"EIP_TEST_PERTURB_LAYER={_checked_layer(args.perturb_layer, args)}")
     result = build_firmware(args.board, source, args.output, defines, target=args.target,
-                            layer_hook=not args.no_layer_hook, kernels=args.kernels)
+                            layer_hook=not args.no_layer_hook, kernels=args.kernels, patches=args.patches)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:

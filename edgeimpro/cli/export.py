@@ -36,7 +36,7 @@ def _aot(args: argparse.Namespace) -> int:
 
     layout = args.layout or AOT_DEFAULT_LAYOUT
     rep = export_aot(args.model, args.output, measure_tflm=not args.no_tflm_arena, layout=layout,
-                     core=args.core, name=args.name)
+                     core=args.core, name=args.name, patches=args.patches)
     name, code = rep["name"], Path(args.output) / (rep["code_dir"] if rep["code_dir"] != "." else "")
     print(f"AOT C export in {args.output} ({layout} layout, model {name}, {rep['layers']} layers)")
     print(f"  {code}: model.c, {name}.h (every symbol starts with {name}_), model.h (generic eip_model_* names "
@@ -54,6 +54,14 @@ def _aot(args: argparse.Namespace) -> int:
           + (f"{len(streamed)} layers write their output over input they have read: "
              + ", ".join(str(i) for i in streamed) if streamed else "no layer streams its output over its input")
           + ")")
+    patch = rep["patches"]
+    if patch is not None:
+        print(f"  patches          layers {patch['layers'][0]}..{patch['layers'][-1]} in {patch['bands']} bands of "
+              f"{patch['rows_per_band']} row(s): saves {patch['arena_saved']:,} B of arena "
+              f"({patch['arena_without']:,} B without), costs {patch['extra_macs']:,} MACs recomputed "
+              f"(+{patch['extra_macs'] / max(patch['model_macs'], 1):.1%}; `edgeimpro bench` counts the instructions)")
+    else:
+        print(f"  patches          none ({'--patches off' if args.patches == 'off' else 'none would pay'})")
     if rep["tflm_arena_bytes_32bit"]:
         print(f"  TFLM arena       {rep['tflm_arena_bytes_32bit']:>9,} B  (32-bit estimate; "
               f"{rep['tflm_arena_bytes_64bit']:,} B measured on this 64-bit host) "
@@ -102,6 +110,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="tflm: tensor arena in bytes (default: measured with tflite_micro + margin)")
     parser.add_argument("--no-tflm-arena", action="store_true",
                         help="aot: skip measuring TFLM's arena for comparison")
+    parser.add_argument("--patches", default="auto", metavar="auto|N|off",
+                        help="aot: run the first stage (the layers before the memory peak falls) in N row bands, "
+                             "recomputing their halo; auto (default) only where that cuts the arena by more than "
+                             "25%%")
 
 
 def run(args: argparse.Namespace) -> int:

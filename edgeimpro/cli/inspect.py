@@ -56,10 +56,10 @@ def format_report(r: InspectReport) -> str:
     if r.plan is not None:
         p = r.plan
         how = [f"{len(p.streamed_layers)} layers write their output over input they have read"] if p.streamed_layers else []
-        how += [f"{len(p.fused_layers)} conv + pool pairs run fused (layers "
-                + ", ".join(f"{a}+{b}" for a, b in p.fused_layers) + ")"] if p.fused_layers else []
+        how += [f"{len(p.fused_layers)} pipelines run band by band (layers "
+                + ", ".join(f"{c[0]}..{c[-1]}" for c in p.fused_layers) + ")"] if p.fused_layers else []
         lines.append(f"AOT arena         {p.arena:,} B planned = {p.arena / p.op_order_bound:.3f} x the op-order "
-                     f"bound ({p.op_order_bound:,} B with kernel scratch)" + (f": {'; '.join(how)}" if how else ""))
+                     f"bound ({p.op_order_bound:,} B, kernel scratch included)" + (f": {'; '.join(how)}" if how else ""))
     else:
         lines.append(f"AOT arena         none: {r.plan_note}")
     if r.arena_x86_64 is not None:

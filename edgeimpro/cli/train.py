@@ -190,7 +190,8 @@ def _print_estimate(est, fit) -> None:   # noqa: ANN001
         print(f"board    {fit.board} {'fits' if fit.fits else 'does NOT fit'}: flash "
               f"{size_text(fit.flash_needed)} of {size_text(fit.flash_available)} "
               f"({fit.flash_needed / fit.flash_available:.0%}), RAM ~{size_text(fit.ram_needed)} of "
-              f"{size_text(fit.ram_available)} ({fit.ram_needed / fit.ram_available:.0%}, with runtime)")
+              f"{size_text(fit.ram_available)} ({fit.ram_needed / fit.ram_available:.0%}, with runtime; margin "
+              f"{'' if fit.ram_margin >= 0 else '-'}{size_text(abs(fit.ram_margin))})")
 
 
 def _print_detect_event(name: str, payload) -> None:

@@ -19,6 +19,7 @@ from edgeimpro.codegen import fusion
 from edgeimpro.codegen.planner import MemoryPlan, plan_arena
 from edgeimpro.errors import UnsupportedOpError, UsageError
 from edgeimpro.escape import c_comment, c_ident, c_string, shell_arg
+from edgeimpro.graph.analysis import op_macs as analysis_macs
 from edgeimpro.graph.analysis import op_params as describe_op
 from edgeimpro.graph.model import Graph, Tensor
 from edgeimpro.graph.validate import check_int8, check_single_subgraph, check_static_shapes
@@ -119,7 +120,10 @@ class _Emitter:
         return f"(arena + {self.tname(idx)})"
 
     # params
-    def render_params(self, layer: int, params: ops.KernelParams, scratch_offset: int | None = None) -> str:
+    def render_params(self, layer: int, params: ops.KernelParams, scratch_offset: int | None = None,
+                      scratch_expr: str | None = None) -> str:
+        """The layer's static params struct; its scratch member points at the layer's planned scratch, or at
+        `scratch_expr` (a pipeline's shared kernel scratch)."""
         struct = params.C_STRUCT
         inits = []
         for member, kind in params.c_fields():
@@ -127,9 +131,10 @@ class _Emitter:
             if kind == ops.SCALAR:
                 inits.append(f"    .{member} = {int(v)},")
             elif kind == SCRATCH:
-                if int(v) > 0 and scratch_offset is None:
+                if int(v) > 0 and scratch_offset is None and scratch_expr is None:
                     raise AssertionError(f"layer {layer} needs {v} B of scratch the memory plan did not place")
-                inits.append(f"    .{member} = {'NULL' if int(v) == 0 else f'arena + L{layer}_SCRATCH'},"
+                where = scratch_expr or f"arena + L{layer}_SCRATCH"
+                inits.append(f"    .{member} = {'NULL' if int(v) == 0 else where},"
                              + (f" /* {int(v)} B */" if int(v) else ""))
             elif kind == ops.ARRAY:
                 inits.append(f"    .{member} = {{{', '.join(str(int(x)) for x in v)}}},")
@@ -154,51 +159,88 @@ def memory_plan(graph: Graph, op_params: list[ops.KernelParams] | None = None) -
 
 
 FUSE_CHOICES = ("auto", "all", "off")
+PATCH_AUTO_CUT = 0.25      # --patches auto: only where they cut the arena by more than this
+PATCH_AUTO_MAX = 8         # --patches auto tries 2 .. this many bands
 
 
-def plan_layers(graph: Graph, op_params: list[ops.KernelParams] | None = None, fuse: str = "auto"
-                ) -> tuple[MemoryPlan, list[ops.KernelParams]]:
-    """The plan and the params the layers run with. A conv and the pool after it run fused (band by band,
-    codegen/fusion.py) where that lowers the planned arena; each layer takes its fastest kernel path,
-    except where a leaner one (less scratch, ops.lean_scratch) is what keeps the arena at its least: every
-    layer lean first, the fusions chosen, then each layer back on its fast path where the arena does not
-    grow. `fuse`: "auto" (where it lowers the arena), "all" (every conv + pool pair that can), "off"."""
+def plan_layers(graph: Graph, op_params: list[ops.KernelParams] | None = None, fuse: str = "auto",
+                patches: str | int = "off", fit_bytes: int | None = None) -> tuple[MemoryPlan, list[ops.KernelParams]]:
+    """The plan and the params the layers run with.
+
+    A conv and the pool after it run fused (a two-layer pipeline, band by band: codegen/fusion.py) where
+    that lowers the planned arena (`fuse` "auto"; "all": every pair that can, "off"). `patches`: the first
+    stage as a pipeline of that many bands (an int), "auto" (2..8, 12, 16, 24 and one-row bands, only where
+    they cut the arena by more than 25% or make it fit `fit_bytes`, the RAM a board leaves the arena) or
+    "off". Each layer takes its fastest kernel path, except where a leaner one (less
+    scratch, ops.lean_scratch) is what keeps the arena at its least: every layer lean first, the pipelines
+    chosen, then each layer back on its fast path where the arena does not grow."""
     if fuse not in FUSE_CHOICES:
         raise UsageError(f"fuse must be one of {', '.join(FUSE_CHOICES)}, not {fuse!r}")
+    counts = check_patches(patches)
     fast = list(op_params) if op_params is not None else [ops.op_params(graph, op) for op in graph.ops]
     params = [ops.lean_scratch(op, p) or p for op, p in zip(graph.ops, fast, strict=True)]
-    plan, chosen = fusion.choose(fusion.candidates(graph, params), lambda f: _plan(graph, params, f), fuse)
+    plan, pipes = fusion.choose(fusion.fusion_candidates(graph, params), lambda f: _plan(graph, params, f), fuse)
+    if counts:
+        best: tuple[MemoryPlan, list[fusion.Pipeline]] | None = None
+        for n in counts:
+            for cand in fusion.patch_candidates(graph, params, n):
+                trial = [p for p in pipes if not set(p.ops) & set(cand.ops)] + [cand]
+                t = _plan(graph, params, trial)
+                if best is None or t.arena_bytes < best[0].arena_bytes:
+                    best = (t, trial)
+        if best is not None and (patches != "auto" or best[0].arena_bytes < (1 - PATCH_AUTO_CUT) * plan.arena_bytes
+                                 or (fit_bytes is not None and plan.arena_bytes > fit_bytes >= best[0].arena_bytes)):
+            plan, pipes = best
     for op in graph.ops:
         if params[op.index] is fast[op.index]:
             continue
         trial_params = params[:op.index] + [fast[op.index]] + params[op.index + 1:]
-        faster = _plan(graph, trial_params, chosen)
+        faster = _plan(graph, trial_params, pipes)
         if faster.arena_bytes <= plan.arena_bytes:
             plan, params = faster, trial_params
-    # the op-order bound is the model's as written: no fused layers, every layer on its fast path
+    # the op-order bound is the model's as written: no pipelines, every layer on its fast path
     base = plan_arena(graph, scratch={op.index: p.scratch_bytes() for op, p in zip(graph.ops, params, strict=True)})
     plan.lower_bound, plan.lower_bound_op = base.lower_bound, base.lower_bound_op
     return plan, params
 
 
-def _plan(graph: Graph, params: list[ops.KernelParams], fusions: dict[int, fusion.Fusion] | None = None
-          ) -> MemoryPlan:
-    fusions = fusions or {}
+def check_patches(patches: str | int) -> list[int]:
+    """The band counts `patches` asks to try ("off": none); UsageError for anything else than auto, off or
+    a count of 2 or more."""
+    if patches == "off":
+        return []
+    if patches == "auto":
+        return [*range(2, PATCH_AUTO_MAX + 1), 12, 16, 24, 1 << 15]   # the last: one output row per band
+    try:
+        n = int(patches)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 2 or n > 1 << 15:
+        raise UsageError(f"--patches takes auto, off or a number of patches (2 or more), not {patches!r}")
+    return [n]
+
+
+def _plan(graph: Graph, params: list[ops.KernelParams], pipes: list[fusion.Pipeline] | None = None) -> MemoryPlan:
+    pipes = pipes or []
     streams = {op.index: s for op, p in zip(graph.ops, params, strict=True) if (s := ops.stream(op, p)) is not None}
     scratch = {op.index: p.scratch_bytes() for op, p in zip(graph.ops, params, strict=True)}
-    for j, f in fusions.items():
-        streams[f.conv] = f.stream()
-        scratch[j] = f.band_bytes
-    return plan_arena(graph, lambda op: ops.can_run_inplace(graph, op), scratch=scratch, streams=streams,
-                      fused={j: f.conv for j, f in fusions.items()})
+    for pipe in pipes:
+        kernel = max(scratch[k] for k in pipe.ops)
+        for k in pipe.ops:
+            streams.pop(k, None)
+            scratch[k] = 0
+        streams[pipe.first] = pipe.stream()
+        scratch[pipe.first] = pipe.scratch_bytes(kernel)
+    plan = plan_arena(graph, lambda op: ops.can_run_inplace(graph, op), scratch=scratch, streams=streams,
+                      pipelines=[pipe.ops for pipe in pipes])
+    plan.pipeline_meta = [(pipe.rows, pipe.patches) for pipe in pipes]
+    return plan
 
 
-def _fused_text(graph: Graph, f: fusion.Fusion) -> str:
-    t = graph.tensors[graph.ops[f.conv].outputs[0]]
-    extra = f.extra_macs()
-    return (f"layers {f.conv} and {f.pool} fused: the {_shape(t)} output of layer {f.conv} ({t.nbytes} B) never exists "
-            f"whole; {len(f.bands())} bands of {f.rows} pool output row(s) through L{f.pool}_SCRATCH"
-            + (f", {extra} MACs recomputed where pool windows overlap" if extra else ""))
+def plan_pipelines(plan: MemoryPlan, params: list[ops.KernelParams]) -> list[fusion.Pipeline]:
+    """The plan's pipelines with the layers' params."""
+    return [fusion.Pipeline(tuple(fusion.Layer(k, params[k]) for k in chain), rows, patched)
+            for chain, (rows, patched) in zip(plan.pipelines, plan.pipeline_meta, strict=True)]
 
 
 def _scratch_block(plan: MemoryPlan, op: int) -> int:
@@ -206,7 +248,8 @@ def _scratch_block(plan: MemoryPlan, op: int) -> int:
 
 
 def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = None,
-                 source: str | None = None, prefix: str | None = None, fuse: str = "auto") -> AotResult:
+                 source: str | None = None, prefix: str | None = None, fuse: str = "auto",
+                 patches: str | int = "off", fit_bytes: int | None = None) -> AotResult:
     """C code for `graph`: model.c and model.h with the generic names, or with `prefix` model.c,
     PREFIX.h (the prefixed API) and model.h (the generic names mapped onto it, for a one-model program).
     Raises ModelError / UnsupportedOpError naming the op, layer and parameter."""
@@ -221,7 +264,7 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
                      + "; export for TensorFlow Lite Micro instead: --target tflm")
     op_params = [ops.op_params(graph, op) for op in graph.ops]  # validates every op first
     if plan is None:
-        plan, op_params = plan_layers(graph, op_params, fuse)
+        plan, op_params = plan_layers(graph, op_params, fuse, patches, fit_bytes)
     else:   # a given plan: the layers run with the scratch it placed
         op_params = [lean if (lean := ops.lean_scratch(op, p)) is not None and op.index in plan.scratch
                      and _scratch_block(plan, op.index) == lean.scratch_bytes() else p
@@ -232,7 +275,8 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
 
     body: list[str] = []
     kernels: dict[str, None] = {}
-    pools = {k: j for j, k in plan.fused.items()}   # fused conv -> its pool
+    pipes = {pipe.first: pipe for pipe in plan_pipelines(plan, op_params)}
+    inside = {k: pipe for pipe in pipes.values() for k in pipe.ops[1:]}
     for op, params in zip(graph.ops, op_params, strict=True):
         spec = ops.REGISTRY[op.opcode]
         function, pattern = spec.kernel, spec.convention.kind
@@ -245,24 +289,38 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
                 + (f", {detail}" if detail else ""))
         body.append(f"    /* {c_comment(desc)} */")
         aliased = spec.alias and plan.offsets.get(op.inputs[0]) == plan.offsets.get(out)
-        if op.index in plan.fused:
-            body.append(f"    /* run inside layer {plan.fused[op.index]}'s bands (fused) */")
-        elif op.index in pools:
-            j = pools[op.index]
-            pool, pool_spec = graph.ops[j], ops.REGISTRY[graph.ops[j].opcode]
-            f = fusion.Fusion(op.index, j, params, op_params[j])
-            body.append(f"    /* {c_comment(_fused_text(graph, f))} */")
-            conv_call = (f"{function}({{p}}, {{input}}, {em.ptr(op.inputs[1])}, "
-                         f"{em.ptr(op.inputs[2]) if len(op.inputs) > 2 else 'NULL'}, {{output}})")
-            body += fusion.c_code(
-                f, conv_call, f"{pool_spec.kernel}({{p}}, {{input}}, {{output}})", params.C_STRUCT,
-                op_params[j].C_STRUCT, em.render_params(op.index, params, plan.scratch.get(op.index)),
-                em.render_params(j, op_params[j]), em.ptr(op.inputs[0]), em.ptr(pool.outputs[0], writable=True),
-                f"(arena + L{j}_SCRATCH)")
-            kernels[function] = None
-            kernels[pool_spec.kernel] = None
+        if op.index in inside:
+            pipe = inside[op.index]
+            body.append(f"    /* run in the pipeline of layer {pipe.first} */")
+            if op.index != pipe.last:
+                body.append(f"    LAYER_FUSED({op.index}, {ops.builtin_code(op.opcode)});")
+                continue
+        elif op.index in pipes:
+            pipe = pipes[op.index]
+            body.append(f"    /* {c_comment(pipe.describe(graph))} */")
+            block = f"(arena + L{pipe.first}_SCRATCH)"
+            at = fusion.kernel_scratch_at(pipe)
+            calls, structs, refs = [], [], []
+            for k in pipe.ops:
+                kop, kparams = graph.ops[k], op_params[k]
+                kspec = ops.REGISTRY[kop.opcode]
+                if kspec.convention.kind == "in_w_b":
+                    calls.append(f"{kspec.kernel}({{p}}, {{input}}, {em.ptr(kop.inputs[1])}, "
+                                 f"{em.ptr(kop.inputs[2]) if len(kop.inputs) > 2 else 'NULL'}, {{output}})")
+                else:
+                    calls.append(f"{kspec.kernel}({{p}}, {{input}}, {{output}})")
+                structs.append(kparams.C_STRUCT)
+                refs.append(em.render_params(k, kparams, scratch_expr=f"{block} + {at}"))
+                kernels[kspec.kernel] = None
+            loop, table = fusion.c_code(pipe, calls, structs, refs, em.ptr(op.inputs[0]),
+                                        em.ptr(graph.ops[pipe.last].outputs[0], writable=True), block,
+                                        f"layer{pipe.first}_bands")
+            em.params.append(table)
+            body += loop
             body.append(f"    LAYER_FUSED({op.index}, {ops.builtin_code(op.opcode)});")
             continue
+        if op.index in inside:
+            pass   # the pipeline's last layer: its output is whole, the hook and poisoning below
         elif aliased:
             body.append("    /* no copy: the output aliases the input in the arena */")
         else:
@@ -385,10 +443,10 @@ def _source(graph: Graph, plan: MemoryPlan, em: _Emitter, names: ModelNames) -> 
                         f"{shared} B, which layer {p.op} has read before writing there (least lag {p.min_lag} B)")
             offsets.append(f"    {em.tname(t)} = {b.offset}, /* {tt.nbytes} B, {_shape(tt)}, "
                            f"live ops {b.first}..{b.last}{over} */")
-        if b.scratch_op in plan.fused:
-            offsets.append(f"    L{b.scratch_op}_SCRATCH = {b.offset}, /* {b.nbytes} B, the band buffer of layers "
-                           f"{plan.fused[b.scratch_op]} and {b.scratch_op}, fused: a band of layer "
-                           f"{plan.fused[b.scratch_op]}'s output rows */")
+        chain = next((c for c in plan.pipelines if c[0] == b.scratch_op), None)
+        if chain is not None:
+            offsets.append(f"    L{b.scratch_op}_SCRATCH = {b.offset}, /* {b.nbytes} B, the pipeline of layers "
+                           f"{chain[0]}..{chain[-1]}: its band buffers, then its layers' kernel scratch */")
         elif b.scratch_op is not None:
             offsets.append(f"    L{b.scratch_op}_SCRATCH = {b.offset}, /* {b.nbytes} B, layer {b.scratch_op}'s scratch */")
     blocks = "\n".join(f"    {{{b.offset}u, {b.nbytes}u, {b.first}, {b.last}}}," for b in plan.blocks)
@@ -566,6 +624,8 @@ def aot_report(graph: Graph, result: AotResult, tflm_arena: dict[str, Any] | Non
         "scratch_bytes": max((b.nbytes for b in result.plan.blocks if b.scratch_op is not None), default=0),
         "arena_vs_lower_bound": round(result.arena_bytes / bound, 4) if bound else None,
         "inplace_ops": [op for op, _, _ in result.plan.inplace],
+        "pipelines": [{"layers": chain, "rows_per_band": rows, "kind": "patches" if patched else "fused"}
+                      for chain, (rows, patched) in zip(result.plan.pipelines, result.plan.pipeline_meta, strict=True)],
         "tflm_arena_bytes_64bit": None,
         "tflm_arena_bytes_32bit": None,
         "arena_vs_tflm_32bit": None,
@@ -580,13 +640,15 @@ def aot_report(graph: Graph, result: AotResult, tflm_arena: dict[str, Any] | Non
 
 
 def export_aot(model_path: Path, out_dir: Path, measure_tflm: bool = True, *, layout: str | None = None,
-               core: str | None = None, name: str | None = None) -> dict[str, Any]:
+               core: str | None = None, name: str | None = None, patches: str | int = "auto",
+               fit_bytes: int | None = None) -> dict[str, Any]:
     """Write the AOT export to `out_dir` (all or nothing) and return the report (aot_report.json).
 
     Without `layout`: model.c and model.h with the generic names, for edgeimpro's own firmware and host
     builds, which bring the runtime. With a layout (codegen.package.LAYOUTS): a self-contained folder, the
     model's names prefixed with `name` (default: from the file name), the runtime sources it needs for
-    `core` (default generic: the reference kernels) and the layout's build files."""
+    `core` (default generic: the reference kernels) and the layout's build files. `patches`, `fit_bytes`:
+    plan_layers'."""
     import json
 
     from edgeimpro.codegen import package
@@ -595,6 +657,7 @@ def export_aot(model_path: Path, out_dir: Path, measure_tflm: bool = True, *, la
 
     model_path, out_dir = Path(model_path), Path(out_dir)
     check_out_dir(out_dir)
+    check_patches(patches)
     if layout is not None:   # refuse bad options before any work
         name = package.check_name(name) if name is not None else package.default_name(model_path)
         core = core or package.DEFAULT_CORE
@@ -603,7 +666,8 @@ def export_aot(model_path: Path, out_dir: Path, measure_tflm: bool = True, *, la
         raise UsageError("--name and --core need a layout (--layout cmake|platformio|arduino|zephyr)")
     graph = load_graph(read_model_bytes(model_path))
     stem = c_ident(model_path.stem, 40)
-    result = generate_aot(graph, name or stem, source=model_path.name, prefix=name)
+    result = generate_aot(graph, name or stem, source=model_path.name, prefix=name, patches=patches,
+                          fit_bytes=fit_bytes)
     files: dict[str, str | bytes]
     manifest: dict[str, Any] = {"format": "edgeimpro-export", "target": "aot", "edgeimpro": __version__,
                                 "model": model_path.name, "model_sha256": graph.sha256}
@@ -617,11 +681,26 @@ def export_aot(model_path: Path, out_dir: Path, measure_tflm: bool = True, *, la
         manifest.update(layout=layout, name=name, core=core, kernels=pkg.kernels, code_dir=pkg.code_dir or ".")
     tflm = measure_tflm_arena_sizes(model_path) if measure_tflm else None
     report = aot_report(graph, result, tflm)
+    report["patches"] = _patch_report(graph, result, patches)
     if layout is not None:
         report.update(name=name, layout=layout, core=core, code_dir=pkg.code_dir or ".", sources=pkg.sources)
     files["aot_report.json"] = json.dumps(report, indent=2) + "\n"
     write_export(out_dir, files, manifest)
     return report
+
+
+def _patch_report(graph: Graph, result: AotResult, patches: str | int) -> dict[str, Any] | None:
+    """What the patched first stage costs and saves (None without one): its layers, bands, the MACs
+    recomputed in the halo and the arena without it."""
+    params = [ops.op_params(graph, op) for op in graph.ops]
+    stage = next((p for p in plan_pipelines(result.plan, params) if p.patches), None)
+    if stage is None:
+        return None
+    without = plan_layers(graph, params, patches="off")[0].arena_bytes
+    macs = sum(analysis_macs(graph, op) for op in graph.ops)
+    return {"option": str(patches), "layers": stage.ops, "bands": len(stage.bands()), "rows_per_band": stage.rows,
+            "extra_macs": stage.extra_macs(), "model_macs": macs, "arena_without": without,
+            "arena_saved": without - result.arena_bytes}
 
 
 def measure_tflm_arena_sizes(model_path: Path) -> dict[str, Any]:

@@ -71,7 +71,8 @@ class MemoryPlan:
     lower_bound_op: int = 0   # the op at which they are live
     streamed_bound: int = 0   # the same with every streamed pair counted as the bytes it spans
     streams: list[StreamPair] = field(default_factory=list)   # the ops that may stream, and how they were placed
-    fused: dict[int, int] = field(default_factory=dict)       # pool op -> the conv op it runs inside
+    pipelines: list[list[int]] = field(default_factory=list)  # layers run together band by band (fusion.py)
+    pipeline_meta: list[tuple[int, bool]] = field(default_factory=list)   # each pipeline's (rows per band, patches?)
 
     def live_ranges(self) -> dict[int, tuple[int, int]]:
         """tensor -> (first op, last op) of the block that holds it."""
@@ -84,17 +85,19 @@ def _align(n: int, a: int) -> int:
 
 def plan_arena(graph: Graph, can_run_inplace: Callable[[Op], bool] = lambda op: False,
                alignment: int = 16, scratch: dict[int, int] | None = None,
-               streams: dict[int, Stream] | None = None, fused: dict[int, int] | None = None) -> MemoryPlan:
+               streams: dict[int, Stream] | None = None, pipelines: list[list[int]] | None = None) -> MemoryPlan:
     """Offsets for every activation tensor, and for the scratch of the ops in `scratch` (op index -> bytes).
     `can_run_inplace(op)` says whether op's kernel may write its output over an input (the kernel's promise:
     element i is read before element i is written); `streams` (op index -> contract) which ops may write
-    their output over the consumed part of their first input (ops/stream.py); `fused` (pool op -> conv op,
-    codegen/fusion.py) the pools that run inside the conv before them, band by band: the conv's output
-    never exists whole (it has no bytes in the plan), the pool's output and scratch (the band buffer) are
-    live from the conv's slot, and the conv's streaming contract is the pair's."""
-    fused = fused or {}
-    hidden = {graph.ops[k].outputs[0] for k in fused.values()}   # the fused convs' outputs
-    slot = {op.index: fused.get(op.index, op.index) for op in graph.ops}
+    their output over the consumed part of their first input (ops/stream.py); `pipelines` (chains of op
+    indices, codegen/fusion.py) the layers that run together band by band in their first op's slot: their
+    intermediate outputs never exist whole (they have no bytes in the plan), the last one's output is live
+    from that slot, and the first op's scratch and streaming contract are the pipeline's."""
+    pipelines = pipelines or []
+    hidden = {graph.ops[k].outputs[0] for chain in pipelines for k in chain[:-1]}
+    slot = {op.index: op.index for op in graph.ops}
+    for chain in pipelines:
+        slot.update(dict.fromkeys(chain, chain[0]))
     n_ops = len(graph.ops)
     acts = [t for t in graph.activation_tensors() if t not in hidden]
     first = {t: (-1 if t in graph.inputs else n_ops) for t in acts}
@@ -123,7 +126,7 @@ def plan_arena(graph: Graph, can_run_inplace: Callable[[Op], bool] = lambda op: 
             continue
         out = op.outputs[0]
         src = op.inputs[0]
-        if src < 0 or src not in parent or out not in parent or op.index in fused:
+        if src < 0 or src not in parent or out not in parent or slot[op.index] != op.index:
             continue
         if ops.is_alias(op.opcode):
             parent[find(out)] = find(src)
@@ -152,7 +155,7 @@ def plan_arena(graph: Graph, can_run_inplace: Callable[[Op], bool] = lambda op: 
     ]
     blocks += [Block(tensors=[], size=_align(n, alignment), first=slot[op], last=slot[op], nbytes=n, scratch_op=op)
                for op, n in sorted((scratch or {}).items()) if n > 0]
-    pairs = _stream_pairs(graph, blocks, streams or {}, alignment, {k: j for j, k in fused.items()})
+    pairs = _stream_pairs(graph, blocks, streams or {}, alignment, {chain[0]: chain[-1] for chain in pipelines})
     lags = _block_lags(blocks, pairs)
 
     _place(blocks, alignment, lags)
@@ -173,24 +176,24 @@ def plan_arena(graph: Graph, can_run_inplace: Callable[[Op], bool] = lambda op: 
         lower_bound_op=live_peak(blocks),
         streamed_bound=live_bound(blocks, lags),
         streams=pairs,
-        fused=dict(fused),
+        pipelines=[list(chain) for chain in pipelines],
     )
     check_plan(plan)
     return plan
 
 
 def _stream_pairs(graph: Graph, blocks: list[Block], streams: dict[int, Stream], alignment: int,
-                  pools: dict[int, int]) -> list[StreamPair]:
+                  ends: dict[int, int]) -> list[StreamPair]:
     """The streamed ops whose input block dies at the op and whose output block is born there (a tensor read
-    again later, a graph output, or an output already aliased to an earlier tensor stays whole). A fused
-    conv (`pools`: conv op -> its pool) streams into its pool's output."""
+    again later, a graph output, or an output already aliased to an earlier tensor stays whole). A
+    pipeline's first op (`ends`: first op -> last op) streams into its last op's output."""
     block_of = {t: b for b in blocks for t in b.tensors}
     pairs = []
     for k, contract in sorted(streams.items()):
         op = graph.ops[k]
         if not op.inputs or not op.outputs:
             continue
-        src, dst = op.inputs[0], (graph.ops[pools[k]] if k in pools else op).outputs[0]
+        src, dst = op.inputs[0], graph.ops[ends.get(k, k)].outputs[0]
         x, y = block_of.get(src), block_of.get(dst)
         if x is None or y is None or x is y or x.last != k or y.first != k:
             continue

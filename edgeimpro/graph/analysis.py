@@ -33,7 +33,9 @@ KIB = 1024
 # 55.5-57.7 KB with CMSIS-NN on Cortex-M4 (DESIGN.md §7); 64 KiB covers both with a little room.
 RUNTIME_CODE_ALLOWANCE = 64 * KIB
 # RAM outside the tensor arena: stack, the interpreter and resolver objects, UART buffers, libc state.
-RUNTIME_RAM_ALLOWANCE = 8 * KIB
+# edgeimpro's own firmware measured 12,748 B besides the arena (an 8 KiB stack, 4,552 B of link buffers and
+# state) on stm32f405 and 12,854 B on qemu-m4.
+RUNTIME_RAM_ALLOWANCE = 13 * KIB
 
 MAC_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL"})
 

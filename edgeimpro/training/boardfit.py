@@ -45,9 +45,18 @@ class FitCheck:
     def fits(self) -> bool:
         return self.fits_flash and self.fits_ram
 
+    @property
+    def ram_margin(self) -> int:
+        return self.ram_available - self.ram_needed
+
+    @property
+    def flash_margin(self) -> int:
+        return self.flash_available - self.flash_needed
+
     def to_dict(self) -> dict:
         return {"board": self.board, "flash_needed": self.flash_needed, "flash_available": self.flash_available,
-                "ram_needed": self.ram_needed, "ram_available": self.ram_available, "fits": self.fits}
+                "ram_needed": self.ram_needed, "ram_available": self.ram_available, "ram_margin": self.ram_margin,
+                "flash_margin": self.flash_margin, "fits": self.fits}
 
 
 def check_fit(est: ModelEstimate, board: Board) -> FitCheck:

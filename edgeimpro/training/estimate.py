@@ -149,17 +149,21 @@ def _planned_arena(walker: _Walker, inputs: list[int], outputs: list[int]) -> in
                                        ((w.filter_h - 1) * w.dilation_h + 1, (w.filter_w - 1) * w.dilation_w + 1),
                                        group)
     consumers = graph.consumers()
-    candidates = [fusion.Fusion(i, i + 1, windows[i], windows[i + 1]) for i, step in enumerate(walker.steps[:-1])
+    candidates = [fusion.Pipeline((fusion.Layer(i, windows[i]), fusion.Layer(i + 1, windows[i + 1])))
+                  for i, step in enumerate(walker.steps[:-1])
                   if step.kind in ("Conv2D", "DepthwiseConv2D") and walker.steps[i + 1].kind in POOLS
                   and i in windows and i + 1 in windows and walker.steps[i + 1].inputs == [step.output]
                   and consumers.get(step.output) == [i + 1] and step.output not in graph.outputs]
 
-    def plan_with(fused: dict[int, fusion.Fusion]):   # noqa: ANN202
+    def plan_with(pipes: list[fusion.Pipeline]):   # noqa: ANN202
         s = dict(streams)
-        for f in fused.values():
-            s[f.conv] = f.stream()
+        for pipe in pipes:
+            for k in pipe.ops:
+                s.pop(k, None)
+            s[pipe.first] = pipe.stream()
         return plan_arena(graph, lambda op: ops.can_run_inplace(graph, op), streams=s,
-                          scratch={j: f.band_bytes for j, f in fused.items()}, fused={j: f.conv for j, f in fused.items()})
+                          scratch={pipe.first: pipe.scratch_bytes(0) for pipe in pipes},
+                          pipelines=[pipe.ops for pipe in pipes])
 
     plan, _ = fusion.choose(candidates, plan_with)
     return plan.arena_bytes
