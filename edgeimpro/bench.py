@@ -117,7 +117,7 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
         fig["median_ms"] = round(1000 * fig["median_per_inference"] / info.clock_hz, 3)
         fig["latency_basis"] = LATENCY_BASIS[kind]
     if profiled is not None:
-        fig["layers"] = layer_profile(stats, profiled.layer_counts, profiled.count, counts[0])
+        fig["layers"] = layer_profile(stats, profiled.layer_counts, profiled.count, counts[0], aot.plan.pipelines)
     wire = input_wire_bytes(int(np.prod(shape)), info.max_payload)
     fig["link"] = {"round_trip_s": round(link.round_trip_s, 3),
                    "host_to_device_bytes_per_s": round(link.host_to_device_Bps),
@@ -145,21 +145,28 @@ def yardstick(model_sha256: str, board: str) -> dict[str, Any] | None:
     return {"name": known["name"], "core": core, "tflm_arena_m4": known["tflm_arena_m4"], **known["cores"][core]}
 
 
-def layer_profile(stats: GraphStats, layer_counts: list[int], profiled_total: int | None, plain_total: int) -> dict[str, Any]:
+def layer_profile(stats: GraphStats, layer_counts: list[int], profiled_total: int | None, plain_total: int,
+                  pipelines: list[list[int]] | None = None) -> dict[str, Any]:
     """The per-layer table and its check against the whole-inference counts of the same input.
 
     `layer_counts` add up exactly to the count at the end of the last layer; `profiled_total` (the same
     inference's count) exceeds that sum by the tail (the return from the model, the last counter read);
     `plain_total` (that input without profiling) differs from `profiled_total` by the hook's cost that the
-    firmware cannot exclude (the call and the first counter read of every layer).
+    firmware cannot exclude (the call and the first counter read of every layer). The layers of a pipeline
+    (`pipelines`: a conv fused with its pool, a patched first stage) run together: the first one's count
+    is the pipeline's, per MAC over all its layers' MACs; each row names its pipeline.
     """
     total = sum(layer_counts)
+    chain_of = {k: chain for chain in pipelines or [] for k in chain}
     rows = []
     for layer, count in zip(stats.layers, layer_counts, strict=True):
+        chain = chain_of.get(layer.index)
+        macs = sum(stats.layers[k].macs for k in chain) if chain and chain[0] == layer.index else layer.macs
         rows.append({"layer": layer.index, "op": layer.op, "output_shape": layer.output_shapes[0]
                      if layer.output_shapes else [], "macs": layer.macs, "count": count,
-                     "per_mac": round(count / layer.macs, 2) if layer.macs else None,
-                     "share": round(count / total, 4) if total else 0.0})
+                     "per_mac": round(count / macs, 2) if macs and (not chain or chain[0] == layer.index) else None,
+                     "share": round(count / total, 4) if total else 0.0,
+                     "pipeline": [chain[0], chain[-1]] if chain else None})
     out: dict[str, Any] = {"rows": rows, "sum": total, "profiled_total": profiled_total,
                            "plain_total": plain_total}
     if profiled_total is not None:

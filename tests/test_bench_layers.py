@@ -111,3 +111,19 @@ def test_yardsticks_are_per_core_for_the_three_mlperf_models() -> None:
         assert yardstick(sha, "qemu-m4")["core"] == "cortex-m4"
         assert yardstick(sha, "qemu-m7") is None
     assert yardstick("0" * 64, "qemu-m4") is None
+
+
+@pytest.mark.unit
+def test_profile_rows_name_their_pipeline() -> None:
+    """A pipeline's layers run together: its first row holds their count, per MAC over all their MACs; the
+    others name the pipeline and have no per-MAC figure of their own."""
+    from edgeimpro.bench import layer_profile
+
+    stats = analyze(load_graph(mlperf_model("vww")))
+    counts = [1000, 40, 40, 80] + [500] * (len(stats.layers) - 4)
+    prof = layer_profile(stats, counts, None, sum(counts), [[0, 1, 2, 3]])
+    rows = prof["rows"]
+    assert rows[0]["pipeline"] == [0, 3]
+    assert rows[0]["per_mac"] == round(1000 / sum(stats.layers[k].macs for k in range(4)), 2)
+    assert [r["pipeline"] for r in rows[1:4]] == [[0, 3]] * 3 and [r["per_mac"] for r in rows[1:4]] == [None] * 3
+    assert rows[4]["pipeline"] is None and rows[4]["per_mac"] == round(500 / stats.layers[4].macs, 2)

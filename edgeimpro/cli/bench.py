@@ -77,8 +77,13 @@ def print_layers(prof: dict, kind: str) -> None:
     for r in prof["rows"]:
         shape = "x".join(str(d) for d in r["output_shape"])
         per_mac = f"{r['per_mac']:.2f}" if r["per_mac"] is not None else "-"
+        chain = r.get("pipeline")
+        note = ""
+        if chain:
+            note = (f"  layers {chain[0]}..{chain[-1]} run as one pipeline: this count is theirs"
+                    if chain[0] == r["layer"] else f"  in the pipeline of layer {chain[0]}")
         print(f"  {r['layer']:>5}  {r['op']:<18} {shape:<14} {r['macs']:>11,} {r['count']:>12,} {per_mac:>8} "
-              f"{100 * r['share']:>6.2f}%")
+              f"{100 * r['share']:>6.2f}%{note}")
     print(f"  {'total':>5}  {'':<18} {'':<14} {sum(r['macs'] for r in prof['rows']):>11,} {prof['sum']:>12,}")
     if prof.get("profiled_total") is not None:
         print(f"  check: the layers add up to {prof['sum']:,}; the profiled inference counted "

@@ -160,7 +160,8 @@ def memory_plan(graph: Graph, op_params: list[ops.KernelParams] | None = None) -
 
 FUSE_CHOICES = ("auto", "all", "off")
 PATCH_AUTO_CUT = 0.25      # --patches auto: only where they cut the arena by more than this
-PATCH_AUTO_MAX = 8         # --patches auto tries 2 .. this many bands
+PATCH_AUTO_MAX = 8         # --patches auto tries 2 .. this many bands (and 12, 16, 24, one row each)
+PATCH_AUTO_MACS = 0.25     # --patches auto: at most this share of the model's MACs recomputed in the halo
 
 
 def plan_layers(graph: Graph, op_params: list[ops.KernelParams] | None = None, fuse: str = "auto",
@@ -169,28 +170,34 @@ def plan_layers(graph: Graph, op_params: list[ops.KernelParams] | None = None, f
 
     A conv and the pool after it run fused (a two-layer pipeline, band by band: codegen/fusion.py) where
     that lowers the planned arena (`fuse` "auto"; "all": every pair that can, "off"). `patches`: the first
-    stage as a pipeline of that many bands (an int), "auto" (2..8, 12, 16, 24 and one-row bands, only where
-    they cut the arena by more than 25% or make it fit `fit_bytes`, the RAM a board leaves the arena) or
-    "off". Each layer takes its fastest kernel path, except where a leaner one (less
+    stage as a pipeline of that many bands (an int: the smallest arena for that count), "auto" (2..8, 12,
+    16, 24 and one-row bands recomputing at most 25% of the model's MACs, the smallest arena of them, only
+    where it cuts the arena by more than 25% or makes it fit `fit_bytes`, the RAM a board leaves the arena)
+    or "off". Each layer takes its fastest kernel path, except where a leaner one (less
     scratch, ops.lean_scratch) is what keeps the arena at its least: every layer lean first, the pipelines
     chosen, then each layer back on its fast path where the arena does not grow."""
     if fuse not in FUSE_CHOICES:
         raise UsageError(f"fuse must be one of {', '.join(FUSE_CHOICES)}, not {fuse!r}")
     counts = check_patches(patches)
     fast = list(op_params) if op_params is not None else [ops.op_params(graph, op) for op in graph.ops]
-    params = [ops.lean_scratch(op, p) or p for op, p in zip(graph.ops, fast, strict=True)]
+    params = [_lean(op, p) for op, p in zip(graph.ops, fast, strict=True)]
     plan, pipes = fusion.choose(fusion.fusion_candidates(graph, params), lambda f: _plan(graph, params, f), fuse)
     if counts:
-        best: tuple[MemoryPlan, list[fusion.Pipeline]] | None = None
+        best = None
+        macs = sum(analysis_macs(graph, op) for op in graph.ops)
         for n in counts:
             for cand in fusion.patch_candidates(graph, params, n):
+                if patches == "auto" and cand.extra_macs() > PATCH_AUTO_MACS * macs:
+                    continue
                 trial = [p for p in pipes if not set(p.ops) & set(cand.ops)] + [cand]
-                t = _plan(graph, params, trial)
+                leanest = [_leanest(op, p) if op.index in cand.ops else p
+                           for op, p in zip(graph.ops, params, strict=True)]
+                t = _plan(graph, leanest, trial)
                 if best is None or t.arena_bytes < best[0].arena_bytes:
-                    best = (t, trial)
+                    best = (t, trial, leanest)
         if best is not None and (patches != "auto" or best[0].arena_bytes < (1 - PATCH_AUTO_CUT) * plan.arena_bytes
                                  or (fit_bytes is not None and plan.arena_bytes > fit_bytes >= best[0].arena_bytes)):
-            plan, pipes = best
+            plan, pipes, params = best
     for op in graph.ops:
         if params[op.index] is fast[op.index]:
             continue
@@ -202,6 +209,20 @@ def plan_layers(graph: Graph, op_params: list[ops.KernelParams] | None = None, f
     base = plan_arena(graph, scratch={op.index: p.scratch_bytes() for op, p in zip(graph.ops, params, strict=True)})
     plan.lower_bound, plan.lower_bound_op = base.lower_bound, base.lower_bound_op
     return plan, params
+
+
+def _lean(op, params: ops.KernelParams) -> ops.KernelParams:   # noqa: ANN001
+    """The layer one step leaner, but never down to no scratch at all (a depthwise's direct loops cost more
+    than the strip's RAM saves, except in a patched stage, where the largest scratch of its layers counts)."""
+    lean = ops.lean_scratch(op, params)
+    return lean if lean is not None and (lean.scratch_bytes() or not params.scratch_bytes()) else params
+
+
+def _leanest(op, params: ops.KernelParams) -> ops.KernelParams:   # noqa: ANN001
+    """The layer's leanest kernel path (a patched stage's layers share one scratch: the largest counts)."""
+    while (lean := ops.lean_scratch(op, params)) is not None:
+        params = lean
+    return params
 
 
 def check_patches(patches: str | int) -> list[int]:
@@ -237,10 +258,16 @@ def _plan(graph: Graph, params: list[ops.KernelParams], pipes: list[fusion.Pipel
     return plan
 
 
-def plan_pipelines(plan: MemoryPlan, params: list[ops.KernelParams]) -> list[fusion.Pipeline]:
-    """The plan's pipelines with the layers' params."""
-    return [fusion.Pipeline(tuple(fusion.Layer(k, params[k]) for k in chain), rows, patched)
-            for chain, (rows, patched) in zip(plan.pipelines, plan.pipeline_meta, strict=True)]
+def plan_pipelines(graph: Graph, plan: MemoryPlan, params: list[ops.KernelParams]) -> list[fusion.Pipeline]:
+    """The plan's pipelines with the layers' params and sources."""
+    out = []
+    for chain, (rows, patched) in zip(plan.pipelines, plan.pipeline_meta, strict=True):
+        sources = fusion.stage_sources(graph, params, chain[0], chain[-1])
+        if sources is None:
+            raise AssertionError(f"layers {chain[0]}..{chain[-1]} cannot run as a pipeline")
+        out.append(fusion.Pipeline(tuple(fusion.Layer(k, params[k], src) for k, src in zip(chain, sources, strict=True)),
+                                   rows, patched))
+    return out
 
 
 def _scratch_block(plan: MemoryPlan, op: int) -> int:
@@ -275,7 +302,7 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
 
     body: list[str] = []
     kernels: dict[str, None] = {}
-    pipes = {pipe.first: pipe for pipe in plan_pipelines(plan, op_params)}
+    pipes = {pipe.first: pipe for pipe in plan_pipelines(graph, plan, op_params)}
     inside = {k: pipe for pipe in pipes.values() for k in pipe.ops[1:]}
     for op, params in zip(graph.ops, op_params, strict=True):
         spec = ops.REGISTRY[op.opcode]
@@ -307,6 +334,8 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
                 if kspec.convention.kind == "in_w_b":
                     calls.append(f"{kspec.kernel}({{p}}, {{input}}, {em.ptr(kop.inputs[1])}, "
                                  f"{em.ptr(kop.inputs[2]) if len(kop.inputs) > 2 else 'NULL'}, {{output}})")
+                elif kspec.convention.kind == "in2":
+                    calls.append(f"{kspec.kernel}({{p}}, {{input}}, {{input2}}, {{output}})")
                 else:
                     calls.append(f"{kspec.kernel}({{p}}, {{input}}, {{output}})")
                 structs.append(kparams.C_STRUCT)
@@ -693,7 +722,7 @@ def _patch_report(graph: Graph, result: AotResult, patches: str | int) -> dict[s
     """What the patched first stage costs and saves (None without one): its layers, bands, the MACs
     recomputed in the halo and the arena without it."""
     params = [ops.op_params(graph, op) for op in graph.ops]
-    stage = next((p for p in plan_pipelines(result.plan, params) if p.patches), None)
+    stage = next((p for p in plan_pipelines(graph, result.plan, params) if p.patches), None)
     if stage is None:
         return None
     without = plan_layers(graph, params, patches="off")[0].arena_bytes

@@ -123,13 +123,15 @@ LEAN_MIN_WIDTH = 16   # narrower rows have no lean variant: one strip costs them
 
 
 def lean_scratch(p: DepthwiseConv2DParams) -> DepthwiseConv2DParams | None:
-    """The layer with one strip instead of one per block (each block's head and input rows written again
-    for every output row), or None where it has no strip per block or its rows are narrower than
-    LEAN_MIN_WIDTH. Measured on qemu-m55: one strip costs a 48- or 24-wide layer +19-22% of its
-    instructions, a 12-wide +38%, a 6-wide +47%, a 5-wide (KWS) +58%: the per-row work of a block is
-    amortised over the row's pixels."""
-    if p.strip_blocks <= 1 or p.out_w < LEAN_MIN_WIDTH:
+    """The layer one step leaner: one strip instead of one per block (each block's head and input rows
+    written again for every output row), then no strip at all (the direct loops); None where it has no
+    strip or its rows are narrower than LEAN_MIN_WIDTH. Measured on qemu-m55: one strip costs a 48- or
+    24-wide layer +19-22% of its instructions, a 12-wide +38%, a 6-wide +47%, a 5-wide (KWS) +58%: the
+    per-row work of a block is amortised over the row's pixels."""
+    if p.strip_blocks == 0 or p.out_w < LEAN_MIN_WIDTH:
         return None
+    if p.strip_blocks == 1:
+        return replace(p, scratch=0, strip_blocks=0)
     size, blocks = strip_scratch(p.filter_h, p.filter_w, p.stride_w, p.dilation_h, p.dilation_w,
                                  p.depth_multiplier, p.out_w, p.in_c, ring=False)
     return replace(p, scratch=size, strip_blocks=blocks)
