@@ -84,7 +84,7 @@ def planned_arena(graph: Graph) -> PlannedArena:
     check_single_subgraph(graph)
     check_int8(graph)
     check_static_shapes(graph)
-    plan, _ = plan_layers(graph)
+    plan, _ = plan_layers(graph, patches="auto")   # what export --target aot plans by default
     return PlannedArena(plan.arena_bytes, plan.lower_bound, plan.streamed_bound,
                         [p.op for p in plan.streams if p.lag is not None],
                         [list(chain) for chain in plan.pipelines])

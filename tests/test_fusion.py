@@ -278,3 +278,29 @@ def test_band_calls_equal_tflm_on_every_kernel_set() -> None:
     for kernel_set in SETS:
         problems = compare(calls, expected, kernel_set.run(calls))
         assert not problems, f"{kernel_set.label}: {len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which(CROSS + "gcc") is None,
+                    reason="needs qemu-system-arm and arm-none-eabi-gcc (scripts/setup.sh)")
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m55"])
+def test_patched_resnet8_bit_exact_on_emulated_boards(board: str) -> None:
+    """ResNet-8 with its first two residual blocks in 16 patches, as firmware (the Arm DSP kernels on the
+    Cortex-M4, Helium on the M55): outputs equal tflite_micro's, the last pipeline layer's dump too."""
+    from conftest import mlperf_model
+
+    from edgeimpro.references import TflmReference
+    from edgeimpro.targets import open_target
+
+    path = mlperf_model("resnet8")
+    shape = load_graph(path).input_tensors[0].shape[1:]
+    x = np.random.default_rng(16).integers(-128, 128, (2, *shape), dtype=np.int8)
+    x[0] = -128
+    want = TflmReference(path).run(x)
+    with open_target(path, emulate=board, patches=16) as dev:
+        assert dev.info().arena_bytes == 23_840
+        for i in range(2):
+            np.testing.assert_array_equal(dev.infer(x[i:i + 1]).outputs[0].reshape(-1), want[i].reshape(-1))
+        dump = dev.layers(x[:1])
+        assert [k for k in range(7) if dump.layers[k].data.size] == []   # inside the pipeline: no dumps
+        assert dump.layers[7].data.size == 16 * 16 * 32
