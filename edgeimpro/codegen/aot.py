@@ -316,13 +316,11 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
                 + (f", {detail}" if detail else ""))
         body.append(f"    /* {c_comment(desc)} */")
         aliased = spec.alias and plan.offsets.get(op.inputs[0]) == plan.offsets.get(out)
-        if op.index in inside:
-            pipe = inside[op.index]
-            body.append(f"    /* run in the pipeline of layer {pipe.first} */")
-            if op.index != pipe.last:
-                body.append(f"    LAYER_FUSED({op.index}, {ops.builtin_code(op.opcode)});")
-                continue
-        elif op.index in pipes:
+        if op.index in inside and op.index != inside[op.index].last:
+            body.append(f"    /* run in the pipeline of layer {inside[op.index].first} */")
+            body.append(f"    LAYER_FUSED({op.index}, {ops.builtin_code(op.opcode)});")
+            continue
+        if op.index in pipes:
             pipe = pipes[op.index]
             body.append(f"    /* {c_comment(pipe.describe(graph))} */")
             block = f"(arena + L{pipe.first}_SCRATCH)"
@@ -348,8 +346,8 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
             body += loop
             body.append(f"    LAYER_FUSED({op.index}, {ops.builtin_code(op.opcode)});")
             continue
-        if op.index in inside:
-            pass   # the pipeline's last layer: its output is whole, the hook and poisoning below
+        if op.index in inside:   # a pipeline's last layer: its output is whole, the hook and poisoning below
+            body.append(f"    /* run in the pipeline of layer {inside[op.index].first} */")
         elif aliased:
             body.append("    /* no copy: the output aliases the input in the arena */")
         else:
