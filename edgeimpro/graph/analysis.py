@@ -238,8 +238,16 @@ class BoardFit:
         return self.ram_available - self.ram_needed
 
     @property
+    def fits_flash(self) -> bool:
+        return self.flash_margin >= 0
+
+    @property
+    def fits_ram(self) -> bool:
+        return self.ram_margin >= 0
+
+    @property
     def fits(self) -> bool:
-        return self.flash_margin >= 0 and self.ram_margin >= 0
+        return self.fits_flash and self.fits_ram
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from edgeimpro.boards.registry import Board
 from edgeimpro.errors import BoardFitError
-from edgeimpro.graph.analysis import RUNTIME_CODE_ALLOWANCE, RUNTIME_RAM_ALLOWANCE
+from edgeimpro.graph.analysis import RUNTIME_CODE_ALLOWANCE, RUNTIME_RAM_ALLOWANCE, BoardFit
 from edgeimpro.training.architectures import ModelSpec, min_input_size
 from edgeimpro.training.estimate import ModelEstimate, estimate_model
 from edgeimpro.units import size_text
@@ -25,47 +24,16 @@ ALTERNATIVES: tuple[tuple[str, float | None], ...] = (
 )
 
 
-@dataclass
-class FitCheck:
-    board: str
-    flash_needed: int          # model data + runtime code
-    flash_available: int
-    ram_needed: int            # the planned AOT arena + runtime RAM
-    ram_available: int
-
-    @property
-    def fits_flash(self) -> bool:
-        return self.flash_needed <= self.flash_available
-
-    @property
-    def fits_ram(self) -> bool:
-        return self.ram_needed <= self.ram_available
-
-    @property
-    def fits(self) -> bool:
-        return self.fits_flash and self.fits_ram
-
-    @property
-    def ram_margin(self) -> int:
-        return self.ram_available - self.ram_needed
-
-    @property
-    def flash_margin(self) -> int:
-        return self.flash_available - self.flash_needed
-
-    def to_dict(self) -> dict:
-        return {"board": self.board, "flash_needed": self.flash_needed, "flash_available": self.flash_available,
-                "ram_needed": self.ram_needed, "ram_available": self.ram_available, "ram_margin": self.ram_margin,
-                "flash_margin": self.flash_margin, "fits": self.fits}
-
-
-def check_fit(est: ModelEstimate, board: Board) -> FitCheck:
-    return FitCheck(board=board.name, flash_needed=est.flash_bytes + RUNTIME_CODE_BYTES,
+def check_fit(est: ModelEstimate, board: Board) -> BoardFit:
+    """The Keras-level estimate against `board`: model data + runtime code in flash, the planned AOT arena +
+    runtime RAM (the same record `inspect --board` makes from a .tflite)."""
+    return BoardFit(board=board.name, flash_needed=est.flash_bytes + RUNTIME_CODE_BYTES,
                     flash_available=board.flash_bytes, ram_needed=est.planned_ram_bytes + RUNTIME_RAM_BYTES,
-                    ram_available=board.ram_bytes)
+                    ram_available=board.ram_bytes,
+                    ram_basis=f"planned AOT arena {est.planned_ram_bytes:,} B + runtime {RUNTIME_RAM_BYTES:,} B")
 
 
-def require_fit(spec: ModelSpec, est: ModelEstimate, board: Board) -> FitCheck:
+def require_fit(spec: ModelSpec, est: ModelEstimate, board: Board) -> BoardFit:
     """The fit check; raises BoardFitError with the numbers and a suggestion when the model cannot fit."""
     fit = check_fit(est, board)
     if fit.fits:

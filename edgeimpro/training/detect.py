@@ -43,10 +43,11 @@ from edgeimpro.detect_metrics import (
     truth_centroids,
 )
 from edgeimpro.errors import BoardFitError, DataError, UsageError
+from edgeimpro.graph.analysis import BoardFit
 from edgeimpro.modelcard import ModelCard
 from edgeimpro.preprocess import Preprocessing
 from edgeimpro.training.batchnorm import bn_sample, recalibrate_batchnorm
-from edgeimpro.training.boardfit import FitCheck, check_fit, fit_problems, fits_budget
+from edgeimpro.training.boardfit import check_fit, fit_problems, fits_budget
 from edgeimpro.training.datashape import MAX_DEFAULT_SIDE, InputChoice, survey_images
 from edgeimpro.training.detect_data import DetectionParts, detection_parts
 from edgeimpro.training.estimate import ModelEstimate, estimate_model
@@ -152,7 +153,7 @@ class DetectionDataSummary:
 class DetectEstimateReport:
     spec: FomoSpec
     estimate: ModelEstimate
-    fit: FitCheck | None
+    fit: BoardFit | None
 
 
 @dataclass
@@ -168,7 +169,7 @@ class DetectResult:
     card: ModelCard
     history: dict[str, list[float]]
     estimate: ModelEstimate
-    fit: FitCheck | None
+    fit: BoardFit | None
     metrics: dict[str, Any]          # the card's training.metrics
     evaluation: DetectionMetrics     # on the validation images (the training images without any)
     evaluation_set: str              # "validation" or "training"
@@ -328,7 +329,7 @@ def choose_detection_input(paths: list[Path], stride: int, input_size: tuple[int
     return InputChoice(h, w, colour, "; ".join(parts), size_from, color_from, survey)
 
 
-def require_detector_fit(spec: FomoSpec, est: ModelEstimate, board: Board) -> FitCheck:
+def require_detector_fit(spec: FomoSpec, est: ModelEstimate, board: Board) -> BoardFit:
     """The fit check; raises BoardFitError with the numbers and what would fit (a smaller input or alpha)."""
     fit = check_fit(est, board)
     if fit.fits:

@@ -27,6 +27,7 @@ from edgeimpro.atomic import atomic_dir, check_target
 from edgeimpro.boards.registry import Board
 from edgeimpro.datasets.folder import ImageFolder, load_images, scan_image_folder, split_items
 from edgeimpro.errors import DataError, UsageError
+from edgeimpro.graph.analysis import BoardFit
 from edgeimpro.modelcard import ModelCard
 from edgeimpro.preprocess import COLOR_MODES, Preprocessing
 from edgeimpro.training.architectures import ARCHITECTURES, ModelSpec
@@ -36,7 +37,7 @@ from edgeimpro.training.batchnorm import (
     recalibrate_batchnorm,
     recalibration_callback,
 )
-from edgeimpro.training.boardfit import FitCheck, check_fit, require_fit
+from edgeimpro.training.boardfit import check_fit, require_fit
 from edgeimpro.training.collapse import CollapseCheck, check_collapse, collapse_warning
 from edgeimpro.training.datashape import InputChoice, choose_input
 from edgeimpro.training.detect_data import has_detection_annotations
@@ -136,7 +137,7 @@ class DataSummary:
 class EstimateReport:
     spec: ModelSpec
     estimate: ModelEstimate
-    fit: FitCheck | None           # None without --board
+    fit: BoardFit | None           # None without --board
 
 
 @dataclass
@@ -152,7 +153,7 @@ class TrainResult:
     card: ModelCard
     history: dict[str, list[float]]
     estimate: ModelEstimate
-    fit: FitCheck | None
+    fit: BoardFit | None
     unreadable: list[tuple[Path, str]]
     confusion: np.ndarray
     confusion_set: str             # "validation" or "training" (no validation split)
