@@ -35,6 +35,7 @@ WINDOWED = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
 CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 POOL_OPS = ("MAX_POOL_2D", "AVERAGE_POOL_2D")
 ALIGN = 16
+ROW_MAX = 32767   # rows and row offsets in model.c's band tables are int16
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,8 @@ def stage_sources(graph: Graph, params: list[Any], first: int, last: int) -> tup
             ins = list(op.inputs[:2])
         else:
             return None
+        if max(getattr(p, "in_h", 0), getattr(p, "out_h", 0), *getattr(p, "dims", ())) > ROW_MAX:
+            return None   # the band table holds rows as int16
         src = []
         for t in ins:
             if t == pipeline_input:
