@@ -304,3 +304,28 @@ def test_patched_resnet8_bit_exact_on_emulated_boards(board: str) -> None:
         dump = dev.layers(x[:1])
         assert [k for k in range(7) if dump.layers[k].data.size] == []   # inside the pipeline: no dumps
         assert dump.layers[7].data.size == 16 * 16 * 32
+
+
+def test_the_least_lag_is_the_least_safe_one() -> None:
+    """ops/stream.py: replayed at its least lag a contract overwrites no byte still to be read, one byte
+    less and it does (random windows, pixel groups of 1 and 4, whole rows; PAD)."""
+    from edgeimpro.ops.stream import ROW, pad_stream, window_stream
+
+    rng = np.random.default_rng(1)
+    checked = 0
+    for _ in range(3000):
+        h, w, c = (int(v) for v in rng.integers(1, 12, 3))
+        k, s = int(rng.integers(1, 4)), int(rng.integers(1, 3))
+        pad = int(rng.integers(0, k))
+        oh, ow = (h + 2 * pad - k) // s + 1, (w + 2 * pad - k) // s + 1
+        if oh <= 0 or ow <= 0:
+            continue
+        st = window_stream(1, (h, w, c), (oh, ow, int(rng.integers(1, 9))), (s, s), (pad, pad), (k, k),
+                           int(rng.choice([ROW, 1, 4])))
+        lag = st.min_lag()
+        assert st.clobbered_read(lag) is None
+        assert lag == 0 or st.clobbered_read(lag - 1) is not None
+        checked += 1
+    assert checked > 2000
+    st = pad_stream((1, 5, 4, 3), (0, 1, 2, 0), (0, 2, 1, 0))
+    assert st.clobbered_read(st.min_lag()) is None and st.clobbered_read(st.min_lag() - 1) is not None

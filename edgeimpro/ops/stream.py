@@ -54,14 +54,12 @@ class Stream:
         """Replay the contract with the output `lag` bytes below the input: walk the output units in order,
         keep the highest input byte the writes so far have covered, and return the first unit after whose
         write a pending read lies at or below it (None: every read sees the input)."""
-        covered = -1   # highest input byte index overwritten so far
-        pending_min = _suffix_min(self.first_read)
-        for q in range(len(self.first_read)):
-            covered = max(covered, (q + 1) * self.unit_bytes - 1 - lag)
-            low = int(pending_min[self.pending[q]])
-            if low != NO_READ and low <= covered:
-                return q
-        return None
+        units = len(self.first_read)
+        # after unit q's write: the highest input byte overwritten, and the lowest one still to be read
+        covered = np.maximum.accumulate((np.arange(units, dtype=np.int64) + 1) * self.unit_bytes - 1 - lag)
+        low = _suffix_min(self.first_read)[self.pending] if units else np.zeros(0, np.int64)
+        bad = np.flatnonzero((low != NO_READ) & (low <= covered))
+        return int(bad[0]) if bad.size else None
 
 
 def _suffix_min(a: np.ndarray) -> np.ndarray:
