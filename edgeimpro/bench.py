@@ -118,6 +118,18 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
         fig["latency_basis"] = LATENCY_BASIS[kind]
     if profiled is not None:
         fig["layers"] = layer_profile(stats, profiled.layer_counts, profiled.count, counts[0], aot.plan.pipelines)
+    stage = next((chain for chain, (_, patched) in zip(aot.plan.pipelines, aot.plan.pipeline_meta, strict=True)
+                  if patched), None)
+    if stage is not None:   # a patched first stage: what it saves and what it costs
+        from edgeimpro.codegen.aot import plan_layers
+
+        without = plan_layers(graph, patches="off")[0].arena_bytes
+        rep = {"layers": stage, "arena_without": without, "arena_saved": without - aot.arena_bytes}
+        if port is None:    # the same first input through the firmware without patches
+            with open_target(model, emulate=board, status=status, patches="off") as plain:
+                base = plain.infer(xs[0]).count
+            rep.update(count_without=base, extra_count=counts[0] - base)
+        fig["patches"] = rep
     wire = input_wire_bytes(int(np.prod(shape)), info.max_payload)
     fig["link"] = {"round_trip_s": round(link.round_trip_s, 3),
                    "host_to_device_bytes_per_s": round(link.host_to_device_Bps),

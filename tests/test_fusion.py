@@ -329,3 +329,22 @@ def test_the_least_lag_is_the_least_safe_one() -> None:
     assert checked > 2000
     st = pad_stream((1, 5, 4, 3), (0, 1, 2, 0), (0, 2, 1, 0))
     assert st.clobbered_read(st.min_lag()) is None and st.clobbered_read(st.min_lag() - 1) is not None
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which(CROSS + "gcc") is None,
+                    reason="needs qemu-system-arm and arm-none-eabi-gcc (scripts/setup.sh)")
+def test_bench_prints_what_patches_save_and_cost(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from conftest import mlperf_model
+
+    from edgeimpro.cli.main import main
+
+    model = str(mlperf_model("resnet8"))
+    assert main(["bench", model, "--board", "qemu-m4", "--inputs", "1", "--patches", "16", "--json"]) == 0
+    f = json.loads(capsys.readouterr().out)
+    p = f["patches"]
+    assert p["layers"] == list(range(8)) and f["arena_bytes"] == 23_840
+    assert p["arena_without"] == 33_936 and p["arena_saved"] == 33_936 - 23_840
+    assert p["extra_count"] == f["per_inference"][0] - p["count_without"] > 0   # the halo's recomputed rows

@@ -54,6 +54,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"  TFLM arena {f['tflm_arena_32bit_estimate']:,} B (32-bit estimate) -> ours is "
               f"{f['arena_vs_tflm']:.3f} x" + (f"; measured on a Cortex-M4: {y['tflm_arena_m4']:,} B -> "
                                               f"{f['arena_vs_tflm_m4_measured']:.3f} x" if y.get("tflm_arena_m4") else ""))
+    if "patches" in f:
+        p = f["patches"]
+        cost = (f"; costs {p['extra_count']:+,} {f['count_kind']} ({p['extra_count'] / p['count_without']:+.1%}) "
+                f"against {p['count_without']:,} without" if "extra_count" in p else "")
+        print(f"  patches    layers {p['layers'][0]}..{p['layers'][-1]} in bands: saves {p['arena_saved']:,} B of arena "
+              f"({p['arena_without']:,} B without){cost}")
     again = "repeats exactly" if f["repeatable"] else "DID NOT REPEAT"
     print(f"  speed      {f['median_per_inference']:,} {f['count_kind']} per inference ({f['per_mac']} per MAC)\n"
           f"             median of {len(f['per_inference'])} inputs, range {f['spread'][0]:,}-{f['spread'][1]:,}; "
