@@ -52,6 +52,21 @@ def test_shapes_deterministic_with_seed(tmp_path: Path) -> None:
     assert all(d[k] == v for k, v in a.items())       # a larger --count keeps the first images
 
 
+def test_demo_size_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`datasets demo shapes --size 150` writes 150x150 images (the workshop CNN's input); digits and faces
+    keep their own size and refuse --size, writing nothing."""
+    from edgeimpro.cli.main import main
+
+    assert main(["datasets", "demo", "shapes", str(tmp_path / "s"), "--count", "1", "--size", "150"]) == 0
+    files = sorted((tmp_path / "s").rglob("*.png"))
+    assert len(files) == 3 and all(Image.open(f).size == (150, 150) for f in files)
+    assert main(["datasets", "demo", "digits", str(tmp_path / "d"), "--count", "1", "--size", "64"]) != 0
+    assert "--size applies to the generated demos (shapes, crowd), not digits" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+    assert main(["datasets", "demo", "shapes", str(tmp_path / "t"), "--size", "8"]) != 0
+    assert "image size must be at least 16, got 8" in capsys.readouterr().err
+
+
 def test_digits_are_real_mnist(tmp_path: Path) -> None:
     result = write_demo("digits", tmp_path / "digits", count=3)
     assert result.counts == {str(i): 3 for i in range(10)}

@@ -31,6 +31,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     demo.add_argument("--seed", type=int, default=0,
                       help="picks the subset (digits, faces) or generates (shapes, crowd) within the split "
                            "(default 0)")
+    demo.add_argument("--size", type=int, default=None, metavar="N",
+                      help="side of the generated images, shapes and crowd (default 96; e.g. 150 for the "
+                           "workshop's 150x150 CNN)")
     demo.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists and is not empty")
     check = sub.add_parser("check", help="read a detection dataset (COCO, YOLO, VOC) and list every problem",
                            description="read the boxes of a detection dataset (COCO JSON, YOLO labels or Pascal "
@@ -68,10 +71,15 @@ def _list() -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from edgeimpro.datasets.demo import write_demo
+    from edgeimpro.datasets.demo import DEMOS, write_demo
+    from edgeimpro.errors import UsageError
+
+    if args.size is not None and DEMOS[args.name].task != "detect" and args.name != "shapes":
+        raise UsageError(f"--size applies to the generated demos (shapes, crowd), not {args.name}",
+                         hint=f"{args.name} keeps its own image size; `train --input-size` scales it")
 
     result = write_demo(args.name, args.out_dir, count=args.count, seed=args.seed, force=args.force,
-                        split=args.split)
+                        split=args.split, size=args.size)
     if result.objects_per_image is not None:
         from edgeimpro.datasets.crowd import ANNOTATIONS
 

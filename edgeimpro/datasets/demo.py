@@ -87,12 +87,13 @@ def image_split(pixels: np.ndarray) -> str:
 
 
 def write_demo(name: str, out_dir: Path | str, count: int | None = None, seed: int = 0,
-               force: bool = False, size: int = SHAPES_SIZE, split: str = "train") -> DemoResult:
+               force: bool = False, size: int | None = None, split: str = "train") -> DemoResult:
     """Write demo dataset `name` into `out_dir` (atomically); `count` images per class from `split`
     (crowd: `count` images).
 
     `seed` picks the subset for digits/faces and generates the images for shapes and crowd; `size` is the
-    side of the generated images. The train and test splits never share an image.
+    side of the generated images (default SHAPES_SIZE; digits and faces keep their own size, whatever it is). The train and
+    test splits never share an image.
     """
     if name not in DEMOS:
         raise UsageError(f"unknown demo dataset {name!r}", hint="known: " + ", ".join(DEMOS))
@@ -102,8 +103,9 @@ def write_demo(name: str, out_dir: Path | str, count: int | None = None, seed: i
     n = info.default_count if count is None else count
     if n is not None and n < 1:
         raise UsageError(f"--count must be at least 1, got {n}")
+    size = SHAPES_SIZE if size is None else size
     if size < 16:
-        raise UsageError(f"shapes image size must be at least 16, got {size}")
+        raise UsageError(f"image size must be at least 16, got {size}")
     if info.task == "detect":
         from edgeimpro.datasets.crowd import write_crowd
 
