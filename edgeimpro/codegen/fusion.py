@@ -1,21 +1,23 @@
-"""Row pipelines: a chain of windowed layers run band by band, so their intermediate tensors never exist whole.
+"""Row pipelines: a few layers run band by band, so their intermediate tensors never exist whole.
 
-A pipeline is a chain of conv, depthwise and pooling layers, each reading only the previous one's output. It
-runs in bands of its last layer's output rows: for each band, every layer computes just the rows the next
-one reads (from the band's first input rows on), into one of two ping-pong band buffers, and the last layer
-writes its band straight into its output tensor. All calls are the ordinary kernels of whichever kernel set
-is linked, on copies of their params narrowed to the band's rows (`in_h`, `pad_top`, `out_h`: every output
-pixel is computed exactly as in the whole layer, so the result is bit-exact with the layers run apart).
-Rows two bands both need are computed twice (the halo).
+A pipeline is a small DAG of conv, depthwise, pooling and ADD layers (`Layer.sources`: each input is the
+pipeline's input or an earlier layer's output, read nowhere outside). It runs in bands of its last layer's
+output rows: for each band, every layer computes just the rows its readers need (the hull, for a skip
+connection read twice) into its band buffer, and the last layer writes its band straight into its output
+tensor. All calls are the ordinary kernels of whichever kernel set is linked, on copies of their params
+narrowed to the band's rows (`in_h`, `pad_top`, `out_h`; an ADD's row count): every output pixel is computed
+exactly as in the whole layer, so the result is bit-exact with the layers run apart. Rows two bands both
+need are computed twice (the halo).
 
 Two uses, one mechanism:
 - a conv (or depthwise) fused with the max or average pool after it: bands of one pool row, so the
   pre-pool tensor never exists whole (`fusion_candidates`);
-- patches: the first stage of a model (the layers before its memory peak falls) in N bands
-  (`export --target aot --patches auto|N|off`, `patch_candidates`).
-The memory plan gives a pipeline one block of scratch: the two band buffers, then the largest kernel scratch
-of its layers (each layer's call uses it alone); the pipeline streams its output over its input like one
-layer (`Pipeline.stream`).
+- patches: the first stage of a model (the layers before its memory peak falls, residual blocks included)
+  in N bands (`export --target aot --patches auto|N|off`, `patch_candidates`).
+The memory plan gives a pipeline one block of scratch: the band buffers (placed by their liveness within a
+band, `Pipeline.buffers`), then the largest kernel scratch of its layers (each layer's call uses it alone);
+the pipeline streams its output over its input like one layer (`Pipeline.stream`). model.c holds a table of
+each band's rows per layer (int16: layers of more than ROW_MAX rows take no pipeline).
 
 Pure Python + numpy: no TensorFlow.
 """
