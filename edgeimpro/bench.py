@@ -59,7 +59,7 @@ class BenchResult:
 def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int = 5, seed: int = 0,
                 layers: bool = False, status=None, baudrate: int | None = None,
                 patches: str | int = "auto") -> BenchResult:
-    from edgeimpro.codegen.aot import generate_aot, measure_tflm_arena_sizes
+    from edgeimpro.codegen.aot import generate_aot, measure_tflm_arena_sizes, patch_report
     from edgeimpro.graph.analysis import analyze
     from edgeimpro.link.bench import input_wire_bytes, measure
     from edgeimpro.targets import emulated_firmware, open_target
@@ -118,13 +118,8 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
         fig["latency_basis"] = LATENCY_BASIS[kind]
     if profiled is not None:
         fig["layers"] = layer_profile(stats, profiled.layer_counts, profiled.count, counts[0], aot.plan.pipelines)
-    stage = next((chain for chain, (_, patched) in zip(aot.plan.pipelines, aot.plan.pipeline_meta, strict=True)
-                  if patched), None)
-    if stage is not None:   # a patched first stage: what it saves and what it costs
-        from edgeimpro.codegen.aot import plan_layers
-
-        without = plan_layers(graph, patches="off")[0].arena_bytes
-        rep = {"layers": stage, "arena_without": without, "arena_saved": without - aot.arena_bytes}
+    rep = patch_report(graph, aot, patches)
+    if rep is not None:     # a patched first stage: what it saves (the export's report) and what it costs
         if port is None:    # the same first input through the firmware without patches
             with open_target(model, emulate=board, status=status, patches="off") as plain:
                 base = plain.infer(xs[0]).count

@@ -107,18 +107,22 @@ def test_random_model_bit_exact_with_every_pipeline(index: int, models: list) ->
 
 
 def test_the_suite_exports_most_models_and_exercises_wrapping(models: list) -> None:
-    """Not a vacuous pass: most models export, and the degenerate ones do wrap (with a warning)."""
-    exported = wrapping = 0
+    """Not a vacuous pass: most models export, the degenerate ones do wrap (with a warning), and some take a
+    pipeline (test_random_model_bit_exact_with_every_pipeline)."""
+    exported = wrapping = piped = 0
     for _, path, _ in models:
+        graph = load_graph(path)
         try:
-            result = generate_aot(load_graph(path), "model")
+            result = generate_aot(graph, "model")
         except EdgeImproError:
             continue
         exported += 1
         wrapping += bool(result.warnings)
+        piped += bool(generate_aot(graph, "model", fuse="all", patches=3).plan.pipelines)
     assert exported >= 0.75 * COUNT, f"only {exported}/{COUNT} models exported"
     if COUNT >= 12:
         assert wrapping >= 1, "no model with a wrapping layer: the degenerate edits did not take"
+        assert piped >= 3, f"only {piped} models take a pipeline"
 
 
 def test_export_cli_warns_about_the_wrapping_layer_and_runs_bit_exact(tmp_path, capsys) -> None:  # noqa: ANN001

@@ -178,6 +178,20 @@ def _print_summary_rows(rows: list[tuple[str, str]], result) -> None:   # noqa: 
     print(f"next: edgeimpro convert {result.run_dir / 'model.keras'}")
 
 
+def _print_loaded(payload) -> None:   # noqa: ANN001
+    """The images that could not be read (skipped, the first MAX_LISTED named) and the split, as
+    classification and detection print them; file names go through `printable` (no terminal control)."""
+    from edgeimpro.escape import printable
+
+    if payload.unreadable:
+        print(f"unreadable images: {len(payload.unreadable)} (skipped; training continues with the rest)")
+        for path, reason in payload.unreadable[:MAX_LISTED]:
+            print(printable(f"  {path}: {reason}"))
+        if len(payload.unreadable) > MAX_LISTED:
+            print(f"  ... and {len(payload.unreadable) - MAX_LISTED} more (all listed in model.json)")
+    print(f"training on {payload.train_images} images, validating on {payload.val_images}")
+
+
 def _print_estimate(est, fit) -> None:   # noqa: ANN001
     """The int8 size estimate and the board fit, as classification and detection print them."""
     from edgeimpro.units import size_text
@@ -216,11 +230,7 @@ def _print_detect_event(name: str, payload) -> None:
               f"{est.macs / 1e6:.2f} M MACs")
         _print_estimate(est, fit)
     elif name == "loaded":
-        if payload.unreadable:
-            print(f"unreadable images: {len(payload.unreadable)} (left out)")
-            for path, reason in payload.unreadable[:MAX_LISTED]:
-                print(printable(f"  {path}: {reason}"))
-        print(f"training on {payload.train_images} images, validating on {payload.val_images}")
+        _print_loaded(payload)
     sys.stdout.flush()
 
 
@@ -264,13 +274,7 @@ def _print_event(name: str, payload) -> None:
               f"{spec.num_classes} classes ({spec.output}): {est.params:,} params, {est.macs / 1e6:.2f} M MACs")
         _print_estimate(est, fit)
     elif name == "loaded":
-        if payload.unreadable:
-            print(f"unreadable images: {len(payload.unreadable)} (skipped; training continues with the rest)")
-            for path, reason in payload.unreadable[:MAX_LISTED]:
-                print(f"  {path}: {reason}")
-            if len(payload.unreadable) > MAX_LISTED:
-                print(f"  ... and {len(payload.unreadable) - MAX_LISTED} more (all listed in model.json)")
-        print(f"training on {payload.train_images} images, validating on {payload.val_images}")
+        _print_loaded(payload)
     sys.stdout.flush()
 
 

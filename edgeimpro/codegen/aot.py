@@ -208,6 +208,7 @@ def plan_layers(graph: Graph, op_params: list[ops.KernelParams] | None = None, f
     # the op-order bound is the model's as written: no pipelines, every layer on its fast path
     base = plan_arena(graph, scratch={op.index: p.scratch_bytes() for op, p in zip(graph.ops, params, strict=True)})
     plan.lower_bound, plan.lower_bound_op = base.lower_bound, base.lower_bound_op
+    plan.layer_params = params
     return plan, params
 
 
@@ -270,10 +271,6 @@ def plan_pipelines(graph: Graph, plan: MemoryPlan, params: list[ops.KernelParams
     return out
 
 
-def _scratch_block(plan: MemoryPlan, op: int) -> int:
-    return next(b.nbytes for b in plan.blocks if b.scratch_op == op)
-
-
 def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = None,
                  source: str | None = None, prefix: str | None = None, fuse: str = "auto",
                  patches: str | int = "off", fit_bytes: int | None = None) -> AotResult:
@@ -292,10 +289,8 @@ def generate_aot(graph: Graph, name: str = "model", plan: MemoryPlan | None = No
     op_params = [ops.op_params(graph, op) for op in graph.ops]  # validates every op first
     if plan is None:
         plan, op_params = plan_layers(graph, op_params, fuse, patches, fit_bytes)
-    else:   # a given plan: the layers run with the scratch it placed
-        op_params = [lean if (lean := ops.lean_scratch(op, p)) is not None and op.index in plan.scratch
-                     and _scratch_block(plan, op.index) == lean.scratch_bytes() else p
-                     for op, p in zip(graph.ops, op_params, strict=True)]
+    elif plan.layer_params:   # a given plan (plan_layers'): the layers run with the params it planned
+        op_params = list(plan.layer_params)
     em = _Emitter(graph, name)
     em.source = source or f"{name}.tflite"
     names = ModelNames(prefix)
@@ -708,7 +703,7 @@ def export_aot(model_path: Path, out_dir: Path, measure_tflm: bool = True, *, la
         manifest.update(layout=layout, name=name, core=core, kernels=pkg.kernels, code_dir=pkg.code_dir or ".")
     tflm = measure_tflm_arena_sizes(model_path) if measure_tflm else None
     report = aot_report(graph, result, tflm)
-    report["patches"] = _patch_report(graph, result, patches)
+    report["patches"] = patch_report(graph, result, patches)
     if layout is not None:
         report.update(name=name, layout=layout, core=core, code_dir=pkg.code_dir or ".", sources=pkg.sources)
     files["aot_report.json"] = json.dumps(report, indent=2) + "\n"
@@ -716,14 +711,14 @@ def export_aot(model_path: Path, out_dir: Path, measure_tflm: bool = True, *, la
     return report
 
 
-def _patch_report(graph: Graph, result: AotResult, patches: str | int) -> dict[str, Any] | None:
+def patch_report(graph: Graph, result: AotResult, patches: str | int) -> dict[str, Any] | None:
     """What the patched first stage costs and saves (None without one): its layers, bands, the MACs
-    recomputed in the halo and the arena without it."""
-    params = [ops.op_params(graph, op) for op in graph.ops]
+    recomputed in the halo and the arena without it (export prints it, bench adds the instructions)."""
+    params = result.plan.layer_params or [ops.op_params(graph, op) for op in graph.ops]
     stage = next((p for p in plan_pipelines(graph, result.plan, params) if p.patches), None)
     if stage is None:
         return None
-    without = plan_layers(graph, params, patches="off")[0].arena_bytes
+    without = plan_layers(graph, patches="off")[0].arena_bytes   # from the fast params, as export plans
     macs = sum(analysis_macs(graph, op) for op in graph.ops)
     return {"option": str(patches), "layers": stage.ops, "bands": len(stage.bands()), "rows_per_band": stage.rows,
             "extra_macs": stage.extra_macs(), "model_macs": macs, "arena_without": without,

@@ -203,8 +203,7 @@ class Pipeline:
             reads += [min(band[i].in_rows[0] for i in readers) * in_row] * n
             pending += [a * out_w] * n
         return Stream(in_bytes=in_h * in_row, out_bytes=last.out_h * last.out_row, unit_bytes=unit,
-                      first_read=np.asarray(reads, np.int64), pending=np.asarray(pending, np.int64),
-                      rows_per_unit=1.0)
+                      first_read=np.asarray(reads, np.int64), pending=np.asarray(pending, np.int64))
 
     def describe(self, graph: Graph) -> str:
         names = " + ".join(f"{graph.ops[i].opcode} {i}" for i in self.ops)
@@ -279,12 +278,12 @@ def patch_candidates(graph: Graph, params: list[Any], patches: int) -> list[Pipe
     return found
 
 
-def choose(candidates: list[Pipeline], plan_with: Callable[[list[Pipeline]], Any], fuse: str = "auto",
-           chosen: list[Pipeline] | None = None) -> tuple[Any, list[Pipeline]]:
-    """The pipelines to run besides `chosen`, as (plan, pipelines): each candidate in order, sharing no op
-    with one taken, where it lowers the arena `plan_with(pipelines).arena_bytes` ("auto"), every one
-    ("all"), or none ("off")."""
-    taken = list(chosen or [])
+def choose(candidates: list[Pipeline], plan_with: Callable[[list[Pipeline]], Any], fuse: str = "auto"
+           ) -> tuple[Any, list[Pipeline]]:
+    """The pipelines to run, as (plan, pipelines): each candidate in order, sharing no op with one taken,
+    where it lowers the arena `plan_with(pipelines).arena_bytes` ("auto"), every one ("all"), or none
+    ("off")."""
+    taken: list[Pipeline] = []
     plan = plan_with(taken)
     for f in candidates if fuse != "off" else []:
         if any(set(f.ops) & set(p.ops) for p in taken):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from edgeimpro import ops
 from edgeimpro.graph.model import Graph, Op
@@ -73,6 +74,7 @@ class MemoryPlan:
     streams: list[StreamPair] = field(default_factory=list)   # the ops that may stream, and how they were placed
     pipelines: list[list[int]] = field(default_factory=list)  # layers run together band by band (fusion.py)
     pipeline_meta: list[tuple[int, bool]] = field(default_factory=list)   # each pipeline's (rows per band, patches?)
+    layer_params: list[Any] = field(default_factory=list)   # the params records the layers run with (aot.plan_layers)
 
     def live_ranges(self) -> dict[int, tuple[int, int]]:
         """tensor -> (first op, last op) of the block that holds it."""

@@ -38,7 +38,6 @@ class Stream:
     unit_bytes: int          # bytes of one output unit (a pixel's channels)
     first_read: np.ndarray   # int64 [units]
     pending: np.ndarray      # int64 [units], each <= its own index
-    rows_per_unit: float = 0.0   # input rows per output row (for the generated comment), 0 if not rows
 
     def min_lag(self) -> int:
         """The least lag (bytes the output starts below the input) under which no pending read is clobbered."""
@@ -84,7 +83,7 @@ def window_stream(batches: int, in_hwc: tuple[int, int, int], out_hwc: tuple[int
     q = np.arange(len(first), dtype=np.int64)
     pending = (q // ow) * ow if group == ROW else np.maximum(0, q - group + 1)
     return Stream(in_bytes=batches * per_batch, out_bytes=batches * oh * ow * oc, unit_bytes=oc,
-                  first_read=first, pending=pending, rows_per_unit=stride[0])
+                  first_read=first, pending=pending)
 
 
 def pad_stream(in_dims: tuple[int, ...], before: tuple[int, ...], after: tuple[int, ...]) -> Stream:
@@ -100,4 +99,4 @@ def pad_stream(in_dims: tuple[int, ...], before: tuple[int, ...], after: tuple[i
     first = np.where(inside, np.asarray(flat, np.int64) * row, NO_READ)
     out_row = int(before[-1] + in_dims[-1] + after[-1])
     return Stream(in_bytes=int(np.prod(lead_in)) * row, out_bytes=units * out_row, unit_bytes=out_row,
-                  first_read=first, pending=np.arange(units, dtype=np.int64), rows_per_unit=1.0)
+                  first_read=first, pending=np.arange(units, dtype=np.int64))

@@ -174,9 +174,14 @@ POOLS = ("MaxPooling2D", "AveragePooling2D")
 
 @dataclass(frozen=True)
 class _Window:
-    """A conv / depthwise / pool / padding layer's geometry, with the fields the int8 params records carry."""
-    in_hwc: tuple[int, int, int]
-    out_hwc: tuple[int, int, int]
+    """A conv / depthwise / pool / padding layer's geometry, under the field names of the int8 params
+    records (ops/conv2d.py, ops/pool2d.py) that codegen.fusion reads."""
+    in_h: int
+    in_w: int
+    in_c: int
+    out_h: int
+    out_w: int
+    out_c: int
     filter_h: int = 1
     filter_w: int = 1
     stride_h: int = 1
@@ -187,39 +192,19 @@ class _Window:
     pad_left: int = 0
     pad_bottom: int = 0
     pad_right: int = 0
-
-    # the names of the params records (ops/conv2d.py, ops/pool2d.py) that codegen.fusion reads
-    @property
-    def batches(self) -> int:
-        return 1
+    batches: int = 1
 
     @property
-    def in_h(self) -> int:
-        return self.in_hwc[0]
+    def channels(self) -> int:   # the pool record's name
+        return self.out_c
 
     @property
-    def in_w(self) -> int:
-        return self.in_hwc[1]
+    def in_hwc(self) -> tuple[int, int, int]:
+        return self.in_h, self.in_w, self.in_c
 
     @property
-    def in_c(self) -> int:
-        return self.in_hwc[2]
-
-    @property
-    def out_h(self) -> int:
-        return self.out_hwc[0]
-
-    @property
-    def out_w(self) -> int:
-        return self.out_hwc[1]
-
-    @property
-    def out_c(self) -> int:
-        return self.out_hwc[2]
-
-    @property
-    def channels(self) -> int:
-        return self.out_hwc[2]
+    def out_hwc(self) -> tuple[int, int, int]:
+        return self.out_h, self.out_w, self.out_c
 
 
 def _window(layer, kind: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> _Window | None:
@@ -228,7 +213,7 @@ def _window(layer, kind: str, in_shape: tuple[int, ...], out_shape: tuple[int, .
         return None
     if kind == "ZeroPadding2D":
         (t, b), (left, r) = layer.padding
-        return _Window(in_shape, out_shape, pad_top=int(t), pad_left=int(left), pad_bottom=int(b), pad_right=int(r))
+        return _Window(*in_shape, *out_shape, pad_top=int(t), pad_left=int(left), pad_bottom=int(b), pad_right=int(r))
     if kind in ("Conv2D", "DepthwiseConv2D"):
         (fh, fw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
     elif kind in POOLS:
@@ -239,7 +224,7 @@ def _window(layer, kind: str, in_shape: tuple[int, ...], out_shape: tuple[int, .
     for size, out, k, st, d in ((in_shape[0], out_shape[0], fh, sh, dh), (in_shape[1], out_shape[1], fw, sw, dw)):
         total = max(0, (out - 1) * st + (k - 1) * d + 1 - size) if layer.padding == "same" else 0
         pads.append(total // 2)
-    return _Window(in_shape, out_shape, int(fh), int(fw), int(sh), int(sw), int(dh), int(dw), pads[0], pads[1])
+    return _Window(*in_shape, *out_shape, int(fh), int(fw), int(sh), int(sw), int(dh), int(dw), pads[0], pads[1])
 
 
 @dataclass
