@@ -229,22 +229,28 @@ static int32_t end_inside(int32_t in_size, int32_t pad, int32_t stride, int32_t 
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-/* A block's constants, after its 3 rows in the strip: read at immediate offsets by the six-pixel assembly,
- * and 100 bytes, more than the 5 * stride_w cells (40 B at most) a last six-pixel group reads past its row's
- * end, so no row needs slack of its own. */
-#define HEAD_MULTIPLIER 52
-#define HEAD_LEFT 68
-#define HEAD_NEG_RIGHT 84
+/* A block's constants, after its 3 rows in the strip (the taps read at immediate offsets by the assembly). */
 typedef struct {
     int8_t taps[36];        /* +0: tap t's 4 channels at 4 t */
-    int32_t folded[4];      /* +36: bias - in_zp * Sum w over the 9 taps */
+    int32_t folded[4];      /* bias - in_zp * Sum w over the 9 taps */
     int32_t multiplier[4];  /* eip_mve_quant_t's three vectors */
     int32_t left[4];
     int32_t neg_right[4];
 } strip_head_t;
-_Static_assert(offsetof(strip_head_t, multiplier) == HEAD_MULTIPLIER && offsetof(strip_head_t, left) == HEAD_LEFT &&
-               offsetof(strip_head_t, neg_right) == HEAD_NEG_RIGHT && sizeof(strip_head_t) == 100,
+_Static_assert(offsetof(strip_head_t, taps) == 0 && sizeof(strip_head_t) == 100,
                "strip_head_t layout (the assembly's immediate offsets, strip_scratch's 100 bytes)");
+
+/* What a block's row needs besides its rows, head and output. */
+typedef struct {
+    const int32x4_t *lim;   /* act_min, act_max */
+    int32_t out_zp;
+    int32_t out_c;
+    int32_t groups;         /* whole groups of four pixels in a row */
+} grp_ctx_t;
+
+/* A whole block's output row in assembly (below). */
+typedef void (*grp_row_fn)(const grp_ctx_t *x, const int8_t *r0, const int8_t *r1, const int8_t *r2,
+                           const strip_head_t *h, int8_t *out);
 
 /* The layer's strip geometry, the same for every block. */
 typedef struct {
@@ -255,11 +261,14 @@ typedef struct {
     int32_t zp4;            /* four copies of the input zero point */
     int32_t head;           /* the head's offset in a strip, after the 3 rows */
     int32x4_t bounds[2];    /* act_min, act_max: the assembly's second pointer */
+    uint16x8_t gather;      /* two cells' byte offsets in the input: 0..3, in_c .. in_c + 3 */
+    grp_ctx_t grp;
+    grp_row_fn row;         /* a whole block's row in assembly, or NULL (the C build, a shift to the left) */
 } strip_t;
 
 /* The first `count` (<= 4) pixels of a group: acc[j] += Sum_taps w x, the pixels `stride` cells apart. The
  * last partial block takes it (its absent channels are zeros in the strip), and the C build for every block:
- * the same sums as the six-pixel assembly. */
+ * the same sums as the group assembly. */
 static inline void strip_taps_c(const int8_t *const rows[3], const int8_t *wt, int32_t stride, int32_t count,
                                 int32x4_t acc[4])
 {
@@ -270,6 +279,15 @@ static inline void strip_taps_c(const int8_t *const rows[3], const int8_t *wt, i
                 acc[j] = vaddq_s32(acc[j], vmulq_s32(vldrbq_s32(rows[ky] + (j * stride + kx) * 4), w));
             }
         }
+    }
+}
+
+/* n bytes of v at dst, 16 at a time (the last store predicated). */
+static void fill_zp(int8_t *dst, int8_t v, int32_t n)
+{
+    const int8x16_t z = vdupq_n_s8(v);
+    for (; n > 0; n -= 16, dst += 16) {
+        vstrbq_p_s8(dst, z, vctp8q((uint32_t)n));
     }
 }
 
@@ -290,9 +308,12 @@ static __attribute__((noinline)) void strip_fill(const strip_t *s, int32_t c, in
         cell[q] = zp4;
     }
     const int8_t *src = s->in + (iy * p->in_w + (lo - p->pad_left)) * in_c + c;
-    if (n == 4) {
-        for (int32_t q = lo; q < hi; ++q, src += in_c) {
-            memcpy(&cell[q], src, 4);
+    if (n == 4) {   /* two cells per gather of 8 codes */
+        const uint16x8_t gather = s->gather;
+        int8_t *dst = row + 4 * lo;
+        for (int32_t left = 4 * (hi - lo); left > 0; left -= 8, src += 2 * in_c, dst += 8) {
+            const mve_pred16_t lanes = vctp16q((uint32_t)left);
+            vstrbq_p_s16(dst, vldrbq_gather_offset_z_s16(src, gather, lanes), lanes);
         }
     } else {
         const mve_pred16_t lanes = vctp32q((uint32_t)n);
@@ -329,77 +350,92 @@ static void strip_head(const strip_t *s, const int8_t *filter, const int32_t *bi
 }
 
 #if !defined(EIP_MVE_C_LOOPS)
-/* Six pixels of a whole block, the filter tap loaded once for all six (six accumulators, the tap and a
- * temporary take the eight vector registers), then each pixel's output step (the head's requantization
- * vectors and the bounds at immediate offsets), storing the first n: rows of 6 (the MobileNet widths 48, 24,
- * 12, 6) or a short row (KWS's 5) in one piece. Pixels beyond n read past the row (into the next row or the
- * block's head) and are not stored. */
-#define SIX_X(S, R, KX, J, ACC)                                                                                \
+/* N (1 .. 4) pixels of a whole block, `stride` cells apart: each filter tap loaded once for all N (N
+ * accumulators, the tap and a temporary), then each pixel's output step with the block's multiplier and
+ * right shift held in vector registers (every shift of the layer < 0: no pre-shift, the tie correction
+ * always applies, as eip_mve_mbqm), + out_zp, the clamp (the lower bound in the tap's register, the upper
+ * reloaded) and the store. 3 instructions per tap and pixel, 10 per output. */
+#define GRP_X(S, R, KX, J, ACC)                                                                                \
     "vldrb.s32 %q[t], [%[r" STR(R) "], #((" STR(J) ")*(" STR(S) ")+(" STR(KX) "))*4]\n"                       \
     "vmul.i32 %q[t], %q[t], %q[w]\n"                                                                            \
     "vadd.i32 %q[" ACC "], %q[" ACC "], %q[t]\n"
-#define SIX_TAP(S, R, KX)                                                                                      \
-    "vldrb.s32 %q[w], [%[h], #(" STR(R) "*3+" STR(KX) ")*4]\n"                                                 \
-    SIX_X(S, R, KX, 0, "a0") SIX_X(S, R, KX, 1, "a1") SIX_X(S, R, KX, 2, "a2")                                  \
-    SIX_X(S, R, KX, 3, "a3") SIX_X(S, R, KX, 4, "a4") SIX_X(S, R, KX, 5, "a5")
-#define SIX_TAPS(S)                                                                                            \
-    SIX_TAP(S, 0, 0) SIX_TAP(S, 0, 1) SIX_TAP(S, 0, 2) SIX_TAP(S, 1, 0) SIX_TAP(S, 1, 1) SIX_TAP(S, 1, 2)      \
-    SIX_TAP(S, 2, 0) SIX_TAP(S, 2, 1) SIX_TAP(S, 2, 2)
-#define SIX_OUT(J, ACC)                                                                                        \
-    "cmp %[n], #" STR(J) "\n ble 9f\n"                                                                          \
-    "vldrw.32 %q[w], [%[h], #" STR(HEAD_LEFT) "]\n vshl.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                  \
-    "vldrw.32 %q[w], [%[h], #" STR(HEAD_MULTIPLIER) "]\n vqrdmulh.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"        \
-    "vldrw.32 %q[w], [%[h], #" STR(HEAD_NEG_RIGHT) "]\n vand %q[t], %q[" ACC "], %q[w]\n"                       \
-    "vshr.s32 %q[t], %q[t], #31\n"                                                                              \
-    "vqadd.s32 %q[" ACC "], %q[" ACC "], %q[t]\n vrshl.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                    \
+#define GRP_W(R, KX) "vldrb.s32 %q[w], [%[h], #(" STR(R) "*3+" STR(KX) ")*4]\n"
+#define GRP_TAP0(S, R, KX)
+#define GRP_TAP1(S, R, KX) GRP_W(R, KX) GRP_X(S, R, KX, 0, "a0")
+#define GRP_TAP2(S, R, KX) GRP_TAP1(S, R, KX) GRP_X(S, R, KX, 1, "a1")
+#define GRP_TAP3(S, R, KX) GRP_TAP2(S, R, KX) GRP_X(S, R, KX, 2, "a2")
+#define GRP_TAP4(S, R, KX) GRP_TAP3(S, R, KX) GRP_X(S, R, KX, 3, "a3")
+#define GRP_TAPS(N, S)                                                                                         \
+    GRP_TAP##N(S, 0, 0) GRP_TAP##N(S, 0, 1) GRP_TAP##N(S, 0, 2) GRP_TAP##N(S, 1, 0) GRP_TAP##N(S, 1, 1)        \
+    GRP_TAP##N(S, 1, 2) GRP_TAP##N(S, 2, 0) GRP_TAP##N(S, 2, 1) GRP_TAP##N(S, 2, 2)                            \
+    "vldrw.32 %q[w], [%[lim]]\n"
+#define GRP_OUT(ACC)                                                                                           \
+    "vqrdmulh.s32 %q[" ACC "], %q[" ACC "], %q[m]\n"                                                           \
+    "vshr.s32 %q[t], %q[" ACC "], #31\n"                                                                        \
+    "vqadd.s32 %q[" ACC "], %q[" ACC "], %q[t]\n"                                                               \
+    "vrshl.s32 %q[" ACC "], %q[" ACC "], %q[sh]\n"                                                              \
     "vadd.i32 %q[" ACC "], %q[" ACC "], %[zp]\n"                                                                \
-    "vldrw.32 %q[w], [%[lim]]\n vmax.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                     \
-    "vldrw.32 %q[w], [%[lim], #16]\n vmin.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                \
-    "vstrb.32 %q[" ACC "], [%[out]]\n add %[out], %[out], %[oc]\n"
+    "vmax.s32 %q[" ACC "], %q[" ACC "], %q[w]\n"                                                                \
+    "vldrw.32 %q[t], [%[lim], #16]\n"                                                                           \
+    "vmin.s32 %q[" ACC "], %q[" ACC "], %q[t]\n"                                                                \
+    "vstrb.32 %q[" ACC "], [%[out]]\n"                                                                          \
+    "add %[out], %[out], %[oc]\n"
+#define GRP_OUTS0
+#define GRP_OUTS1 GRP_OUT("a0")
+#define GRP_OUTS2 GRP_OUTS1 GRP_OUT("a1")
+#define GRP_OUTS3 GRP_OUTS2 GRP_OUT("a2")
+#define GRP_OUTS4 GRP_OUTS3 GRP_OUT("a3")
+#define GRP_ASM(N, S)                                                                                          \
+    __asm volatile(GRP_TAPS(N, S) GRP_OUTS##N                                                                  \
+                   : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [w] "=&w"(w), [t] "=&w"(t),    \
+                     [out] "+l"(out)                                                                           \
+                   : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [h] "l"(h), [lim] "r"(lim), [zp] "r"(out_zp),   \
+                     [oc] "r"(out_c), [m] "w"(m), [sh] "w"(sh)                                                 \
+                   : "memory")
 
-static inline __attribute__((always_inline)) void strip_six_out(const int8_t *r0, const int8_t *r1, const int8_t *r2,
-                                                                const strip_head_t *h, int32_t stride,
-                                                                int32x4_t folded, const int32x4_t *lim,
-                                                                int32_t out_zp, int8_t *out, int32_t out_c, int32_t n)
-{
-    int32x4_t a0 = folded, a1 = folded, a2 = folded, a3 = folded, a4 = folded, a5 = folded, w, t;
-#define SIX_OPERANDS                                                                                           \
-    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [a4] "+w"(a4), [a5] "+w"(a5),               \
-      [w] "=&w"(w), [t] "=&w"(t), [out] "+l"(out)                                                              \
-    : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [h] "l"(h), [lim] "r"(lim), [zp] "r"(out_zp), [oc] "r"(out_c), \
-      [n] "r"(n)                                                                                               \
-    : "memory", "cc"
-#define SIX_OUTS                                                                                               \
-    SIX_OUT(0, "a0") SIX_OUT(1, "a1") SIX_OUT(2, "a2") SIX_OUT(3, "a3") SIX_OUT(4, "a4") SIX_OUT(5, "a5") "9:\n"
-    if (stride == 1) {
-        __asm volatile(SIX_TAPS(1) SIX_OUTS SIX_OPERANDS);
-    } else {
-        __asm volatile(SIX_TAPS(2) SIX_OUTS SIX_OPERANDS);
+/* One output row of a whole block (every shift < 0): groups of four pixels, then the row's last T (0 .. 3)
+ * pixels, stride S along the row. One function per (S, T), chosen per layer, so that the row's loop holds
+ * only its pointers and the block's multiplier and shift vectors. */
+#define GRP_ROW_FN(NAME, S, T)                                                                                 \
+    static __attribute__((noinline)) void NAME(const grp_ctx_t *x, const int8_t *r0, const int8_t *r1,          \
+                                               const int8_t *r2, const strip_head_t *h, int8_t *out)           \
+    {                                                                                                          \
+        const int32x4_t folded = vldrwq_s32(h->folded), m = vldrwq_s32(h->multiplier);                         \
+        const int32x4_t sh = vldrwq_s32(h->neg_right);                                                         \
+        const int32x4_t *lim = x->lim;                                                                         \
+        const int32_t out_zp = x->out_zp, out_c = x->out_c;                                                    \
+        int32x4_t w, t;                                                                                        \
+        for (int32_t g = x->groups; g > 0; --g, r0 += 16 * (S), r1 += 16 * (S), r2 += 16 * (S)) {              \
+            int32x4_t a0 = folded, a1 = folded, a2 = folded, a3 = folded;                                      \
+            GRP_ASM(4, S);                                                                                     \
+        }                                                                                                      \
+        if ((T) > 0) {                                                                                         \
+            int32x4_t a0 = folded, a1 = folded, a2 = folded, a3 = folded;                                      \
+            GRP_ASM(T, S);                                                                                     \
+        }                                                                                                      \
     }
-#undef SIX_OPERANDS
-#undef SIX_OUTS
-}
+GRP_ROW_FN(grp_row_s1_t0, 1, 0)
+GRP_ROW_FN(grp_row_s1_t1, 1, 1)
+GRP_ROW_FN(grp_row_s1_t2, 1, 2)
+GRP_ROW_FN(grp_row_s1_t3, 1, 3)
+GRP_ROW_FN(grp_row_s2_t0, 2, 0)
+GRP_ROW_FN(grp_row_s2_t1, 2, 1)
+GRP_ROW_FN(grp_row_s2_t2, 2, 2)
+GRP_ROW_FN(grp_row_s2_t3, 2, 3)
+static const grp_row_fn grp_rows[2][4] = {
+    {grp_row_s1_t0, grp_row_s1_t1, grp_row_s1_t2, grp_row_s1_t3},
+    {grp_row_s2_t0, grp_row_s2_t1, grp_row_s2_t2, grp_row_s2_t3},
+};
 #endif
 
-/* One output row of the block of channels [c, c + n) from its three strip rows: whole blocks six pixels at a
- * time in assembly, the last partial block (and the C build) four at a time through strip_taps_c. */
-static inline __attribute__((always_inline)) void strip_row(const strip_t *s, const strip_head_t *h, int32_t n,
-                                                            const int8_t *r0, const int8_t *r1, const int8_t *r2,
-                                                            int8_t *out)
+/* One output row of the block of channels [c, c + n) from its three strip rows, four pixels at a time through
+ * strip_taps_c: a last partial block, a layer with a shift to the left, and the C build. */
+static void strip_row_c(const strip_t *s, const strip_head_t *h, int32_t n, const int8_t *r0, const int8_t *r1,
+                        const int8_t *r2, int8_t *out)
 {
     const eip_depthwise_conv2d_params_t *p = s->p;
     const int32_t sw = p->stride_w, out_w = p->out_w, out_c = p->out_c, out_zp = p->out_zp;
     const int32x4_t folded = vldrwq_s32(h->folded);
-#if !defined(EIP_MVE_C_LOOPS)
-    if (n == 4) {   /* six pixels at a time */
-        for (int32_t ox = 0; ox < out_w; ox += 6, out += 6 * out_c) {
-            const int32_t at = ox * sw * 4;
-            strip_six_out(r0 + at, r1 + at, r2 + at, h, sw, folded, s->bounds, out_zp, out, out_c,
-                          out_w - ox < 6 ? out_w - ox : 6);
-        }
-        return;
-    }
-#endif
     const eip_mve_quant_t q = {vldrwq_s32(h->multiplier), vldrwq_s32(h->left), vldrwq_s32(h->neg_right)};
     const int32x4_t lo = s->bounds[0], hi = s->bounds[1];
     const mve_pred16_t lanes = vctp32q((uint32_t)n);
@@ -420,23 +456,86 @@ static inline __attribute__((always_inline)) void strip_row(const strip_t *s, co
     }
 }
 
-/* Output row oy of the block of channels [c, c + n): its missing strip rows (fill[ky]: input row iy0 + ky at
- * at[ky]), then the row. A function of its own so that the fill and six-pixel loops see few live values. */
-static __attribute__((noinline)) void strip_block_row(const strip_t *s, int8_t *strip, const int32_t at[3],
-                                                      const int fill[3], int32_t iy0, int32_t c, int8_t *out)
+/* One output row of the block of channels [c, c + n): whole blocks in assembly where the layer has it. */
+static inline void strip_row(const strip_t *s, const strip_head_t *h, int32_t n, const int8_t *r0,
+                             const int8_t *r1, const int8_t *r2, int8_t *out)
 {
-    const int32_t n = s->p->in_c - c < 4 ? s->p->in_c - c : 4;
-    for (int32_t ky = 0; ky < 3; ++ky) {
-        if (fill[ky]) {
-            strip_fill(s, c, n, iy0 + ky, strip + at[ky]);
-        }
+    if (n == 4 && s->row != 0) {
+        s->row(&s->grp, r0, r1, r2, h, out);
+    } else {
+        strip_row_c(s, h, n, r0, r1, r2, out);
     }
-    strip_row(s, (const strip_head_t *)(const void *)(strip + s->head), n, strip + at[0], strip + at[1],
-              strip + at[2], out + c);
 }
 
-/* One batch through the strip, output rows outermost (the streaming contract): every block of output row oy,
- * each filling the strip rows it lacks from input rows oy * stride_h - pad_top and on, before row oy + 1. */
+/* Output row oy of the block of channels [c, c + n) with its own strip (the lean path): its head and 3 rows
+ * (input rows iy0 .. iy0 + 2) written, then the row. A function of its own so that the fill and group loops
+ * see few live values. */
+static __attribute__((noinline)) void strip_block_row(const strip_t *s, int8_t *strip, const int8_t *filter,
+                                                      const int32_t *bias, int32_t iy0, int32_t c, int8_t *out)
+{
+    const int32_t n = s->p->in_c - c < 4 ? s->p->in_c - c : 4, row = 4 * s->used;
+    strip_head_t *h = (strip_head_t *)(void *)(strip + s->head);
+    strip_head(s, filter, bias, c, h);
+    for (int32_t ky = 0; ky < 3; ++ky) {
+        strip_fill(s, c, n, iy0 + ky, strip + ky * row);
+    }
+    strip_row(s, h, n, strip, strip + row, strip + 2 * row, out + c);
+}
+
+/* Input row iy into ring slot `at` (a byte offset in each block's strip) of every block, cells [lo, hi): a
+ * pixel's channels loaded 16 at a time and scattered as four blocks' cells, `one` bytes apart (absent channels
+ * of a last partial block 0); the zero point there for a row outside the image. */
+static __attribute__((noinline)) void ring_fill(const strip_t *s, int8_t *scratch, int32_t one, int32_t at,
+                                                int32_t iy)
+{
+    const eip_depthwise_conv2d_params_t *p = s->p;
+    const int32_t c = p->in_c, blocks = (c + 3) / 4, lo = s->lo, hi = s->hi;
+    if (iy < 0 || iy >= p->in_h) {
+        const int32x4_t zp4 = vdupq_n_s32(s->zp4);
+        for (int32_t k = 0; k < blocks; ++k) {
+            int8_t *dst = scratch + k * one + at + 4 * lo;
+            for (int32_t left = hi - lo; left > 0; left -= 4, dst += 16) {
+                vstrwq_p_s32((int32_t *)(void *)dst, zp4, vctp32q((uint32_t)left));
+            }
+        }
+        return;
+    }
+    const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)one);
+    const int8_t *src = s->in + (iy * p->in_w + lo - p->pad_left) * c;
+    int8_t *cell = scratch + at + 4 * lo;
+    if (c % 16 == 0) {
+        for (int32_t q = lo; q < hi; ++q, cell += 4) {
+            int8_t *dst = cell;
+            for (int32_t k = 0; k < blocks; k += 4, src += 16, dst += 4 * one) {
+                vstrwq_scatter_offset_s32((int32_t *)(void *)dst, offsets, vreinterpretq_s32_s8(vldrbq_s8(src)));
+            }
+        }
+        return;
+    }
+    for (int32_t q = lo; q < hi; ++q, cell += 4, src += c) {
+        int8_t *dst = cell;
+        for (int32_t k = 0; k < blocks; k += 4, dst += 4 * one) {
+            const int8x16_t x = vldrbq_z_s8(src + 4 * k, vctp8q((uint32_t)(c - 4 * k)));
+            vstrwq_scatter_offset_p_s32((int32_t *)(void *)dst, offsets, vreinterpretq_s32_s8(x),
+                                        vctp32q((uint32_t)(blocks - k)));
+        }
+    }
+}
+
+/* Output row oy of every block from its ring (rows at at[0..2] in each block's strip). */
+static __attribute__((noinline)) void ring_row(const strip_t *s, int8_t *scratch, int32_t one, const int32_t at[3],
+                                               int8_t *out)
+{
+    const int32_t c = s->p->in_c, a0 = at[0], a1 = at[1], a2 = at[2], head = s->head;
+    for (int32_t k = 0; 4 * k < c; ++k, scratch += one) {
+        const int32_t n = c - 4 * k < 4 ? c - 4 * k : 4;
+        strip_row(s, (const strip_head_t *)(const void *)(scratch + head), n, scratch + a0, scratch + a1,
+                  scratch + a2, out + 4 * k);
+    }
+}
+
+/* One batch through the strip, output rows outermost (the streaming contract): every block of output row oy
+ * before row oy + 1, its input rows oy * stride_h - pad_top .. + 2 in the strips first. */
 static __attribute__((noinline)) void strip_batch(const eip_depthwise_conv2d_params_t *p, const int8_t *in,
                                                   const int8_t *filter, const int32_t *bias, int8_t *out)
 {
@@ -452,11 +551,35 @@ static __attribute__((noinline)) void strip_batch(const eip_depthwise_conv2d_par
     memcpy(&s.zp4, zps, 4);
     s.bounds[0] = vdupq_n_s32(p->act_min);
     s.bounds[1] = vdupq_n_s32(p->act_max);
+    const uint16x8_t lane = vidupq_n_u16(0, 1);
+    s.gather = vaddq_u16(vandq_u16(lane, vdupq_n_u16(3)), vmulq_n_u16(vshrq_n_u16(lane, 2), (uint16_t)p->in_c));
+    int right_shifts = 1;
+    for (int32_t c = 0; c < p->out_c; ++c) {
+        right_shifts &= p->shift[c] < 0;
+    }
+    s.grp.lim = s.bounds;
+    s.grp.out_zp = p->out_zp;
+    s.grp.out_c = p->out_c;
+    s.grp.groups = p->out_w / 4;
+#if !defined(EIP_MVE_C_LOOPS)
+    s.row = right_shifts && p->stride_w <= 2 ? grp_rows[p->stride_w - 1][p->out_w % 4] : 0;
+#else
+    s.row = 0;
+#endif
     const int32_t c = p->in_c, row = s.used * 4;
     s.head = 3 * row;
     const int32_t one = s.head + (int32_t)sizeof(strip_head_t), blocks = (c + 3) / 4;
-    const int ring = p->strip_blocks >= blocks;   /* else one strip, refilled by every block of every row */
-    for (int32_t k = 0; ring && k < blocks; ++k) {
+    if (p->strip_blocks < blocks) {   /* one strip, its head and rows written by every block of every row */
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            int8_t *o = out + oy * p->out_w * p->out_c;
+            for (int32_t k = 0; k < blocks; ++k) {
+                strip_block_row(&s, p->scratch, filter, bias, oy * p->stride_h - p->pad_top, 4 * k, o);
+            }
+        }
+        return;
+    }
+    for (int32_t k = 0; k < blocks; ++k) {   /* every pad cell of the ring, then the heads */
+        fill_zp(p->scratch + k * one, (int8_t)p->in_zp, 3 * row);
         strip_head(&s, filter, bias, 4 * k, (strip_head_t *)(void *)(p->scratch + k * one + s.head));
     }
     int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each ring slot, every block alike */
@@ -464,23 +587,14 @@ static __attribute__((noinline)) void strip_batch(const eip_depthwise_conv2d_par
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
         int32_t at[3];
-        int fill[3];
         for (int32_t ky = 0, slot = slot0; ky < 3; ++ky, slot = slot == 2 ? 0 : slot + 1) {
-            at[ky] = (ring ? slot : ky) * row;
-            fill[ky] = !ring || held[slot] != iy0 + ky;
-            held[slot] = iy0 + ky;
-        }
-        int8_t *o = out + oy * p->out_w * p->out_c;
-        if (ring) {
-            for (int32_t k = 0; k < blocks; ++k) {
-                strip_block_row(&s, p->scratch + k * one, at, fill, iy0, 4 * k, o);
-            }
-        } else {
-            for (int32_t k = 0; k < blocks; ++k) {
-                strip_head(&s, filter, bias, 4 * k, (strip_head_t *)(void *)(p->scratch + s.head));
-                strip_block_row(&s, p->scratch, at, fill, iy0, 4 * k, o);
+            at[ky] = slot * row;
+            if (held[slot] != iy0 + ky) {
+                held[slot] = iy0 + ky;
+                ring_fill(&s, p->scratch, one, at[ky], iy0 + ky);
             }
         }
+        ring_row(&s, p->scratch, one, at, out + oy * p->out_w * p->out_c);
         slot0 = (slot0 + p->stride_h) % 3;
     }
 }
