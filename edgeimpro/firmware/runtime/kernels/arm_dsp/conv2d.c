@@ -195,6 +195,207 @@ static inline __attribute__((always_inline)) void channel_pairs(const eip_conv2d
     }
 }
 
+/*
+ * The channel loop of two pixels for the layers most models have (requantization SMMULR or NO_PRESHIFT,
+ * every live channel shifting right, rows of whole groups of four): one piece of assembly, so the pointers,
+ * the sums and the channel's parameters stay in registers (GCC reloaded them through the params struct for
+ * every output). Per pair of channels: the bias, the dot_2x2 loop two groups of four taps per turn (18
+ * instructions per 16 MACs, as GCC's best), then each of the four sums y requantized in 6 instructions
+ * (10 for NO_PRESHIFT's 64-bit product) where the C took about 20, by this identity: with r = -shift >= 1,
+ * RDBPOT(y, r) = floor((y - (y < 0) + 2^(r-1)) / 2^r) (requantize.h) = (w + 1) >> 1 with
+ * w = (y - (y < 0)) >> (r - 1) (nested floors), so RDBPOT(y, r) + out_zp = (w + 1 + 2 out_zp) >> 1, which
+ * SSAT's shifted operand saturates to int8 in one instruction. QADD keeps w + 1 + 2 out_zp from wrapping
+ * (a saturated sum saturates the output alike). A channel whose multiplier is 0 has y = 0 and so w = 0,
+ * whatever its shift. Layers with a narrower activation range than int8 clamp the four codes as bytes of
+ * one word (SSUB8 and SEL: two instructions per bound).
+ */
+typedef struct {
+    const int16_t *cols;        /* +0: the two pixels' interleaved columns */
+    int32_t groups;             /* +4: k / 4, > 0 */
+    const int32_t *bias;        /* +8: the first channel's */
+    int32_t bias_step;          /* +12: 8, or 0 with bias at two zeros */
+    const int32_t *multiplier;  /* +16: the first channel's */
+    const int32_t *shift;       /* +20: the first channel's; -1 or less where the multiplier is not 0 */
+    int8_t *out;                /* +24: pixel a's first channel */
+    int32_t b_offset;           /* +28: pixel b's outputs minus pixel a's, in bytes */
+    int32_t pairs;              /* +32: pairs of channels, > 0 */
+    int32_t zp_round;           /* +36: 1 + 2 out_zp */
+    uint32_t act_min4;          /* +40: act_min in every byte (the clamping variants) */
+    uint32_t act_max4;          /* +44 */
+    const int8_t *filter;       /* +48: the first channel's row; the next rows follow, k bytes each */
+} conv_pairs_t;
+_Static_assert(sizeof(conv_pairs_t) == 52 && sizeof(void *) == 4, "conv_pairs_t layout (the assembly's offsets)");
+
+#if !defined(EIP_DSP_C_LOOPS)
+/* r4, r5 the two filter rows, r6 the columns, r7 turns left, r0..r3 the sums (channel 0 pixel a, pixel b,
+ * channel 1 pixel a, pixel b), r8/r9 two columns' words, r10/r11 and r12/lr the rows' sign-extended bytes.
+ * The job is copied to the stack (13 words); the rows follow each other, so r5's end is the next r4. */
+#define CONV_GROUP                                                                                              \
+    "   ldr     r10, [r4], #4\n"                                                                                \
+    "   ldr     r12, [r5], #4\n"                                                                                \
+    "   ldrd    r8, r9, [r6], #8\n"                                                                             \
+    "   sxtb16  r11, r10, ror #8\n"                                                                             \
+    "   sxtb16  r10, r10\n"                                                                                     \
+    "   sxtb16  lr, r12, ror #8\n"                                                                              \
+    "   sxtb16  r12, r12\n"                                                                                     \
+    "   smlad   r0, r10, r8, r0\n"                                                                              \
+    "   smlad   r0, r11, r9, r0\n"                                                                              \
+    "   smlad   r2, r12, r8, r2\n"                                                                              \
+    "   smlad   r2, lr, r9, r2\n"                                                                               \
+    "   ldrd    r8, r9, [r6], #8\n"                                                                             \
+    "   smlad   r1, r10, r8, r1\n"                                                                              \
+    "   smlad   r1, r11, r9, r1\n"                                                                              \
+    "   smlad   r3, r12, r8, r3\n"                                                                              \
+    "   smlad   r3, lr, r9, r3\n"
+/* Sum ACC of a channel with multiplier M and right shift minus one RS to (w + 1 + 2 out_zp) >> 1 saturated
+ * to int8; r12 holds 1 + 2 out_zp. SMMULR: y = SMMULR(2 acc, M) (requantize.h, |acc| < 2^30). */
+#define REQ_SMMULR(ACC, M, RS)                                                                                  \
+    "   lsl     " ACC ", " ACC ", #1\n"                                                                         \
+    "   smmulr  " ACC ", " ACC ", " M "\n"                                                                      \
+    "   add     " ACC ", " ACC ", " ACC ", asr #31\n"                                                           \
+    "   asr     " ACC ", " ACC ", " RS "\n"                                                                     \
+    "   qadd    " ACC ", " ACC ", r12\n"                                                                        \
+    "   ssat    " ACC ", #8, " ACC ", asr #1\n"
+/* NO_PRESHIFT: y = (acc * M + 2^30) >> 31 from the 64-bit product (r4 low, r6 high; |y| < 2^31, and y has
+ * the sign of the high word). */
+#define REQ_WIDE(ACC, M, RS)                                                                                    \
+    "   smull   r4, r6, " ACC ", " M "\n"                                                                       \
+    "   adds    r4, r4, #0x40000000\n"                                                                          \
+    "   adc     r6, r6, #0\n"                                                                                   \
+    "   lsr     r4, r4, #31\n"                                                                                  \
+    "   orr     " ACC ", r4, r6, lsl #1\n"                                                                      \
+    "   add     " ACC ", " ACC ", r6, asr #31\n"                                                                \
+    "   asr     " ACC ", " ACC ", " RS "\n"                                                                     \
+    "   qadd    " ACC ", " ACC ", r12\n"                                                                        \
+    "   ssat    " ACC ", #8, " ACC ", asr #1\n"
+/* r0 = pixel a's two codes (channel 0 in the low byte), r1 = pixel b's. */
+#define PACK "   bfi     r0, r2, #8, #8\n   bfi     r1, r3, #8, #8\n"
+#define CLAMP                                                                                                   \
+    "   pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
+    "   ldrd    r6, r7, [sp, #40]\n"                                                                            \
+    "   ssub8   r4, r0, r6\n"                                                                                   \
+    "   sel     r0, r0, r6\n"                                                                                   \
+    "   ssub8   r4, r7, r0\n"                                                                                   \
+    "   sel     r0, r0, r7\n"                                                                                   \
+    "   lsr     r1, r0, #16\n"
+#define CONV_PAIRS(NAME, REQ, BOUNDS)                                                                           \
+    __asm__("   .pushsection .text." #NAME ",\"ax\",%progbits\n"                                               \
+            "   .p2align 2\n"                                                                                   \
+            "   .global " #NAME "\n"                                                                            \
+            "   .type " #NAME ", %function\n"                                                                   \
+            "   .thumb_func\n" #NAME ":\n"                                                                      \
+            "   push    {r4-r11, lr}\n"                                                                         \
+            "   ldm     r0, {r0-r12}\n"                                                                         \
+            "   push    {r0-r12}\n"                                                                             \
+            "   ldr     r5, [sp, #48]\n"                                                                        \
+            "2: ldm     sp, {r6, r7, r8, r9}\n"   /* columns, groups, bias, bias step */                       \
+            "   mov     r4, r5\n"                                                                               \
+            "   add     r5, r5, r7, lsl #2\n"                                                                   \
+            "   ldrd    r0, r2, [r8]\n"                                                                         \
+            "   add     r8, r8, r9\n"                                                                           \
+            "   str     r8, [sp, #8]\n"                                                                         \
+            "   mov     r1, r0\n"                                                                               \
+            "   mov     r3, r2\n"                                                                               \
+            "   lsrs    r7, r7, #1\n"             /* turns of two groups; an odd group first */                \
+            "   bcc     1f\n"                                                                                   \
+            "   adds    r7, r7, #1\n"                                                                           \
+            "   b       3f\n"                                                                                   \
+            "1:\n" CONV_GROUP                                                                                   \
+            "3:\n" CONV_GROUP                                                                                   \
+            "   subs    r7, r7, #1\n"                                                                           \
+            "   bne     1b\n"                                                                                   \
+            "   add     lr, sp, #16\n"                                                                          \
+            "   ldm     lr, {r6, r7}\n"                                                                         \
+            "   ldrd    r8, r9, [r6], #8\n"        /* the two multipliers */                                   \
+            "   ldrd    r10, r11, [r7], #8\n"      /* the two shifts, then right shift - 1 = ~shift */         \
+            "   stm     lr, {r6, r7}\n"                                                                         \
+            "   mvn     r10, r10\n"                                                                             \
+            "   mvn     r11, r11\n"                                                                             \
+            "   ldr     r12, [sp, #36]\n"                                                                       \
+            REQ("r0", "r8", "r10") REQ("r1", "r8", "r10") REQ("r2", "r9", "r11") REQ("r3", "r9", "r11")         \
+            PACK BOUNDS                                                                                         \
+            "   ldrd    r6, r7, [sp, #24]\n"                                                                    \
+            "   strh    r1, [r6, r7]\n"                                                                         \
+            "   strh    r0, [r6], #2\n"                                                                         \
+            "   ldr     r7, [sp, #32]\n"                                                                        \
+            "   str     r6, [sp, #24]\n"                                                                        \
+            "   subs    r7, r7, #1\n"                                                                           \
+            "   str     r7, [sp, #32]\n"                                                                        \
+            "   bne     2b\n"                                                                                   \
+            "   add     sp, sp, #52\n"                                                                          \
+            "   pop     {r4-r11, pc}\n"                                                                         \
+            "   .size " #NAME ", . - " #NAME "\n"                                                               \
+            "   .popsection\n")
+CONV_PAIRS(eip_dsp_conv_pairs_smmulr, REQ_SMMULR, "");
+CONV_PAIRS(eip_dsp_conv_pairs_smmulr_clamp, REQ_SMMULR, CLAMP);
+CONV_PAIRS(eip_dsp_conv_pairs_wide, REQ_WIDE, "");
+CONV_PAIRS(eip_dsp_conv_pairs_wide_clamp, REQ_WIDE, CLAMP);
+#undef CONV_GROUP
+#undef REQ_SMMULR
+#undef REQ_WIDE
+#undef PACK
+#undef CLAMP
+#undef CONV_PAIRS
+void eip_dsp_conv_pairs_smmulr(const conv_pairs_t *job);
+void eip_dsp_conv_pairs_smmulr_clamp(const conv_pairs_t *job);
+void eip_dsp_conv_pairs_wide(const conv_pairs_t *job);
+void eip_dsp_conv_pairs_wide_clamp(const conv_pairs_t *job);
+#else
+/* The same loop in C. */
+static void conv_pairs_c(const conv_pairs_t *j, int32_t kind, int clamp)
+{
+    const int32_t k = 4 * j->groups;
+    const int8_t *row = j->filter;
+    const int32_t *bias = j->bias;
+    int8_t *out = j->out;
+    for (int32_t pair = 0; pair < j->pairs; ++pair, row += 2 * k, bias += j->bias_step / 4, out += 2) {
+        int32_t acc[4] = {bias[0], bias[0], bias[1], bias[1]};   /* channel 0: a, b; channel 1: a, b */
+        dot_2x2(row, k, j->cols, k, acc);
+        for (int32_t i = 0; i < 4; ++i) {
+            const int32_t c = 2 * pair + i / 2, m = j->multiplier[c], rs = -j->shift[c] - 1;
+            const int32_t y = kind == EIP_REQUANT_SMMULR ? eip_dsp_smmulr((int32_t)((uint32_t)acc[i] << 1), m)
+                                                         : (int32_t)(((int64_t)acc[i] * m + (1 << 30)) >> 31);
+            const int64_t w = (int64_t)((y - (y < 0)) >> (rs & 31)) + j->zp_round;   /* rs < 0: y = 0 */
+            int32_t v = (int32_t)((w < INT32_MIN ? INT32_MIN : w > INT32_MAX ? INT32_MAX : w) >> 1);
+            v = v < -128 ? -128 : v > 127 ? 127 : v;
+            if (clamp) {
+                const int32_t lo = (int8_t)j->act_min4, hi = (int8_t)j->act_max4;
+                v = v < lo ? lo : v > hi ? hi : v;
+            }
+            out[(i & 1) * j->b_offset + i / 2] = (int8_t)v;
+        }
+    }
+}
+#endif
+
+/* Whether the channel loop above takes the layer: per-channel conditions, checked once per call. */
+static int pairs_fit(const eip_conv2d_params_t *p, int32_t row_len)
+{
+    if ((p->requant != EIP_REQUANT_SMMULR && p->requant != EIP_REQUANT_NO_PRESHIFT) || (row_len & 3) != 0 ||
+        p->out_c < 2) {
+        return 0;
+    }
+    for (int32_t c = 0; c < p->out_c; ++c) {
+        if (p->shift[c] > -1 && p->multiplier[c] != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void conv_pairs(const conv_pairs_t *j, int32_t kind, int clamp)
+{
+#if !defined(EIP_DSP_C_LOOPS)
+    if (kind == EIP_REQUANT_SMMULR) {
+        (clamp ? eip_dsp_conv_pairs_smmulr_clamp : eip_dsp_conv_pairs_smmulr)(j);
+    } else {
+        (clamp ? eip_dsp_conv_pairs_wide_clamp : eip_dsp_conv_pairs_wide)(j);
+    }
+#else
+    conv_pairs_c(j, kind, clamp);
+#endif
+}
+
 /* Receptive fields too long for the column buffer: the reference loop. */
 static void conv_direct(const eip_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
                         const int32_t *bias, int8_t *out)
@@ -320,6 +521,13 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
         pad_filters(p, filter, padded, p->scratch + 16 * padded);
     }
 
+    static const int32_t no_bias[2] = {0, 0};
+    const int fast = pairs_fit(p, row_len);
+    const int clamp = p->act_min != -128 || p->act_max != 127;
+    conv_pairs_t job = {cols, row_len / 4, bias != 0 ? bias : no_bias, bias != 0 ? 8 : 0, p->multiplier, p->shift,
+                        0, 0, p->out_c / 2, 1 + 2 * p->out_zp, (uint8_t)p->act_min * 0x01010101u,
+                        (uint8_t)p->act_max * 0x01010101u, rows};
+
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
         int8_t *out = output + b * pixels * p->out_c;
@@ -352,7 +560,14 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                 }
                 int8_t *out_a = out + px * p->out_c;
                 int8_t *out_b = out + px_b * p->out_c;
-                if (p->requant == EIP_REQUANT_SMMULR) {   /* the common case, specialised */
+                if (fast) {
+                    job.out = out_a;
+                    job.b_offset = (int32_t)(out_b - out_a);
+                    conv_pairs(&job, p->requant, clamp);
+                    if ((p->out_c & 1) != 0) {   /* the last channel, paired with itself */
+                        channel_pairs(p, p->requant, rows, bias, cols, row_len, p->out_c - 1, p->out_c, out_a, out_b);
+                    }
+                } else if (p->requant == EIP_REQUANT_SMMULR) {   /* the common case, specialised */
                     channel_pairs(p, EIP_REQUANT_SMMULR, rows, bias, cols, row_len, oc_begin, oc_end, out_a, out_b);
                 } else {
                     channel_pairs(p, p->requant, rows, bias, cols, row_len, oc_begin, oc_end, out_a, out_b);
