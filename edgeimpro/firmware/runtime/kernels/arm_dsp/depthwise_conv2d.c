@@ -29,7 +29,7 @@
 #ifndef EIP_DSP_DEPTHWISE_KEPT_WORDS
 #define EIP_DSP_DEPTHWISE_KEPT_WORDS 512
 #endif
-_Static_assert(EIP_DSP_DEPTHWISE_KEPT_WORDS >= 2 * (2 * EIP_DSP_DEPTHWISE_TAPS_MAX + 12),
+_Static_assert(EIP_DSP_DEPTHWISE_KEPT_WORDS >= 2 * (2 * EIP_DSP_DEPTHWISE_TAPS_MAX + 8),
                "the kept state must hold one block and the refilled one");
 
 /* The sum of channel oc (bias included) as an int8 code, by requantization `kind`. */
@@ -73,11 +73,26 @@ static void valid_taps(int32_t in0, int32_t dilation, int32_t size, int32_t taps
         acc3 = __smlatt((w_tap)[1], x13_, acc3);                                                       \
     } while (0)
 
-/* What a block of four channels keeps for every output row, in `stride` = 2 * taps + 12 words of the kept
- * state: its taps sign-extended (channels (0, 2) and (1, 3) per tap), then for the SMMULR kind each
- * channel's right shift, 2^(right - 1) (0 for no shift) and 1 where right != 0 (the tie correction of
- * negative values applies). */
-enum { STEP_RIGHT = 0, STEP_HALF = 4, STEP_SHIFTS = 8, STEP_WORDS = 12 };
+/* What a block of four channels keeps for every output row, in `stride` = 2 * taps + 8 words of the kept
+ * state: its taps sign-extended (channels (0, 2) and (1, 3) per tap), then on the fast path (fast_fits) each
+ * channel's multiplier and right shift minus one (-shift - 1, >= 0 where the multiplier is not 0). */
+enum { STEP_WORDS = 8 };
+
+/* The fast path: the SMMULR kind with every live channel shifting right, so the output step is
+ * (w + 1 + 2 out_zp) >> 1 with w = (y - (y < 0)) >> (right - 1), y = SMMULR(2 acc, M), saturated to int8
+ * (the identity and its proof: conv2d.c, conv_pairs_t); a channel whose multiplier is 0 has y = 0, w = 0. */
+static int fast_fits(const eip_depthwise_conv2d_params_t *p)
+{
+    if (p->requant != EIP_REQUANT_SMMULR) {
+        return 0;
+    }
+    for (int32_t c = 0; c < p->out_c; ++c) {
+        if (p->shift[c] > -1 && p->multiplier[c] != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
 
 static void block_setup(const eip_depthwise_conv2d_params_t *p, const int8_t *filter, int32_t c, int32_t *state)
 {
@@ -88,30 +103,154 @@ static void block_setup(const eip_depthwise_conv2d_params_t *p, const int8_t *fi
         state[2 * t + 1] = eip_sxtb16_odd(v);
     }
     int32_t *step = state + 2 * taps;
-    for (int32_t i = 0; i < 4 && p->requant == EIP_REQUANT_SMMULR; ++i) {
-        const int32_t right = -p->shift[c + i];   /* the SMMULR kind has shift <= 0 */
-        step[STEP_RIGHT + i] = right;
-        step[STEP_HALF + i] = (int32_t)((1u << right) >> 1);
-        step[STEP_SHIFTS + i] = right != 0;
+    for (int32_t i = 0; i < 4; ++i) {
+        step[2 * i] = p->multiplier[c + i];
+        step[2 * i + 1] = (-p->shift[c + i] - 1) & 31;   /* any value serves a channel whose multiplier is 0 */
     }
 }
 
-/* The output step of channel i of a block by the SMMULR kind (requantize.h), its constants in locals and
- * the kept state: the int8 stores may alias *p for the compiler, which reloaded every parameter for every
- * output. */
+/* The output step of channel i of a block on the fast path, its constants in locals and the kept state: the
+ * int8 stores may alias *p for the compiler, which reloaded every parameter for every output. */
 typedef struct {
-    int32_t out_zp, act_min, act_max;
+    int32_t zp_round, act_min, act_max;   /* zp_round = 1 + 2 out_zp */
 } out_range_t;
 
-static inline __attribute__((always_inline)) int8_t out_smmulr(const out_range_t *o, const int32_t *multiplier,
-                                                               const int32_t *step, int32_t i, int32_t acc)
+static inline __attribute__((always_inline)) int8_t out_fast(const out_range_t *o, const int32_t *step, int32_t i,
+                                                             int32_t acc)
 {
-    const int32_t y = eip_dsp_smmulr((int32_t)((uint32_t)acc << 1), multiplier[i]);
-    const int32_t tie = (int32_t)(((uint32_t)y >> 31) & (uint32_t)step[STEP_SHIFTS + i]);
-    int32_t v = ((y + step[STEP_HALF + i] - tie) >> step[STEP_RIGHT + i]) + o->out_zp;
+    const int32_t y = eip_dsp_smmulr((int32_t)((uint32_t)acc << 1), step[2 * i]);
+    int32_t v = (((y - (y < 0)) >> step[2 * i + 1]) + o->zp_round) >> 1;   /* |y| < 2^30: no overflow */
     v = v < o->act_min ? o->act_min : v;
     return (int8_t)(v > o->act_max ? o->act_max : v);
 }
+
+/*
+ * The interior pixels of an output row for one block of four channels, a 3x3 filter: one piece of assembly
+ * per run, every pointer and stride in a register. Per pixel: the bias, nine taps (DW_TAP: LDR, two SXTAB16,
+ * LDRD of the tap's words, SMLABB/SMLATT x 2 each) and the fast output step of four sums (out_fast: LDRD of
+ * the channel's multiplier and shift, LSL, SMMULR, ADD, ASR, QADD, SSAT), against about 30 instructions per
+ * output in C.
+ */
+typedef struct {
+    const int32_t *bias;   /* +0: the block's four (or zeros) */
+    int32_t zp_round;      /* +4: 1 + 2 out_zp */
+    int8_t *out;           /* +8: the first pixel's channel c */
+    int32_t out_step;      /* +12: channels */
+    const int8_t *x;       /* +16: the first pixel's top-left tap, channel c */
+    const int32_t *w;      /* +20: the block's kept state (9 taps of two words, then four (M, right - 1)) */
+    int32_t row_step;      /* +24: bytes from a tap row to the next */
+    int32_t x_step;        /* +28: bytes from a pixel's taps to the next pixel's */
+    int32_t col_step;      /* +32: bytes from a tap to the next in its row */
+    int32_t pixels;        /* +36: > 0 */
+    uint32_t act_min4;     /* +40: act_min in every byte (the clamping variant) */
+    uint32_t act_max4;     /* +44 */
+    int32_t minus_zp;      /* +48: -in_zp in both halfwords */
+} dw_run_t;
+_Static_assert(sizeof(dw_run_t) == 52 && sizeof(void *) == 4, "dw_run_t layout (the assembly's offsets)");
+
+#if !defined(EIP_DSP_C_LOOPS)
+/* The job is copied to the stack and loaded so that r4 = x, r5 = w, r6 = row_step, r8 = col_step and
+ * r12 = minus_zp; r7 walks the tap rows; r0..r3 the sums of channels 0..3; r9/lr a tap's words, r10/r11 the
+ * input's. */
+#define ASM_TAP(ADDR, WORDS)                                                                                     \
+    "   ldr     r10, " ADDR "\n"                                                                                \
+    "   ldrd    lr, r9, [r5, #" WORDS "]\n"                                                                      \
+    "   sxtab16 r11, r12, r10\n"                                                                                \
+    "   sxtab16 r10, r12, r10, ror #8\n"                                                                        \
+    "   smlabb  r0, lr, r11, r0\n"                                                                              \
+    "   smlatt  r2, lr, r11, r2\n"                                                                              \
+    "   smlabb  r1, r9, r10, r1\n"                                                                              \
+    "   smlatt  r3, r9, r10, r3\n"
+#define ASM_ROW(W0, W1, W2) ASM_TAP("[r7]", W0) ASM_TAP("[r7, r8]", W1) ASM_TAP("[r7, r8, lsl #1]", W2)
+/* Sum ACC to its int8 code (out_fast); r11 holds 1 + 2 out_zp. */
+#define DW_OUT(ACC, WORDS)                                                                                      \
+    "   ldrd    r9, lr, [r5, #" WORDS "]\n"                                                                      \
+    "   lsl     " ACC ", " ACC ", #1\n"                                                                         \
+    "   smmulr  " ACC ", " ACC ", r9\n"                                                                         \
+    "   add     " ACC ", " ACC ", " ACC ", asr #31\n"                                                           \
+    "   asr     " ACC ", " ACC ", lr\n"                                                                         \
+    "   qadd    " ACC ", " ACC ", r11\n"                                                                        \
+    "   ssat    " ACC ", #8, " ACC ", asr #1\n"
+#define DW_STORE "   strb    r0, [r9]\n   strb    r1, [r9, #1]\n   strb    r2, [r9, #2]\n   strb    r3, [r9, #3]\n"
+#define DW_STORE_CLAMP                                                                                          \
+    "   bfi     r0, r1, #8, #8\n"                                                                               \
+    "   bfi     r0, r2, #16, #8\n"                                                                              \
+    "   bfi     r0, r3, #24, #8\n"                                                                              \
+    "   ldrd    r11, lr, [sp, #40]\n"                                                                           \
+    "   ssub8   r1, r0, r11\n"                                                                                  \
+    "   sel     r0, r0, r11\n"                                                                                  \
+    "   ssub8   r1, lr, r0\n"                                                                                   \
+    "   sel     r0, r0, lr\n"                                                                                   \
+    "   str     r0, [r9]\n"
+#define DW_RUN(NAME, STORE)                                                                                     \
+    __asm__("   .pushsection .text." #NAME ",\"ax\",%progbits\n"                                               \
+            "   .p2align 2\n"                                                                                   \
+            "   .global " #NAME "\n"                                                                            \
+            "   .type " #NAME ", %function\n"                                                                   \
+            "   .thumb_func\n" #NAME ":\n"                                                                      \
+            "   push    {r4-r11, lr}\n"                                                                         \
+            "   ldm     r0, {r0-r12}\n"                                                                         \
+            "   push    {r0-r12}\n"                                                                             \
+            "1: ldr     r7, [sp]\n"                                                                             \
+            "   ldm     r7, {r0-r3}\n"                                                                          \
+            "   mov     r7, r4\n"                                                                               \
+            ASM_ROW("0", "8", "16")                                                                              \
+            "   add     r7, r7, r6\n"                                                                           \
+            ASM_ROW("24", "32", "40")                                                                            \
+            "   add     r7, r7, r6\n"                                                                           \
+            ASM_ROW("48", "56", "64")                                                                            \
+            "   ldr     r11, [sp, #4]\n"                                                                        \
+            DW_OUT("r0", "72") DW_OUT("r1", "80") DW_OUT("r2", "88") DW_OUT("r3", "96")                         \
+            "   ldrd    r9, r10, [sp, #8]\n"                                                                    \
+            STORE                                                                                               \
+            "   add     r9, r9, r10\n"                                                                          \
+            "   ldr     r10, [sp, #28]\n"                                                                       \
+            "   str     r9, [sp, #8]\n"                                                                         \
+            "   add     r4, r4, r10\n"                                                                          \
+            "   ldr     r9, [sp, #36]\n"                                                                        \
+            "   subs    r9, r9, #1\n"                                                                           \
+            "   str     r9, [sp, #36]\n"                                                                        \
+            "   bne     1b\n"                                                                                   \
+            "   add     sp, sp, #52\n"                                                                          \
+            "   pop     {r4-r11, pc}\n"                                                                         \
+            "   .size " #NAME ", . - " #NAME "\n"                                                               \
+            "   .popsection\n")
+DW_RUN(eip_dsp_dw3x3_run, DW_STORE);
+DW_RUN(eip_dsp_dw3x3_run_clamp, DW_STORE_CLAMP);
+#undef ASM_TAP
+#undef ASM_ROW
+#undef DW_OUT
+#undef DW_STORE
+#undef DW_STORE_CLAMP
+#undef DW_RUN
+void eip_dsp_dw3x3_run(const dw_run_t *job);
+void eip_dsp_dw3x3_run_clamp(const dw_run_t *job);
+#else
+/* The same loop in C. */
+static void dw3x3_run_c(const dw_run_t *j)
+{
+    const out_range_t range = {j->zp_round, (int8_t)j->act_min4, (int8_t)j->act_max4};
+    const int8_t *x = j->x;
+    int8_t *o = j->out;
+    for (int32_t n = 0; n < j->pixels; ++n, x += j->x_step, o += j->out_step) {
+        int32_t acc[4] = {j->bias[0], j->bias[1], j->bias[2], j->bias[3]};
+        for (int32_t t = 0; t < 9; ++t) {
+            const int32_t v = eip_load_s8x4(x + (t / 3) * j->row_step + (t % 3) * j->col_step);
+            const int32_t x02 = __sxtab16(j->minus_zp, v), x13 = eip_sxtab16_odd(j->minus_zp, v);
+            acc[0] = __smlabb(j->w[2 * t], x02, acc[0]);
+            acc[2] = __smlatt(j->w[2 * t], x02, acc[2]);
+            acc[1] = __smlabb(j->w[2 * t + 1], x13, acc[1]);
+            acc[3] = __smlatt(j->w[2 * t + 1], x13, acc[3]);
+        }
+        for (int32_t i = 0; i < 4; ++i) {
+            const int32_t y = eip_dsp_smmulr((int32_t)((uint32_t)acc[i] << 1), j->w[18 + 2 * i]);
+            const int64_t v = (int64_t)((y - (y < 0)) >> j->w[19 + 2 * i]) + j->zp_round;   /* QADD */
+            const int32_t s = (int32_t)((v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : v) >> 1);
+            o[i] = (int8_t)(s < range.act_min ? range.act_min : s > range.act_max ? range.act_max : s);
+        }
+    }
+}
+#endif
 
 /* What every block of an output row shares: the row, its first input row and valid tap rows, and the
  * columns whose taps all lie inside the image, [ox_lo, ox_hi) (found once per layer). */
@@ -128,69 +267,76 @@ typedef struct {
 
 static const int32_t no_bias[4] = {0, 0, 0, 0};
 
-/* Every 4-channel block of output row r->oy, requantized by `kind` (a constant where inlined). Pixels whose
- * taps all lie inside the image (the interior: whole rows of taps, and the columns found once) skip the
- * clipping of the tap rectangle, and with `unroll` a 3x3 filter's nine taps are unrolled there. Tap
- * offsets, not pointers: the step after the last tap may lie outside the input. */
+static void dw3x3_run(const dw_run_t *job, int clamp)
+{
+#if !defined(EIP_DSP_C_LOOPS)
+    (clamp ? eip_dsp_dw3x3_run_clamp : eip_dsp_dw3x3_run)(job);
+#else
+    (void)clamp;
+    dw3x3_run_c(job);
+#endif
+}
+
+/* Every 4-channel block of output row r->oy, requantized by `kind`, or on the fast path (a constant where
+ * inlined). Pixels whose taps all lie inside the image (the interior: whole rows of taps, and the columns
+ * found once) skip the clipping of the tap rectangle, and on the fast path a 3x3 filter's interior runs in
+ * assembly (dw3x3_run). Tap offsets, not pointers: the step after the last tap may lie outside the input. */
 static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise_conv2d_params_t *p,
                                                              const int8_t *in, const int8_t *filter,
                                                              const int32_t *bias, const kept_t *k,
-                                                             const row_t *r, int8_t *out, int32_t kind,
-                                                             int unroll)
+                                                             const row_t *r, int8_t *out, int32_t kind, int fast)
 {
     const int32_t channels = p->in_c, fh = p->filter_h, fw = p->filter_w, out_w = p->out_w;
     const int32_t minus_zp = eip_pair16(-p->in_zp);
     const int32_t row_step = p->dilation_h * p->in_w * channels, col_step = p->dilation_w * channels;
-    const int unrolled = unroll && fh == 3 && fw == 3;
-    const out_range_t range = {p->out_zp, p->act_min, p->act_max};
+    const out_range_t range = {1 + 2 * p->out_zp, p->act_min, p->act_max};
     const int32_t in_y0 = r->in_y0, ky0 = r->ky0, ky1 = r->ky1;
     const int32_t ox_lo = r->row_inside ? r->ox_lo : 0, ox_hi = r->row_inside ? r->ox_hi : 0;
+    const int run = fast && fh == 3 && fw == 3 && ox_lo < ox_hi;
+    dw_run_t job = {0, range.zp_round, 0, channels, 0, 0, row_step, p->stride_w * channels, col_step,
+                    ox_hi - ox_lo, (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u, minus_zp};
+    const int clamp = p->act_min != -128 || p->act_max != 127;
     for (int32_t c = 0, block = 0; c + 4 <= channels; c += 4, ++block) {
         int32_t *state = k->words + (block < k->kept ? block : k->kept) * k->stride;
         if (block >= k->kept) {
             block_setup(p, filter, c, state);
         }
         const int32_t *w = state, *step = state + 2 * fh * fw;
-        const int32_t *start = bias != 0 ? bias + c : no_bias, *multiplier = p->multiplier + c;
+        const int32_t *start = bias != 0 ? bias + c : no_bias;
         int8_t *o = out + r->oy * out_w * channels + c;
         for (int32_t ox = 0; ox < out_w; ++ox, o += channels) {
             const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-            const int inside = ox >= ox_lo && ox < ox_hi;
-            int32_t acc0 = start[0], acc1 = start[1], acc2 = start[2], acc3 = start[3];
-            if (inside && unrolled) {
-                const int32_t x0 = (in_y0 * p->in_w + in_x0) * channels + c;
-                const int32_t x1 = x0 + row_step, x2 = x1 + row_step;
-                DW_TAP(x0, w);
-                DW_TAP(x0 + col_step, w + 2);
-                DW_TAP(x0 + 2 * col_step, w + 4);
-                DW_TAP(x1, w + 6);
-                DW_TAP(x1 + col_step, w + 8);
-                DW_TAP(x1 + 2 * col_step, w + 10);
-                DW_TAP(x2, w + 12);
-                DW_TAP(x2 + col_step, w + 14);
-                DW_TAP(x2 + 2 * col_step, w + 16);
-            } else {
-                int32_t kx0 = 0, kx1 = fw;
-                if (!inside) {
-                    valid_taps(in_x0, p->dilation_w, p->in_w, fw, &kx0, &kx1);
-                }
-                int32_t x_row = ((in_y0 + ky0 * p->dilation_h) * p->in_w + in_x0 + kx0 * p->dilation_w) * channels + c;
-                for (int32_t ky = ky0; ky < ky1; ++ky) {
-                    const int32_t *w_tap = w + 2 * (ky * fw + kx0);
-                    int32_t x_tap = x_row;
-                    for (int32_t kx = kx1 - kx0; kx > 0; --kx) {
-                        DW_TAP(x_tap, w_tap);
-                        w_tap += 2;
-                        x_tap += col_step;
-                    }
-                    x_row += row_step;
-                }
+            if (run && ox == ox_lo) {
+                job.bias = start;
+                job.out = o;
+                job.x = in + (in_y0 * p->in_w + in_x0) * channels + c;
+                job.w = w;
+                dw3x3_run(&job, clamp);
+                o += (ox_hi - 1 - ox) * channels;
+                ox = ox_hi - 1;
+                continue;
             }
-            if (kind == EIP_REQUANT_SMMULR) {
-                o[0] = out_smmulr(&range, multiplier, step, 0, acc0);
-                o[1] = out_smmulr(&range, multiplier, step, 1, acc1);
-                o[2] = out_smmulr(&range, multiplier, step, 2, acc2);
-                o[3] = out_smmulr(&range, multiplier, step, 3, acc3);
+            int32_t acc0 = start[0], acc1 = start[1], acc2 = start[2], acc3 = start[3];
+            int32_t kx0 = 0, kx1 = fw;
+            if (ox < ox_lo || ox >= ox_hi) {
+                valid_taps(in_x0, p->dilation_w, p->in_w, fw, &kx0, &kx1);
+            }
+            int32_t x_row = ((in_y0 + ky0 * p->dilation_h) * p->in_w + in_x0 + kx0 * p->dilation_w) * channels + c;
+            for (int32_t ky = ky0; ky < ky1; ++ky) {
+                const int32_t *w_tap = w + 2 * (ky * fw + kx0);
+                int32_t x_tap = x_row;
+                for (int32_t kx = kx1 - kx0; kx > 0; --kx) {
+                    DW_TAP(x_tap, w_tap);
+                    w_tap += 2;
+                    x_tap += col_step;
+                }
+                x_row += row_step;
+            }
+            if (fast) {
+                o[0] = out_fast(&range, step, 0, acc0);
+                o[1] = out_fast(&range, step, 1, acc1);
+                o[2] = out_fast(&range, step, 2, acc2);
+                o[3] = out_fast(&range, step, 3, acc3);
             } else {
                 o[0] = requantize_sum_kind(p, kind, acc0, c);
                 o[1] = requantize_sum_kind(p, kind, acc1, c + 1);
@@ -204,9 +350,9 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
 #undef DW_TAP
 
 static void depthwise_blocks_row(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
-                                 const int32_t *bias, const kept_t *k, const row_t *r, int8_t *out)
+                                 const int32_t *bias, const kept_t *k, const row_t *r, int8_t *out, int fast)
 {
-    if (p->requant == EIP_REQUANT_SMMULR) {   /* the common case, specialised */
+    if (fast) {   /* the common case, specialised */
         blocks_row(p, in, filter, bias, k, r, out, EIP_REQUANT_SMMULR, 1);
     } else {
         blocks_row(p, in, filter, bias, k, r, out, p->requant, 0);
@@ -250,6 +396,7 @@ static void depthwise_simd(const eip_depthwise_conv2d_params_t *p, const int8_t 
     for (int32_t block = 0; block < k.kept; ++block) {
         block_setup(p, filter, 4 * block, words + block * k.stride);
     }
+    const int fast = fast_fits(p);
     row_t r;
     r.ox_lo = 0;
     r.ox_hi = p->out_w;
@@ -265,7 +412,7 @@ static void depthwise_simd(const eip_depthwise_conv2d_params_t *p, const int8_t 
         valid_taps(r.in_y0, p->dilation_h, p->in_h, p->filter_h, &r.ky0, &r.ky1);
         r.row_inside = r.ky0 == 0 && r.ky1 == p->filter_h;
         if (blocks > 0) {
-            depthwise_blocks_row(p, in, filter, bias, &k, &r, out);
+            depthwise_blocks_row(p, in, filter, bias, &k, &r, out, fast);
         }
         if (4 * blocks < p->in_c) {
             channels_row(p, in, filter, bias, &r, 4 * blocks, out);
