@@ -317,9 +317,10 @@ static void channels_small_k(const small_k_t *ctx, const int8_t *w, const int32_
 }
 
 /* ---- four pixels through every output channel, columns interleaved ---------------------------------------------
- * The common case (the generator's folded bias, no shift to the left, a receptive field of 17 .. 768 codes
- * that an unpadded 1x1 conv reads in one run or whose channels are a multiple of 16, four pixels): the four columns are laid out in the layer's scratch interleaved by 16-byte chunks
- * (chunk i of pixel j at 64 i + 16 j), so one pointer with immediate offsets reads all four and one register
+ * The common case (the generator's folded bias, no shift to the left, a receptive field of 17 .. 768 codes,
+ * four pixels; an unpadded 1x1 conv, channels a multiple of 16, or a field of at most CONV_SHORT_FIELD codes,
+ * unrolled on the stack first): the four columns are laid out in the layer's scratch interleaved by 16-byte
+ * chunks (chunk i of pixel j at 64 i + 16 j), so one pointer with immediate offsets reads all four and one register
  * restores it for the next channel. The channel loop is one piece of assembly: per channel, the folded bias
  * into four accumulators, the tail-predicated dot product loop (one filter chunk, four column chunks, four
  * VMLADAVA), the requantization of the four sums as one vector with the channel's multiplier and shift as
@@ -327,6 +328,8 @@ static void channels_small_k(const small_k_t *ctx, const int8_t *w, const int32_
  * instructions besides the dot products, against 40 for the same steps in C (GCC 12 reloads the pointers and
  * parameters of each channel). eip_mve_conv_channels_c is the same loop in C (EIP_MVE_C_LOOPS builds it; the
  * kernel suite runs both). */
+
+#define CONV_SHORT_FIELD 64   /* bytes of stack for a first layer's field (3x3x3: 27, KWS's 10x4x1: 40) */
 
 /* What the channel loop reads (the assembly's immediate offsets). */
 typedef struct {
@@ -501,9 +504,73 @@ static inline void put_run(int8_t *cols, int32_t j, int32_t pos, const int8_t *s
 #endif
 }
 
+/* A short field (at most CONV_SHORT_FIELD codes) whose runs do not start on chunks, a first layer's: for a
+ * pixel whose window lies inside the image, each code's offset from the window's first byte (0 past the field,
+ * so that whole chunks gather harmlessly), 8 codes per gather into half a chunk; other pixels are unrolled on
+ * the stack first. */
+typedef struct {
+    uint16_t offsets[CONV_SHORT_FIELD];
+    int32_t chunks;         /* ceil(k / 16) */
+    int32_t y_lo, y_hi;     /* the output rows and columns whose windows lie inside the image */
+    int32_t x_lo, x_hi;
+} short_field_t;
+
+static void short_field_setup(const eip_conv2d_params_t *p, short_field_t *f)
+{
+    const int32_t fc = p->filter_c, k = p->filter_h * p->filter_w * fc;
+    const int32_t span_h = (p->filter_h - 1) * p->dilation_h, span_w = (p->filter_w - 1) * p->dilation_w;
+    const int32_t last = (span_h * p->in_w + span_w) * p->in_c + fc - 1;
+    f->chunks = (k + 15) / 16;
+    f->y_lo = (p->pad_top + p->stride_h - 1) / p->stride_h;
+    f->x_lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
+    f->y_hi = p->in_h + p->pad_top - span_h <= 0 ? 0 : (p->in_h - 1 + p->pad_top - span_h) / p->stride_h + 1;
+    f->x_hi = p->in_w + p->pad_left - span_w <= 0 ? 0 : (p->in_w - 1 + p->pad_left - span_w) / p->stride_w + 1;
+    if (last > 0xFFFF) {   /* no pixel gathers */
+        f->y_hi = 0;
+    }
+    for (int32_t i = 0; i < CONV_SHORT_FIELD; ++i) {
+        const int32_t tap = i / fc, ky = tap / p->filter_w, kx = tap % p->filter_w;
+        f->offsets[i] = i < k ? (uint16_t)((ky * p->dilation_h * p->in_w + kx * p->dilation_w) * p->in_c + i % fc) : 0;
+    }
+}
+
+static void put_short_field(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t c0,
+                            const short_field_t *f, int8_t *cols, int32_t j)
+{
+    if (oy >= f->y_lo && oy < f->y_hi && ox >= f->x_lo && ox < f->x_hi) {
+        const int8_t *base = in + ((oy * p->stride_h - p->pad_top) * p->in_w + ox * p->stride_w - p->pad_left) *
+                                  p->in_c + c0;
+        int8_t *dst = cols + 16 * j;
+        const uint16_t *offsets = f->offsets;
+#if !defined(EIP_MVE_C_LOOPS)
+        __asm volatile("   dls      lr, %[n]\n"
+                       "1: vldrh.u16 q0, [%[o]], #16\n"
+                       "   vldrb.s16 q1, [%[b], q0]\n"
+                       "   vstrb.16 q1, [%[d]]\n"
+                       "   vldrh.u16 q0, [%[o]], #16\n"
+                       "   vldrb.s16 q1, [%[b], q0]\n"
+                       "   vstrb.16 q1, [%[d], #8]\n"
+                       "   adds     %[d], #64\n"
+                       "   le       lr, 1b\n"
+                       : [d] "+l"(dst), [o] "+r"(offsets)
+                       : [b] "r"(base), [n] "r"(f->chunks)
+                       : "q0", "q1", "lr", "memory", "cc");
+#else
+        for (int32_t i = 0; i < f->chunks; ++i, dst += 64, offsets += 16) {
+            vstrbq_s16(dst, vldrbq_gather_offset_s16(base, vldrhq_u16(offsets)));
+            vstrbq_s16(dst + 8, vldrbq_gather_offset_s16(base, vldrhq_u16(offsets + 8)));
+        }
+#endif
+        return;
+    }
+    int8_t field[CONV_SHORT_FIELD];
+    fill_column(p, in, oy, ox, c0, field);
+    put_run(cols, j, 0, field, 0, p->filter_h * p->filter_w * p->filter_c);
+}
+
 /* The receptive field of output pixel (oy, ox), channels [c0, c0 + filter_c), as pixel j's interleaved column
- * (padding: in_zp): fill_column's walk, each run put in its chunks. Every run starts at a multiple of 16:
- * filter_c is one (interleavable), or the field is one run (an unpadded 1x1 conv). */
+ * (padding: in_zp): fill_column's walk, each run put in its chunks (filter_c a multiple of 16: every run
+ * starts on a chunk). */
 static void interleave_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t c0,
                               int8_t *cols, int32_t j)
 {
@@ -602,7 +669,8 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
     const int direct = p->filter_h == 1 && p->filter_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
                        (p->out_h - 1) * p->stride_h < p->in_h && (p->out_w - 1) * p->stride_w < p->in_w;
     /* the interleaved channel loop: its scratch is planned (ops/conv2d.py column_scratch: 4 * ceil16(k)) */
-    const int interleaved = p->scratch != 0 && p->folded_bias != 0 && shifts <= 0 && k > 16 && (direct || fc % 16 == 0);
+    const int interleaved = p->scratch != 0 && p->folded_bias != 0 && shifts <= 0 && k > 16 &&
+                            (direct || fc % 16 == 0 || k <= CONV_SHORT_FIELD);
     conv_group_t group;
     group.cols = p->scratch;
     group.k = k;
@@ -613,6 +681,10 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
     group.act_min = vdupq_n_s32(p->act_min);
     group.act_max = vdupq_n_s32(p->act_max);
     group.offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
+    short_field_t shortf;
+    if (interleaved && !direct && fc % 16 != 0) {
+        short_field_setup(p, &shortf);
+    }
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
         int8_t *out = output + b * pixels * p->out_c;
@@ -637,9 +709,12 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                     for (int32_t j = 0; j < PIXELS; ++j) {
                         const int32_t oy = (pix + j) / p->out_w, ox = (pix + j) % p->out_w;
                         if (direct) {
-                            put_run(p->scratch, j, 0, in + (oy * p->stride_h * p->in_w + ox * p->stride_w) * p->in_c + g * fc, 0, k);
-                        } else {
+                            const int8_t *x = in + (oy * p->stride_h * p->in_w + ox * p->stride_w) * p->in_c;
+                            put_run(p->scratch, j, 0, x + g * fc, 0, k);
+                        } else if (fc % 16 == 0) {
                             interleave_column(p, in, oy, ox, g * fc, p->scratch, j);
+                        } else {   /* a short field whose runs do not start on chunks */
+                            put_short_field(p, in, oy, ox, g * fc, &shortf, p->scratch, j);
                         }
                     }
                     group.filter = filter + g * per_group * k;

@@ -308,12 +308,15 @@ static __attribute__((noinline)) void strip_fill(const strip_t *s, int32_t c, in
         cell[q] = zp4;
     }
     const int8_t *src = s->in + (iy * p->in_w + (lo - p->pad_left)) * in_c + c;
-    if (n == 4) {   /* two cells per gather of 8 codes */
+    if (n == 4) {   /* two cells per gather of 8 codes, an odd last cell alone */
         const uint16x8_t gather = s->gather;
         int8_t *dst = row + 4 * lo;
-        for (int32_t left = 4 * (hi - lo); left > 0; left -= 8, src += 2 * in_c, dst += 8) {
-            const mve_pred16_t lanes = vctp16q((uint32_t)left);
-            vstrbq_p_s16(dst, vldrbq_gather_offset_z_s16(src, gather, lanes), lanes);
+        int32_t pairs = (hi - lo) / 2;
+        for (; pairs > 0; --pairs, src += 2 * in_c, dst += 8) {
+            vstrbq_s16(dst, vldrbq_gather_offset_s16(src, gather));
+        }
+        if ((hi - lo) % 2 != 0) {
+            memcpy(dst, src, 4);
         }
     } else {
         const mve_pred16_t lanes = vctp32q((uint32_t)n);
@@ -484,7 +487,8 @@ static __attribute__((noinline)) void strip_block_row(const strip_t *s, int8_t *
 
 /* Input row iy into ring slot `at` (a byte offset in each block's strip) of every block, cells [lo, hi): a
  * pixel's channels loaded 16 at a time and scattered as four blocks' cells, `one` bytes apart (absent channels
- * of a last partial block 0); the zero point there for a row outside the image. */
+ * of a last partial block 0), or with 4 or 8 channels, 16 codes of the row at a time as the cells they fill;
+ * the zero point there for a row outside the image. */
 static __attribute__((noinline)) void ring_fill(const strip_t *s, int8_t *scratch, int32_t one, int32_t at,
                                                 int32_t iy)
 {
@@ -503,6 +507,23 @@ static __attribute__((noinline)) void ring_fill(const strip_t *s, int8_t *scratc
     const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)one);
     const int8_t *src = s->in + (iy * p->in_w + lo - p->pad_left) * c;
     int8_t *cell = scratch + at + 4 * lo;
+    if (c == 4 || c == 8) {   /* 16 codes are four cells of one block, or two pixels' cells of two */
+        const uint32x4_t lane = vidupq_n_u32(0, 1);
+        const uint32x4_t two = vaddq_u32(vmulq_n_u32(vshrq_n_u32(lane, 1), 4),                  /* pixel */
+                                         vmulq_n_u32(vandq_u32(lane, vdupq_n_u32(1)), (uint32_t)one));   /* block */
+        const uint32x4_t at4 = c == 4 ? vmulq_n_u32(lane, 4) : two;
+        const int32_t step = c == 4 ? 16 : 8;
+        int32_t left = (hi - lo) * c;
+        for (; left >= 16; left -= 16, src += 16, cell += step) {
+            vstrwq_scatter_offset_s32((int32_t *)(void *)cell, at4, vreinterpretq_s32_s8(vldrbq_s8(src)));
+        }
+        if (left > 0) {
+            const int8x16_t x = vldrbq_z_s8(src, vctp8q((uint32_t)left));
+            vstrwq_scatter_offset_p_s32((int32_t *)(void *)cell, at4, vreinterpretq_s32_s8(x),
+                                        vctp32q((uint32_t)left / 4));
+        }
+        return;
+    }
     if (c % 16 == 0) {
         for (int32_t q = lo; q < hi; ++q, cell += 4) {
             int8_t *dst = cell;
