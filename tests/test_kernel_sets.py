@@ -62,9 +62,11 @@ pytestmark = [
 ]
 
 # Every kernel set the firmware links, on the board it runs on, through the one suite (kernel_suite.py).
-# The Helium set twice: with its inner loops in assembly (what the firmware links) and with their C
-# intrinsics (EIP_MVE_C_LOOPS), so the two stay the same arithmetic.
-SETS = [KernelSet("dsp", board="qemu-m4"), KernelSet("dsp", board="qemu-m55"), KernelSet("mve", board="qemu-m55"),
+# The Arm DSP set on the M4 and the Helium set twice each: with their inner loops in assembly (what the
+# firmware links) and with their C equivalents (EIP_DSP_C_LOOPS, EIP_MVE_C_LOOPS), so the two stay the same
+# arithmetic.
+SETS = [KernelSet("dsp", board="qemu-m4"), KernelSet("dsp", board="qemu-m4", defines=("EIP_DSP_C_LOOPS",)),
+        KernelSet("dsp", board="qemu-m55"), KernelSet("mve", board="qemu-m55"),
         KernelSet("mve", board="qemu-m55", defines=("EIP_MVE_C_LOOPS",)), KernelSet("reference", board="qemu-m4")]
 SET_IDS = [f"{k.name}-{k.board}" + "".join(f"-{d}" for d in k.defines) for k in SETS]
 
