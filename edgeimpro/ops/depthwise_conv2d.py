@@ -60,11 +60,11 @@ def strip_scratch(filter_h: int, filter_w: int, stride_w: int, dilation_h: int, 
     """(bytes, blocks) of arena the Helium depthwise kernel (arm_mve/depthwise_conv2d.c, 3x3 path) needs. A
     4-channel block's strip is the 3 input rows an output row reads, each padded to the window's full width
     with the input zero point ((out_w - 1) * stride_w + 3 cells of 4 channels), then the block's 100-byte head
-    (its 9 filter taps, 4 bytes each; its folded bias and 3 requantization vectors, 16 bytes each: strip_head_t),
-    which also takes the reads of a last group of fewer than six pixels past the end of a row (at most
-    5 * stride_w cells). The kernel walks output rows in order (the streaming contract), every block of a row
-    before the next row: with a strip for every block (`ring`) each keeps its rows and head across output rows,
-    with one strip each block writes its head and rows again for every output row. (0, 0) where the path does
+    (its 9 filter taps, 4 bytes each; its folded bias and 3 requantization vectors, 16 bytes each:
+    strip_head_t). The kernel walks output rows in order (the streaming contract), every block of a row before
+    the next row: with a strip for every block (`ring`) each input row is copied into every block's ring once
+    and the heads are written once, with one strip each block writes its head and rows again for every output
+    row. (0, 0) where the path does
     not apply or the strips would take more than STRIP_MAX. Planned for every build, so the arena figure is
     the same whichever kernel set links the model (the others leave it unused)."""
     if (filter_h, filter_w, dilation_h, dilation_w, depth_multiplier) != (3, 3, 1, 1, 1) or stride_w not in (1, 2):
@@ -125,9 +125,9 @@ LEAN_MIN_WIDTH = 16   # narrower rows have no lean variant: one strip costs them
 def lean_scratch(p: DepthwiseConv2DParams) -> DepthwiseConv2DParams | None:
     """The layer one step leaner: one strip instead of one per block (each block's head and input rows
     written again for every output row), then no strip at all (the direct loops); None where it has no
-    strip or its rows are narrower than LEAN_MIN_WIDTH. Measured on qemu-m55: one strip costs a 48- or
-    24-wide layer +19-22% of its instructions, a 12-wide +38%, a 6-wide +47%, a 5-wide (KWS) +58%: the
-    per-row work of a block is amortised over the row's pixels."""
+    strip or its rows are narrower than LEAN_MIN_WIDTH. Measured on qemu-m55: one strip costs VWW's 48-wide
+    layer 1 +25% of its instructions, its 24-wide layer 5 +36%, and narrower rows more: the per-row work of a
+    block (its head, three row copies) is amortised over the row's pixels."""
     if p.strip_blocks == 0 or p.out_w < LEAN_MIN_WIDTH:
         return None
     if p.strip_blocks == 1:

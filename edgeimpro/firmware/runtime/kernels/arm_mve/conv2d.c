@@ -362,7 +362,6 @@ _Static_assert(offsetof(conv_group_t, k) == 24 && offsetof(conv_group_t, oversho
 #define CONV_CHANNELS(NAME, FIX, TIE)                                                                               \
     __asm__("   .text\n"                                                                                        \
             "   .p2align 2\n"                                                                                   \
-            "   .global " #NAME "\n"                                                                            \
             "   .type " #NAME ", %function\n"                                                                   \
             "   .thumb_func\n" #NAME ":\n"                                                                      \
             "   push    {r4-r11, lr}\n"                                                                         \
@@ -424,6 +423,8 @@ CONV_CHANNELS(eip_mve_conv_channels_kany_zero, FIX_K, TIE_SHIFTS);
 #undef CONV_CHANNELS
 #undef FIX_K
 #undef TIE_SHIFTS
+/* The four functions are local symbols of this object (no .global): the calls below resolve when it is
+ * assembled, so two exported runtimes linked into one program cannot collide on them. */
 void eip_mve_conv_channels_k16(const conv_group_t *g);
 void eip_mve_conv_channels_kany(const conv_group_t *g);
 void eip_mve_conv_channels_k16_zero(const conv_group_t *g);
