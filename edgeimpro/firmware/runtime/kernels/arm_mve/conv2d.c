@@ -686,6 +686,9 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
     if (interleaved && !direct && fc % 16 != 0) {
         short_field_setup(p, &shortf);
     }
+    /* a field of at most 16 codes: four columns held in vector registers through the channels */
+    const int small = p->folded_bias != 0 && k <= 16;
+    small_k_t ctx = {group.act_min, group.act_max, group.offsets, p->out_zp, k, {0, 0, 0, 0}};
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
         int8_t *out = output + b * pixels * p->out_c;
@@ -724,6 +727,23 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                     group.shift = p->shift + g * per_group;
                     group.out = out + pix * p->out_c + g * per_group;
                     conv_channels(&group);
+                }
+                continue;
+            }
+            if (small && count == PIXELS && (direct || p->scratch != 0)) {
+                for (int32_t g = 0; g < groups; ++g) {
+                    for (int32_t j = 0; j < PIXELS; ++j) {
+                        const int32_t oy = (pix + j) / p->out_w, ox = (pix + j) % p->out_w;
+                        if (direct) {
+                            ctx.col[j] = in + (oy * p->stride_h * p->in_w + ox * p->stride_w) * p->in_c + g * fc;
+                        } else {
+                            fill_column(p, in, oy, ox, g * fc, p->scratch + j * k);
+                            ctx.col[j] = p->scratch + j * k;
+                        }
+                    }
+                    const int32_t c0 = g * per_group;
+                    channels_small_k(&ctx, filter + c0 * k, p->folded_bias + c0, p->multiplier + c0, p->shift + c0,
+                                     per_group, out + pix * p->out_c + c0, right_shifts);
                 }
                 continue;
             }
