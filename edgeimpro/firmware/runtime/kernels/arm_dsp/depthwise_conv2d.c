@@ -267,6 +267,57 @@ typedef struct {
 
 static const int32_t no_bias[4] = {0, 0, 0, 0};
 
+/* The instructions a strip's column of three cells and a run's call take (qemu-m4, measured): a row whose taps
+ * lie inside the image goes through the strip whole where that costs less than the strip's side columns and
+ * the run of the middle pixels (KWS's 5-wide rows, VWW's 6-wide with stride 1). */
+enum { STRIP_COLUMN_COST = 15, RUN_CALL_COST = 35 };
+
+/* Where a strip's cells come from: input rows in_y0..in_y0 + 2, columns [x0, x0 + cells), the first `lo` and
+ * the cells from `hi` on lying left and right of the image (the same for every block of a row). */
+typedef struct {
+    int32_t in_y0, x0, cells, lo, hi;
+} strip_span_t;
+
+static strip_span_t strip_span(const eip_depthwise_conv2d_params_t *p, int32_t in_y0, int32_t ox0, int32_t ox1)
+{
+    strip_span_t s = {in_y0, ox0 * p->stride_w - p->pad_left, (ox1 - ox0 - 1) * p->stride_w + 3, 0, 0};
+    s.lo = s.x0 >= 0 ? 0 : -s.x0 < s.cells ? -s.x0 : s.cells;
+    const int32_t right = p->in_w - s.x0;
+    s.hi = right < s.lo ? s.lo : right < s.cells ? right : s.cells;
+    return s;
+}
+
+/* n cells of the zero point's word from `strip` on. */
+static inline int8_t *pad_cells(int8_t *strip, int32_t pad, int32_t n)
+{
+    for (; n > 0; --n, strip += 4) {
+        memcpy(strip, &pad, 4);
+    }
+    return strip;
+}
+
+/* Channels c..c + 3 of span s into `strip`, one word per cell, row after row. Cells outside the image hold the
+ * input zero point in every byte, so their taps add 0. Not inlined: in blocks_row its loops spilled. */
+static __attribute__((noinline)) void fill_strip(const eip_depthwise_conv2d_params_t *p, const int8_t *in,
+                                                 int32_t c, const strip_span_t *s, int8_t *strip)
+{
+    const int32_t pad = (int32_t)((uint8_t)p->in_zp * 0x01010101u), channels = p->in_c;
+    const int32_t lo = s->lo, mid = s->hi - s->lo, tail = s->cells - s->hi, row_bytes = p->in_w * channels;
+    const int8_t *src = in + (s->in_y0 * p->in_w + s->x0 + lo) * channels + c;
+    for (int32_t y = s->in_y0; y < s->in_y0 + 3; ++y, src += row_bytes) {
+        if (y < 0 || y >= p->in_h) {
+            strip = pad_cells(strip, pad, s->cells);
+            continue;
+        }
+        strip = pad_cells(strip, pad, lo);
+        const int8_t *x = src;
+        for (int32_t n = mid; n > 0; --n, strip += 4, x += channels) {
+            memcpy(strip, x, 4);
+        }
+        strip = pad_cells(strip, pad, tail);
+    }
+}
+
 static void dw3x3_run(const dw_run_t *job, int clamp)
 {
 #if !defined(EIP_DSP_C_LOOPS)
@@ -296,6 +347,24 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
     dw_run_t job = {0, range.zp_round, 0, channels, 0, 0, row_step, p->stride_w * channels, col_step,
                     ox_hi - ox_lo, (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u, minus_zp};
     const int clamp = p->act_min != -128 || p->act_max != 127;
+    /* Where the layer has its planned strip (a 3x3 filter, dilation 1: ops/depthwise_conv2d.py, strip_scratch,
+     * at least 12 ((out_w - 1) stride_w + 3) bytes) the pixels whose taps leave the image run in assembly too,
+     * from a copy of their input cells padded with the zero point: whole rows where the row's taps leave the
+     * image or the row is narrow, else the columns on either side of [ox_lo, ox_hi). */
+    const int strip = fast && fh == 3 && fw == 3 && p->scratch != 0 && p->strip_blocks > 0 &&
+                      p->dilation_h == 1 && p->dilation_w == 1;
+    const int32_t side_cells = (ox_lo > 0 ? (ox_lo - 1) * p->stride_w + 3 : 0) +
+                               (ox_hi < out_w ? (out_w - ox_hi - 1) * p->stride_w + 3 : 0);
+    const int32_t side_runs = (ox_lo > 0) + (ox_hi < out_w);
+    const int whole = !run || ((out_w - 1) * p->stride_w + 3 - side_cells) * STRIP_COLUMN_COST <
+                                  side_runs * RUN_CALL_COST;
+    dw_run_t padded = job;
+    padded.x = p->scratch;
+    padded.col_step = 4;
+    padded.x_step = 4 * p->stride_w;
+    const int32_t spans[2][2] = {{0, whole ? out_w : ox_lo}, {whole ? out_w : ox_hi, out_w}};
+    const strip_span_t span[2] = {strip_span(p, in_y0, spans[0][0], spans[0][1]),
+                                  strip_span(p, in_y0, spans[1][0], spans[1][1])};
     for (int32_t c = 0, block = 0; c + 4 <= channels; c += 4, ++block) {
         int32_t *state = k->words + (block < k->kept ? block : k->kept) * k->stride;
         if (block >= k->kept) {
@@ -304,6 +373,28 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
         const int32_t *w = state, *step = state + 2 * fh * fw;
         const int32_t *start = bias != 0 ? bias + c : no_bias;
         int8_t *o = out + r->oy * out_w * channels + c;
+        if (strip) {
+            /* the output columns [ox0, ox1) through the strip: whole, or the ones left and right of the run */
+            padded.bias = start;
+            padded.w = w;
+            for (int32_t i = 0; i < 2; ++i) {
+                if (spans[i][0] < spans[i][1]) {
+                    fill_strip(p, in, c, &span[i], p->scratch);
+                    padded.out = o + spans[i][0] * channels;
+                    padded.row_step = 4 * span[i].cells;
+                    padded.pixels = spans[i][1] - spans[i][0];
+                    dw3x3_run(&padded, clamp);
+                }
+            }
+            if (!whole) {
+                job.bias = start;
+                job.out = o + ox_lo * channels;
+                job.x = in + (in_y0 * p->in_w + ox_lo * p->stride_w - p->pad_left) * channels + c;
+                job.w = w;
+                dw3x3_run(&job, clamp);
+            }
+            continue;
+        }
         for (int32_t ox = 0; ox < out_w; ++ox, o += channels) {
             const int32_t in_x0 = ox * p->stride_w - p->pad_left;
             if (run && ox == ox_lo) {
