@@ -2,7 +2,9 @@
  * DEPTHWISE_CONV_2D, int8, Arm DSP variant: same arithmetic as ../depthwise_conv2d.c (bit-exact).
  *
  * Depth multiplier 1: four channels at a time, SIMD across channels; each output pixel walks the rectangle
- * of its valid taps (padding adds nothing, as the reference's skipped taps). Output rows are outermost, for
+ * of its valid taps (padding adds nothing, as the reference's skipped taps), or, for a 3x3 filter with its
+ * planned strip, the pixels whose taps leave the image read a copy of their input cells padded with the
+ * input zero point (which adds nothing either) through the interior's assembly. Output rows are outermost, for
  * the streaming contract of issue 13 (a layer's output may lie below its input): row oy is finished, every
  * block of four channels and then the last in_c % 4 channels, before row oy + 1, and from then on no
  * input row before row oy's first is read. The sign-extended taps and output steps of the blocks are kept
