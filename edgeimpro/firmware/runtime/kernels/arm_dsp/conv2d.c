@@ -281,7 +281,6 @@ _Static_assert(sizeof(conv_pairs_t) == 52 && sizeof(void *) == 4, "conv_pairs_t 
 #define CONV_PAIRS(NAME, REQ, BOUNDS)                                                                           \
     __asm__("   .pushsection .text." #NAME ",\"ax\",%progbits\n"                                               \
             "   .p2align 2\n"                                                                                   \
-            "   .global " #NAME "\n"                                                                            \
             "   .type " #NAME ", %function\n"                                                                   \
             "   .thumb_func\n" #NAME ":\n"                                                                      \
             "   push    {r4-r11, lr}\n"                                                                         \
@@ -336,6 +335,8 @@ CONV_PAIRS(eip_dsp_conv_pairs_wide_clamp, REQ_WIDE, CLAMP);
 #undef PACK
 #undef CLAMP
 #undef CONV_PAIRS
+/* Local symbols of this object (no .global): the calls below resolve when it is assembled, so two exported
+ * runtimes linked into one program cannot collide on them (eip_names.h renames only C symbols). */
 void eip_dsp_conv_pairs_smmulr(const conv_pairs_t *job);
 void eip_dsp_conv_pairs_smmulr_clamp(const conv_pairs_t *job);
 void eip_dsp_conv_pairs_wide(const conv_pairs_t *job);

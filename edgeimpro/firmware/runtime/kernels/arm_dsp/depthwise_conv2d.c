@@ -187,7 +187,6 @@ _Static_assert(sizeof(dw_run_t) == 52 && sizeof(void *) == 4, "dw_run_t layout (
 #define DW_RUN(NAME, STORE)                                                                                     \
     __asm__("   .pushsection .text." #NAME ",\"ax\",%progbits\n"                                               \
             "   .p2align 2\n"                                                                                   \
-            "   .global " #NAME "\n"                                                                            \
             "   .type " #NAME ", %function\n"                                                                   \
             "   .thumb_func\n" #NAME ":\n"                                                                      \
             "   push    {r4-r11, lr}\n"                                                                         \
@@ -225,6 +224,8 @@ DW_RUN(eip_dsp_dw3x3_run_clamp, DW_STORE_CLAMP);
 #undef DW_STORE
 #undef DW_STORE_CLAMP
 #undef DW_RUN
+/* Local symbols of this object (no .global): the calls below resolve when it is assembled, so two exported
+ * runtimes linked into one program cannot collide on them (eip_names.h renames only C symbols). */
 void eip_dsp_dw3x3_run(const dw_run_t *job);
 void eip_dsp_dw3x3_run_clamp(const dw_run_t *job);
 #else

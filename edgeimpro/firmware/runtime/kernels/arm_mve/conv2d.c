@@ -81,43 +81,38 @@ static inline __attribute__((always_inline)) int32x4_t dot_4(const int8_t *w, co
     return acc;
 }
 
-/* n > 0 bytes from src to dst: one tail-predicated loop (GCC 12 moves vctp's predicate through a core register
- * on every turn); the intrinsics under EIP_MVE_C_LOOPS. */
-static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+/* n > 0 bytes from src into 16-byte chunks `step` bytes apart at dst (16: a plain copy; 64: a column of the
+ * interleaved four), or `value` throughout where src is NULL: one tail-predicated loop (GCC 12 moves vctp's
+ * predicate through a core register on every turn); the intrinsics under EIP_MVE_C_LOOPS. */
+static inline __attribute__((always_inline)) void copy_chunks(int8_t *dst, const int8_t *src, int8_t value,
+                                                              int32_t n, const int32_t step)
 {
 #if !defined(EIP_MVE_C_LOOPS)
-    __asm volatile("   dlstp.8 lr, %[n]\n"
-                   "1: vldrb.8 q0, [%[src]], #16\n"
-                   "   vstrb.8 q0, [%[dst]], #16\n"
-                   "   letp    lr, 1b\n"
-                   : [dst] "+r"(dst), [src] "+r"(src)
-                   : [n] "r"(n)
-                   : "q0", "lr", "memory");
-#else
-    for (; n > 0; n -= 16) {
-        const mve_pred16_t lanes = vctp8q((uint32_t)n);
-        vstrbq_p_s8(dst, vldrbq_z_s8(src, lanes), lanes);
-        dst += 16;
-        src += 16;
+    if (src != 0) {
+        __asm volatile("   dlstp.8 lr, %[n]\n"
+                       "1: vldrb.8 q0, [%[src]], #16\n"
+                       "   vstrb.8 q0, [%[dst]], %[step]\n"
+                       "   letp    lr, 1b\n"
+                       : [dst] "+r"(dst), [src] "+r"(src)
+                       : [n] "r"(n), [step] "i"(step)
+                       : "q0", "lr", "memory");
+    } else {
+        __asm volatile("   vdup.8  q0, %[v]\n"
+                       "   dlstp.8 lr, %[n]\n"
+                       "1: vstrb.8 q0, [%[dst]], %[step]\n"
+                       "   letp    lr, 1b\n"
+                       : [dst] "+r"(dst)
+                       : [n] "r"(n), [v] "r"((int32_t)value), [step] "i"(step)
+                       : "q0", "lr", "memory");
     }
-#endif
-}
-
-static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
-{
-#if !defined(EIP_MVE_C_LOOPS)
-    __asm volatile("   vdup.8  q0, %[v]\n"
-                   "   dlstp.8 lr, %[n]\n"
-                   "1: vstrb.8 q0, [%[dst]], #16\n"
-                   "   letp    lr, 1b\n"
-                   : [dst] "+r"(dst)
-                   : [n] "r"(n), [v] "r"((int32_t)value)
-                   : "q0", "lr", "memory");
 #else
-    const int8x16_t v = vdupq_n_s8(value);
-    for (; n > 0; n -= 16) {
-        vstrbq_p_s8(dst, v, vctp8q((uint32_t)n));
-        dst += 16;
+    const int8x16_t fill = vdupq_n_s8(value);
+    for (; n > 0; n -= 16, dst += step) {
+        const mve_pred16_t lanes = vctp8q((uint32_t)n);
+        vstrbq_p_s8(dst, src != 0 ? vldrbq_z_s8(src, lanes) : fill, lanes);
+        if (src != 0) {
+            src += 16;
+        }
     }
 #endif
 }
@@ -145,7 +140,7 @@ static inline void copy_rows(int8_t *dst, const int8_t *src, int32_t run, int32_
                    : "q0", "lr", "memory", "cc");
 #else
     for (; rows > 0; --rows, src += step, dst += run) {
-        copy_bytes(dst, src, run);
+        copy_chunks(dst, src, 0, run, 16);
     }
 #endif
 }
@@ -166,21 +161,21 @@ static void fill_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t 
     for (int32_t ky = 0; ky < p->filter_h; ++ky) {
         const int32_t iy = in_y0 + ky * p->dilation_h;
         if (iy < 0 || iy >= p->in_h) {
-            fill_bytes(col, (int8_t)p->in_zp, p->filter_w * fc);
+            copy_chunks(col, 0, (int8_t)p->in_zp, p->filter_w * fc, 16);
             col += p->filter_w * fc;
             continue;
         }
         if (whole_rows) {
-            copy_bytes(col, in + (iy * p->in_w + in_x0) * p->in_c, p->filter_w * fc);
+            copy_chunks(col, in + (iy * p->in_w + in_x0) * p->in_c, 0, p->filter_w * fc, 16);
             col += p->filter_w * fc;
             continue;
         }
         for (int32_t kx = 0; kx < p->filter_w; ++kx) {
             const int32_t ix = in_x0 + kx * p->dilation_w;
             if (ix < 0 || ix >= p->in_w) {
-                fill_bytes(col, (int8_t)p->in_zp, fc);
+                copy_chunks(col, 0, (int8_t)p->in_zp, fc, 16);
             } else {
-                copy_bytes(col, in + (iy * p->in_w + ix) * p->in_c + c0, fc);
+                copy_chunks(col, in + (iy * p->in_w + ix) * p->in_c + c0, 0, fc, 16);
             }
             col += fc;
         }
@@ -470,39 +465,10 @@ static inline void conv_channels(const conv_group_t *g)
 }
 
 /* n > 0 codes of pixel j's column from logical position pos (a multiple of 16) on, copied from src, or
- * `value` throughout where src is NULL, into the interleaved columns: one tail-predicated loop, a chunk per
- * turn. */
+ * `value` throughout where src is NULL, into the interleaved columns. */
 static inline void put_run(int8_t *cols, int32_t j, int32_t pos, const int8_t *src, int8_t value, int32_t n)
 {
-    int8_t *dst = cols + 4 * pos + 16 * j;
-#if !defined(EIP_MVE_C_LOOPS)
-    if (src != 0) {
-        __asm volatile("   dlstp.8 lr, %[n]\n"
-                       "1: vldrb.8 q0, [%[src]], #16\n"
-                       "   vstrb.8 q0, [%[dst]], #64\n"
-                       "   letp    lr, 1b\n"
-                       : [dst] "+r"(dst), [src] "+r"(src)
-                       : [n] "r"(n)
-                       : "q0", "lr", "memory");
-    } else {
-        __asm volatile("   vdup.8  q0, %[v]\n"
-                       "   dlstp.8 lr, %[n]\n"
-                       "1: vstrb.8 q0, [%[dst]], #64\n"
-                       "   letp    lr, 1b\n"
-                       : [dst] "+r"(dst)
-                       : [n] "r"(n), [v] "r"((int32_t)value)
-                       : "q0", "lr", "memory");
-    }
-#else
-    const int8x16_t fill = vdupq_n_s8(value);
-    for (; n > 0; n -= 16, dst += 64) {
-        const mve_pred16_t lanes = vctp8q((uint32_t)n);
-        vstrbq_p_s8(dst, src != 0 ? vldrbq_z_s8(src, lanes) : fill, lanes);
-        if (src != 0) {
-            src += 16;
-        }
-    }
-#endif
+    copy_chunks(cols + 4 * pos + 16 * j, src, value, n, 64);
 }
 
 /* A short field (at most CONV_SHORT_FIELD codes) whose runs do not start on chunks, a first layer's: for a
