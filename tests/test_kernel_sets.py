@@ -226,6 +226,60 @@ def test_random_shapes_equal_the_reference_kernels(kernel_set: KernelSet) -> Non
     assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
 
 
+def odd_channel_calls(seed: int) -> list[KernelCall]:
+    """Conv and depthwise layers of MobileNet shapes on 12x10 inputs (whole groups of four pixels and rows
+    ending in 1-3 more) with the channel counts the vector paths split unevenly: 1-3, 5, 17 and 31 (a Helium
+    block of four or chunk of 16 left partial), 3x3 stride 1 and 2 and 1x1, every depthwise layer with its
+    strips as a ring, as one strip and without; half the layers with one channel's shift 0 (no rounding
+    shift: the tie correction must skip it)."""
+    rng = np.random.default_rng(seed)
+    calls: list[KernelCall] = []
+    for c in (1, 2, 3, 5, 17, 31):
+        for kernel, stride in ((3, 1), (3, 2), (1, 1)):
+            win = {"batches": 1, "in_h": 12, "in_w": 10, "filter_h": kernel, "filter_w": kernel, "stride_h": stride,
+                   "stride_w": stride, "dilation_h": 1, "dilation_w": 1}
+            win["out_h"], win["pad_top"] = _out_size(12, kernel, stride, 1, True)
+            win["out_w"], win["pad_left"] = _out_size(10, kernel, stride, 1, True)
+            for zero_shift in (False, True):
+                x = rng.integers(-128, 128, (1, 12, 10, c), dtype=np.int8)
+                out_c = int(rng.choice([4, 17, 32]))
+                q = _quant(rng, out_c, kernel * kernel * c)
+                if zero_shift:
+                    q["shift"] = (0, *q["shift"][1:])
+                w = rng.integers(-127, 128, (out_c, kernel, kernel, c), dtype=np.int8)
+                bias = _bias(rng, out_c)
+                p = Conv2DParams(in_c=c, out_c=out_c, filter_c=c, **win, requant=0,
+                                 scratch=column_scratch(kernel * kernel, c, c, out_c),
+                                 folded_bias=folded_bias(w.reshape(out_c, -1), bias, q["in_zp"]), **q)
+                calls.append(KernelCall("eip_conv2d", p, [x, w, bias], 12 * 10 * out_c, f"odd conv {c} {p}"))
+                if kernel == 1:
+                    continue
+                for ring in (True, False, None):
+                    q = _quant(rng, c, kernel * kernel)
+                    if zero_shift:
+                        q["shift"] = (0, *q["shift"][1:])
+                    size, blocks = (0, 0) if ring is None else strip_scratch(
+                        3, 3, stride, 1, 1, 1, win["out_w"], c, ring=ring)
+                    w = rng.integers(-127, 128, (1, 3, 3, c), dtype=np.int8)
+                    bias = _bias(rng, c)
+                    p = DepthwiseConv2DParams(in_c=c, out_c=c, depth_multiplier=1, **win, requant=0, scratch=size,
+                                              strip_blocks=blocks, **q)
+                    calls.append(KernelCall("eip_depthwise_conv2d", p, [x, w, bias],
+                                            win["out_h"] * win["out_w"] * c, f"odd depthwise {c} {p}"))
+    return [with_proven_requant(call) for call in calls]
+
+
+@pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
+def test_odd_channel_counts_equal_the_reference_kernels(kernel_set: KernelSet) -> None:
+    calls = odd_channel_calls(seed=41)
+    assert {c.params.shift[0] for c in calls} >= {0}
+    reference = run_calls(build_driver("plain"), calls)
+    assert all(status == 0 for status, _ in reference)
+    expected = [np.frombuffer(out, np.int8) for _, out in reference]
+    problems = compare(calls, expected, kernel_set.run(calls))
+    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+
+
 def random_add_calls(seed: int, count: int) -> list[KernelCall]:
     """ADD without broadcasting, with the parameters TFLM derives from random scales (as ops.add does), on
     tensors below and above the DSP variant's table threshold; a quarter with input multipliers above 1/2
