@@ -452,15 +452,46 @@ static void pad_filters(const eip_conv2d_params_t *p, const int8_t *filter, int3
     }
 }
 
-/* The taps of output pixel (oy, ox), each as one group of four lanes of `lane` (x0 x2 x1 x3; the lanes past
- * the channels hold -in_zp, against weight 0). Taps in the padding are 0. */
+/* The word at x as a group of four lanes x - in_zp (x0 x2 x1 x3) at dst, 8-byte aligned: one STRD. */
+static inline __attribute__((always_inline)) void put_tap(int16_t *dst, int32_t minus_zp, const int8_t *x)
+{
+    const int32_t bytes = eip_load_s8x4(x);
+    const int32_t lanes[2] = {__sxtab16(minus_zp, bytes), eip_sxtab16_odd(minus_zp, bytes)};
+    memcpy(__builtin_assume_aligned(dst, 8), lanes, sizeof lanes);
+}
+
+/* The taps of output pixel (oy, ox), each as one group of four lanes of `lane` (x0 x2 x1 x3). Taps in the
+ * padding are 0. A window inside the image loads each tap as one word (LDR, two SXTAB16, STRD): the lanes past
+ * the channels hold the next pixel's codes minus in_zp, against weight 0. Only the image's last pixel would
+ * read past the tensor; a window holding it takes the tap-by-tap loop, whose extra lanes hold -in_zp. */
 static void fill_padded(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int16_t *cols,
                         int32_t lane)
 {
     const int32_t minus_zp = eip_pair16(-p->in_zp);
     const int32_t in_y0 = oy * p->stride_h - p->pad_top;
     const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+    const int32_t in_y1 = in_y0 + (p->filter_h - 1) * p->dilation_h, in_x1 = in_x0 + (p->filter_w - 1) * p->dilation_w;
     int16_t *dst = cols + 4 * lane;
+    if (in_y0 >= 0 && in_x0 >= 0 && in_y1 < p->in_h && in_x1 < p->in_w &&
+        in_y1 * p->in_w + in_x1 < p->in_h * p->in_w - 1) {
+        const int32_t tap_step = p->dilation_w * p->in_c, row_step = p->dilation_h * p->in_w * p->in_c;
+        const int8_t *row = in + (in_y0 * p->in_w + in_x0) * p->in_c;
+        if (p->filter_w == 3) {   /* the common 3x3: a row's taps unrolled */
+            for (int32_t ky = p->filter_h; ky > 0; --ky, row += row_step, dst += 24) {
+                put_tap(dst, minus_zp, row);
+                put_tap(dst + 8, minus_zp, row + tap_step);
+                put_tap(dst + 16, minus_zp, row + 2 * tap_step);
+            }
+            return;
+        }
+        for (int32_t ky = p->filter_h; ky > 0; --ky, row += row_step) {
+            const int8_t *x = row;
+            for (int32_t kx = p->filter_w; kx > 0; --kx, x += tap_step, dst += 8) {
+                put_tap(dst, minus_zp, x);
+            }
+        }
+        return;
+    }
     for (int32_t ky = 0; ky < p->filter_h; ++ky) {
         const int32_t iy = in_y0 + ky * p->dilation_h;
         for (int32_t kx = 0; kx < p->filter_w; ++kx, dst += 8) {
