@@ -72,6 +72,61 @@ static inline __attribute__((always_inline)) void widen(const int8_t *src, int32
     }
 }
 
+/* The word at x as a group of four lanes x - in_zp (x0 x2 x1 x3) at dst (8-byte aligned; GCC stores it by two
+ * STR). */
+static inline __attribute__((always_inline)) void put_tap(int16_t *dst, int32_t minus_zp, const int8_t *x)
+{
+    const int32_t bytes = eip_load_s8x4(x);
+    const int32_t lanes[2] = {__sxtab16(minus_zp, bytes), eip_sxtab16_odd(minus_zp, bytes)};
+    memcpy(__builtin_assume_aligned(dst, 8), lanes, sizeof lanes);
+}
+
+/* n > 0 groups of four codes from src into one lane's groups from dst (16 bytes apart), two per turn. */
+static inline __attribute__((always_inline)) int16_t *widen_groups(int16_t *dst, const int8_t *src, int32_t n,
+                                                                   int32_t minus_zp)
+{
+    if ((n & 1) != 0) {
+        put_tap(dst, minus_zp, src);
+        src += 4;
+        dst += 8;
+    }
+    n >>= 1;
+#if !defined(EIP_DSP_C_LOOPS)
+    if (n > 0) {   /* the loop below as two LDR, four SXTAB16 and two STRD (GCC: STR pairs, 14 per turn) */
+        int32_t a, b, t;
+        __asm__ volatile("1: ldr     %[a], [%[src]], #4\n"
+                         "   ldr     %[b], [%[src]], #4\n"
+                         "   sxtab16 %[t], %[mzp], %[a]\n"
+                         "   sxtab16 %[a], %[mzp], %[a], ror #8\n"
+                         "   strd    %[t], %[a], [%[dst]], #16\n"
+                         "   sxtab16 %[t], %[mzp], %[b]\n"
+                         "   sxtab16 %[b], %[mzp], %[b], ror #8\n"
+                         "   strd    %[t], %[b], [%[dst]], #16\n"
+                         "   subs    %[n], %[n], #1\n"
+                         "   bne     1b\n"
+                         : [src] "+r"(src), [dst] "+r"(dst), [n] "+r"(n), [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t)
+                         : [mzp] "r"(minus_zp)
+                         : "cc", "memory");
+    }
+#else
+    for (; n > 0; --n, src += 8, dst += 16) {
+        put_tap(dst, minus_zp, src);
+        put_tap(dst + 8, minus_zp, src + 4);
+    }
+#endif
+    return dst;
+}
+
+/* n >= 0 groups of four zeros (padding taps) into one lane's groups from dst. */
+static inline __attribute__((always_inline)) int16_t *zero_groups(int16_t *dst, int32_t n)
+{
+    for (; n > 0; --n, dst += 8) {
+        const int32_t zeros[2] = {0, 0};
+        memcpy(__builtin_assume_aligned(dst, 8), zeros, sizeof zeros);
+    }
+    return dst;
+}
+
 /* Natural order -> x0 x2 x1 x3 within each whole group of four of `lane`. */
 static void swap_quads(int16_t *cols, int32_t lane, int32_t q_count)
 {
@@ -83,7 +138,8 @@ static void swap_quads(int16_t *cols, int32_t lane, int32_t q_count)
     }
 }
 
-/* The receptive field of output pixel (oy, ox), channels [c0, c0 + filter_c), into `lane` of cols. */
+/* The receptive field of output pixel (oy, ox), channels [c0, c0 + filter_c), into `lane` of cols (the layers
+ * fill_groups below does not take: channels not whole groups of four, or dilation across). */
 static void fill_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t c0,
                         int16_t *cols, int32_t lane, int32_t k)
 {
@@ -91,16 +147,8 @@ static void fill_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t 
     const int32_t in_y0 = oy * p->stride_h - p->pad_top;
     const int32_t in_x0 = ox * p->stride_w - p->pad_left;
     column_writer_t w = column_writer(cols, lane, k);
-    /* a row of taps inside the image, adjacent in memory (no dilation across, all channels, whole groups of
-     * four so no reordering follows): one run */
-    const int whole_rows = (fc & 3) == 0 && p->dilation_w == 1 && fc == p->in_c && in_x0 >= 0 &&
-                           in_x0 + p->filter_w <= p->in_w;
     for (int32_t ky = 0; ky < p->filter_h; ++ky) {
         const int32_t iy = in_y0 + ky * p->dilation_h;
-        if (whole_rows && iy >= 0 && iy < p->in_h) {
-            widen(in + (iy * p->in_w + in_x0) * p->in_c, p->filter_w * fc, p->in_zp, &w);
-            continue;
-        }
         for (int32_t kx = 0; kx < p->filter_w; ++kx) {
             const int32_t ix = in_x0 + kx * p->dilation_w;
             if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
@@ -114,6 +162,34 @@ static void fill_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t 
     }
     if ((fc & 3) != 0) {
         swap_quads(cols, lane, k >> 2);
+    }
+}
+
+/* fill_column where every tap is whole groups of four (filter_c == in_c, a multiple of 4, no dilation across):
+ * a row's taps inside the image are one run of groups, widened two groups per turn; taps outside are zeros. */
+static int whole_groups(const eip_conv2d_params_t *p)
+{
+    return (p->filter_c & 3) == 0 && p->filter_c == p->in_c && p->dilation_w == 1;
+}
+
+static void fill_groups(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int16_t *cols,
+                        int32_t lane)
+{
+    const int32_t minus_zp = eip_pair16(-p->in_zp);
+    const int32_t tap_groups = p->filter_c >> 2, row_groups = p->filter_w * tap_groups;
+    const int32_t in_y0 = oy * p->stride_h - p->pad_top, in_x0 = ox * p->stride_w - p->pad_left;
+    const int32_t kx0 = in_x0 < 0 ? -in_x0 : 0;   /* the row's taps inside the image: [kx0, kx1) */
+    const int32_t kx1 = in_x0 + p->filter_w > p->in_w ? p->in_w - in_x0 : p->filter_w;
+    const int32_t before = kx0 * tap_groups, inside = kx1 > kx0 ? (kx1 - kx0) * tap_groups : 0;
+    int16_t *dst = cols + 4 * lane;
+    for (int32_t ky = 0, iy = in_y0; ky < p->filter_h; ++ky, iy += p->dilation_h) {
+        if (iy < 0 || iy >= p->in_h || inside == 0) {
+            dst = zero_groups(dst, row_groups);
+            continue;
+        }
+        dst = zero_groups(dst, before);
+        dst = widen_groups(dst, in + (iy * p->in_w + in_x0 + kx0) * p->in_c, inside, minus_zp);
+        dst = zero_groups(dst, row_groups - before - inside);
     }
 }
 
@@ -452,16 +528,8 @@ static void pad_filters(const eip_conv2d_params_t *p, const int8_t *filter, int3
     }
 }
 
-/* The word at x as a group of four lanes x - in_zp (x0 x2 x1 x3) at dst, 8-byte aligned: one STRD. */
-static inline __attribute__((always_inline)) void put_tap(int16_t *dst, int32_t minus_zp, const int8_t *x)
-{
-    const int32_t bytes = eip_load_s8x4(x);
-    const int32_t lanes[2] = {__sxtab16(minus_zp, bytes), eip_sxtab16_odd(minus_zp, bytes)};
-    memcpy(__builtin_assume_aligned(dst, 8), lanes, sizeof lanes);
-}
-
 /* The taps of output pixel (oy, ox), each as one group of four lanes of `lane` (x0 x2 x1 x3). Taps in the
- * padding are 0. A window inside the image loads each tap as one word (LDR, two SXTAB16, STRD): the lanes past
+ * padding are 0. A window inside the image loads each tap as one word (LDR, two SXTAB16, two STR): the lanes past
  * the channels hold the next pixel's codes minus in_zp, against weight 0. Only the image's last pixel would
  * read past the tensor; a window holding it takes the tap-by-tap loop, whose extra lanes hold -in_zp. */
 static void fill_padded(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int16_t *cols,
@@ -542,7 +610,8 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
     const int32_t out_c_per_group = p->out_c / groups;
     const int32_t k = p->filter_h * p->filter_w * p->filter_c;
     const int32_t pixels = p->out_h * p->out_w;
-    const int pointwise = is_pointwise(p);
+    const int pointwise = is_pointwise(p), quads = whole_groups(p);
+    const int32_t minus_zp = eip_pair16(-p->in_zp);
     const int32_t padded = padded_taps(p);
     /* the two columns live in the layer's scratch, planned in the arena (4 * k bytes, 16-byte aligned) */
     int16_t *const cols = (int16_t *)(void *)p->scratch;
@@ -578,6 +647,9 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                 if (rows != filter) {
                     fill_padded(p, in, oy_a, ox_a, cols, 0);
                     fill_padded(p, in, oy_b, ox_b, cols, 1);
+                } else if (pointwise && quads) {
+                    widen_groups(cols, in + (oy_a * p->stride_h * p->in_w + ox_a * p->stride_w) * p->in_c, k >> 2, minus_zp);
+                    widen_groups(cols + 4, in + (oy_b * p->stride_h * p->in_w + ox_b * p->stride_w) * p->in_c, k >> 2, minus_zp);
                 } else if (pointwise) {
                     column_writer_t wa = column_writer(cols, 0, k), wb = column_writer(cols, 1, k);
                     widen(in + (oy_a * p->stride_h * p->in_w + ox_a * p->stride_w) * p->in_c + c0, k, p->in_zp, &wa);
@@ -586,6 +658,9 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                         swap_quads(cols, 0, k >> 2);
                         swap_quads(cols, 1, k >> 2);
                     }
+                } else if (quads) {
+                    fill_groups(p, in, oy_a, ox_a, cols, 0);
+                    fill_groups(p, in, oy_b, ox_b, cols, 1);
                 } else {
                     fill_column(p, in, oy_a, ox_a, c0, cols, 0, k);
                     fill_column(p, in, oy_b, ox_b, c0, cols, 1, k);
