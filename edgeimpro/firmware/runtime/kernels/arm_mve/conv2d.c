@@ -145,41 +145,42 @@ static inline void copy_rows(int8_t *dst, const int8_t *src, int32_t run, int32_
 #endif
 }
 
-/* The receptive field of output pixel (oy, ox), channels [c0, c0 + filter_c), as k int8 codes (padding: in_zp). */
-static void fill_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t c0,
-                        int8_t *col)
+/* The receptive field of output pixel (oy, ox), channels [c0, c0 + filter_c), as int8 codes (padding: in_zp):
+ * the run of codes at position pos goes to dst + pos * STEP / 16, STEP 16 for a contiguous column, 64 for a
+ * column of the interleaved four (every run then starts on a chunk: filter_c a multiple of 16). */
+static inline __attribute__((always_inline)) void unroll_field(const eip_conv2d_params_t *p, const int8_t *in,
+                                                               int32_t oy, int32_t ox, int32_t c0, int8_t *dst,
+                                                               const int32_t step)
 {
-    const int32_t fc = p->filter_c;
+    const int32_t fc = p->filter_c, scale = step / 16;
     const int32_t in_y0 = oy * p->stride_h - p->pad_top;
     const int32_t in_x0 = ox * p->stride_w - p->pad_left;
+    const int8_t zp = (int8_t)p->in_zp;
     const int whole_rows = p->dilation_w == 1 && fc == p->in_c && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w;
-    if (whole_rows && in_y0 >= 0 && in_y0 + (p->filter_h - 1) * p->dilation_h < p->in_h) {
-        copy_rows(col, in + (in_y0 * p->in_w + in_x0) * p->in_c, p->filter_w * fc, p->dilation_h * p->in_w * p->in_c,
+    if (step == 16 && whole_rows && in_y0 >= 0 && in_y0 + (p->filter_h - 1) * p->dilation_h < p->in_h) {
+        copy_rows(dst, in + (in_y0 * p->in_w + in_x0) * p->in_c, p->filter_w * fc, p->dilation_h * p->in_w * p->in_c,
                   p->filter_h);
         return;
     }
     for (int32_t ky = 0; ky < p->filter_h; ++ky) {
         const int32_t iy = in_y0 + ky * p->dilation_h;
-        if (iy < 0 || iy >= p->in_h) {
-            copy_chunks(col, 0, (int8_t)p->in_zp, p->filter_w * fc, 16);
-            col += p->filter_w * fc;
+        if (iy < 0 || iy >= p->in_h || whole_rows) {
+            const int8_t *src = iy < 0 || iy >= p->in_h ? 0 : in + (iy * p->in_w + in_x0) * p->in_c;
+            copy_chunks(dst, src, zp, p->filter_w * fc, step);
+            dst += scale * p->filter_w * fc;
             continue;
         }
-        if (whole_rows) {
-            copy_chunks(col, in + (iy * p->in_w + in_x0) * p->in_c, 0, p->filter_w * fc, 16);
-            col += p->filter_w * fc;
-            continue;
-        }
-        for (int32_t kx = 0; kx < p->filter_w; ++kx) {
+        for (int32_t kx = 0; kx < p->filter_w; ++kx, dst += scale * fc) {
             const int32_t ix = in_x0 + kx * p->dilation_w;
-            if (ix < 0 || ix >= p->in_w) {
-                copy_chunks(col, 0, (int8_t)p->in_zp, fc, 16);
-            } else {
-                copy_chunks(col, in + (iy * p->in_w + ix) * p->in_c + c0, 0, fc, 16);
-            }
-            col += fc;
+            copy_chunks(dst, ix >= 0 && ix < p->in_w ? in + (iy * p->in_w + ix) * p->in_c + c0 : 0, zp, fc, step);
         }
     }
+}
+
+static void fill_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t c0,
+                        int8_t *col)
+{
+    unroll_field(p, in, oy, ox, c0, col, 16);
 }
 
 /* One pixel's dot product with one filter row, tap by tap over the taps inside the image (x - in_zp summed
@@ -464,13 +465,6 @@ static inline void conv_channels(const conv_group_t *g)
 #endif
 }
 
-/* n > 0 codes of pixel j's column from logical position pos (a multiple of 16) on, copied from src, or
- * `value` throughout where src is NULL, into the interleaved columns. */
-static inline void put_run(int8_t *cols, int32_t j, int32_t pos, const int8_t *src, int8_t value, int32_t n)
-{
-    copy_chunks(cols + 4 * pos + 16 * j, src, value, n, 64);
-}
-
 /* A short field (at most CONV_SHORT_FIELD codes) whose runs do not start on chunks, a first layer's: for a
  * pixel whose window lies inside the image, each code's offset from the window's first byte (0 past the field,
  * so that whole chunks gather harmlessly), 8 codes per gather into half a chunk; other pixels are unrolled on
@@ -532,39 +526,14 @@ static void put_short_field(const eip_conv2d_params_t *p, const int8_t *in, int3
     }
     int8_t field[CONV_SHORT_FIELD];
     fill_column(p, in, oy, ox, c0, field);
-    put_run(cols, j, 0, field, 0, p->filter_h * p->filter_w * p->filter_c);
+    copy_chunks(cols + 16 * j, field, 0, p->filter_h * p->filter_w * p->filter_c, 64);
 }
 
-/* The receptive field of output pixel (oy, ox), channels [c0, c0 + filter_c), as pixel j's interleaved column
- * (padding: in_zp): fill_column's walk, each run put in its chunks (filter_c a multiple of 16: every run
- * starts on a chunk). */
+/* Pixel j's column of the interleaved four (filter_c a multiple of 16). */
 static void interleave_column(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t c0,
                               int8_t *cols, int32_t j)
 {
-    const int32_t fc = p->filter_c;
-    const int32_t in_y0 = oy * p->stride_h - p->pad_top;
-    const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-    const int8_t zp = (int8_t)p->in_zp;
-    const int whole_rows = p->dilation_w == 1 && fc == p->in_c && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w;
-    int32_t pos = 0;
-    for (int32_t ky = 0; ky < p->filter_h; ++ky) {
-        const int32_t iy = in_y0 + ky * p->dilation_h;
-        if (iy < 0 || iy >= p->in_h) {
-            put_run(cols, j, pos, 0, zp, p->filter_w * fc);
-            pos += p->filter_w * fc;
-            continue;
-        }
-        if (whole_rows) {
-            put_run(cols, j, pos, in + (iy * p->in_w + in_x0) * p->in_c, zp, p->filter_w * fc);
-            pos += p->filter_w * fc;
-            continue;
-        }
-        for (int32_t kx = 0; kx < p->filter_w; ++kx, pos += fc) {
-            const int32_t ix = in_x0 + kx * p->dilation_w;
-            const int inside = ix >= 0 && ix < p->in_w;
-            put_run(cols, j, pos, inside ? in + (iy * p->in_w + ix) * p->in_c + c0 : 0, zp, fc);
-        }
-    }
+    unroll_field(p, in, oy, ox, c0, cols + 16 * j, 64);
 }
 
 /* Output channels [c_begin, c_end) of `count` pixels whose columns are col[]; out points at the first
@@ -580,12 +549,6 @@ static void channels_4(const eip_conv2d_params_t *p, const int8_t *filter, const
     const int32_t out_zp = p->out_zp;
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
-    if (folded != 0 && k <= 16 && count == PIXELS) {
-        const small_k_t ctx = {lo, hi, offsets, out_zp, k, {col[0], col[1], col[2], col[3]}};
-        channels_small_k(&ctx, filter + c_begin * k, folded + c_begin, multiplier + c_begin, shift + c_begin,
-                         c_end - c_begin, out + c_begin, right_shifts);
-        return;
-    }
     const int8_t *w = filter + c_begin * k;
     if (folded != 0 && count == PIXELS && right_shifts) {
         /* the common case: the sums start at the folded bias, every shift is a right shift (no pre-shift,
@@ -680,7 +643,7 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                         const int32_t oy = (pix + j) / p->out_w, ox = (pix + j) % p->out_w;
                         if (direct) {
                             const int8_t *x = in + (oy * p->stride_h * p->in_w + ox * p->stride_w) * p->in_c;
-                            put_run(p->scratch, j, 0, x + g * fc, 0, k);
+                            copy_chunks(p->scratch + 16 * j, x + g * fc, 0, k, 64);
                         } else if (fc % 16 == 0) {
                             interleave_column(p, in, oy, ox, g * fc, p->scratch, j);
                         } else {   /* a short field whose runs do not start on chunks */
