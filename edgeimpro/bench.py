@@ -89,6 +89,7 @@ def bench_model(model: Path, board: str, *, port: str | None = None, inputs: int
             "flash_used": size["flash_used"], "flash_total": size["flash_total"],
             "ram_used": size["ram_used"], "ram_total": size["ram_total"],
             "code_bytes": sum(sec.get(s, 0) for s in CODE_SECTIONS),
+            "code_parts": size.get("code_parts", {}),
             "constants_bytes": sec.get(".rodata", 0), "stack_bytes": sec.get(".stack", 0),
             "arena_bytes": aot.arena_bytes,
         }

@@ -105,6 +105,12 @@ def test_firmware_without_a_model_is_small(board: str, target: str) -> None:
     assert size["flash_used"] < 8 * 1024                    # app, protocol, UART, counter, start-up
     assert size["sections"][".bss"] < 5 * 1024              # mostly the 4 KB receive buffer
     assert size["ram_used"] == size["sections"][".bss"] + size["sections"][".stack"] + size["sections"].get(".data", 0)
+    # the code split by owner (bench prints it): without a model it is the protocol and board code
+    parts = size["code_parts"]
+    code = sum(size["sections"].get(s, 0) for s in (".vectors", ".text", ".ARM.exidx"))
+    assert parts["firmware"] > parts["runtime"] and 0 <= code - sum(parts.values()) < 64
+    # the tick conversion multiplies and shifts: no 64-bit division from libgcc (0.7 KiB)
+    assert "__udivmoddi4" not in (out / "firmware.map").read_text()
     for f in ("firmware.elf", "firmware.bin", "firmware.hex"):
         assert (out / f).stat().st_size > 0
 

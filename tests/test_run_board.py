@@ -69,6 +69,10 @@ def test_bench_reports_consistent_figures(capsys):
     assert f["ram_lower_bound"] > 16_000 == f["activations_lower_bound"]
     assert f["streamed_lower_bound"] <= f["arena_bytes"] < 16_000 and f["streamed_layers"]
     assert f["firmware"]["code_bytes"] + f["firmware"]["constants_bytes"] <= f["firmware"]["flash_used"]
+    # the code split by owner, from the link map: the runtime's part is most of it; alignment fill is unowned
+    parts = f["firmware"]["code_parts"]
+    assert set(parts) == {"runtime", "firmware", "libraries"} and parts["runtime"] > parts["firmware"] > 0
+    assert 0 <= f["firmware"]["code_bytes"] - sum(parts.values()) < 64
     assert 0.9 < f["link"]["wire_efficiency"] <= 1.0
 
 

@@ -60,6 +60,7 @@ class BuildResult:
     ram_used: int               # .data + .bss (arena, link buffer) + .stack
     ram_total: int
     sections: dict[str, int] = field(default_factory=dict)
+    code_parts: dict[str, int] = field(default_factory=dict)   # CODE_PARTS' names -> bytes of code (code_parts())
     model_dir: Path | None = None
     model_export: dict | None = None   # the AOT export report when built from a .tflite
 
@@ -284,6 +285,42 @@ def read_sections(elf: Path) -> list[tuple[str, int, int, int]]:
 
 SHF_ALLOC = 0x2
 
+# Who the firmware's code belongs to, by the object folder firmware.mk builds it in: what a user's own firmware
+# links from an AOT export (the runtime, its kernels and the model's generated code), this project's serial
+# protocol and board support, and the C library.
+CODE_PARTS = {"runtime": ("obj/runtime/", "obj/kernels", "obj/model"), "firmware": ("obj/app/", "obj/common/",
+                                                                                "obj/board/")}
+
+
+def code_parts(map_file: Path) -> dict[str, int]:
+    """Bytes of code (.text, .vectors, .ARM.exidx input sections) linked from each of CODE_PARTS, and
+    "libraries" (libc, libgcc), read from the linker's map file (GNU ld: an input section's name, address,
+    size and object on one line, or its name alone and the rest on the next)."""
+    parts = dict.fromkeys([*CODE_PARTS, "libraries"], 0)
+    text = map_file.read_text(errors="replace")
+    start = text.find("Linker script and memory map")
+    pending = None
+    for line in text[start:].splitlines() if start >= 0 else ():
+        m = re.match(r"^ (\.text\S*|\.vectors|\.ARM\.exidx\S*)(?:\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+))?\s*$", line)
+        if m and m.group(4) is None:
+            pending = m.group(1)
+            continue
+        if m is None and pending is not None:
+            m2 = re.match(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+)\s*$", line)
+            pending = None
+            if m2 is None:
+                continue
+            size, obj = int(m2.group(2), 16), m2.group(3)
+        elif m is not None:
+            size, obj = int(m.group(3), 16), m.group(4)
+        else:
+            continue
+        part = next((name for name, prefixes in CODE_PARTS.items() if obj.startswith(prefixes)),
+                    "libraries" if ".a(" in obj else None)
+        if part is not None:
+            parts[part] += size
+    return parts
+
 
 def section_usage(board: Board, elf: Path) -> tuple[int, int, dict[str, int]]:
     """Flash and RAM used by an ELF on this board, and the size of each allocated section."""
@@ -458,7 +495,7 @@ def build_firmware(board: str | Board, model_dir: str | Path, out_dir: str | Pat
             result = BuildResult(board=b.name, target=target, out_dir=out, elf=out / "firmware.elf",
                                  bin=out / "firmware.bin", hex=out / "firmware.hex", flash_used=flash,
                                  flash_total=b.flash_bytes, ram_used=ram, ram_total=b.ram_bytes, sections=sizes,
-                                 model_dir=out / "model" if from_tflite else model, model_export=export_report)
+                                 code_parts=code_parts(tmp / "firmware.map"), model_dir=out / "model" if from_tflite else model, model_export=export_report)
             (tmp / "size.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
             marker = {"format": "edgeimpro-build", "edgeimpro": __version__, "board": b.name, "target": target,
                       "kernels": kernels, "defines": all_defines, "model": str(model),

@@ -40,8 +40,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"{f['model']} on {f['board']}  ({f['macs'] / 1e6:.2f} M MACs)")
     if "firmware" in f:
         fw = f["firmware"]
+        parts = fw.get("code_parts") or {}
+        split = (f"\n             (the runtime, its kernels and the model's code {size_text(parts['runtime'])}; serial "
+                 f"protocol and board {size_text(parts['firmware'])}; C library {size_text(parts['libraries'])})"
+                 if parts else "")
         print(f"  flash      {size_text(fw['flash_used'])} of {size_text(fw['flash_total'])}: runtime code {size_text(fw['code_bytes'])}"
-              f", model constants {size_text(fw['constants_bytes'])}"
+              f", model constants {size_text(fw['constants_bytes'])}" + split
               + (f"\n             (TFLM's code besides the model: {size_text(y['tflm_code_bytes'])} -> "
                  f"{f['code_vs_tflm']:.3f} x)" if y.get("tflm_code_bytes") else ""))
         print(f"  RAM        {size_text(fw['ram_used'])} of {size_text(fw['ram_total'])}: arena {f['arena_bytes']:,} B, "

@@ -22,7 +22,10 @@
 void eip_uart_init(uint32_t kernel_clock_hz, uint32_t baud)
 {
     LPUART_CR1 = 0;
-    LPUART_BRR = (uint32_t)(((uint64_t)kernel_clock_hz * 256u + baud / 2u) / baud);
+    /* round(256 x clock / baud) in 32 bits, as (clock / baud) x 256 + round((clock % baud) x 256 / baud):
+       (clock % baud) x 256 < 2^32 for any baud the _Static_assert of the board allows, and a 64-bit division
+       would link libgcc's (0.7 KiB) */
+    LPUART_BRR = kernel_clock_hz / baud * 256u + ((kernel_clock_hz % baud) * 256u + baud / 2u) / baud;
     LPUART_CR1 = CR1_FIFOEN | CR1_TE | CR1_RE;   /* FIFOEN may only be written while UE = 0 */
     LPUART_CR1 |= CR1_UE;
 }
