@@ -110,6 +110,9 @@ def test_yardsticks_are_per_core_for_the_three_mlperf_models() -> None:
         assert yardstick(sha, "qemu-m55")["tflm_cmsis_instructions"] == m55
         assert yardstick(sha, "qemu-m4")["core"] == "cortex-m4"
         assert yardstick(sha, "qemu-m7") is None
+    # code besides the model, TFLM on a Cortex-M4 (DESIGN.md §8): its reference kernels and with CMSIS-NN
+    vww = yardstick(load_graph(mlperf_model("vww")).sha256, "qemu-m4")
+    assert (vww["tflm_code_bytes"], vww["tflm_cmsis_code_bytes"]) == (45_600, 57_700)
     assert yardstick("0" * 64, "qemu-m4") is None
 
 

@@ -46,8 +46,11 @@ def run(args: argparse.Namespace) -> int:
                  if parts else "")
         print(f"  flash      {size_text(fw['flash_used'])} of {size_text(fw['flash_total'])}: runtime code {size_text(fw['code_bytes'])}"
               f", model constants {size_text(fw['constants_bytes'])}" + split
-              + (f"\n             (TFLM's code besides the model: {size_text(y['tflm_code_bytes'])} -> "
-                 f"{f['code_vs_tflm']:.3f} x)" if y.get("tflm_code_bytes") else ""))
+              + (f"\n             (TFLM's code besides the model: {size_text(y['tflm_code_bytes'])} with its reference "
+                 f"kernels -> {f['code_vs_tflm']:.3f} x" + (f"; {size_text(y['tflm_cmsis_code_bytes'])} with CMSIS-NN -> "
+                                                            f"{f['code_vs_tflm_cmsis_nn']:.3f} x"
+                                                            if y.get("tflm_cmsis_code_bytes") else "") + ")"
+                 if y.get("tflm_code_bytes") else ""))
         print(f"  RAM        {size_text(fw['ram_used'])} of {size_text(fw['ram_total'])}: arena {f['arena_bytes']:,} B, "
               f"stack {size_text(fw['stack_bytes'])}")
     print(f"  arena      {f['arena_bytes']:,} B = {f['arena_vs_lower_bound']:.3f} x the op-order bound "
