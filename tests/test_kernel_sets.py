@@ -333,6 +333,16 @@ def random_pool_calls(seed: int, count: int) -> list[KernelCall]:
         p = Pool2DParams(channels=int(rng.integers(1, 41)), act_min=lo, act_max=hi, **win)
         x = rng.integers(-128, 128, (p.batches, p.in_h, p.in_w, p.channels), dtype=np.int8)
         calls.append(KernelCall(kernel, p, [x], p.batches * p.out_h * p.out_w * p.channels, f"pool {len(calls)} {p}"))
+    # global pools whose window rows pass 256 cells (the Arm DSP average's halfword sums go into int32 every
+    # 256 cells), over the extreme codes and random ones, 4 + 8 + 1 channels (every channel path)
+    for i, (h, w) in enumerate(((1, 300), (2, 513), (17, 19))):
+        for fill in (-128, 127, None):
+            x = (rng.integers(-128, 128, (1, h, w, 13), dtype=np.int8) if fill is None
+                 else np.full((1, h, w, 13), fill, np.int8))
+            p = Pool2DParams(batches=1, in_h=h, in_w=w, channels=13, out_h=1, out_w=1, filter_h=h, filter_w=w,
+                             stride_h=1, stride_w=1, pad_top=0, pad_left=0, act_min=-128, act_max=127)
+            for kernel in ("eip_max_pool2d", "eip_average_pool2d"):
+                calls.append(KernelCall(kernel, p, [x], 13, f"global pool {h}x{w} fill {fill} {kernel}"))
     return calls
 
 
