@@ -3,6 +3,12 @@
 #include "eip_kernels.h"
 #include "fixedpoint.h"
 
+/* A softmax runs once per inference on a row of logits: built for size with GCC (0.3 KiB less on a Cortex-M4
+ * at -O2; KWS's 12-class row takes 120 instructions more). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("Os")
+#endif
+
 enum { EXP_INTEGER_BITS = 5, SUM_INTEGER_BITS = 12, OUTPUT_BITS = 8 };
 
 /* exp(beta * s_in * diff) in Q0, for diff >= diff_min. */
