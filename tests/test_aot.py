@@ -92,10 +92,12 @@ def test_golden_snapshot_of_generated_c():
 
     graph = load_graph(GOLDEN / "tiny.tflite")
     files = generate_aot(graph, "model", source="tiny.tflite").files
-    # an exported folder (--name tiny): model.c, tiny.h, model.h with the generic names, eip_names.h
+    # an exported folder (--name tiny): model.c, tiny.h, model.h with the generic names, eip_names.h; both
+    # with eip_model_kernels.h, the kernel paths the layers take
     prefixed = generate_aot(graph, "tiny", source="tiny.tflite", prefix="tiny").files
     prefixed["eip_names.h"] = names_header("tiny")
-    assert set(files) == {"model.c", "model.h"} and set(prefixed) == {"model.c", "tiny.h", "model.h", "eip_names.h"}
+    assert set(files) == {"model.c", "model.h", "eip_model_kernels.h"}
+    assert set(prefixed) == {"model.c", "tiny.h", "model.h", "eip_names.h", "eip_model_kernels.h"}
     for folder, texts in ((GOLDEN, files), (GOLDEN / "prefixed", prefixed)):
         for name, text in texts.items():
             path = folder / name
@@ -103,6 +105,26 @@ def test_golden_snapshot_of_generated_c():
                 path.parent.mkdir(exist_ok=True)
                 path.write_text(text)
             assert path.read_text() == text, f"{name} differs from {path}; UPDATE_GOLDEN=1 if intended"
+
+
+def test_kernel_paths_state_what_the_layers_ask():
+    """eip_model_kernels.h per model: the requantizations each MAC op's layers use (1 << EIP_REQUANT_*:
+    general 1, no pre-shift 2, single multiply 4), whether any clamps, grouped convs."""
+    from edgeimpro.codegen.aot import kernel_paths
+    from edgeimpro.ops import op_params
+
+    want = {"vww": (6, 4, 4), "resnet8": (4, 0, 4), "kws": (4, 4, 4)}
+    for name, (conv, depthwise, fc) in want.items():
+        graph = load_graph(mlperf_model(name))
+        facts = kernel_paths(graph, [op_params(graph, op) for op in graph.ops])
+        assert (facts["EIP_MODEL_CONV_REQUANTS"], facts["EIP_MODEL_DEPTHWISE_REQUANTS"],
+                facts["EIP_MODEL_FULLY_CONNECTED_REQUANTS"]) == (conv, depthwise, fc), name
+        assert not any(facts[f"EIP_MODEL_{op}_CLAMPS"] for op in ("CONV", "DEPTHWISE", "FULLY_CONNECTED"))
+        assert facts["EIP_MODEL_CONV_GROUPED"] == 0
+    # the golden tiny model's depthwise clamps: its RELU6 caps codes at -121
+    graph = load_graph(GOLDEN / "tiny.tflite")
+    facts = kernel_paths(graph, [op_params(graph, op) for op in graph.ops])
+    assert facts["EIP_MODEL_DEPTHWISE_CLAMPS"] == 1 and facts["EIP_MODEL_CONV_CLAMPS"] == 0
 
 
 def test_unsupported_op_fails_export_naming_layer_and_op(tmp_path):

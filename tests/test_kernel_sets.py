@@ -334,8 +334,8 @@ def random_pool_calls(seed: int, count: int) -> list[KernelCall]:
         x = rng.integers(-128, 128, (p.batches, p.in_h, p.in_w, p.channels), dtype=np.int8)
         calls.append(KernelCall(kernel, p, [x], p.batches * p.out_h * p.out_w * p.channels, f"pool {len(calls)} {p}"))
     # global pools whose window rows pass 256 cells (the Arm DSP average's halfword sums go into int32 every
-    # 256 cells), over the extreme codes and random ones, 4 + 8 + 1 channels (every channel path)
-    for i, (h, w) in enumerate(((1, 300), (2, 513), (17, 19))):
+    # 256 cells), over the extreme codes and random ones, 8 + 4 + 1 channels (every channel path)
+    for h, w in ((1, 300), (2, 513), (17, 19)):
         for fill in (-128, 127, None):
             x = (rng.integers(-128, 128, (1, h, w, 13), dtype=np.int8) if fill is None
                  else np.full((1, h, w, 13), fill, np.int8))
@@ -408,6 +408,28 @@ def test_bad_params_give_the_reference_status() -> None:
         got = [STATUS_NAMES[s] for s, _ in kernel_set.run(bad)]
         assert got == want, kernel_set.label
     assert "EIP_OK" not in want
+
+
+def test_kernels_built_for_one_model_refuse_the_paths_it_does_not_take() -> None:
+    """With a model's eip_model_kernels.h (codegen/aot.py kernel_paths: here one whose MAC layers all use the
+    single-multiply requantization and the whole int8 range) the Arm DSP kernels leave the other paths out:
+    a layer on a built path is exact, one that needs another is refused with EIP_ERR_BAD_PARAM."""
+    facts = {"EIP_MODEL_KERNELS_H": "", "EIP_MODEL_CONV_GROUPED": 0, **{
+        f"EIP_MODEL_{op}_{what}": value for op in ("CONV", "DEPTHWISE", "FULLY_CONNECTED")
+        for what, value in (("REQUANTS", 1 << REQUANT_SMMULR), ("CLAMPS", 0))}}
+    built = KernelSet("dsp", board="qemu-m4", defines=tuple(f"{k}={v}" if v != "" else k for k, v in facts.items()))
+    calls = (random_calls(seed=21, count=90) + random_calls(seed=22, count=30, wrap=True)
+             + random_calls(seed=23, count=30, big_bias=True))
+    calls = [c for c in calls if c.kernel == "eip_fully_connected"]
+    reference = run_calls(build_driver("plain"), calls)
+    results = built.run(calls)
+    on_path = [i for i, c in enumerate(calls) if c.params.requant == REQUANT_SMMULR]
+    assert 0 < len(on_path) < len(calls)
+    for i, c in enumerate(calls):
+        if i in on_path:
+            assert results[i] == reference[i], c.label
+        else:
+            assert STATUS_NAMES[results[i][0]] == "EIP_ERR_BAD_PARAM", c.label
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include "eip_kernels.h"
 #include "../mac_params.h"
 #include "../fixedpoint.h"
+#include "../kernel_paths.h"
 #include "requantize.h"
 #include "simd.h"
 
@@ -16,8 +17,8 @@ static inline int8_t requantize(const eip_fully_connected_params_t *p, int32_t a
     if (bias != 0) {
         acc = eip_add_wrap(acc, bias[o]);
     }
-    return eip_dsp_requantize_kind(p->requant, acc, p->multiplier[o], p->shift[o], p->out_zp, p->act_min,
-                                   p->act_max);
+    return eip_dsp_requantize_built(EIP_MODEL_FULLY_CONNECTED_REQUANTS, p->requant, acc, p->multiplier[o],
+                                    p->shift[o], p->out_zp, p->act_min, p->act_max);
 }
 
 /* acc[0], acc[1]: the dot products of x with weight rows w0 and w1 (both zero points applied). */
@@ -54,6 +55,9 @@ eip_status_t eip_fully_connected(const eip_fully_connected_params_t *p, const in
     const eip_status_t status = eip_fully_connected_check(p, input, weights, output);
     if (status != EIP_OK) {
         return status;
+    }
+    if (!EIP_REQUANT_BUILT(EIP_MODEL_FULLY_CONNECTED_REQUANTS, p->requant)) {
+        return EIP_ERR_BAD_PARAM;   /* generated for another model (kernel_paths.h) */
     }
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *x = input + b * p->depth;
