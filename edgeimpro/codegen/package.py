@@ -6,6 +6,7 @@ Folder (code at the root; under src/ for the Arduino layout, which requires it):
   model.h                the generic names (eip_model_invoke, EIP_MODEL_*) for a one-model program: what
                          edgeimpro's firmware app uses (`edgeimpro build --model-dir FOLDER`)
   eip_names.h            renames the runtime's external symbols to NAME_eip_* (see below)
+  eip_model_kernels.h    the kernel paths the model's layers take: the Arm kernels build only those
   eip_*.h, *.h, *.c      the runtime: include/, src/ and the kernels of the ops the model calls; on a core
                          with the DSP extension the Arm DSP variant (arm_dsp/) of a kernel replaces the
                          reference file of the same name, exactly as firmware/firmware.mk picks them
