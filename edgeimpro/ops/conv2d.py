@@ -68,7 +68,7 @@ DSP_CONV_COLUMN_MAX = 768   # EIP_DSP_CONV_COLUMN_MAX
 
 
 def column_scratch(taps: int, filter_c: int, in_c: int, out_c: int) -> int:
-    """Arena bytes the Arm conv kernels need: two int16 columns of the receptive field (k = taps * filter_c) for
+    """Arena bytes the Arm conv kernels need: four int16 columns of the receptive field (k = taps * filter_c) for
     the Arm DSP set, four int8 columns interleaved by 16-byte chunks (4 * ceil16(k), k > 16) for the Helium set, or
     none when the field is too long to unroll (the direct loop); a first layer of two or three channels pads
     each tap to four lanes and keeps its padded filter rows after the columns (arm_dsp/conv2d.c, padded_taps).
@@ -77,8 +77,8 @@ def column_scratch(taps: int, filter_c: int, in_c: int, out_c: int) -> int:
     k = taps * filter_c
     helium = 4 * (-(-k // 16) * 16) if k > 16 else 0   # four columns interleaved by 16-byte chunks (arm_mve/conv2d.c)
     if filter_c in (2, 3) and in_c == filter_c and 4 * taps <= DSP_CONV_COLUMN_MAX:
-        return max(16 * taps + out_c * 4 * taps, helium)
-    return max(4 * k, helium) if k <= DSP_CONV_COLUMN_MAX else 0
+        return max(32 * taps + out_c * 4 * taps, helium)
+    return max(8 * k, helium) if k <= DSP_CONV_COLUMN_MAX else 0
 
 
 def wrap(graph: Graph, op: Op, p: Conv2DParams) -> list[WrapWarning]:
@@ -109,7 +109,7 @@ TESTS = (
 
 
 def stream(p: Conv2DParams) -> Stream:
-    """Pixels in raster order, four at a time at most (the Helium kernels' blocks; Arm DSP: two; reference:
+    """Pixels in raster order, four at a time at most (the Helium and Arm DSP kernels' blocks; reference:
     one), each block's outputs written channel by channel while its columns are read."""
     return window_stream(p.batches, (p.in_h, p.in_w, p.in_c), (p.out_h, p.out_w, p.out_c), (p.stride_h, p.stride_w),
                          (p.pad_top, p.pad_left), ((p.filter_h - 1) * p.dilation_h + 1, (p.filter_w - 1) * p.dilation_w + 1),
