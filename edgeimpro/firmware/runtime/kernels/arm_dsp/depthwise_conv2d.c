@@ -477,6 +477,339 @@ static void channels_row(const eip_depthwise_conv2d_params_t *p, const int8_t *i
     }
 }
 
+/* ---- The planar 3x3 path: SIMD along the row within one channel -------------------------------------------
+ * For a 3x3 filter, dilation 1, stride 1 along the row and the fast output step, where the plan gives the layer
+ * its strip (ops/depthwise_conv2d.py, strip_scratch), the strip's cells are laid out per channel: a block of
+ * four channels holds, for each channel j and ring slot s, one row of `used` = out_w + 2 input codes at
+ * (3 j + s) * used (the image's borders padded with the input zero point), then its head: each channel's taps,
+ * doubled, as halfword pairs, and its bias minus in_zp times the sum of its taps, doubled (plane_taps_t), so a
+ * pad cell adds nothing and the sum is 2 acc, SMMULR's operand. One word load of codes x0..x3 of a filter row
+ * gives, with SXTB16 and SXTB16 ROR 8, (x0, x2) and (x1, x3): output i gets (x0, x2).(w0, w2) (SMLAD) and
+ * x1 w1 (SMLABB), output i + 1 (x1, x3).(w0, w2) and x2 w1 (SMLATB): 7 instructions per filter row and two
+ * outputs, against 4.5 per tap and output across channels. With a strip per block (a ring), each input row is
+ * copied into every block's slot (its row mod 3) once and the heads are written once per call; with one strip,
+ * each block writes its head and 3 rows for every output row. Output rows stay outermost (issue 13).
+ */
+typedef struct {
+    int32_t outer[3];   /* filter row k's taps 0 and 2, doubled, as halfwords (tap 0 low) */
+    int32_t mid01;      /* tap 1 of rows 0 and 1, doubled (row 0 low) */
+    int32_t mid2;       /* tap 1 of row 2, doubled (low) */
+    int32_t bias;       /* 2 (bias - in_zp * the 9 taps' sum), mod 2^32 */
+} plane_taps_t;
+_Static_assert(4 * sizeof(plane_taps_t) <= 100, "a block's taps fit the head strip_scratch plans");
+
+static inline int32_t halves(int32_t lo, int32_t hi)
+{
+    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+
+/* The taps of channels [c, c + n) into h. */
+static void plane_head(const eip_depthwise_conv2d_params_t *p, const int8_t *filter, const int32_t *bias,
+                       int32_t c, int32_t n, plane_taps_t *h)
+{
+    const int32_t channels = p->in_c;
+    for (int32_t j = 0; j < n; ++j, ++h) {
+        const int8_t *w = filter + c + j;
+        int32_t sum = 0;
+        for (int32_t t = 0; t < 9; ++t) {
+            sum += w[t * channels];
+        }
+        for (int32_t k = 0; k < 3; ++k) {
+            h->outer[k] = halves(2 * w[3 * k * channels], 2 * w[(3 * k + 2) * channels]);
+        }
+        h->mid01 = halves(2 * w[channels], 2 * w[4 * channels]);
+        h->mid2 = halves(2 * w[7 * channels], 0);
+        const uint32_t b = bias != 0 ? (uint32_t)bias[c + j] : 0u;
+        h->bias = (int32_t)(2u * (b - (uint32_t)p->in_zp * (uint32_t)sum));
+    }
+}
+
+/* The planar geometry of a layer, the same for every block. */
+typedef struct {
+    int32_t used;    /* codes per slot row: out_w + 2 */
+    int32_t plane;   /* a channel's 3 slots: 3 used */
+    int32_t one;     /* a block's strip: 12 used + 100 */
+    int32_t lo, hi;  /* the slot cells [lo, hi) that come from the image (the others are pad) */
+} plane_t;
+
+/* Input row iy into slot `slot` of channels [c, c + n) of the strip at `block`. */
+static __attribute__((noinline)) void plane_fill(const eip_depthwise_conv2d_params_t *p, const plane_t *g,
+                                                 const int8_t *in, int32_t c, int32_t n, int32_t iy, int32_t slot,
+                                                 int8_t *block)
+{
+    int8_t *d = block + slot * g->used + g->lo;
+    const int32_t cells = g->hi - g->lo, plane = g->plane, channels = p->in_c;
+    if (iy < 0 || iy >= p->in_h) {
+        for (int32_t j = 0; j < n; ++j) {
+            memset(d + j * plane, p->in_zp, (size_t)cells);
+        }
+        return;
+    }
+    const int8_t *src = in + (iy * p->in_w + g->lo - p->pad_left) * channels + c;
+    if (n == 4) {
+        int8_t *d2 = d + 2 * plane;
+        for (int32_t x = cells; x > 0; --x, src += channels, ++d, ++d2) {
+            const uint32_t v = (uint32_t)eip_load_s8x4(src);
+            d[0] = (int8_t)v;
+            d[plane] = (int8_t)(v >> 8);
+            d2[0] = (int8_t)(v >> 16);
+            d2[plane] = (int8_t)(v >> 24);
+        }
+        return;
+    }
+    for (int32_t x = 0; x < cells; ++x, src += channels) {
+        for (int32_t j = 0; j < n; ++j) {
+            d[j * plane + x] = src[j];
+        }
+    }
+}
+
+/* One output row of a block's channels; the assembly keeps the layout of the fields (offsets in comments,
+ * words 0, 1 and 4 its own). */
+typedef struct {
+    int32_t multiplier;          /* +0: the channel's (the assembly's) */
+    int32_t right1;              /* +4: the channel's right shift - 1 (the assembly's) */
+    int32_t zp_round;            /* +8: 1 + 2 out_zp */
+    int32_t out_step;            /* +12: channels */
+    const int8_t *end;           /* +16: the channel's x after its pairs (the assembly's) */
+    const plane_taps_t *taps;    /* +20: the first channel's */
+    const int32_t *multipliers;  /* +24: the first channel's */
+    const int32_t *shifts;       /* +28: the first channel's */
+    int32_t channels;            /* +32: 1..4 */
+    int32_t odd;                 /* +36: out_w & 1 */
+    int32_t pair_bytes;          /* +40: 2 (out_w / 2) */
+    int32_t x_next;              /* +44: from a channel's x after its pairs to the next channel's x */
+    int32_t out_next;            /* +48: from a channel's output after its pairs to the next channel's */
+    const int8_t *x;             /* +52: the first channel's cell 0 in filter row 0's slot */
+    int32_t off1;                /* +56: filter row 1's slot minus row 0's, bytes */
+    int32_t off2;                /* +60: filter row 2's */
+    int8_t *out;                 /* +64: pixel 0 of the first channel */
+    uint32_t act_min4;           /* +68: act_min in every byte (the clamping variant) */
+    uint32_t act_max4;           /* +72 */
+} plane_job_t;
+_Static_assert(sizeof(plane_job_t) == 76 && sizeof(void *) == 4, "plane_job_t layout (the assembly's offsets)");
+
+#if !defined(EIP_DSP_C_LOOPS)
+/* The job is copied to the stack at lr = sp + 28, below it a channel's taps as loaded per pair of outputs:
+ * outer[0..2], mid01, mid2 and the bias twice (r0..r6 by one LDM, the two sums starting at the bias). r7 walks
+ * filter row 0's slot, r8/r9 the other rows' offsets from it, r10/r11 the codes, r12 the output. After the
+ * taps one LDM gives the output step's multiplier, right shift - 1, 1 + 2 out_zp, the channel step and the end
+ * of the pairs (r0..r4). */
+#define PL_ROW(ADDR, OUTER, MID_I, MID_J)                                                                       \
+    "   ldr     r10, " ADDR "\n"                                                                                \
+    "   sxtb16  r11, r10, ror #8\n"                                                                            \
+    "   sxtb16  r10, r10\n"                                                                                     \
+    "   smlad   r5, r10, " OUTER ", r5\n"                                                                       \
+    "   " MID_I "  r5, r11, " MID_J ", r5\n"                                                                    \
+    "   smlad   r6, r11, " OUTER ", r6\n"
+/* The sum in ACC to its int8 code (out_fast): y = SMMULR(2 acc, M), ((y - (y < 0)) >> (right - 1)
+ * + 1 + 2 out_zp) >> 1 saturated. */
+#define PL_OUT(ACC)                                                                                             \
+    "   smmulr  " ACC ", " ACC ", r0\n"                                                                         \
+    "   add     " ACC ", " ACC ", " ACC ", asr #31\n"                                                           \
+    "   asr     " ACC ", " ACC ", r1\n"                                                                         \
+    "   qadd    " ACC ", " ACC ", r2\n"                                                                         \
+    "   ssat    " ACC ", #8, " ACC ", asr #1\n"
+/* Clamp the codes in the low bytes of r5 (and r6) to [act_min, act_max] (SSUB8 and SEL per bound). */
+#define PL_CLAMP2                                                                                               \
+    "   bfi     r5, r6, #8, #8\n"                                                                               \
+    "   ldrd    r0, r1, [lr, #68]\n"                                                                            \
+    "   ssub8   r6, r5, r0\n"                                                                                   \
+    "   sel     r5, r5, r0\n"                                                                                   \
+    "   ssub8   r6, r1, r5\n"                                                                                   \
+    "   sel     r5, r5, r1\n"                                                                                   \
+    "   lsr     r6, r5, #8\n"
+#define PL_CLAMP1                                                                                               \
+    "   ldrd    r0, r1, [lr, #68]\n"                                                                            \
+    "   ssub8   r6, r5, r0\n"                                                                                   \
+    "   sel     r5, r5, r0\n"                                                                                   \
+    "   ssub8   r6, r1, r5\n"                                                                                   \
+    "   sel     r5, r5, r1\n"
+#define PL_RUN(NAME, CLAMP2, CLAMP1)                                                                            \
+    __asm__("   .pushsection .text." #NAME ",\"ax\",%progbits\n"                                               \
+            "   .p2align 2\n"                                                                                   \
+            "   .type " #NAME ", %function\n"                                                                   \
+            "   .thumb_func\n" #NAME ":\n"                                                                      \
+            "   push    {r4-r11, lr}\n"                                                                         \
+            "   sub     sp, sp, #104\n"                                                                         \
+            "   add     lr, sp, #28\n"                                                                          \
+            "   ldm     r0!, {r1-r10}\n"                                                                        \
+            "   stm     lr, {r1-r10}\n"                                                                         \
+            "   ldm     r0, {r1-r9}\n"                                                                          \
+            "   add     r10, lr, #40\n"                                                                         \
+            "   stm     r10, {r1-r9}\n"                                                                         \
+            "   ldrd    r7, r8, [lr, #52]\n"                                                                    \
+            "   ldr     r9, [lr, #60]\n"                                                                        \
+            "   ldr     r12, [lr, #64]\n"                                                                       \
+            "2: ldr     r10, [lr, #20]\n"          /* a channel: its taps, the bias twice */                   \
+            "   ldm     r10!, {r0-r5}\n"                                                                        \
+            "   str     r10, [lr, #20]\n"                                                                       \
+            "   mov     r6, r5\n"                                                                               \
+            "   stm     sp, {r0-r6}\n"                                                                          \
+            "   ldrd    r10, r11, [lr, #24]\n"     /* its multiplier and right shift - 1 = ~shift */           \
+            "   ldr     r0, [r10], #4\n"                                                                        \
+            "   ldr     r1, [r11], #4\n"                                                                        \
+            "   strd    r10, r11, [lr, #24]\n"                                                                  \
+            "   mvn     r1, r1\n"                                                                               \
+            "   strd    r0, r1, [lr]\n"                                                                         \
+            "   ldr     r2, [lr, #40]\n"                                                                        \
+            "   add     r4, r7, r2\n"                                                                           \
+            "   str     r4, [lr, #16]\n"                                                                        \
+            "   cmp     r2, #0\n"                                                                               \
+            "   beq     3f\n"                                                                                   \
+            "1: ldm     sp, {r0-r6}\n"             /* two outputs */                                           \
+            PL_ROW("[r7, r8]", "r1", "smlabt", "r3") "   smlatt  r6, r10, r3, r6\n"                              \
+            PL_ROW("[r7, r9]", "r2", "smlabb", "r4") "   smlatb  r6, r10, r4, r6\n"                              \
+            PL_ROW("[r7], #2", "r0", "smlabb", "r3") "   smlatb  r6, r10, r3, r6\n"                              \
+            "   ldm     lr, {r0-r4}\n"                                                                          \
+            PL_OUT("r5") PL_OUT("r6") CLAMP2                                                                    \
+            "   strb    r5, [r12]\n"                                                                            \
+            "   strb    r6, [r12, r3]\n"                                                                        \
+            "   add     r12, r12, r3, lsl #1\n"                                                                 \
+            "   cmp     r7, r4\n"                                                                               \
+            "   bne     1b\n"                                                                                   \
+            "3: ldr     r0, [lr, #36]\n"           /* the last output of an odd row */                         \
+            "   cmp     r0, #0\n"                                                                               \
+            "   beq     4f\n"                                                                                   \
+            "   ldm     sp, {r0-r5}\n"                                                                          \
+            PL_ROW("[r7, r8]", "r1", "smlabt", "r3")                                                            \
+            PL_ROW("[r7, r9]", "r2", "smlabb", "r4")                                                            \
+            PL_ROW("[r7]", "r0", "smlabb", "r3")                                                                \
+            "   ldm     lr, {r0-r2}\n"                                                                          \
+            PL_OUT("r5") CLAMP1                                                                                 \
+            "   strb    r5, [r12]\n"                                                                            \
+            "4: ldrd    r0, r1, [lr, #44]\n"       /* the next channel */                                      \
+            "   add     r7, r7, r0\n"                                                                           \
+            "   add     r12, r12, r1\n"                                                                         \
+            "   ldr     r0, [lr, #32]\n"                                                                        \
+            "   subs    r0, r0, #1\n"                                                                           \
+            "   str     r0, [lr, #32]\n"                                                                        \
+            "   bne     2b\n"                                                                                   \
+            "   add     sp, sp, #104\n"                                                                         \
+            "   pop     {r4-r11, pc}\n"                                                                         \
+            "   .size " #NAME ", . - " #NAME "\n"                                                               \
+            "   .popsection\n")
+PL_RUN(eip_dsp_dw_plane_row, "", "");
+PL_RUN(eip_dsp_dw_plane_row_clamp, PL_CLAMP2, PL_CLAMP1);
+#undef PL_ROW
+#undef PL_OUT
+#undef PL_CLAMP2
+#undef PL_CLAMP1
+#undef PL_RUN
+/* Local symbols of this object (no .global), as eip_dsp_dw3x3_run. */
+void eip_dsp_dw_plane_row(const plane_job_t *job);
+void eip_dsp_dw_plane_row_clamp(const plane_job_t *job);
+#else
+/* The same loop in C (the tail of the single PL_ROW, without its second output, for an odd row). */
+static void plane_row_c(const plane_job_t *j)
+{
+    const int32_t lo = (int8_t)j->act_min4, hi = (int8_t)j->act_max4;
+    for (int32_t ch = 0; ch < j->channels; ++ch) {
+        const plane_taps_t *t = j->taps + ch;
+        const int8_t *x = j->x + ch * (j->pair_bytes + j->x_next);
+        const int32_t right1 = ~j->shifts[ch], width = j->pair_bytes + j->odd;
+        const int32_t mid[3] = {(int16_t)t->mid01, t->mid01 >> 16, (int16_t)t->mid2};
+        const int32_t off[3] = {0, j->off1, j->off2};
+        for (int32_t i = 0; i < width; ++i) {
+            int32_t acc = t->bias;
+            for (int32_t k = 0; k < 3; ++k) {
+                const int8_t *r = x + off[k] + i;
+                acc = (int32_t)((uint32_t)acc + (uint32_t)(r[0] * (int16_t)t->outer[k] + r[1] * mid[k] +
+                                                           r[2] * (t->outer[k] >> 16)));
+            }
+            const int32_t y = eip_dsp_smmulr(acc, j->multipliers[ch]);
+            const int64_t w = (int64_t)((y - (y < 0)) >> (right1 & 31)) + j->zp_round;   /* QADD */
+            int32_t v = (int32_t)((w < INT32_MIN ? INT32_MIN : w > INT32_MAX ? INT32_MAX : w) >> 1);
+            v = v < -128 ? -128 : v > 127 ? 127 : v;
+            j->out[ch + i * j->out_step] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+        }
+    }
+}
+#endif
+
+static void plane_row(const plane_job_t *job, int clamp)
+{
+#if !defined(EIP_DSP_C_LOOPS)
+    (clamp ? eip_dsp_dw_plane_row_clamp : eip_dsp_dw_plane_row)(job);
+#else
+    (void)clamp;
+    plane_row_c(job);
+#endif
+}
+
+static int plane_fits(const eip_depthwise_conv2d_params_t *p)
+{
+    return p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
+           p->stride_w == 1 && p->scratch != 0 && p->strip_blocks > 0 && fast_fits(p);
+}
+
+static inline int32_t mod3(int32_t v)
+{
+    return ((v % 3) + 3) % 3;
+}
+
+/* One batch through the planar strips, output rows outermost: every block of output row oy before row oy + 1,
+ * its input rows oy * stride_h - pad_top .. + 2 in the strips first. */
+static void plane_batch(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
+                        const int32_t *bias, int8_t *out)
+{
+    const int32_t channels = p->in_c, blocks = (channels + 3) / 4, out_w = p->out_w;
+    plane_t g;
+    g.used = (out_w - 1) * p->stride_w + 3;
+    g.plane = 3 * g.used;
+    g.one = 12 * g.used + 100;
+    g.lo = p->pad_left < g.used ? p->pad_left : g.used;
+    g.hi = p->pad_left + p->in_w < g.used ? p->pad_left + p->in_w : g.used;
+    g.hi = g.hi > g.lo ? g.hi : g.lo;
+    const int ring = p->strip_blocks >= blocks, clamp = p->act_min != -128 || p->act_max != 127;
+    const int32_t pairs = out_w / 2;
+    plane_job_t job = {0, 0, 1 + 2 * p->out_zp, channels, 0, 0, 0, 0, 0, out_w & 1, 2 * pairs,
+                       g.plane - 2 * pairs, 1 - 2 * pairs * channels, 0, 0, 0, 0,
+                       (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u};
+    for (int32_t k = 0; k < (ring ? blocks : 1); ++k) {   /* the pad cells stay; the heads of a ring too */
+        memset(p->scratch + k * g.one, p->in_zp, (size_t)(12 * g.used));
+        if (ring) {
+            const int32_t n = channels - 4 * k < 4 ? channels - 4 * k : 4;
+            plane_head(p, filter, bias, 4 * k, n, (plane_taps_t *)(void *)(p->scratch + k * g.one + 12 * g.used));
+        }
+    }
+    int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each slot, every block alike */
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        int32_t slot[3];
+        for (int32_t ky = 0; ky < 3; ++ky) {
+            slot[ky] = ring ? mod3(iy0 + ky) : ky;
+            if (ring && held[slot[ky]] != iy0 + ky) {
+                held[slot[ky]] = iy0 + ky;
+                for (int32_t k = 0; k < blocks; ++k) {
+                    const int32_t n = channels - 4 * k < 4 ? channels - 4 * k : 4;
+                    plane_fill(p, &g, in, 4 * k, n, iy0 + ky, slot[ky], p->scratch + k * g.one);
+                }
+            }
+        }
+        job.off1 = (slot[1] - slot[0]) * g.used;
+        job.off2 = (slot[2] - slot[0]) * g.used;
+        for (int32_t k = 0; k < blocks; ++k) {
+            const int32_t n = channels - 4 * k < 4 ? channels - 4 * k : 4;
+            int8_t *block = p->scratch + (ring ? k * g.one : 0);
+            plane_taps_t *taps = (plane_taps_t *)(void *)(block + 12 * g.used);
+            if (!ring) {
+                plane_head(p, filter, bias, 4 * k, n, taps);
+                for (int32_t ky = 0; ky < 3; ++ky) {
+                    plane_fill(p, &g, in, 4 * k, n, iy0 + ky, ky, block);
+                }
+            }
+            job.taps = taps;
+            job.multipliers = p->multiplier + 4 * k;
+            job.shifts = p->shift + 4 * k;
+            job.channels = n;
+            job.x = block + slot[0] * g.used;
+            job.out = out + oy * out_w * channels + 4 * k;
+            plane_row(&job, clamp);
+        }
+    }
+}
+
 /* Depth multiplier 1 (out_c == in_c), output rows outermost for the streaming contract (issue 13): each
  * row is finished, its blocks of four channels and then its last in_c % 4 channels, before the next. */
 static void depthwise_simd(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
@@ -525,7 +858,9 @@ eip_status_t eip_depthwise_conv2d(const eip_depthwise_conv2d_params_t *p, const 
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
         int8_t *out = output + b * p->out_h * p->out_w * p->out_c;
-        if (simd) {
+        if (simd && plane_fits(p)) {
+            plane_batch(p, in, filter, bias, out);
+        } else if (simd) {
             depthwise_simd(p, in, filter, bias, out);
         } else {
             eip_depthwise_conv2d_batch_ref(p, in, filter, bias, out);
