@@ -1,10 +1,10 @@
 /*
  * DEPTHWISE_CONV_2D, int8, Arm DSP variant: same arithmetic as ../depthwise_conv2d.c (bit-exact).
  *
- * Depth multiplier 1: four channels at a time, SIMD across channels; each output pixel walks the rectangle
- * of its valid taps (padding adds nothing, as the reference's skipped taps), or, for a 3x3 filter with its
- * planned strip, the pixels whose taps leave the image read a copy of their input cells padded with the
- * input zero point (which adds nothing either) through the interior's assembly. Output rows are outermost, for
+ * Depth multiplier 1, a 3x3 filter with its planned strip (stride 1 or 2 along the row, the fast output step):
+ * the planar path below, SIMD along the row within one channel. Other depth multiplier 1 layers: four channels
+ * at a time, SIMD across channels; each output pixel walks the rectangle of its valid taps (padding adds
+ * nothing, as the reference's skipped taps). Output rows are outermost, for
  * the streaming contract of issue 13 (a layer's output may lie below its input): row oy is finished, every
  * block of four channels and then the last in_c % 4 channels, before row oy + 1, and from then on no
  * input row before row oy's first is read. The sign-extended taps and output steps of the blocks are kept
@@ -24,10 +24,9 @@
 #define EIP_DSP_DEPTHWISE_TAPS_MAX 64
 #endif
 
-/* The words of stack that keep blocks' taps and output steps across output rows (2 KiB, as add.c's
- * tables): all 16 blocks of a 3x3 filter over 64 channels (KWS), two of the largest filter. Re-deriving a
- * block per row costs about one output pixel of it: VWW's 6x6x128 layers (32 blocks, 16 kept) run 0.2%
- * slower than the block-outer loop did, the layers whose blocks are all kept faster. */
+/* The words of stack that keep blocks' taps and output steps across output rows on the path SIMD across
+ * channels (2 KiB, as add.c's tables): all 16 blocks of a 3x3 filter over 64 channels, two of the largest
+ * filter. Re-deriving a block per row costs about one output pixel of it. */
 #ifndef EIP_DSP_DEPTHWISE_KEPT_WORDS
 #define EIP_DSP_DEPTHWISE_KEPT_WORDS 512
 #endif
@@ -126,135 +125,6 @@ static inline __attribute__((always_inline)) int8_t out_fast(const out_range_t *
     return (int8_t)(v > o->act_max ? o->act_max : v);
 }
 
-/*
- * The interior pixels of an output row for one block of four channels, a 3x3 filter: one piece of assembly
- * per run, every pointer and stride in a register. Per pixel: the bias, nine taps (DW_TAP: LDR, two SXTAB16,
- * LDRD of the tap's words, SMLABB/SMLATT x 2 each) and the fast output step of four sums (out_fast: LDRD of
- * the channel's multiplier and shift, LSL, SMMULR, ADD, ASR, QADD, SSAT), against about 30 instructions per
- * output in C.
- */
-typedef struct {
-    const int32_t *bias;   /* +0: the block's four (or zeros) */
-    int32_t zp_round;      /* +4: 1 + 2 out_zp */
-    int8_t *out;           /* +8: the first pixel's channel c */
-    int32_t out_step;      /* +12: channels */
-    const int8_t *x;       /* +16: the first pixel's top-left tap, channel c */
-    const int32_t *w;      /* +20: the block's kept state (9 taps of two words, then four (M, right - 1)) */
-    int32_t row_step;      /* +24: bytes from a tap row to the next */
-    int32_t x_step;        /* +28: bytes from a pixel's taps to the next pixel's */
-    int32_t col_step;      /* +32: bytes from a tap to the next in its row */
-    int32_t pixels;        /* +36: > 0 */
-    uint32_t act_min4;     /* +40: act_min in every byte (the clamping variant) */
-    uint32_t act_max4;     /* +44 */
-    int32_t minus_zp;      /* +48: -in_zp in both halfwords */
-} dw_run_t;
-_Static_assert(sizeof(dw_run_t) == 52 && sizeof(void *) == 4, "dw_run_t layout (the assembly's offsets)");
-
-#if !defined(EIP_DSP_C_LOOPS)
-/* The job is copied to the stack and loaded so that r4 = x, r5 = w, r6 = row_step, r8 = col_step and
- * r12 = minus_zp; r7 walks the tap rows; r0..r3 the sums of channels 0..3; r9/lr a tap's words, r10/r11 the
- * input's. */
-#define ASM_TAP(ADDR, WORDS)                                                                                     \
-    "   ldr     r10, " ADDR "\n"                                                                                \
-    "   ldrd    lr, r9, [r5, #" WORDS "]\n"                                                                      \
-    "   sxtab16 r11, r12, r10\n"                                                                                \
-    "   sxtab16 r10, r12, r10, ror #8\n"                                                                        \
-    "   smlabb  r0, lr, r11, r0\n"                                                                              \
-    "   smlatt  r2, lr, r11, r2\n"                                                                              \
-    "   smlabb  r1, r9, r10, r1\n"                                                                              \
-    "   smlatt  r3, r9, r10, r3\n"
-#define ASM_ROW(W0, W1, W2) ASM_TAP("[r7]", W0) ASM_TAP("[r7, r8]", W1) ASM_TAP("[r7, r8, lsl #1]", W2)
-/* Sum ACC to its int8 code (out_fast); r11 holds 1 + 2 out_zp. */
-#define DW_OUT(ACC, WORDS)                                                                                      \
-    "   ldrd    r9, lr, [r5, #" WORDS "]\n"                                                                      \
-    "   lsl     " ACC ", " ACC ", #1\n"                                                                         \
-    "   smmulr  " ACC ", " ACC ", r9\n"                                                                         \
-    "   add     " ACC ", " ACC ", " ACC ", asr #31\n"                                                           \
-    "   asr     " ACC ", " ACC ", lr\n"                                                                         \
-    "   qadd    " ACC ", " ACC ", r11\n"                                                                        \
-    "   ssat    " ACC ", #8, " ACC ", asr #1\n"
-#define DW_STORE "   strb    r0, [r9]\n   strb    r1, [r9, #1]\n   strb    r2, [r9, #2]\n   strb    r3, [r9, #3]\n"
-#define DW_STORE_CLAMP                                                                                          \
-    "   bfi     r0, r1, #8, #8\n"                                                                               \
-    "   bfi     r0, r2, #16, #8\n"                                                                              \
-    "   bfi     r0, r3, #24, #8\n"                                                                              \
-    "   ldrd    r11, lr, [sp, #40]\n"                                                                           \
-    "   ssub8   r1, r0, r11\n"                                                                                  \
-    "   sel     r0, r0, r11\n"                                                                                  \
-    "   ssub8   r1, lr, r0\n"                                                                                   \
-    "   sel     r0, r0, lr\n"                                                                                   \
-    "   str     r0, [r9]\n"
-#define DW_RUN(NAME, STORE)                                                                                     \
-    __asm__("   .pushsection .text." #NAME ",\"ax\",%progbits\n"                                               \
-            "   .p2align 2\n"                                                                                   \
-            "   .type " #NAME ", %function\n"                                                                   \
-            "   .thumb_func\n" #NAME ":\n"                                                                      \
-            "   push    {r4-r11, lr}\n"                                                                         \
-            "   ldm     r0, {r0-r12}\n"                                                                         \
-            "   push    {r0-r12}\n"                                                                             \
-            "1: ldr     r7, [sp]\n"                                                                             \
-            "   ldm     r7, {r0-r3}\n"                                                                          \
-            "   mov     r7, r4\n"                                                                               \
-            ASM_ROW("0", "8", "16")                                                                              \
-            "   add     r7, r7, r6\n"                                                                           \
-            ASM_ROW("24", "32", "40")                                                                            \
-            "   add     r7, r7, r6\n"                                                                           \
-            ASM_ROW("48", "56", "64")                                                                            \
-            "   ldr     r11, [sp, #4]\n"                                                                        \
-            DW_OUT("r0", "72") DW_OUT("r1", "80") DW_OUT("r2", "88") DW_OUT("r3", "96")                         \
-            "   ldrd    r9, r10, [sp, #8]\n"                                                                    \
-            STORE                                                                                               \
-            "   add     r9, r9, r10\n"                                                                          \
-            "   ldr     r10, [sp, #28]\n"                                                                       \
-            "   str     r9, [sp, #8]\n"                                                                         \
-            "   add     r4, r4, r10\n"                                                                          \
-            "   ldr     r9, [sp, #36]\n"                                                                        \
-            "   subs    r9, r9, #1\n"                                                                           \
-            "   str     r9, [sp, #36]\n"                                                                        \
-            "   bne     1b\n"                                                                                   \
-            "   add     sp, sp, #52\n"                                                                          \
-            "   pop     {r4-r11, pc}\n"                                                                         \
-            "   .size " #NAME ", . - " #NAME "\n"                                                               \
-            "   .popsection\n")
-DW_RUN(eip_dsp_dw3x3_run, DW_STORE);
-DW_RUN(eip_dsp_dw3x3_run_clamp, DW_STORE_CLAMP);
-#undef ASM_TAP
-#undef ASM_ROW
-#undef DW_OUT
-#undef DW_STORE
-#undef DW_STORE_CLAMP
-#undef DW_RUN
-/* Local symbols of this object (no .global): the calls below resolve when it is assembled, so two exported
- * runtimes linked into one program cannot collide on them (eip_names.h renames only C symbols). */
-void eip_dsp_dw3x3_run(const dw_run_t *job);
-void eip_dsp_dw3x3_run_clamp(const dw_run_t *job);
-#else
-/* The same loop in C. */
-static void dw3x3_run_c(const dw_run_t *j)
-{
-    const out_range_t range = {j->zp_round, (int8_t)j->act_min4, (int8_t)j->act_max4};
-    const int8_t *x = j->x;
-    int8_t *o = j->out;
-    for (int32_t n = 0; n < j->pixels; ++n, x += j->x_step, o += j->out_step) {
-        int32_t acc[4] = {j->bias[0], j->bias[1], j->bias[2], j->bias[3]};
-        for (int32_t t = 0; t < 9; ++t) {
-            const int32_t v = eip_load_s8x4(x + (t / 3) * j->row_step + (t % 3) * j->col_step);
-            const int32_t x02 = __sxtab16(j->minus_zp, v), x13 = eip_sxtab16_odd(j->minus_zp, v);
-            acc[0] = __smlabb(j->w[2 * t], x02, acc[0]);
-            acc[2] = __smlatt(j->w[2 * t], x02, acc[2]);
-            acc[1] = __smlabb(j->w[2 * t + 1], x13, acc[1]);
-            acc[3] = __smlatt(j->w[2 * t + 1], x13, acc[3]);
-        }
-        for (int32_t i = 0; i < 4; ++i) {
-            const int32_t y = eip_dsp_smmulr((int32_t)((uint32_t)acc[i] << 1), j->w[18 + 2 * i]);
-            const int64_t v = (int64_t)((y - (y < 0)) >> j->w[19 + 2 * i]) + j->zp_round;   /* QADD */
-            const int32_t s = (int32_t)((v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : v) >> 1);
-            o[i] = (int8_t)(s < range.act_min ? range.act_min : s > range.act_max ? range.act_max : s);
-        }
-    }
-}
-#endif
-
 /* What every block of an output row shares: the row, its first input row and valid tap rows, and the
  * columns whose taps all lie inside the image, [ox_lo, ox_hi) (found once per layer). */
 typedef struct {
@@ -270,71 +140,10 @@ typedef struct {
 
 static const int32_t no_bias[4] = {0, 0, 0, 0};
 
-/* The instructions a strip's column of three cells and a run's call take (qemu-m4, measured): a row whose taps
- * lie inside the image goes through the strip whole where that costs less than the strip's side columns and
- * the run of the middle pixels (KWS's 5-wide rows, VWW's 6-wide with stride 1). */
-enum { STRIP_COLUMN_COST = 15, RUN_CALL_COST = 35 };
-
-/* Where a strip's cells come from: input rows in_y0..in_y0 + 2, columns [x0, x0 + cells), the first `lo` and
- * the cells from `hi` on lying left and right of the image (the same for every block of a row). */
-typedef struct {
-    int32_t in_y0, x0, cells, lo, hi;
-} strip_span_t;
-
-static strip_span_t strip_span(const eip_depthwise_conv2d_params_t *p, int32_t in_y0, int32_t ox0, int32_t ox1)
-{
-    strip_span_t s = {in_y0, ox0 * p->stride_w - p->pad_left, (ox1 - ox0 - 1) * p->stride_w + 3, 0, 0};
-    s.lo = s.x0 >= 0 ? 0 : -s.x0 < s.cells ? -s.x0 : s.cells;
-    const int32_t right = p->in_w - s.x0;
-    s.hi = right < s.lo ? s.lo : right < s.cells ? right : s.cells;
-    return s;
-}
-
-/* n cells of the zero point's word from `strip` on. */
-static inline int8_t *pad_cells(int8_t *strip, int32_t pad, int32_t n)
-{
-    for (; n > 0; --n, strip += 4) {
-        memcpy(strip, &pad, 4);
-    }
-    return strip;
-}
-
-/* Channels c..c + 3 of span s into `strip`, one word per cell, row after row. Cells outside the image hold the
- * input zero point in every byte, so their taps add 0. Not inlined: in blocks_row its loops spilled. */
-static __attribute__((noinline)) void fill_strip(const eip_depthwise_conv2d_params_t *p, const int8_t *in,
-                                                 int32_t c, const strip_span_t *s, int8_t *strip)
-{
-    const int32_t pad = (int32_t)((uint8_t)p->in_zp * 0x01010101u), channels = p->in_c;
-    const int32_t lo = s->lo, mid = s->hi - s->lo, tail = s->cells - s->hi, row_bytes = p->in_w * channels;
-    const int8_t *src = in + (s->in_y0 * p->in_w + s->x0 + lo) * channels + c;
-    for (int32_t y = s->in_y0; y < s->in_y0 + 3; ++y, src += row_bytes) {
-        if (y < 0 || y >= p->in_h) {
-            strip = pad_cells(strip, pad, s->cells);
-            continue;
-        }
-        strip = pad_cells(strip, pad, lo);
-        const int8_t *x = src;
-        for (int32_t n = mid; n > 0; --n, strip += 4, x += channels) {
-            memcpy(strip, x, 4);
-        }
-        strip = pad_cells(strip, pad, tail);
-    }
-}
-
-static void dw3x3_run(const dw_run_t *job, int clamp)
-{
-#if !defined(EIP_DSP_C_LOOPS)
-    (clamp ? eip_dsp_dw3x3_run_clamp : eip_dsp_dw3x3_run)(job);
-#else
-    (void)clamp;
-    dw3x3_run_c(job);
-#endif
-}
-
 /* Every 4-channel block of output row r->oy, requantized by `kind`, or on the fast path (a constant where
  * inlined). Pixels whose taps all lie inside the image (the interior: whole rows of taps, and the columns
- * found once) skip the clipping of the tap rectangle, and on the fast path a 3x3 filter's interior runs in
- * assembly (dw3x3_run). Tap offsets, not pointers: the step after the last tap may lie outside the input. */
+ * found once) skip the clipping of the tap rectangle. Tap offsets, not pointers: the step after the last tap
+ * may lie outside the input. */
 static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise_conv2d_params_t *p,
                                                              const int8_t *in, const int8_t *filter,
                                                              const int32_t *bias, const kept_t *k,
@@ -346,28 +155,6 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
     const out_range_t range = {1 + 2 * p->out_zp, p->act_min, p->act_max};
     const int32_t in_y0 = r->in_y0, ky0 = r->ky0, ky1 = r->ky1;
     const int32_t ox_lo = r->row_inside ? r->ox_lo : 0, ox_hi = r->row_inside ? r->ox_hi : 0;
-    const int run = fast && fh == 3 && fw == 3 && ox_lo < ox_hi;
-    dw_run_t job = {0, range.zp_round, 0, channels, 0, 0, row_step, p->stride_w * channels, col_step,
-                    ox_hi - ox_lo, (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u, minus_zp};
-    const int clamp = p->act_min != -128 || p->act_max != 127;
-    /* Where the layer has its planned strip (a 3x3 filter, dilation 1: ops/depthwise_conv2d.py, strip_scratch,
-     * at least 12 ((out_w - 1) stride_w + 3) bytes) the pixels whose taps leave the image run in assembly too,
-     * from a copy of their input cells padded with the zero point: whole rows where the row's taps leave the
-     * image or the row is narrow, else the columns on either side of [ox_lo, ox_hi). */
-    const int strip = fast && fh == 3 && fw == 3 && p->scratch != 0 && p->strip_blocks > 0 &&
-                      p->dilation_h == 1 && p->dilation_w == 1;
-    const int32_t side_cells = (ox_lo > 0 ? (ox_lo - 1) * p->stride_w + 3 : 0) +
-                               (ox_hi < out_w ? (out_w - ox_hi - 1) * p->stride_w + 3 : 0);
-    const int32_t side_runs = (ox_lo > 0) + (ox_hi < out_w);
-    const int whole = !run || ((out_w - 1) * p->stride_w + 3 - side_cells) * STRIP_COLUMN_COST <
-                                  side_runs * RUN_CALL_COST;
-    dw_run_t padded = job;
-    padded.x = p->scratch;
-    padded.col_step = 4;
-    padded.x_step = 4 * p->stride_w;
-    const int32_t spans[2][2] = {{0, whole ? out_w : ox_lo}, {whole ? out_w : ox_hi, out_w}};
-    const strip_span_t span[2] = {strip_span(p, in_y0, spans[0][0], spans[0][1]),
-                                  strip_span(p, in_y0, spans[1][0], spans[1][1])};
     for (int32_t c = 0, block = 0; c + 4 <= channels; c += 4, ++block) {
         int32_t *state = k->words + (block < k->kept ? block : k->kept) * k->stride;
         if (block >= k->kept) {
@@ -376,40 +163,8 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
         const int32_t *w = state, *step = state + 2 * fh * fw;
         const int32_t *start = bias != 0 ? bias + c : no_bias;
         int8_t *o = out + r->oy * out_w * channels + c;
-        if (strip) {
-            /* the output columns [ox0, ox1) through the strip: whole, or the ones left and right of the run */
-            padded.bias = start;
-            padded.w = w;
-            for (int32_t i = 0; i < 2; ++i) {
-                if (spans[i][0] < spans[i][1]) {
-                    fill_strip(p, in, c, &span[i], p->scratch);
-                    padded.out = o + spans[i][0] * channels;
-                    padded.row_step = 4 * span[i].cells;
-                    padded.pixels = spans[i][1] - spans[i][0];
-                    dw3x3_run(&padded, clamp);
-                }
-            }
-            if (!whole) {
-                job.bias = start;
-                job.out = o + ox_lo * channels;
-                job.x = in + (in_y0 * p->in_w + ox_lo * p->stride_w - p->pad_left) * channels + c;
-                job.w = w;
-                dw3x3_run(&job, clamp);
-            }
-            continue;
-        }
         for (int32_t ox = 0; ox < out_w; ++ox, o += channels) {
             const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-            if (run && ox == ox_lo) {
-                job.bias = start;
-                job.out = o;
-                job.x = in + (in_y0 * p->in_w + in_x0) * channels + c;
-                job.w = w;
-                dw3x3_run(&job, clamp);
-                o += (ox_hi - 1 - ox) * channels;
-                ox = ox_hi - 1;
-                continue;
-            }
             int32_t acc0 = start[0], acc1 = start[1], acc2 = start[2], acc3 = start[3];
             int32_t kx0 = 0, kx1 = fw;
             if (ox < ox_lo || ox >= ox_hi) {
@@ -602,7 +357,8 @@ __asm__("   .pushsection .text.eip_dsp_dw_plane_quads,\"ax\",%progbits\n"
         "   pop     {r4-r11, pc}\n"
         "   .size eip_dsp_dw_plane_quads, . - eip_dsp_dw_plane_quads\n"
         "   .popsection\n");
-/* A local symbol of this object (no .global), as eip_dsp_dw3x3_run. */
+/* A local symbol of this object (no .global): the call below resolves when it is assembled, so two exported
+ * runtimes linked into one program cannot collide on it (eip_names.h renames only C symbols). */
 void eip_dsp_dw_plane_quads(const quads_job_t *job);
 #else
 /* The same in C. */
@@ -837,7 +593,7 @@ PL_RUN(eip_dsp_dw_plane_row2_clamp, 2, PL_CLAMP2, PL_CLAMP1);
 #undef PL_NEXT_1
 #undef PL_NEXT_2
 #undef PL_RUN
-/* Local symbols of this object (no .global), as eip_dsp_dw3x3_run. */
+/* Local symbols of this object (no .global), as eip_dsp_dw_plane_quads. */
 void eip_dsp_dw_plane_row1(const plane_job_t *job);
 void eip_dsp_dw_plane_row1_clamp(const plane_job_t *job);
 void eip_dsp_dw_plane_row2(const plane_job_t *job);
