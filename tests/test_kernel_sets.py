@@ -280,6 +280,49 @@ def test_odd_channel_counts_equal_the_reference_kernels(kernel_set: KernelSet) -
     assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
 
 
+def planar_depthwise_calls(seed: int) -> list[KernelCall]:
+    """3x3 depthwise layers for the Arm DSP planar path: output rows 2-6 wide (pairs, and a last odd output),
+    stride 1 and 2 along the row (1 and 2 down it), channel counts not a multiple of 4 and above the 64 whose
+    taps the one-strip layers keep on the stack, strips as a ring and as one strip; half the layers clamped
+    to a narrower activation range (_quant), a quarter with one channel's multiplier 0."""
+    rng = np.random.default_rng(seed)
+    calls: list[KernelCall] = []
+    for c in (3, 8, 66, 70):
+        for stride in (1, 2):
+            for in_w in (3, 4, 5, 9, 12):
+                in_h = int(rng.integers(3, 8))
+                win = {"batches": 1, "in_h": in_h, "in_w": in_w, "filter_h": 3, "filter_w": 3,
+                       "stride_h": int(rng.integers(1, 3)), "stride_w": stride, "dilation_h": 1, "dilation_w": 1}
+                same = bool(rng.random() < 0.7)
+                win["out_h"], win["pad_top"] = _out_size(in_h, 3, win["stride_h"], 1, same)
+                win["out_w"], win["pad_left"] = _out_size(in_w, 3, stride, 1, same)
+                if win["out_h"] < 1 or win["out_w"] < 1:
+                    continue
+                for ring in (True, False):
+                    q = _quant(rng, c, 9)
+                    if rng.random() < 0.25:
+                        q["multiplier"] = (0, *q["multiplier"][1:])
+                    size, blocks = strip_scratch(3, 3, stride, 1, 1, 1, win["out_w"], c, ring=ring)
+                    x = rng.integers(-128, 128, (1, in_h, in_w, c), dtype=np.int8)
+                    w = rng.integers(-128, 128, (1, 3, 3, c), dtype=np.int8)
+                    p = DepthwiseConv2DParams(in_c=c, out_c=c, depth_multiplier=1, **win, requant=0, scratch=size,
+                                              strip_blocks=blocks, **q)
+                    calls.append(KernelCall("eip_depthwise_conv2d", p, [x, w, _bias(rng, c)],
+                                            win["out_h"] * win["out_w"] * c, f"planar depthwise {c} {p}"))
+    return [with_proven_requant(call) for call in calls]
+
+
+@pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
+def test_planar_depthwise_equals_the_reference_kernel(kernel_set: KernelSet) -> None:
+    calls = planar_depthwise_calls(seed=51)
+    assert {c.params.strip_blocks for c in calls if c.params.in_c > 64} >= {1}
+    reference = run_calls(build_driver("plain"), calls)
+    assert all(status == 0 for status, _ in reference)
+    expected = [np.frombuffer(out, np.int8) for _, out in reference]
+    problems = compare(calls, expected, kernel_set.run(calls))
+    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+
+
 def random_add_calls(seed: int, count: int) -> list[KernelCall]:
     """ADD without broadcasting, with the parameters TFLM derives from random scales (as ops.add does), on
     tensors below and above the DSP variant's table threshold (sizes not a multiple of four too: its

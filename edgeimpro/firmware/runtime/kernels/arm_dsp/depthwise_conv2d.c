@@ -1,10 +1,10 @@
 /*
  * DEPTHWISE_CONV_2D, int8, Arm DSP variant: same arithmetic as ../depthwise_conv2d.c (bit-exact).
  *
- * Depth multiplier 1: four channels at a time, SIMD across channels; each output pixel walks the rectangle
- * of its valid taps (padding adds nothing, as the reference's skipped taps), or, for a 3x3 filter with its
- * planned strip, the pixels whose taps leave the image read a copy of their input cells padded with the
- * input zero point (which adds nothing either) through the interior's assembly. Output rows are outermost, for
+ * Depth multiplier 1, a 3x3 filter with its planned strip (stride 1 or 2 along the row, the fast output step):
+ * the planar path below, SIMD along the row within one channel. Other depth multiplier 1 layers: four channels
+ * at a time, SIMD across channels; each output pixel walks the rectangle of its valid taps (padding adds
+ * nothing, as the reference's skipped taps). Output rows are outermost, for
  * the streaming contract of issue 13 (a layer's output may lie below its input): row oy is finished, every
  * block of four channels and then the last in_c % 4 channels, before row oy + 1, and from then on no
  * input row before row oy's first is read. The sign-extended taps and output steps of the blocks are kept
@@ -24,10 +24,9 @@
 #define EIP_DSP_DEPTHWISE_TAPS_MAX 64
 #endif
 
-/* The words of stack that keep blocks' taps and output steps across output rows (2 KiB, as add.c's
- * tables): all 16 blocks of a 3x3 filter over 64 channels (KWS), two of the largest filter. Re-deriving a
- * block per row costs about one output pixel of it: VWW's 6x6x128 layers (32 blocks, 16 kept) run 0.2%
- * slower than the block-outer loop did, the layers whose blocks are all kept faster. */
+/* The words of stack that keep blocks' taps and output steps across output rows on the path SIMD across
+ * channels (2 KiB, as add.c's tables): all 16 blocks of a 3x3 filter over 64 channels, two of the largest
+ * filter. Re-deriving a block per row costs about one output pixel of it. */
 #ifndef EIP_DSP_DEPTHWISE_KEPT_WORDS
 #define EIP_DSP_DEPTHWISE_KEPT_WORDS 512
 #endif
@@ -126,135 +125,6 @@ static inline __attribute__((always_inline)) int8_t out_fast(const out_range_t *
     return (int8_t)(v > o->act_max ? o->act_max : v);
 }
 
-/*
- * The interior pixels of an output row for one block of four channels, a 3x3 filter: one piece of assembly
- * per run, every pointer and stride in a register. Per pixel: the bias, nine taps (DW_TAP: LDR, two SXTAB16,
- * LDRD of the tap's words, SMLABB/SMLATT x 2 each) and the fast output step of four sums (out_fast: LDRD of
- * the channel's multiplier and shift, LSL, SMMULR, ADD, ASR, QADD, SSAT), against about 30 instructions per
- * output in C.
- */
-typedef struct {
-    const int32_t *bias;   /* +0: the block's four (or zeros) */
-    int32_t zp_round;      /* +4: 1 + 2 out_zp */
-    int8_t *out;           /* +8: the first pixel's channel c */
-    int32_t out_step;      /* +12: channels */
-    const int8_t *x;       /* +16: the first pixel's top-left tap, channel c */
-    const int32_t *w;      /* +20: the block's kept state (9 taps of two words, then four (M, right - 1)) */
-    int32_t row_step;      /* +24: bytes from a tap row to the next */
-    int32_t x_step;        /* +28: bytes from a pixel's taps to the next pixel's */
-    int32_t col_step;      /* +32: bytes from a tap to the next in its row */
-    int32_t pixels;        /* +36: > 0 */
-    uint32_t act_min4;     /* +40: act_min in every byte (the clamping variant) */
-    uint32_t act_max4;     /* +44 */
-    int32_t minus_zp;      /* +48: -in_zp in both halfwords */
-} dw_run_t;
-_Static_assert(sizeof(dw_run_t) == 52 && sizeof(void *) == 4, "dw_run_t layout (the assembly's offsets)");
-
-#if !defined(EIP_DSP_C_LOOPS)
-/* The job is copied to the stack and loaded so that r4 = x, r5 = w, r6 = row_step, r8 = col_step and
- * r12 = minus_zp; r7 walks the tap rows; r0..r3 the sums of channels 0..3; r9/lr a tap's words, r10/r11 the
- * input's. */
-#define ASM_TAP(ADDR, WORDS)                                                                                     \
-    "   ldr     r10, " ADDR "\n"                                                                                \
-    "   ldrd    lr, r9, [r5, #" WORDS "]\n"                                                                      \
-    "   sxtab16 r11, r12, r10\n"                                                                                \
-    "   sxtab16 r10, r12, r10, ror #8\n"                                                                        \
-    "   smlabb  r0, lr, r11, r0\n"                                                                              \
-    "   smlatt  r2, lr, r11, r2\n"                                                                              \
-    "   smlabb  r1, r9, r10, r1\n"                                                                              \
-    "   smlatt  r3, r9, r10, r3\n"
-#define ASM_ROW(W0, W1, W2) ASM_TAP("[r7]", W0) ASM_TAP("[r7, r8]", W1) ASM_TAP("[r7, r8, lsl #1]", W2)
-/* Sum ACC to its int8 code (out_fast); r11 holds 1 + 2 out_zp. */
-#define DW_OUT(ACC, WORDS)                                                                                      \
-    "   ldrd    r9, lr, [r5, #" WORDS "]\n"                                                                      \
-    "   lsl     " ACC ", " ACC ", #1\n"                                                                         \
-    "   smmulr  " ACC ", " ACC ", r9\n"                                                                         \
-    "   add     " ACC ", " ACC ", " ACC ", asr #31\n"                                                           \
-    "   asr     " ACC ", " ACC ", lr\n"                                                                         \
-    "   qadd    " ACC ", " ACC ", r11\n"                                                                        \
-    "   ssat    " ACC ", #8, " ACC ", asr #1\n"
-#define DW_STORE "   strb    r0, [r9]\n   strb    r1, [r9, #1]\n   strb    r2, [r9, #2]\n   strb    r3, [r9, #3]\n"
-#define DW_STORE_CLAMP                                                                                          \
-    "   bfi     r0, r1, #8, #8\n"                                                                               \
-    "   bfi     r0, r2, #16, #8\n"                                                                              \
-    "   bfi     r0, r3, #24, #8\n"                                                                              \
-    "   ldrd    r11, lr, [sp, #40]\n"                                                                           \
-    "   ssub8   r1, r0, r11\n"                                                                                  \
-    "   sel     r0, r0, r11\n"                                                                                  \
-    "   ssub8   r1, lr, r0\n"                                                                                   \
-    "   sel     r0, r0, lr\n"                                                                                   \
-    "   str     r0, [r9]\n"
-#define DW_RUN(NAME, STORE)                                                                                     \
-    __asm__("   .pushsection .text." #NAME ",\"ax\",%progbits\n"                                               \
-            "   .p2align 2\n"                                                                                   \
-            "   .type " #NAME ", %function\n"                                                                   \
-            "   .thumb_func\n" #NAME ":\n"                                                                      \
-            "   push    {r4-r11, lr}\n"                                                                         \
-            "   ldm     r0, {r0-r12}\n"                                                                         \
-            "   push    {r0-r12}\n"                                                                             \
-            "1: ldr     r7, [sp]\n"                                                                             \
-            "   ldm     r7, {r0-r3}\n"                                                                          \
-            "   mov     r7, r4\n"                                                                               \
-            ASM_ROW("0", "8", "16")                                                                              \
-            "   add     r7, r7, r6\n"                                                                           \
-            ASM_ROW("24", "32", "40")                                                                            \
-            "   add     r7, r7, r6\n"                                                                           \
-            ASM_ROW("48", "56", "64")                                                                            \
-            "   ldr     r11, [sp, #4]\n"                                                                        \
-            DW_OUT("r0", "72") DW_OUT("r1", "80") DW_OUT("r2", "88") DW_OUT("r3", "96")                         \
-            "   ldrd    r9, r10, [sp, #8]\n"                                                                    \
-            STORE                                                                                               \
-            "   add     r9, r9, r10\n"                                                                          \
-            "   ldr     r10, [sp, #28]\n"                                                                       \
-            "   str     r9, [sp, #8]\n"                                                                         \
-            "   add     r4, r4, r10\n"                                                                          \
-            "   ldr     r9, [sp, #36]\n"                                                                        \
-            "   subs    r9, r9, #1\n"                                                                           \
-            "   str     r9, [sp, #36]\n"                                                                        \
-            "   bne     1b\n"                                                                                   \
-            "   add     sp, sp, #52\n"                                                                          \
-            "   pop     {r4-r11, pc}\n"                                                                         \
-            "   .size " #NAME ", . - " #NAME "\n"                                                               \
-            "   .popsection\n")
-DW_RUN(eip_dsp_dw3x3_run, DW_STORE);
-DW_RUN(eip_dsp_dw3x3_run_clamp, DW_STORE_CLAMP);
-#undef ASM_TAP
-#undef ASM_ROW
-#undef DW_OUT
-#undef DW_STORE
-#undef DW_STORE_CLAMP
-#undef DW_RUN
-/* Local symbols of this object (no .global): the calls below resolve when it is assembled, so two exported
- * runtimes linked into one program cannot collide on them (eip_names.h renames only C symbols). */
-void eip_dsp_dw3x3_run(const dw_run_t *job);
-void eip_dsp_dw3x3_run_clamp(const dw_run_t *job);
-#else
-/* The same loop in C. */
-static void dw3x3_run_c(const dw_run_t *j)
-{
-    const out_range_t range = {j->zp_round, (int8_t)j->act_min4, (int8_t)j->act_max4};
-    const int8_t *x = j->x;
-    int8_t *o = j->out;
-    for (int32_t n = 0; n < j->pixels; ++n, x += j->x_step, o += j->out_step) {
-        int32_t acc[4] = {j->bias[0], j->bias[1], j->bias[2], j->bias[3]};
-        for (int32_t t = 0; t < 9; ++t) {
-            const int32_t v = eip_load_s8x4(x + (t / 3) * j->row_step + (t % 3) * j->col_step);
-            const int32_t x02 = __sxtab16(j->minus_zp, v), x13 = eip_sxtab16_odd(j->minus_zp, v);
-            acc[0] = __smlabb(j->w[2 * t], x02, acc[0]);
-            acc[2] = __smlatt(j->w[2 * t], x02, acc[2]);
-            acc[1] = __smlabb(j->w[2 * t + 1], x13, acc[1]);
-            acc[3] = __smlatt(j->w[2 * t + 1], x13, acc[3]);
-        }
-        for (int32_t i = 0; i < 4; ++i) {
-            const int32_t y = eip_dsp_smmulr((int32_t)((uint32_t)acc[i] << 1), j->w[18 + 2 * i]);
-            const int64_t v = (int64_t)((y - (y < 0)) >> j->w[19 + 2 * i]) + j->zp_round;   /* QADD */
-            const int32_t s = (int32_t)((v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : v) >> 1);
-            o[i] = (int8_t)(s < range.act_min ? range.act_min : s > range.act_max ? range.act_max : s);
-        }
-    }
-}
-#endif
-
 /* What every block of an output row shares: the row, its first input row and valid tap rows, and the
  * columns whose taps all lie inside the image, [ox_lo, ox_hi) (found once per layer). */
 typedef struct {
@@ -270,71 +140,10 @@ typedef struct {
 
 static const int32_t no_bias[4] = {0, 0, 0, 0};
 
-/* The instructions a strip's column of three cells and a run's call take (qemu-m4, measured): a row whose taps
- * lie inside the image goes through the strip whole where that costs less than the strip's side columns and
- * the run of the middle pixels (KWS's 5-wide rows, VWW's 6-wide with stride 1). */
-enum { STRIP_COLUMN_COST = 15, RUN_CALL_COST = 35 };
-
-/* Where a strip's cells come from: input rows in_y0..in_y0 + 2, columns [x0, x0 + cells), the first `lo` and
- * the cells from `hi` on lying left and right of the image (the same for every block of a row). */
-typedef struct {
-    int32_t in_y0, x0, cells, lo, hi;
-} strip_span_t;
-
-static strip_span_t strip_span(const eip_depthwise_conv2d_params_t *p, int32_t in_y0, int32_t ox0, int32_t ox1)
-{
-    strip_span_t s = {in_y0, ox0 * p->stride_w - p->pad_left, (ox1 - ox0 - 1) * p->stride_w + 3, 0, 0};
-    s.lo = s.x0 >= 0 ? 0 : -s.x0 < s.cells ? -s.x0 : s.cells;
-    const int32_t right = p->in_w - s.x0;
-    s.hi = right < s.lo ? s.lo : right < s.cells ? right : s.cells;
-    return s;
-}
-
-/* n cells of the zero point's word from `strip` on. */
-static inline int8_t *pad_cells(int8_t *strip, int32_t pad, int32_t n)
-{
-    for (; n > 0; --n, strip += 4) {
-        memcpy(strip, &pad, 4);
-    }
-    return strip;
-}
-
-/* Channels c..c + 3 of span s into `strip`, one word per cell, row after row. Cells outside the image hold the
- * input zero point in every byte, so their taps add 0. Not inlined: in blocks_row its loops spilled. */
-static __attribute__((noinline)) void fill_strip(const eip_depthwise_conv2d_params_t *p, const int8_t *in,
-                                                 int32_t c, const strip_span_t *s, int8_t *strip)
-{
-    const int32_t pad = (int32_t)((uint8_t)p->in_zp * 0x01010101u), channels = p->in_c;
-    const int32_t lo = s->lo, mid = s->hi - s->lo, tail = s->cells - s->hi, row_bytes = p->in_w * channels;
-    const int8_t *src = in + (s->in_y0 * p->in_w + s->x0 + lo) * channels + c;
-    for (int32_t y = s->in_y0; y < s->in_y0 + 3; ++y, src += row_bytes) {
-        if (y < 0 || y >= p->in_h) {
-            strip = pad_cells(strip, pad, s->cells);
-            continue;
-        }
-        strip = pad_cells(strip, pad, lo);
-        const int8_t *x = src;
-        for (int32_t n = mid; n > 0; --n, strip += 4, x += channels) {
-            memcpy(strip, x, 4);
-        }
-        strip = pad_cells(strip, pad, tail);
-    }
-}
-
-static void dw3x3_run(const dw_run_t *job, int clamp)
-{
-#if !defined(EIP_DSP_C_LOOPS)
-    (clamp ? eip_dsp_dw3x3_run_clamp : eip_dsp_dw3x3_run)(job);
-#else
-    (void)clamp;
-    dw3x3_run_c(job);
-#endif
-}
-
 /* Every 4-channel block of output row r->oy, requantized by `kind`, or on the fast path (a constant where
  * inlined). Pixels whose taps all lie inside the image (the interior: whole rows of taps, and the columns
- * found once) skip the clipping of the tap rectangle, and on the fast path a 3x3 filter's interior runs in
- * assembly (dw3x3_run). Tap offsets, not pointers: the step after the last tap may lie outside the input. */
+ * found once) skip the clipping of the tap rectangle. Tap offsets, not pointers: the step after the last tap
+ * may lie outside the input. */
 static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise_conv2d_params_t *p,
                                                              const int8_t *in, const int8_t *filter,
                                                              const int32_t *bias, const kept_t *k,
@@ -346,28 +155,6 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
     const out_range_t range = {1 + 2 * p->out_zp, p->act_min, p->act_max};
     const int32_t in_y0 = r->in_y0, ky0 = r->ky0, ky1 = r->ky1;
     const int32_t ox_lo = r->row_inside ? r->ox_lo : 0, ox_hi = r->row_inside ? r->ox_hi : 0;
-    const int run = fast && fh == 3 && fw == 3 && ox_lo < ox_hi;
-    dw_run_t job = {0, range.zp_round, 0, channels, 0, 0, row_step, p->stride_w * channels, col_step,
-                    ox_hi - ox_lo, (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u, minus_zp};
-    const int clamp = p->act_min != -128 || p->act_max != 127;
-    /* Where the layer has its planned strip (a 3x3 filter, dilation 1: ops/depthwise_conv2d.py, strip_scratch,
-     * at least 12 ((out_w - 1) stride_w + 3) bytes) the pixels whose taps leave the image run in assembly too,
-     * from a copy of their input cells padded with the zero point: whole rows where the row's taps leave the
-     * image or the row is narrow, else the columns on either side of [ox_lo, ox_hi). */
-    const int strip = fast && fh == 3 && fw == 3 && p->scratch != 0 && p->strip_blocks > 0 &&
-                      p->dilation_h == 1 && p->dilation_w == 1;
-    const int32_t side_cells = (ox_lo > 0 ? (ox_lo - 1) * p->stride_w + 3 : 0) +
-                               (ox_hi < out_w ? (out_w - ox_hi - 1) * p->stride_w + 3 : 0);
-    const int32_t side_runs = (ox_lo > 0) + (ox_hi < out_w);
-    const int whole = !run || ((out_w - 1) * p->stride_w + 3 - side_cells) * STRIP_COLUMN_COST <
-                                  side_runs * RUN_CALL_COST;
-    dw_run_t padded = job;
-    padded.x = p->scratch;
-    padded.col_step = 4;
-    padded.x_step = 4 * p->stride_w;
-    const int32_t spans[2][2] = {{0, whole ? out_w : ox_lo}, {whole ? out_w : ox_hi, out_w}};
-    const strip_span_t span[2] = {strip_span(p, in_y0, spans[0][0], spans[0][1]),
-                                  strip_span(p, in_y0, spans[1][0], spans[1][1])};
     for (int32_t c = 0, block = 0; c + 4 <= channels; c += 4, ++block) {
         int32_t *state = k->words + (block < k->kept ? block : k->kept) * k->stride;
         if (block >= k->kept) {
@@ -376,40 +163,8 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
         const int32_t *w = state, *step = state + 2 * fh * fw;
         const int32_t *start = bias != 0 ? bias + c : no_bias;
         int8_t *o = out + r->oy * out_w * channels + c;
-        if (strip) {
-            /* the output columns [ox0, ox1) through the strip: whole, or the ones left and right of the run */
-            padded.bias = start;
-            padded.w = w;
-            for (int32_t i = 0; i < 2; ++i) {
-                if (spans[i][0] < spans[i][1]) {
-                    fill_strip(p, in, c, &span[i], p->scratch);
-                    padded.out = o + spans[i][0] * channels;
-                    padded.row_step = 4 * span[i].cells;
-                    padded.pixels = spans[i][1] - spans[i][0];
-                    dw3x3_run(&padded, clamp);
-                }
-            }
-            if (!whole) {
-                job.bias = start;
-                job.out = o + ox_lo * channels;
-                job.x = in + (in_y0 * p->in_w + ox_lo * p->stride_w - p->pad_left) * channels + c;
-                job.w = w;
-                dw3x3_run(&job, clamp);
-            }
-            continue;
-        }
         for (int32_t ox = 0; ox < out_w; ++ox, o += channels) {
             const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-            if (run && ox == ox_lo) {
-                job.bias = start;
-                job.out = o;
-                job.x = in + (in_y0 * p->in_w + in_x0) * channels + c;
-                job.w = w;
-                dw3x3_run(&job, clamp);
-                o += (ox_hi - 1 - ox) * channels;
-                ox = ox_hi - 1;
-                continue;
-            }
             int32_t acc0 = start[0], acc1 = start[1], acc2 = start[2], acc3 = start[3];
             int32_t kx0 = 0, kx1 = fw;
             if (ox < ox_lo || ox >= ox_hi) {
@@ -477,6 +232,493 @@ static void channels_row(const eip_depthwise_conv2d_params_t *p, const int8_t *i
     }
 }
 
+/* ---- The planar 3x3 path: SIMD along the row within one channel -------------------------------------------
+ * For a 3x3 filter, dilation 1, stride 1 or 2 along the row and the fast output step, where the plan gives the
+ * layer its strip (ops/depthwise_conv2d.py, strip_scratch), the strip's cells are laid out per channel: for
+ * channel j and ring slot s one row of `used` = (out_w - 1) stride_w + 3 input codes at (3 j + s) used (the
+ * image's borders padded with the input zero point), after the rows each channel's taps, doubled, as
+ * halfword pairs, and its bias minus in_zp times the sum of its taps, doubled (plane_taps_t), so that a pad
+ * cell adds nothing and the sum is 2 acc, SMMULR's operand. Stride 1: one word load of codes x0..x3 of a
+ * filter row gives, with SXTB16 and SXTB16 ROR 8, (x0, x2) and (x1, x3); output i gets (x0, x2).(w0, w2)
+ * (SMLAD) and x1 w1 (SMLABB), output i + 1 (x1, x3).(w0, w2) and x2 w1 (SMLATB): 7 instructions per filter
+ * row and two outputs, against 4.5 per tap and output across channels. Stride 2: a word load of x0..x3, LDRSB
+ * of x4 and two SXTB16 feed output i (x0, x2).(w0, w2) + x1 w1 and output i + 1 x2 w0 + x3 w1 + x4 w2: 9 per
+ * row and pair.
+ * With a strip per block (a ring) each input row is copied into its slot (its row mod 3) of every channel
+ * once, and the taps are written once per call, the channels laid out one after the other (the same bytes
+ * as the blocks' strips): an output row is one call. With one strip, each block of four channels writes its
+ * 3 rows for every output row (its taps too, unless PLANE_KEPT_CHANNELS on the stack hold every channel's).
+ * Output rows stay outermost (issue 13).
+ */
+typedef struct {
+    int32_t outer[3];   /* filter row k's taps 0 and 2, doubled, as halfwords (tap 0 low) */
+    int32_t mid01;      /* tap 1 of rows 0 and 1, doubled (row 0 low) */
+    int32_t mid2;       /* right shift - 1 in the low byte, tap 1 of row 2 doubled in the high halfword */
+    int32_t bias;       /* 2 (bias - in_zp * the 9 taps' sum), mod 2^32 */
+} plane_taps_t;
+_Static_assert(4 * sizeof(plane_taps_t) <= 100, "a block's taps fit the head strip_scratch plans");
+
+/* The channels whose taps one strip's layers keep on the stack (24 bytes each). */
+enum { PLANE_KEPT_CHANNELS = 64 };
+
+static inline int32_t halves(int32_t lo, int32_t hi)
+{
+    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+
+/* The taps of channels [c, c + n) into h. */
+static void plane_head(const eip_depthwise_conv2d_params_t *p, const int8_t *filter, const int32_t *bias,
+                       int32_t c, int32_t n, plane_taps_t *h)
+{
+    const int32_t channels = p->in_c, zp = p->in_zp;
+    for (const int8_t *w = filter + c; n > 0; --n, ++h, ++w) {
+        const int32_t w0 = w[0], w1 = w[channels], w2 = w[2 * channels], w3 = w[3 * channels];
+        const int32_t w4 = w[4 * channels], w5 = w[5 * channels], w6 = w[6 * channels];
+        const int32_t w7 = w[7 * channels], w8 = w[8 * channels];
+        h->outer[0] = halves(2 * w0, 2 * w2);
+        h->outer[1] = halves(2 * w3, 2 * w5);
+        h->outer[2] = halves(2 * w6, 2 * w8);
+        h->mid01 = halves(2 * w1, 2 * w4);
+        h->mid2 = halves((-p->shift[w - filter] - 1) & 0xFF, 2 * w7);   /* any byte serves a multiplier of 0 */
+        const uint32_t b = bias != 0 ? (uint32_t)bias[w - filter] : 0u;
+        const int32_t sum = w0 + w1 + w2 + w3 + w4 + w5 + w6 + w7 + w8;
+        h->bias = (int32_t)(2u * (b - (uint32_t)zp * (uint32_t)sum));
+    }
+}
+
+/* The planar geometry of a layer. */
+typedef struct {
+    int32_t used;    /* codes per slot row: (out_w - 1) stride_w + 3 */
+    int32_t plane;   /* a channel's 3 slots: 3 used */
+    int32_t lo, hi;  /* the slot cells [lo, hi) that come from the image (the others are pad) */
+} plane_t;
+
+/* Groups of four channels (from src on, `channels` bytes per pixel) of quads of four pixels as four channels'
+ * rows (from dst on, `plane` bytes apart): the first 4 quads cells of each group's channels. */
+typedef struct {
+    const int8_t *src;   /* +0: the first group's first pixel */
+    int8_t *dst;         /* +4: its channel 0's first cell */
+    int32_t quads;       /* +8: > 0 */
+    int32_t groups;      /* +12: > 0 */
+    int32_t channels;    /* +16 */
+    int32_t plane;       /* +20 */
+} quads_job_t;
+
+#if !defined(EIP_DSP_C_LOOPS)
+/* Per quad: four word loads (pixels a, b, c, e), with the GE flags at 0101 SEL(a, b << 8) = a0 b0 a2 b2,
+ * SEL(a >> 8, b) = a1 b1 a3 b3 (and c, e alike), PKHBT/PKHTB to the four channels' words, four unaligned
+ * stores: 24 instructions per 16 codes, against 41 from GCC. r0 walks the pixels, r1 the cells, r2 counts the
+ * quads; r4 = channels, r6 = 3 channels, r5 = plane, r7 = 3 plane. */
+__asm__("   .pushsection .text.eip_dsp_dw_plane_quads,\"ax\",%progbits\n"
+        "   .p2align 2\n"
+        "   .type eip_dsp_dw_plane_quads, %function\n"
+        "   .thumb_func\n"
+        "eip_dsp_dw_plane_quads:\n"
+        "   push    {r4-r11, lr}\n"
+        "   ldm     r0, {r0-r5}\n"
+        "   push    {r0-r3}\n"
+        "   add     r6, r4, r4, lsl #1\n"
+        "   add     r7, r5, r5, lsl #1\n"
+        "   mov     r8, #0x00FF00FF\n"
+        "   uadd8   r8, r8, r8\n"                 /* GE = 0101: SEL takes bytes 0 and 2 from its first operand */
+        "2: ldm     sp, {r0-r2}\n"
+        "   add     r3, r0, #4\n"
+        "   add     r8, r1, r5, lsl #2\n"
+        "   strd    r3, r8, [sp]\n"
+        "1: ldr     r3, [r0]\n"
+        "   ldr     r8, [r0, r4]\n"
+        "   ldr     r9, [r0, r4, lsl #1]\n"
+        "   ldr     r10, [r0, r6]\n"
+        "   add     r0, r0, r4, lsl #2\n"
+        "   lsl     r11, r8, #8\n"
+        "   sel     r11, r3, r11\n"
+        "   lsr     r3, r3, #8\n"
+        "   sel     r3, r3, r8\n"
+        "   lsl     r8, r10, #8\n"
+        "   sel     r8, r9, r8\n"
+        "   lsr     r9, r9, #8\n"
+        "   sel     r9, r9, r10\n"
+        "   pkhbt   r10, r11, r8, lsl #16\n"
+        "   str     r10, [r1]\n"
+        "   pkhtb   r10, r8, r11, asr #16\n"
+        "   str     r10, [r1, r5, lsl #1]\n"
+        "   pkhbt   r10, r3, r9, lsl #16\n"
+        "   str     r10, [r1, r5]\n"
+        "   pkhtb   r10, r9, r3, asr #16\n"
+        "   str     r10, [r1, r7]\n"
+        "   add     r1, r1, #4\n"
+        "   subs    r2, r2, #1\n"
+        "   bne     1b\n"
+        "   ldr     r3, [sp, #12]\n"
+        "   subs    r3, r3, #1\n"
+        "   str     r3, [sp, #12]\n"
+        "   bne     2b\n"
+        "   add     sp, sp, #16\n"
+        "   pop     {r4-r11, pc}\n"
+        "   .size eip_dsp_dw_plane_quads, . - eip_dsp_dw_plane_quads\n"
+        "   .popsection\n");
+/* A local symbol of this object (no .global): the call below resolves when it is assembled, so two exported
+ * runtimes linked into one program cannot collide on it (eip_names.h renames only C symbols). */
+void eip_dsp_dw_plane_quads(const quads_job_t *job);
+#else
+/* The same in C. */
+static void eip_dsp_dw_plane_quads(const quads_job_t *j)
+{
+    const uint32_t m = 0x00FF00FFu;
+    const int32_t ch = j->channels, plane = j->plane;
+    for (int32_t g = 0; g < j->groups; ++g) {
+        const int8_t *s = j->src + 4 * g;
+        int8_t *o = j->dst + 4 * g * plane;
+        for (int32_t q = 0; q < j->quads; ++q, s += 4 * ch, o += 4) {
+            const uint32_t a = (uint32_t)eip_load_s8x4(s), b = (uint32_t)eip_load_s8x4(s + ch);
+            const uint32_t c = (uint32_t)eip_load_s8x4(s + 2 * ch), e = (uint32_t)eip_load_s8x4(s + 3 * ch);
+            const uint32_t ab02 = (a & m) | ((b & m) << 8), ab13 = ((a >> 8) & m) | (b & ~m);
+            const uint32_t ce02 = (c & m) | ((e & m) << 8), ce13 = ((c >> 8) & m) | (e & ~m);
+            const uint32_t r[4] = {(ab02 & 0xFFFFu) | (ce02 << 16), (ab13 & 0xFFFFu) | (ce13 << 16),
+                                   (ab02 >> 16) | (ce02 & 0xFFFF0000u), (ab13 >> 16) | (ce13 & 0xFFFF0000u)};
+            for (int32_t i = 0; i < 4; ++i) {
+                memcpy(o + i * plane, &r[i], 4);
+            }
+        }
+    }
+}
+#endif
+
+/* Input row iy into slot `slot` of channels [c, c + n), whose rows start at `rows` (channel c's slot 0). */
+static __attribute__((noinline)) void plane_fill(const eip_depthwise_conv2d_params_t *p, const plane_t *g,
+                                                 const int8_t *in, int32_t c, int32_t n, int32_t iy, int32_t slot,
+                                                 int8_t *rows)
+{
+    const int32_t cells = g->hi - g->lo, plane = g->plane, channels = p->in_c;
+    int8_t *d = rows + slot * g->used + g->lo;
+    if (iy < 0 || iy >= p->in_h) {
+        for (int32_t j = 0; j < n; ++j) {
+            memset(d + j * plane, p->in_zp, (size_t)cells);
+        }
+        return;
+    }
+    const int8_t *src = in + (iy * p->in_w + g->lo - p->pad_left) * channels + c;
+    const int32_t quads = cells / 4, groups = n / 4;
+    if (quads > 0 && groups > 0) {
+        const quads_job_t job = {src, d, quads, groups, channels, plane};
+        eip_dsp_dw_plane_quads(&job);
+    }
+    for (int32_t k = 0; k < groups; ++k) {   /* the last cells % 4 pixels of each group */
+        const int8_t *s = src + 4 * k + 4 * quads * channels;
+        int8_t *o = d + 4 * k * plane + 4 * quads;
+        for (int32_t x = cells - 4 * quads; x > 0; --x, s += channels, ++o) {
+            const uint32_t v = (uint32_t)eip_load_s8x4(s);
+            o[0] = (int8_t)v;
+            o[plane] = (int8_t)(v >> 8);
+            o[2 * plane] = (int8_t)(v >> 16);
+            o[3 * plane] = (int8_t)(v >> 24);
+        }
+    }
+    for (int32_t j = 4 * groups; j < n; ++j) {   /* the last in_c % 4 */
+        const int8_t *s = src + j;
+        for (int32_t x = 0; x < cells; ++x, s += channels) {
+            d[j * plane + x] = *s;
+        }
+    }
+}
+
+/* One output row of a run of channels; the assembly keeps the layout of the fields (offsets in comments; words
+ * 0 and 3 are its own). */
+typedef struct {
+    int32_t multiplier;          /* +0: the channel's (the assembly's) */
+    int32_t zp_round;            /* +4: 1 + 2 out_zp */
+    int32_t out_step;            /* +8: channels */
+    const int8_t *end;           /* +12: the channel's x after its pairs (the assembly's) */
+    const plane_taps_t *taps;    /* +16: the first channel's */
+    const int32_t *multipliers;  /* +20: the first channel's */
+    int32_t pair_bytes;          /* +24: (out_w / 2) 2 stride_w */
+    int32_t odd;                 /* +28: out_w & 1 */
+    int32_t x_next;              /* +32: from a channel's x after its pairs to the next channel's x */
+    int32_t out_next;            /* +36: from a channel's output after its pairs to the next channel's */
+    int8_t *out_end;             /* +40: the output of the channel after the last */
+    const int8_t *x;             /* +44: the first channel's cell 0 in filter row 0's slot */
+    int32_t off1;                /* +48: filter row 1's slot minus row 0's, bytes */
+    int32_t off2;                /* +52: filter row 2's */
+    int8_t *out;                 /* +56: pixel 0 of the first channel */
+    uint32_t act_min4;           /* +60: act_min in every byte (the clamping variants) */
+    uint32_t act_max4;           /* +64 */
+} plane_job_t;
+_Static_assert(sizeof(plane_job_t) == 68 && sizeof(void *) == 4, "plane_job_t layout (the assembly's offsets)");
+
+#if !defined(EIP_DSP_C_LOOPS)
+/* The job is copied to the stack at lr = sp + 28, below it a channel's taps as loaded per pair of outputs:
+ * outer[0..2], mid01, mid2 and the bias twice (r0..r6 by one LDM, the two sums starting at the bias). r10/r11
+ * hold the codes, r12 the output. After the taps one LDM gives the output step's multiplier, 1 + 2 out_zp, the
+ * channel step and the end of the pairs (r0..r3); r4's low byte is the right shift - 1.
+ * Stride 1: r7 walks filter row 0's slot, r8/r9 are the other rows' offsets from it. Stride 2: r7..r9 walk
+ * the three rows. */
+#define PL_ROW1(ADDR, OUTER, MID_I, MID_J, MID)                                                                 \
+    "   ldr     r10, " ADDR "\n"                                                                                \
+    "   sxtb16  r11, r10, ror #8\n"                                                                            \
+    "   sxtb16  r10, r10\n"                                                                                     \
+    "   smlad   r5, r10, " OUTER ", r5\n"                                                                       \
+    "   " MID_I "  r5, r11, " MID ", r5\n"                                                                      \
+    "   smlad   r6, r11, " OUTER ", r6\n"                                                                       \
+    "   " MID_J "  r6, r10, " MID ", r6\n"
+/* Output i: x1 w1 (MID_I: x1 is r11's low half), output i + 1: x2 w1 (MID_J: x2 is r10's high half). */
+#define PL_PAIR1                                                                                                \
+    PL_ROW1("[r7, r8]", "r1", "smlabt", "smlatt", "r3")                                                        \
+    PL_ROW1("[r7, r9]", "r2", "smlabt", "smlatt", "r4")                                                        \
+    PL_ROW1("[r7], #2", "r0", "smlabb", "smlatb", "r3")
+#define PL_ONE1(ADDR, OUTER, MID_I, MID)                                                                        \
+    "   ldr     r10, " ADDR "\n"                                                                                \
+    "   sxtb16  r11, r10, ror #8\n"                                                                            \
+    "   sxtb16  r10, r10\n"                                                                                     \
+    "   smlad   r5, r10, " OUTER ", r5\n"                                                                       \
+    "   " MID_I "  r5, r11, " MID ", r5\n"
+#define PL_TAIL1 PL_ONE1("[r7, r8]", "r1", "smlabt", "r3") PL_ONE1("[r7, r9]", "r2", "smlabt", "r4")           \
+    PL_ONE1("[r7]", "r0", "smlabb", "r3")
+/* Stride 2, x0..x3 in r10, x4 in r11 (LDRD would need word alignment): output i + 1 gets x4 w2, x3 w1
+ * ((x1, x3) high half by MID_J's half) and x2 w0; output i x1 w1 and (x0, x2).(w0, w2). */
+#define PL_ROW2(PTR, OUTER, MID_I, MID_J, MID)                                                                  \
+    "   ldrsb   r11, [" PTR ", #4]\n"                                                                          \
+    "   ldr     r10, [" PTR "], #4\n"                                                                          \
+    "   smlabt  r6, r11, " OUTER ", r6\n"                                                                       \
+    "   sxtb16  r11, r10, ror #8\n"                                                                            \
+    "   " MID_I "  r5, r11, " MID ", r5\n"                                                                      \
+    "   " MID_J "  r6, r11, " MID ", r6\n"                                                                      \
+    "   sxtb16  r10, r10\n"                                                                                     \
+    "   smlad   r5, r10, " OUTER ", r5\n"                                                                       \
+    "   smlatb  r6, r10, " OUTER ", r6\n"
+#define PL_PAIR2                                                                                                \
+    PL_ROW2("r8", "r1", "smlabt", "smlatt", "r3")                                                              \
+    PL_ROW2("r9", "r2", "smlabt", "smlatt", "r4")                                                              \
+    PL_ROW2("r7", "r0", "smlabb", "smlatb", "r3")
+#define PL_TAIL2 PL_ONE1("[r8]", "r1", "smlabt", "r3") PL_ONE1("[r9]", "r2", "smlabt", "r4")                   \
+    PL_ONE1("[r7]", "r0", "smlabb", "r3")
+/* The sum in ACC to its int8 code (out_fast): y = SMMULR(2 acc, M), ((y - (y < 0)) >> (right - 1)
+ * + 1 + 2 out_zp) >> 1 saturated. */
+#define PL_OUT(ACC)                                                                                             \
+    "   smmulr  " ACC ", " ACC ", r0\n"                                                                         \
+    "   add     " ACC ", " ACC ", " ACC ", asr #31\n"                                                           \
+    "   asr     " ACC ", " ACC ", r4\n"                                                                         \
+    "   qadd    " ACC ", " ACC ", r1\n"                                                                         \
+    "   ssat    " ACC ", #8, " ACC ", asr #1\n"
+/* Clamp the codes in the low bytes of r5 (and r6) to [act_min, act_max] (SSUB8 and SEL per bound). */
+#define PL_CLAMP2                                                                                               \
+    "   bfi     r5, r6, #8, #8\n"                                                                               \
+    "   ldrd    r0, r1, [lr, #60]\n"                                                                            \
+    "   ssub8   r6, r5, r0\n"                                                                                   \
+    "   sel     r5, r5, r0\n"                                                                                   \
+    "   ssub8   r6, r1, r5\n"                                                                                   \
+    "   sel     r5, r5, r1\n"                                                                                   \
+    "   lsr     r6, r5, #8\n"
+#define PL_CLAMP1                                                                                               \
+    "   ldrd    r0, r1, [lr, #60]\n"                                                                            \
+    "   ssub8   r6, r5, r0\n"                                                                                   \
+    "   sel     r5, r5, r0\n"                                                                                   \
+    "   ssub8   r6, r1, r5\n"                                                                                   \
+    "   sel     r5, r5, r1\n"
+/* STRIDE 1: r8/r9 offsets (x_next moves r7 alone); 2: row pointers (x_next moves all three). */
+#define PL_SETUP_1 ""
+#define PL_SETUP_2 "   add     r8, r7, r8\n   add     r9, r7, r9\n"
+#define PL_NEXT_1 ""
+#define PL_NEXT_2 "   add     r8, r8, r0\n   add     r9, r9, r0\n"
+#define PL_RUN(NAME, STRIDE, CLAMP2, CLAMP1)                                                                    \
+    __asm__("   .pushsection .text." #NAME ",\"ax\",%progbits\n"                                               \
+            "   .p2align 2\n"                                                                                   \
+            "   .type " #NAME ", %function\n"                                                                   \
+            "   .thumb_func\n" #NAME ":\n"                                                                      \
+            "   push    {r4-r11, lr}\n"                                                                         \
+            "   sub     sp, sp, #96\n"                                                                          \
+            "   add     lr, sp, #28\n"                                                                          \
+            "   ldm     r0!, {r1-r9}\n"                                                                         \
+            "   stm     lr, {r1-r9}\n"                                                                          \
+            "   ldm     r0, {r1-r8}\n"                                                                          \
+            "   add     r9, lr, #36\n"                                                                          \
+            "   stm     r9, {r1-r8}\n"                                                                          \
+            "   ldrd    r7, r8, [lr, #44]\n"                                                                    \
+            "   ldr     r9, [lr, #52]\n"                                                                        \
+            "   ldr     r12, [lr, #56]\n"                                                                       \
+            PL_SETUP_##STRIDE                                                                                   \
+            "2: ldrd    r10, r11, [lr, #16]\n"     /* a channel: its taps, the bias twice, its multiplier */   \
+            "   ldm     r10!, {r0-r5}\n"                                                                        \
+            "   ldr     r6, [r11], #4\n"                                                                        \
+            "   strd    r10, r11, [lr, #16]\n"                                                                  \
+            "   str     r6, [lr]\n"                                                                             \
+            "   mov     r6, r5\n"                                                                               \
+            "   stm     sp, {r0-r6}\n"                                                                          \
+            "   ldr     r0, [lr, #24]\n"                                                                        \
+            "   add     r0, r7, r0\n"                                                                           \
+            "   str     r0, [lr, #12]\n"                                                                        \
+            "1: ldm     sp, {r0-r6}\n"             /* two outputs */                                           \
+            PL_PAIR##STRIDE                                                                                     \
+            "   ldm     lr, {r0-r3}\n"                                                                          \
+            PL_OUT("r5") PL_OUT("r6") CLAMP2                                                                    \
+            "   strb    r5, [r12]\n"                                                                            \
+            "   strb    r6, [r12, r2]\n"                                                                        \
+            "   add     r12, r12, r2, lsl #1\n"                                                                 \
+            "   cmp     r7, r3\n"                                                                               \
+            "   bne     1b\n"                                                                                   \
+            "   ldr     r0, [lr, #28]\n"           /* the last output of an odd row */                         \
+            "   cmp     r0, #0\n"                                                                               \
+            "   beq     4f\n"                                                                                   \
+            "   ldm     sp, {r0-r5}\n"                                                                          \
+            PL_TAIL##STRIDE                                                                                     \
+            "   ldm     lr, {r0-r1}\n"                                                                          \
+            PL_OUT("r5") CLAMP1                                                                                 \
+            "   strb    r5, [r12]\n"                                                                            \
+            "4: ldrd    r0, r1, [lr, #32]\n"       /* the next channel */                                      \
+            "   ldr     r2, [lr, #40]\n"                                                                        \
+            "   add     r7, r7, r0\n"                                                                           \
+            PL_NEXT_##STRIDE                                                                                    \
+            "   add     r12, r12, r1\n"                                                                         \
+            "   cmp     r12, r2\n"                                                                              \
+            "   bne     2b\n"                                                                                   \
+            "   add     sp, sp, #96\n"                                                                          \
+            "   pop     {r4-r11, pc}\n"                                                                         \
+            "   .size " #NAME ", . - " #NAME "\n"                                                               \
+            "   .popsection\n")
+PL_RUN(eip_dsp_dw_plane_row1, 1, "", "");
+PL_RUN(eip_dsp_dw_plane_row1_clamp, 1, PL_CLAMP2, PL_CLAMP1);
+PL_RUN(eip_dsp_dw_plane_row2, 2, "", "");
+PL_RUN(eip_dsp_dw_plane_row2_clamp, 2, PL_CLAMP2, PL_CLAMP1);
+#undef PL_ROW1
+#undef PL_PAIR1
+#undef PL_ONE1
+#undef PL_TAIL1
+#undef PL_ROW2
+#undef PL_PAIR2
+#undef PL_TAIL2
+#undef PL_OUT
+#undef PL_CLAMP2
+#undef PL_CLAMP1
+#undef PL_SETUP_1
+#undef PL_SETUP_2
+#undef PL_NEXT_1
+#undef PL_NEXT_2
+#undef PL_RUN
+/* Local symbols of this object (no .global), as eip_dsp_dw_plane_quads. */
+void eip_dsp_dw_plane_row1(const plane_job_t *job);
+void eip_dsp_dw_plane_row1_clamp(const plane_job_t *job);
+void eip_dsp_dw_plane_row2(const plane_job_t *job);
+void eip_dsp_dw_plane_row2_clamp(const plane_job_t *job);
+#else
+/* The same loop in C. */
+static void plane_row_c(const plane_job_t *j, int32_t stride)
+{
+    const int32_t lo = (int8_t)j->act_min4, hi = (int8_t)j->act_max4;
+    const int32_t width = j->pair_bytes / stride + j->odd, plane = j->pair_bytes + j->x_next;
+    for (int32_t ch = 0; ch < (int32_t)(j->out_end - j->out); ++ch) {
+        const plane_taps_t *t = j->taps + ch;
+        const int8_t *x = j->x + ch * plane;
+        const int32_t mid[3] = {(int16_t)t->mid01, t->mid01 >> 16, t->mid2 >> 16};
+        const int32_t off[3] = {0, j->off1, j->off2};
+        for (int32_t i = 0; i < width; ++i) {
+            int32_t acc = t->bias;
+            for (int32_t k = 0; k < 3; ++k) {
+                const int8_t *r = x + off[k] + i * stride;
+                acc = (int32_t)((uint32_t)acc + (uint32_t)(r[0] * (int16_t)t->outer[k] + r[1] * mid[k] +
+                                                           r[2] * (t->outer[k] >> 16)));
+            }
+            const int32_t y = eip_dsp_smmulr(acc, j->multipliers[ch]);
+            const int64_t w = (int64_t)((y - (y < 0)) >> (t->mid2 & 31)) + j->zp_round;   /* QADD */
+            int32_t v = (int32_t)((w < INT32_MIN ? INT32_MIN : w > INT32_MAX ? INT32_MAX : w) >> 1);
+            v = v < -128 ? -128 : v > 127 ? 127 : v;
+            j->out[ch + i * j->out_step] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+        }
+    }
+}
+#endif
+
+static void plane_row(const plane_job_t *job, int32_t stride, int clamp)
+{
+#if !defined(EIP_DSP_C_LOOPS)
+    if (stride == 1) {
+        (clamp ? eip_dsp_dw_plane_row1_clamp : eip_dsp_dw_plane_row1)(job);
+    } else {
+        (clamp ? eip_dsp_dw_plane_row2_clamp : eip_dsp_dw_plane_row2)(job);
+    }
+#else
+    (void)clamp;
+    plane_row_c(job, stride);
+#endif
+}
+
+static int plane_fits(const eip_depthwise_conv2d_params_t *p)
+{
+    return p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
+           (p->stride_w == 1 || p->stride_w == 2) && p->out_w >= 2 && p->scratch != 0 && p->strip_blocks > 0 &&
+           fast_fits(p);
+}
+
+static inline int32_t mod3(int32_t v)
+{
+    return ((v % 3) + 3) % 3;
+}
+
+/* One batch through the planar strips, output rows outermost: every channel of output row oy before row
+ * oy + 1, its input rows oy * stride_h - pad_top .. + 2 in the strips first. */
+static __attribute__((noinline)) void plane_batch(const eip_depthwise_conv2d_params_t *p, const int8_t *in,
+                                                  const int8_t *filter, const int32_t *bias, int8_t *out)
+{
+    const int32_t channels = p->in_c, blocks = (channels + 3) / 4, out_w = p->out_w, sw = p->stride_w;
+    plane_t g;
+    g.used = (out_w - 1) * sw + 3;
+    g.plane = 3 * g.used;
+    g.lo = p->pad_left < g.used ? p->pad_left : g.used;
+    g.hi = p->pad_left + p->in_w < g.used ? p->pad_left + p->in_w : g.used;
+    g.hi = g.hi > g.lo ? g.hi : g.lo;
+    const int ring = p->strip_blocks >= blocks, clamp = p->act_min != -128 || p->act_max != 127;
+    const int32_t pairs = out_w / 2, rows = 12 * g.used * (ring ? blocks : 1);
+    plane_taps_t kept[PLANE_KEPT_CHANNELS];
+    const int keep = !ring && channels <= PLANE_KEPT_CHANNELS;
+    plane_taps_t *taps = keep ? kept : (plane_taps_t *)(void *)(p->scratch + rows);
+    plane_job_t job = {0, 1 + 2 * p->out_zp, channels, 0, 0, 0, 2 * sw * pairs, out_w & 1,
+                       g.plane - 2 * sw * pairs, 1 - 2 * pairs * channels, 0, 0, 0, 0, 0,
+                       (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u};
+    memset(p->scratch, p->in_zp, (size_t)rows);   /* the pad cells stay */
+    if (ring || keep) {
+        plane_head(p, filter, bias, 0, channels, taps);
+    }
+    int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each slot, every channel alike */
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        int8_t *o = out + oy * out_w * channels;
+        if (ring) {
+            int32_t slot[3];
+            for (int32_t ky = 0; ky < 3; ++ky) {
+                slot[ky] = mod3(iy0 + ky);
+                if (held[slot[ky]] != iy0 + ky) {
+                    held[slot[ky]] = iy0 + ky;
+                    plane_fill(p, &g, in, 0, channels, iy0 + ky, slot[ky], p->scratch);
+                }
+            }
+            job.off1 = (slot[1] - slot[0]) * g.used;
+            job.off2 = (slot[2] - slot[0]) * g.used;
+            job.taps = taps;
+            job.multipliers = p->multiplier;
+            job.x = p->scratch + slot[0] * g.used;
+            job.out = o;
+            job.out_end = o + channels;
+            plane_row(&job, sw, clamp);
+            continue;
+        }
+        job.off1 = g.used;
+        job.off2 = 2 * g.used;
+        for (int32_t c = 0; c < channels; c += 4) {   /* one strip: a block's rows (and taps) at a time */
+            const int32_t n = channels - c < 4 ? channels - c : 4;
+            for (int32_t ky = 0; ky < 3; ++ky) {
+                plane_fill(p, &g, in, c, n, iy0 + ky, ky, p->scratch);
+            }
+            if (!keep) {
+                plane_head(p, filter, bias, c, n, taps);
+            }
+            job.taps = keep ? taps + c : taps;
+            job.multipliers = p->multiplier + c;
+            job.x = p->scratch;
+            job.out = o + c;
+            job.out_end = o + c + n;
+            plane_row(&job, sw, clamp);
+        }
+    }
+}
+
 /* Depth multiplier 1 (out_c == in_c), output rows outermost for the streaming contract (issue 13): each
  * row is finished, its blocks of four channels and then its last in_c % 4 channels, before the next. */
 static void depthwise_simd(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
@@ -525,7 +767,9 @@ eip_status_t eip_depthwise_conv2d(const eip_depthwise_conv2d_params_t *p, const 
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
         int8_t *out = output + b * p->out_h * p->out_w * p->out_c;
-        if (simd) {
+        if (simd && plane_fits(p)) {
+            plane_batch(p, in, filter, bias, out);
+        } else if (simd) {
             depthwise_simd(p, in, filter, bias, out);
         } else {
             eip_depthwise_conv2d_batch_ref(p, in, filter, bias, out);
