@@ -483,15 +483,15 @@ static void conv_direct(const eip_conv2d_params_t *p, const int8_t *in, const in
     }
 }
 
-/* First layers (two or three input channels, no groups): the receptive field packed tap after tap (k codes,
- * then zero lanes up to k4 = k rounded up to four), so the whole column is SIMD groups with no lane wasted
+/* First layers (one to three input channels, no groups, more than one tap): the receptive field packed tap
+ * after tap (k codes, then zero lanes up to k4 = k rounded up to four), so the whole column is SIMD groups with no lane wasted
  * between taps. The codes are gathered as bytes into a buffer (padding taps as in_zp, which widens to 0), then
  * widened four at a time; where k is not a multiple of four the filter rows are copied to k4 bytes each
  * (zeros after the row) once per call. Scratch after the columns: the padded rows, then the buffer
  * (ops/conv2d.py: 8 * k4 + k4, + out_c * k4 where k4 > k). */
 static int32_t packed_len(const eip_conv2d_params_t *p)
 {
-    const int first_layer = (p->filter_c == 2 || p->filter_c == 3) && p->in_c == p->filter_c;
+    const int first_layer = p->filter_c <= 3 && p->in_c == p->filter_c && p->filter_h * p->filter_w > 1;
     const int32_t k4 = (p->filter_h * p->filter_w * p->filter_c + 3) & ~3;
     return first_layer && k4 <= EIP_DSP_CONV_COLUMN_MAX ? k4 : 0;
 }
@@ -531,26 +531,37 @@ static void fill_packed(const eip_conv2d_params_t *p, const int8_t *in, int32_t 
             for (int32_t ky = p->filter_h; ky > 0; --ky, row += row_step, b += 9) {
                 memcpy(b, row, 9);
             }
+        } else if (row_bytes == 4) {   /* four taps of one channel: a word */
+            for (int32_t ky = p->filter_h; ky > 0; --ky, row += row_step, b += 4) {
+                memcpy(b, row, 4);
+            }
         } else {
             for (int32_t ky = p->filter_h; ky > 0; --ky, row += row_step, b += row_bytes) {
                 copy_codes(b, row, row_bytes);
             }
         }
     }
-    for (int32_t ky = 0, iy = in_y0; inside == 0 && ky < p->filter_h; ++ky, iy += p->dilation_h) {
-        if (iy < 0 || iy >= p->in_h) {
-            memset(b, p->in_zp, (size_t)row_bytes);
+    if (!inside && p->dilation_w == 1) {   /* a row's taps inside the image, [kx0, kx1), are one run of codes */
+        const int32_t kx0 = in_x0 < 0 ? -in_x0 : 0;
+        const int32_t kx1 = in_x0 + p->filter_w > p->in_w ? p->in_w - in_x0 : p->filter_w;
+        const int32_t before = kx0 * fc, run = kx1 > kx0 ? (kx1 - kx0) * fc : 0, after = row_bytes - before - run;
+        for (int32_t ky = 0, iy = in_y0; ky < p->filter_h; ++ky, iy += p->dilation_h) {
+            if (iy < 0 || iy >= p->in_h || run == 0) {
+                memset(b, p->in_zp, (size_t)row_bytes);
+            } else {
+                memset(b, p->in_zp, (size_t)before);
+                copy_codes(b + before, in + (iy * p->in_w + in_x0 + kx0) * fc, run);
+                memset(b + before + run, p->in_zp, (size_t)after);
+            }
             b += row_bytes;
-        } else if (whole_rows) {
-            copy_codes(b, in + (iy * p->in_w + in_x0) * fc, row_bytes);
-            b += row_bytes;
-        } else {
-            for (int32_t kx = 0, ix = in_x0; kx < p->filter_w; ++kx, ix += p->dilation_w, b += fc) {
-                if (ix < 0 || ix >= p->in_w) {
-                    memset(b, p->in_zp, (size_t)fc);
-                } else {
-                    copy_codes(b, in + (iy * p->in_w + ix) * fc, fc);
-                }
+        }
+    }
+    for (int32_t ky = 0, iy = in_y0; !inside && p->dilation_w != 1 && ky < p->filter_h; ++ky, iy += p->dilation_h) {
+        for (int32_t kx = 0, ix = in_x0; kx < p->filter_w; ++kx, ix += p->dilation_w, b += fc) {
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                memset(b, p->in_zp, (size_t)fc);
+            } else {
+                copy_codes(b, in + (iy * p->in_w + ix) * fc, fc);
             }
         }
     }
