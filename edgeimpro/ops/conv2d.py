@@ -70,14 +70,15 @@ DSP_CONV_COLUMN_MAX = 768   # EIP_DSP_CONV_COLUMN_MAX
 def column_scratch(taps: int, filter_c: int, in_c: int, out_c: int) -> int:
     """Arena bytes the Arm conv kernels need: four int16 columns of the receptive field (k = taps * filter_c) for
     the Arm DSP set, four int8 columns interleaved by 16-byte chunks (4 * ceil16(k), k > 16) for the Helium set, or
-    none when the field is too long to unroll (the direct loop); a first layer of two or three channels pads
-    each tap to four lanes and keeps its padded filter rows after the columns (arm_dsp/conv2d.c, padded_taps).
-    Planned for every build, so the arena figure is the same whichever kernel set links the model (the
-    reference kernels leave it unused)."""
+    none when the field is too long to unroll (the direct loop); a first layer of one to three channels packs
+    its taps into k4 = k rounded up to four lanes, gathered through a k4-byte buffer, and keeps its filter rows
+    padded to k4 after the columns where k4 > k (arm_dsp/conv2d.c, packed_len). Planned for every build, so
+    the arena figure is the same whichever kernel set links the model (the reference kernels leave it unused)."""
     k = taps * filter_c
     helium = 4 * (-(-k // 16) * 16) if k > 16 else 0   # four columns interleaved by 16-byte chunks (arm_mve/conv2d.c)
-    if filter_c in (2, 3) and in_c == filter_c and 4 * taps <= DSP_CONV_COLUMN_MAX:
-        return max(32 * taps + out_c * 4 * taps, helium)
+    k4 = -(-k // 4) * 4
+    if filter_c <= 3 and in_c == filter_c and taps > 1 and k4 <= DSP_CONV_COLUMN_MAX:
+        return max(8 * k4 + k4 + (out_c * k4 if k4 > k else 0), helium)
     return max(8 * k, helium) if k <= DSP_CONV_COLUMN_MAX else 0
 
 

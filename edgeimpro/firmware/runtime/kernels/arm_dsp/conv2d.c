@@ -483,75 +483,92 @@ static void conv_direct(const eip_conv2d_params_t *p, const int8_t *in, const in
     }
 }
 
-/* First layers (two or three input channels, no groups): every tap widened to a group of four lanes, the
- * extra lanes with weight 0, so the whole column is SIMD groups (one 32-bit assembly of the tap's bytes, two
- * SXTAB16) instead of three or two values written one by one. The padded filter rows are built once per
- * call in the scratch after the columns (ops/conv2d.py sizes it: 8 * 4 taps + out_c * 4 taps bytes). */
-static int32_t padded_taps(const eip_conv2d_params_t *p)
+/* First layers (one to three input channels, no groups, more than one tap): the receptive field packed tap
+ * after tap (k codes, then zero lanes up to k4 = k rounded up to four), so the whole column is SIMD groups with no lane wasted
+ * between taps. The codes are gathered as bytes into a buffer (padding taps as in_zp, which widens to 0), then
+ * widened four at a time; where k is not a multiple of four the filter rows are copied to k4 bytes each
+ * (zeros after the row) once per call. Scratch after the columns: the padded rows, then the buffer
+ * (ops/conv2d.py: 8 * k4 + k4, + out_c * k4 where k4 > k). */
+static int32_t packed_len(const eip_conv2d_params_t *p)
 {
-    const int first_layer = (p->filter_c == 2 || p->filter_c == 3) && p->in_c == p->filter_c;
-    const int32_t taps = p->filter_h * p->filter_w;
-    return first_layer && 4 * taps <= EIP_DSP_CONV_COLUMN_MAX ? taps : 0;
+    const int first_layer = p->filter_c <= 3 && p->in_c == p->filter_c && p->filter_h * p->filter_w > 1;
+    const int32_t k4 = (p->filter_h * p->filter_w * p->filter_c + 3) & ~3;
+    return first_layer && k4 <= EIP_DSP_CONV_COLUMN_MAX ? k4 : 0;
 }
 
-static void pad_filters(const eip_conv2d_params_t *p, const int8_t *filter, int32_t taps, int8_t *padded)
+static void pad_filters(const eip_conv2d_params_t *p, const int8_t *filter, int32_t k, int32_t k4, int8_t *padded)
 {
-    const int32_t fc = p->filter_c;
-    for (int32_t row = 0; row < p->out_c * taps; ++row) {   /* (oc, tap) rows of fc bytes -> 4 bytes */
-        padded[4 * row] = filter[fc * row];
-        padded[4 * row + 1] = filter[fc * row + 1];
-        padded[4 * row + 2] = fc == 3 ? filter[fc * row + 2] : 0;
-        padded[4 * row + 3] = 0;
+    for (int32_t oc = 0; oc < p->out_c; ++oc, filter += k, padded += k4) {
+        memcpy(padded, filter, (size_t)k);
+        memset(padded + k, 0, (size_t)(k4 - k));
     }
 }
 
-/* The taps of output pixel (oy, ox), each as one group of four lanes of `lane` (x0 x2 x1 x3). Taps in the
- * padding are 0. A window inside the image loads each tap as one word (LDR, two SXTAB16, two STR): the lanes past
- * the channels hold the next pixel's codes minus in_zp, against weight 0. Only the image's last pixel would
- * read past the tensor; a window holding it takes the tap-by-tap loop, whose extra lanes hold -in_zp. */
-static void fill_padded(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int16_t *cols,
-                        int32_t lane)
+/* n bytes, a word at a time (unaligned LDR/STR) while four are left. */
+static inline void copy_codes(int8_t *dst, const int8_t *src, int32_t n)
 {
-    const int32_t minus_zp = eip_pair16(-p->in_zp);
-    const int32_t in_y0 = oy * p->stride_h - p->pad_top;
-    const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-    const int32_t in_y1 = in_y0 + (p->filter_h - 1) * p->dilation_h, in_x1 = in_x0 + (p->filter_w - 1) * p->dilation_w;
-    int16_t *dst = cols + 4 * lane;
-    if (in_y0 >= 0 && in_x0 >= 0 && in_y1 < p->in_h && in_x1 < p->in_w &&
-        in_y1 * p->in_w + in_x1 < p->in_h * p->in_w - 1) {
-        const int32_t tap_step = p->dilation_w * p->in_c, row_step = p->dilation_h * p->in_w * p->in_c;
-        const int8_t *row = in + (in_y0 * p->in_w + in_x0) * p->in_c;
-        if (p->filter_w == 3) {   /* the common 3x3: a row's taps unrolled */
-            for (int32_t ky = p->filter_h; ky > 0; --ky, row += row_step, dst += 12 * LANES) {
-                put_tap(dst, minus_zp, row);
-                put_tap(dst + 4 * LANES, minus_zp, row + tap_step);
-                put_tap(dst + 8 * LANES, minus_zp, row + 2 * tap_step);
-            }
-            return;
-        }
-        for (int32_t ky = p->filter_h; ky > 0; --ky, row += row_step) {
-            const int8_t *x = row;
-            for (int32_t kx = p->filter_w; kx > 0; --kx, x += tap_step, dst += 4 * LANES) {
-                put_tap(dst, minus_zp, x);
-            }
-        }
-        return;
+    for (; n >= 4; n -= 4, src += 4, dst += 4) {
+        memcpy(dst, src, 4);
     }
-    for (int32_t ky = 0; ky < p->filter_h; ++ky) {
-        const int32_t iy = in_y0 + ky * p->dilation_h;
-        for (int32_t kx = 0; kx < p->filter_w; ++kx, dst += 4 * LANES) {
-            const int32_t ix = in_x0 + kx * p->dilation_w;
+    for (; n > 0; --n) {
+        *dst++ = *src++;
+    }
+}
+
+/* The receptive field of output pixel (oy, ox) packed into buf (k4 bytes) and widened into `lane` of cols. */
+static void fill_packed(const eip_conv2d_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int16_t *cols,
+                        int32_t lane, int8_t *buf, int32_t k4)
+{
+    const int32_t fc = p->filter_c, row_bytes = p->filter_w * fc;
+    const int32_t in_y0 = oy * p->stride_h - p->pad_top, in_x0 = ox * p->stride_w - p->pad_left;
+    const int whole_rows = p->dilation_w == 1 && in_x0 >= 0 && in_x0 + p->filter_w <= p->in_w;
+    const int inside = whole_rows && in_y0 >= 0 && in_y0 + (p->filter_h - 1) * p->dilation_h < p->in_h;
+    int8_t *b = buf;
+    if (inside) {
+        const int8_t *row = in + (in_y0 * p->in_w + in_x0) * fc;
+        const int32_t row_step = p->dilation_h * p->in_w * fc;
+        if (row_bytes == 9) {   /* 3x3x3: a row as two words and a byte */
+            for (int32_t ky = p->filter_h; ky > 0; --ky, row += row_step, b += 9) {
+                memcpy(b, row, 9);
+            }
+        } else if (row_bytes == 4) {   /* four taps of one channel: a word */
+            for (int32_t ky = p->filter_h; ky > 0; --ky, row += row_step, b += 4) {
+                memcpy(b, row, 4);
+            }
+        } else {
+            for (int32_t ky = p->filter_h; ky > 0; --ky, row += row_step, b += row_bytes) {
+                copy_codes(b, row, row_bytes);
+            }
+        }
+    }
+    if (!inside && p->dilation_w == 1) {   /* a row's taps inside the image, [kx0, kx1), are one run of codes */
+        const int32_t kx0 = in_x0 < 0 ? -in_x0 : 0;
+        const int32_t kx1 = in_x0 + p->filter_w > p->in_w ? p->in_w - in_x0 : p->filter_w;
+        const int32_t before = kx0 * fc, run = kx1 > kx0 ? (kx1 - kx0) * fc : 0, after = row_bytes - before - run;
+        for (int32_t ky = 0, iy = in_y0; ky < p->filter_h; ++ky, iy += p->dilation_h) {
+            if (iy < 0 || iy >= p->in_h || run == 0) {
+                memset(b, p->in_zp, (size_t)row_bytes);
+            } else {
+                memset(b, p->in_zp, (size_t)before);
+                copy_codes(b + before, in + (iy * p->in_w + in_x0 + kx0) * fc, run);
+                memset(b + before + run, p->in_zp, (size_t)after);
+            }
+            b += row_bytes;
+        }
+    }
+    for (int32_t ky = 0, iy = in_y0; !inside && p->dilation_w != 1 && ky < p->filter_h; ++ky, iy += p->dilation_h) {
+        for (int32_t kx = 0, ix = in_x0; kx < p->filter_w; ++kx, ix += p->dilation_w, b += fc) {
             if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                eip_store_s16x2(dst, 0);
-                eip_store_s16x2(dst + 2, 0);
-                continue;
+                memset(b, p->in_zp, (size_t)fc);
+            } else {
+                copy_codes(b, in + (iy * p->in_w + ix) * fc, fc);
             }
-            const uint8_t *x = (const uint8_t *)in + (iy * p->in_w + ix) * p->in_c;
-            const int32_t bytes = (int32_t)(x[0] | (uint32_t)x[1] << 8 | (p->filter_c == 3 ? (uint32_t)x[2] << 16 : 0u));
-            eip_store_s16x2(dst, __sxtab16(minus_zp, bytes));
-            eip_store_s16x2(dst + 2, eip_sxtab16_odd(minus_zp, bytes));
         }
     }
+    for (; b < buf + k4; ++b) {
+        *b = (int8_t)p->in_zp;
+    }
+    widen_groups(cols + 4 * lane, buf, k4 >> 2, eip_pair16(-p->in_zp));
 }
 
 /* 1x1 filter, no padding, every input pixel inside: the column is the input pixel's channels. */
@@ -574,18 +591,18 @@ static __attribute__((noinline)) eip_status_t grouped(const eip_conv2d_params_t 
 }
 
 /* How a layer's columns are filled (chosen once per call). */
-enum { FILL_PADDED, FILL_POINTWISE_GROUPS, FILL_POINTWISE, FILL_GROUPS, FILL_COLUMN };
+enum { FILL_PACKED, FILL_POINTWISE_GROUPS, FILL_POINTWISE, FILL_GROUPS, FILL_COLUMN };
 
-static int fill_kind(const eip_conv2d_params_t *p, int padded)
+static int fill_kind(const eip_conv2d_params_t *p, int packed)
 {
     const int pointwise = is_pointwise(p), quads = whole_groups(p);
-    return padded ? FILL_PADDED : pointwise && quads ? FILL_POINTWISE_GROUPS : pointwise ? FILL_POINTWISE
+    return packed ? FILL_PACKED : pointwise && quads ? FILL_POINTWISE_GROUPS : pointwise ? FILL_POINTWISE
            : quads ? FILL_GROUPS : FILL_COLUMN;
 }
 
 /* The columns of pixels [px, px + LANES) into cols, a pixel past the last one as the last one again. */
 static void fill_columns(const eip_conv2d_params_t *p, const int8_t *in, int32_t px, int32_t pixels, int kind,
-                         int16_t *cols, int32_t k)
+                         int16_t *cols, int32_t k, int8_t *buf)
 {
     const int32_t minus_zp = eip_pair16(-p->in_zp);
     int32_t oy = px / p->out_w, ox = px - oy * p->out_w;
@@ -597,8 +614,8 @@ static void fill_columns(const eip_conv2d_params_t *p, const int8_t *in, int32_t
         const int8_t *x = in + (oy * p->stride_h * p->in_w + ox * p->stride_w) * p->in_c;
         if (kind == FILL_POINTWISE_GROUPS) {
             widen_groups(cols + 4 * lane, x, k >> 2, minus_zp);
-        } else if (kind == FILL_PADDED) {
-            fill_padded(p, in, oy, ox, cols, lane);
+        } else if (kind == FILL_PACKED) {
+            fill_packed(p, in, oy, ox, cols, lane, buf, (k + 3) & ~3);
         } else if (kind == FILL_POINTWISE) {
             column_writer_t w = column_writer(cols, lane, k);
             widen(x, k, p->in_zp, &w);
@@ -625,18 +642,19 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
     }
     const int32_t k = p->filter_h * p->filter_w * p->filter_c;
     const int32_t pixels = p->out_h * p->out_w;
-    const int32_t padded = padded_taps(p);
+    const int32_t k4 = packed_len(p);
     /* the four columns live in the layer's scratch, planned in the arena (8 * k bytes, 16-byte aligned) */
     int16_t *const cols = (int16_t *)(void *)p->scratch;
-    /* a first layer: padded filter rows after the columns, and columns of 4 * taps */
-    const int8_t *const rows = padded != 0 && p->scratch != 0 ? p->scratch + 8 * LANES * padded : filter;
-    const int32_t row_len = rows != filter ? 4 * padded : k;
+    /* a first layer: columns of k4, then filter rows padded to k4 where k is not, then the gathering buffer */
+    const int8_t *const rows = k4 != k && k4 != 0 && p->scratch != 0 ? p->scratch + 2 * LANES * k4 : filter;
+    int8_t *const buf = k4 != 0 && p->scratch != 0 ? p->scratch + 2 * LANES * k4 + (rows != filter ? p->out_c * k4 : 0) : 0;
+    const int32_t row_len = k4 != 0 ? k4 : k;
     if (rows != filter) {
-        pad_filters(p, filter, padded, p->scratch + 8 * LANES * padded);
+        pad_filters(p, filter, k, k4, p->scratch + 2 * LANES * k4);
     }
 
     static const int32_t zero_bias = 0;
-    const int fast = quads_fit(p, row_len), kind = fill_kind(p, rows != filter);
+    const int fast = quads_fit(p, row_len), kind = fill_kind(p, k4 != 0);
     const int dense = kind == FILL_POINTWISE_GROUPS && p->stride_h == 1 && p->stride_w == 1 && p->out_w == p->in_w;
     const int32_t minus_zp = eip_pair16(-p->in_zp);
     conv_quads_t job = {cols, row_len / 4, 0, bias != 0 ? 4 : 0, (int32_t)((const int8_t *)p->shift - (const int8_t *)p->multiplier),
@@ -647,7 +665,7 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
         int8_t *out = output + b * pixels * p->out_c;
-        if (k > EIP_DSP_CONV_COLUMN_MAX || p->scratch == 0) {
+        if (row_len > EIP_DSP_CONV_COLUMN_MAX || p->scratch == 0) {
             conv_direct(p, in, filter, bias, out);
             continue;
         }
@@ -666,7 +684,7 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
                     widen_groups(cols + 4 * lane, in + (px + offset[lane] / p->out_c) * k, k >> 2, minus_zp);
                 }
             } else {
-                fill_columns(p, in, px, pixels, kind, cols, k);
+                fill_columns(p, in, px, pixels, kind, cols, k, buf);
             }
             if (fast) {
                 job.out = out + px * p->out_c;
