@@ -253,13 +253,14 @@ static void channels_row(const eip_depthwise_conv2d_params_t *p, const int8_t *i
 typedef struct {
     int32_t outer[3];   /* filter row k's taps 0 and 2, doubled, as halfwords (tap 0 low) */
     int32_t mid01;      /* tap 1 of rows 0 and 1, doubled (row 0 low) */
-    int32_t mid2;       /* right shift - 1 in the low byte, tap 1 of row 2 doubled in the high halfword */
+    int32_t mid2;       /* right shift - 1 (0..PLANE_RIGHT1_MAX) low, tap 1 of row 2 doubled high */
     int32_t bias;       /* 2 (bias - in_zp * the 9 taps' sum), mod 2^32 */
 } plane_taps_t;
 _Static_assert(4 * sizeof(plane_taps_t) <= 100, "a block's taps fit the head strip_scratch plans");
 
-/* The channels whose taps one strip's layers keep on the stack (24 bytes each). */
-enum { PLANE_KEPT_CHANNELS = 64 };
+/* The channels whose taps one strip's layers keep on the stack (24 bytes each), and the largest right shift
+ * - 1 of the output step (PL_OUT: (1 + 2 out_zp) << (right - 1) within 2^30). */
+enum { PLANE_KEPT_CHANNELS = 64, PLANE_RIGHT1_MAX = 21 };
 
 static inline int32_t halves(int32_t lo, int32_t hi)
 {
@@ -279,7 +280,8 @@ static void plane_head(const eip_depthwise_conv2d_params_t *p, const int8_t *fil
         h->outer[1] = halves(2 * w3, 2 * w5);
         h->outer[2] = halves(2 * w6, 2 * w8);
         h->mid01 = halves(2 * w1, 2 * w4);
-        h->mid2 = halves((-p->shift[w - filter] - 1) & 0xFF, 2 * w7);   /* any byte serves a multiplier of 0 */
+        const int32_t right1 = p->multiplier[w - filter] != 0 ? -p->shift[w - filter] - 1 : 0;
+        h->mid2 = halves(right1, 2 * w7);
         const uint32_t b = bias != 0 ? (uint32_t)bias[w - filter] : 0u;
         const int32_t sum = w0 + w1 + w2 + w3 + w4 + w5 + w6 + w7 + w8;
         h->bias = (int32_t)(2u * (b - (uint32_t)zp * (uint32_t)sum));
@@ -426,7 +428,7 @@ static __attribute__((noinline)) void plane_fill(const eip_depthwise_conv2d_para
  * 0 and 3 are its own). */
 typedef struct {
     int32_t multiplier;          /* +0: the channel's (the assembly's) */
-    int32_t zp_round;            /* +4: 1 + 2 out_zp */
+    int32_t round;               /* +4: the channel's (1 + 2 out_zp) << (right - 1) (the assembly's) */
     int32_t out_step;            /* +8: channels */
     const int8_t *end;           /* +12: the channel's x after its pairs (the assembly's) */
     const plane_taps_t *taps;    /* +16: the first channel's */
@@ -442,14 +444,15 @@ typedef struct {
     int8_t *out;                 /* +56: pixel 0 of the first channel */
     uint32_t act_min4;           /* +60: act_min in every byte (the clamping variants) */
     uint32_t act_max4;           /* +64 */
+    int32_t zp_round;            /* +68: 1 + 2 out_zp */
 } plane_job_t;
-_Static_assert(sizeof(plane_job_t) == 68 && sizeof(void *) == 4, "plane_job_t layout (the assembly's offsets)");
+_Static_assert(sizeof(plane_job_t) == 72 && sizeof(void *) == 4, "plane_job_t layout (the assembly's offsets)");
 
 #if !defined(EIP_DSP_C_LOOPS)
 /* The job is copied to the stack at lr = sp + 28, below it a channel's taps as loaded per pair of outputs:
  * outer[0..2], mid01, mid2 and the bias twice (r0..r6 by one LDM, the two sums starting at the bias). r10/r11
- * hold the codes, r12 the output. After the taps one LDM gives the output step's multiplier, 1 + 2 out_zp, the
- * channel step and the end of the pairs (r0..r3); r4's low byte is the right shift - 1.
+ * hold the codes, r12 the output. After the taps one LDM gives the output step's multiplier and rounding
+ * term, the channel step and the end of the pairs (r0..r3); r4's low byte is the right shift - 1.
  * Stride 1: r7 walks filter row 0's slot, r8/r9 are the other rows' offsets from it. Stride 2: r7..r9 walk
  * the three rows. */
 #define PL_ROW1(ADDR, OUTER, MID_I, MID_J, MID)                                                                 \
@@ -491,14 +494,16 @@ _Static_assert(sizeof(plane_job_t) == 68 && sizeof(void *) == 4, "plane_job_t la
     PL_ROW2("r7", "r0", "smlabb", "smlatb", "r3")
 #define PL_TAIL2 PL_ONE1("[r8]", "r1", "smlabt", "r3") PL_ONE1("[r9]", "r2", "smlabt", "r4")                   \
     PL_ONE1("[r7]", "r0", "smlabb", "r3")
-/* The sum in ACC to its int8 code (out_fast): y = SMMULR(2 acc, M), ((y - (y < 0)) >> (right - 1)
- * + 1 + 2 out_zp) >> 1 saturated. */
+/* The sum in ACC (2 acc) to its int8 code: out_fast's ((y - (y < 0)) >> (right - 1) + 1 + 2 out_zp) >> 1
+ * saturated, y = SMMULR(2 acc, M), in 4 instructions: SMMLAR adds r1 = (1 + 2 out_zp) << (right - 1) to y (|y|,
+ * |r1| < 2^30: no overflow, and the shift then adds 1 + 2 out_zp exactly), and (acc < 0) stands for (y < 0):
+ * they differ only where acc < 0 rounds to y = 0, and there (-1 >> (right - 1)) + 1 + 2 out_zp = 2 out_zp and
+ * 1 + 2 out_zp halve alike. */
 #define PL_OUT(ACC)                                                                                             \
-    "   smmulr  " ACC ", " ACC ", r0\n"                                                                         \
-    "   add     " ACC ", " ACC ", " ACC ", asr #31\n"                                                           \
-    "   asr     " ACC ", " ACC ", r4\n"                                                                         \
-    "   qadd    " ACC ", " ACC ", r1\n"                                                                         \
-    "   ssat    " ACC ", #8, " ACC ", asr #1\n"
+    "   smmlar  r10, " ACC ", r0, r1\n"                                                                         \
+    "   add     r10, r10, " ACC ", asr #31\n"                                                                   \
+    "   asr     r10, r10, r4\n"                                                                                 \
+    "   ssat    " ACC ", #8, r10, asr #1\n"
 /* Clamp the codes in the low bytes of r5 (and r6) to [act_min, act_max] (SSUB8 and SEL per bound). */
 #define PL_CLAMP2                                                                                               \
     "   bfi     r5, r6, #8, #8\n"                                                                               \
@@ -525,13 +530,13 @@ _Static_assert(sizeof(plane_job_t) == 68 && sizeof(void *) == 4, "plane_job_t la
             "   .type " #NAME ", %function\n"                                                                   \
             "   .thumb_func\n" #NAME ":\n"                                                                      \
             "   push    {r4-r11, lr}\n"                                                                         \
-            "   sub     sp, sp, #96\n"                                                                          \
+            "   sub     sp, sp, #100\n"                                                                         \
             "   add     lr, sp, #28\n"                                                                          \
             "   ldm     r0!, {r1-r9}\n"                                                                         \
             "   stm     lr, {r1-r9}\n"                                                                          \
-            "   ldm     r0, {r1-r8}\n"                                                                          \
-            "   add     r9, lr, #36\n"                                                                          \
-            "   stm     r9, {r1-r8}\n"                                                                          \
+            "   ldm     r0, {r1-r9}\n"                                                                          \
+            "   add     r10, lr, #36\n"                                                                         \
+            "   stm     r10, {r1-r9}\n"                                                                         \
             "   ldrd    r7, r8, [lr, #44]\n"                                                                    \
             "   ldr     r9, [lr, #52]\n"                                                                        \
             "   ldr     r12, [lr, #56]\n"                                                                       \
@@ -540,7 +545,9 @@ _Static_assert(sizeof(plane_job_t) == 68 && sizeof(void *) == 4, "plane_job_t la
             "   ldm     r10!, {r0-r5}\n"                                                                        \
             "   ldr     r6, [r11], #4\n"                                                                        \
             "   strd    r10, r11, [lr, #16]\n"                                                                  \
-            "   str     r6, [lr]\n"                                                                             \
+            "   ldr     r10, [lr, #68]\n"                                                                       \
+            "   lsl     r10, r10, r4\n"                                                                         \
+            "   strd    r6, r10, [lr]\n"                                                                        \
             "   mov     r6, r5\n"                                                                               \
             "   stm     sp, {r0-r6}\n"                                                                          \
             "   ldr     r0, [lr, #24]\n"                                                                        \
@@ -570,7 +577,7 @@ _Static_assert(sizeof(plane_job_t) == 68 && sizeof(void *) == 4, "plane_job_t la
             "   add     r12, r12, r1\n"                                                                         \
             "   cmp     r12, r2\n"                                                                              \
             "   bne     2b\n"                                                                                   \
-            "   add     sp, sp, #96\n"                                                                          \
+            "   add     sp, sp, #100\n"                                                                         \
             "   pop     {r4-r11, pc}\n"                                                                         \
             "   .size " #NAME ", . - " #NAME "\n"                                                               \
             "   .popsection\n")
@@ -616,9 +623,9 @@ static void plane_row_c(const plane_job_t *j, int32_t stride)
                 acc = (int32_t)((uint32_t)acc + (uint32_t)(r[0] * (int16_t)t->outer[k] + r[1] * mid[k] +
                                                            r[2] * (t->outer[k] >> 16)));
             }
-            const int32_t y = eip_dsp_smmulr(acc, j->multipliers[ch]);
-            const int64_t w = (int64_t)((y - (y < 0)) >> (t->mid2 & 31)) + j->zp_round;   /* QADD */
-            int32_t v = (int32_t)((w < INT32_MIN ? INT32_MIN : w > INT32_MAX ? INT32_MAX : w) >> 1);
+            const int32_t right1 = t->mid2 & 0xFF, round = (int32_t)((uint32_t)j->zp_round << right1);
+            const int32_t y = eip_dsp_smmulr(acc, j->multipliers[ch]) + round;   /* SMMLAR */
+            int32_t v = ((y - (acc < 0)) >> right1) >> 1;
             v = v < -128 ? -128 : v > 127 ? 127 : v;
             j->out[ch + i * j->out_step] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
         }
@@ -642,9 +649,17 @@ static void plane_row(const plane_job_t *job, int32_t stride, int clamp)
 
 static int plane_fits(const eip_depthwise_conv2d_params_t *p)
 {
-    return p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
-           (p->stride_w == 1 || p->stride_w == 2) && p->out_w >= 2 && p->scratch != 0 && p->strip_blocks > 0 &&
-           fast_fits(p);
+    if (p->filter_h != 3 || p->filter_w != 3 || p->dilation_h != 1 || p->dilation_w != 1 ||
+        (p->stride_w != 1 && p->stride_w != 2) || p->out_w < 2 || p->scratch == 0 || p->strip_blocks <= 0 ||
+        !fast_fits(p)) {
+        return 0;
+    }
+    for (int32_t c = 0; c < p->out_c; ++c) {
+        if (p->multiplier[c] != 0 && -p->shift[c] - 1 > PLANE_RIGHT1_MAX) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static inline int32_t mod3(int32_t v)
@@ -669,9 +684,9 @@ static __attribute__((noinline)) void plane_batch(const eip_depthwise_conv2d_par
     plane_taps_t kept[PLANE_KEPT_CHANNELS];
     const int keep = !ring && channels <= PLANE_KEPT_CHANNELS;
     plane_taps_t *taps = keep ? kept : (plane_taps_t *)(void *)(p->scratch + rows);
-    plane_job_t job = {0, 1 + 2 * p->out_zp, channels, 0, 0, 0, 2 * sw * pairs, out_w & 1,
+    plane_job_t job = {0, 0, channels, 0, 0, 0, 2 * sw * pairs, out_w & 1,
                        g.plane - 2 * sw * pairs, 1 - 2 * pairs * channels, 0, 0, 0, 0, 0,
-                       (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u};
+                       (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u, 1 + 2 * p->out_zp};
     memset(p->scratch, p->in_zp, (size_t)rows);   /* the pad cells stay */
     if (ring || keep) {
         plane_head(p, filter, bias, 0, channels, taps);
