@@ -296,7 +296,8 @@ typedef struct {
 } plane_t;
 
 /* Groups of four channels (from src on, `channels` bytes per pixel) of quads of four pixels as four channels'
- * rows (from dst on, `plane` bytes apart): the first 4 quads cells of each group's channels. */
+ * rows (from dst on, `plane` bytes apart): the first 4 quads cells of each group's channels. A group is the
+ * next four channels of a row (src_step 4, dst_step 4 plane) or the same four of the next row (one strip). */
 typedef struct {
     const int8_t *src;   /* +0: the first group's first pixel */
     int8_t *dst;         /* +4: its channel 0's first cell */
@@ -304,19 +305,22 @@ typedef struct {
     int32_t groups;      /* +12: > 0 */
     int32_t channels;    /* +16 */
     int32_t plane;       /* +20 */
+    int32_t src_step;    /* +24: from a group's first pixel to the next group's */
+    int32_t dst_step;    /* +28: from a group's first cell to the next group's */
 } quads_job_t;
 
 #if !defined(EIP_DSP_C_LOOPS)
 /* Per quad: four word loads (pixels a, b, c, e), with the GE flags at 0101 SEL(a, b << 8) = a0 b0 a2 b2,
  * SEL(a >> 8, b) = a1 b1 a3 b3 (and c, e alike), PKHBT/PKHTB to the four channels' words, four unaligned
  * stores: 24 instructions per 16 codes, against 41 from GCC. r0 walks the pixels, r1 the cells, r2 counts the
- * quads; r4 = channels, r6 = 3 channels, r5 = plane, r7 = 3 plane. */
+ * quads; r4 = channels, r6 = 3 channels, r5 = plane, r7 = 3 plane, r12/lr the group steps. */
 __asm__("   .pushsection .text.eip_dsp_dw_plane_quads,\"ax\",%progbits\n"
         "   .p2align 2\n"
         "   .type eip_dsp_dw_plane_quads, %function\n"
         "   .thumb_func\n"
         "eip_dsp_dw_plane_quads:\n"
         "   push    {r4-r11, lr}\n"
+        "   ldrd    r12, lr, [r0, #24]\n"
         "   ldm     r0, {r0-r5}\n"
         "   push    {r0-r3}\n"
         "   add     r6, r4, r4, lsl #1\n"
@@ -324,8 +328,8 @@ __asm__("   .pushsection .text.eip_dsp_dw_plane_quads,\"ax\",%progbits\n"
         "   mov     r8, #0x00FF00FF\n"
         "   uadd8   r8, r8, r8\n"                 /* GE = 0101: SEL takes bytes 0 and 2 from its first operand */
         "2: ldm     sp, {r0-r2}\n"
-        "   add     r3, r0, #4\n"
-        "   add     r8, r1, r5, lsl #2\n"
+        "   add     r3, r0, r12\n"
+        "   add     r8, r1, lr\n"
         "   strd    r3, r8, [sp]\n"
         "1: ldr     r3, [r0]\n"
         "   ldr     r8, [r0, r4]\n"
@@ -369,8 +373,8 @@ static void eip_dsp_dw_plane_quads(const quads_job_t *j)
     const uint32_t m = 0x00FF00FFu;
     const int32_t ch = j->channels, plane = j->plane;
     for (int32_t g = 0; g < j->groups; ++g) {
-        const int8_t *s = j->src + 4 * g;
-        int8_t *o = j->dst + 4 * g * plane;
+        const int8_t *s = j->src + g * j->src_step;
+        int8_t *o = j->dst + g * j->dst_step;
         for (int32_t q = 0; q < j->quads; ++q, s += 4 * ch, o += 4) {
             const uint32_t a = (uint32_t)eip_load_s8x4(s), b = (uint32_t)eip_load_s8x4(s + ch);
             const uint32_t c = (uint32_t)eip_load_s8x4(s + 2 * ch), e = (uint32_t)eip_load_s8x4(s + 3 * ch);
@@ -386,28 +390,37 @@ static void eip_dsp_dw_plane_quads(const quads_job_t *j)
 }
 #endif
 
-/* Input row iy into slot `slot` of channels [c, c + n), whose rows start at `rows` (channel c's slot 0). */
+/* Input rows iy..iy + count - 1 into slots slot.. of channels [c, c + n), whose rows start at `rows` (channel
+ * c's slot 0): a row of every channel of a ring (count 1), or a block's 3 rows of one strip. */
 static __attribute__((noinline)) void plane_fill(const eip_depthwise_conv2d_params_t *p, const plane_t *g,
-                                                 const int8_t *in, int32_t c, int32_t n, int32_t iy, int32_t slot,
-                                                 int8_t *rows)
+                                                 const int8_t *in, int32_t c, int32_t n, int32_t iy, int32_t count,
+                                                 int32_t slot, int8_t *rows)
 {
+    const int inside = iy >= 0 && iy + count <= p->in_h;
+    if (count > 1 && (!inside || n != 4)) {   /* row by row */
+        for (int32_t r = 0; r < count; ++r) {
+            plane_fill(p, g, in, c, n, iy + r, 1, slot + r, rows);
+        }
+        return;
+    }
     const int32_t cells = g->hi - g->lo, plane = g->plane, channels = p->in_c;
     int8_t *d = rows + slot * g->used + g->lo;
-    if (iy < 0 || iy >= p->in_h) {
+    if (!inside) {
         for (int32_t j = 0; j < n; ++j) {
             memset(d + j * plane, p->in_zp, (size_t)cells);
         }
         return;
     }
     const int8_t *src = in + (iy * p->in_w + g->lo - p->pad_left) * channels + c;
-    const int32_t quads = cells / 4, groups = n / 4;
+    const int32_t quads = cells / 4, groups = count > 1 ? count : n / 4;
+    const int32_t src_step = count > 1 ? p->in_w * channels : 4, dst_step = count > 1 ? g->used : 4 * plane;
     if (quads > 0 && groups > 0) {
-        const quads_job_t job = {src, d, quads, groups, channels, plane};
+        const quads_job_t job = {src, d, quads, groups, channels, plane, src_step, dst_step};
         eip_dsp_dw_plane_quads(&job);
     }
     for (int32_t k = 0; k < groups; ++k) {   /* the last cells % 4 pixels of each group */
-        const int8_t *s = src + 4 * k + 4 * quads * channels;
-        int8_t *o = d + 4 * k * plane + 4 * quads;
+        const int8_t *s = src + k * src_step + 4 * quads * channels;
+        int8_t *o = d + k * dst_step + 4 * quads;
         for (int32_t x = cells - 4 * quads; x > 0; --x, s += channels, ++o) {
             const uint32_t v = (uint32_t)eip_load_s8x4(s);
             o[0] = (int8_t)v;
@@ -416,7 +429,7 @@ static __attribute__((noinline)) void plane_fill(const eip_depthwise_conv2d_para
             o[3 * plane] = (int8_t)(v >> 24);
         }
     }
-    for (int32_t j = 4 * groups; j < n; ++j) {   /* the last in_c % 4 */
+    for (int32_t j = count > 1 ? n : 4 * groups; j < n; ++j) {   /* the last in_c % 4 */
         const int8_t *s = src + j;
         for (int32_t x = 0; x < cells; ++x, s += channels) {
             d[j * plane + x] = *s;
@@ -647,15 +660,17 @@ static void plane_row(const plane_job_t *job, int32_t stride, int clamp)
 #endif
 }
 
+/* fast_fits, and every right shift at most PLANE_RIGHT1_MAX + 1. */
 static int plane_fits(const eip_depthwise_conv2d_params_t *p)
 {
     if (p->filter_h != 3 || p->filter_w != 3 || p->dilation_h != 1 || p->dilation_w != 1 ||
         (p->stride_w != 1 && p->stride_w != 2) || p->out_w < 2 || p->scratch == 0 || p->strip_blocks <= 0 ||
-        !fast_fits(p)) {
+        p->requant != EIP_REQUANT_SMMULR) {
         return 0;
     }
     for (int32_t c = 0; c < p->out_c; ++c) {
-        if (p->multiplier[c] != 0 && -p->shift[c] - 1 > PLANE_RIGHT1_MAX) {
+        const int32_t right1 = -p->shift[c] - 1;
+        if (p->multiplier[c] != 0 && (right1 < 0 || right1 > PLANE_RIGHT1_MAX)) {
             return 0;
         }
     }
@@ -691,17 +706,18 @@ static __attribute__((noinline)) void plane_batch(const eip_depthwise_conv2d_par
     if (ring || keep) {
         plane_head(p, filter, bias, 0, channels, taps);
     }
-    int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each slot, every channel alike */
+    int32_t held[3] = {-1, -1, -1};   /* the input row in each slot, every channel alike (-1: pad, zp alone) */
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
         int8_t *o = out + oy * out_w * channels;
         if (ring) {
             int32_t slot[3];
             for (int32_t ky = 0; ky < 3; ++ky) {
-                slot[ky] = mod3(iy0 + ky);
-                if (held[slot[ky]] != iy0 + ky) {
-                    held[slot[ky]] = iy0 + ky;
-                    plane_fill(p, &g, in, 0, channels, iy0 + ky, slot[ky], p->scratch);
+                const int32_t iy = iy0 + ky, row = iy < 0 || iy >= p->in_h ? -1 : iy;
+                slot[ky] = mod3(iy);
+                if (held[slot[ky]] != row) {
+                    held[slot[ky]] = row;
+                    plane_fill(p, &g, in, 0, channels, iy, 1, slot[ky], p->scratch);
                 }
             }
             job.off1 = (slot[1] - slot[0]) * g.used;
@@ -718,9 +734,7 @@ static __attribute__((noinline)) void plane_batch(const eip_depthwise_conv2d_par
         job.off2 = 2 * g.used;
         for (int32_t c = 0; c < channels; c += 4) {   /* one strip: a block's rows (and taps) at a time */
             const int32_t n = channels - c < 4 ? channels - c : 4;
-            for (int32_t ky = 0; ky < 3; ++ky) {
-                plane_fill(p, &g, in, c, n, iy0 + ky, ky, p->scratch);
-            }
+            plane_fill(p, &g, in, c, n, iy0, 3, 0, p->scratch);
             if (!keep) {
                 plane_head(p, filter, bias, c, n, taps);
             }
