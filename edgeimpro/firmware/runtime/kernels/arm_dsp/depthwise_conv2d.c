@@ -295,25 +295,27 @@ typedef struct {
     int32_t lo, hi;  /* the slot cells [lo, hi) that come from the image (the others are pad) */
 } plane_t;
 
-/* Groups of four channels (from src on, `channels` bytes per pixel) of quads of four pixels as four channels'
- * rows (from dst on, `plane` bytes apart): the first 4 quads cells of each group's channels. A group is the
+/* Groups of four channels (from src on, `channels` bytes per pixel) of quads of four pixels, then `rest`
+ * pixels, as four channels' rows (from dst on, `plane` bytes apart). A group is the
  * next four channels of a row (src_step 4, dst_step 4 plane) or the same four of the next row (one strip). */
 typedef struct {
     const int8_t *src;   /* +0: the first group's first pixel */
     int8_t *dst;         /* +4: its channel 0's first cell */
-    int32_t quads;       /* +8: > 0 */
+    int32_t quads;       /* +8 */
     int32_t groups;      /* +12: > 0 */
     int32_t channels;    /* +16 */
     int32_t plane;       /* +20 */
     int32_t src_step;    /* +24: from a group's first pixel to the next group's */
     int32_t dst_step;    /* +28: from a group's first cell to the next group's */
+    int32_t rest;        /* +32: 0..3 */
 } quads_job_t;
 
 #if !defined(EIP_DSP_C_LOOPS)
 /* Per quad: four word loads (pixels a, b, c, e), with the GE flags at 0101 SEL(a, b << 8) = a0 b0 a2 b2,
  * SEL(a >> 8, b) = a1 b1 a3 b3 (and c, e alike), PKHBT/PKHTB to the four channels' words, four unaligned
  * stores: 24 instructions per 16 codes, against 41 from GCC. r0 walks the pixels, r1 the cells, r2 counts the
- * quads; r4 = channels, r6 = 3 channels, r5 = plane, r7 = 3 plane, r12/lr the group steps. */
+ * quads; r4 = channels, r6 = 3 channels, r5 = plane, r7 = 3 plane, r12/lr the group steps. The rest: a word
+ * load and four byte stores per pixel. */
 __asm__("   .pushsection .text.eip_dsp_dw_plane_quads,\"ax\",%progbits\n"
         "   .p2align 2\n"
         "   .type eip_dsp_dw_plane_quads, %function\n"
@@ -321,8 +323,9 @@ __asm__("   .pushsection .text.eip_dsp_dw_plane_quads,\"ax\",%progbits\n"
         "eip_dsp_dw_plane_quads:\n"
         "   push    {r4-r11, lr}\n"
         "   ldrd    r12, lr, [r0, #24]\n"
+        "   ldr     r8, [r0, #32]\n"
         "   ldm     r0, {r0-r5}\n"
-        "   push    {r0-r3}\n"
+        "   push    {r0-r3, r8}\n"
         "   add     r6, r4, r4, lsl #1\n"
         "   add     r7, r5, r5, lsl #1\n"
         "   mov     r8, #0x00FF00FF\n"
@@ -331,6 +334,8 @@ __asm__("   .pushsection .text.eip_dsp_dw_plane_quads,\"ax\",%progbits\n"
         "   add     r3, r0, r12\n"
         "   add     r8, r1, lr\n"
         "   strd    r3, r8, [sp]\n"
+        "   cmp     r2, #0\n"
+        "   beq     3f\n"
         "1: ldr     r3, [r0]\n"
         "   ldr     r8, [r0, r4]\n"
         "   ldr     r9, [r0, r4, lsl #1]\n"
@@ -355,11 +360,26 @@ __asm__("   .pushsection .text.eip_dsp_dw_plane_quads,\"ax\",%progbits\n"
         "   add     r1, r1, #4\n"
         "   subs    r2, r2, #1\n"
         "   bne     1b\n"
-        "   ldr     r3, [sp, #12]\n"
+        "3: ldr     r2, [sp, #16]\n"
+        "   cmp     r2, #0\n"
+        "   beq     5f\n"
+        "4: ldr     r3, [r0]\n"
+        "   add     r0, r0, r4\n"
+        "   strb    r3, [r1]\n"
+        "   lsr     r3, r3, #8\n"
+        "   strb    r3, [r1, r5]\n"
+        "   lsr     r3, r3, #8\n"
+        "   strb    r3, [r1, r5, lsl #1]\n"
+        "   lsr     r3, r3, #8\n"
+        "   strb    r3, [r1, r7]\n"
+        "   add     r1, r1, #1\n"
+        "   subs    r2, r2, #1\n"
+        "   bne     4b\n"
+        "5: ldr     r3, [sp, #12]\n"
         "   subs    r3, r3, #1\n"
         "   str     r3, [sp, #12]\n"
         "   bne     2b\n"
-        "   add     sp, sp, #16\n"
+        "   add     sp, sp, #20\n"
         "   pop     {r4-r11, pc}\n"
         "   .size eip_dsp_dw_plane_quads, . - eip_dsp_dw_plane_quads\n"
         "   .popsection\n");
@@ -384,6 +404,11 @@ static void eip_dsp_dw_plane_quads(const quads_job_t *j)
                                    (ab02 >> 16) | (ce02 & 0xFFFF0000u), (ab13 >> 16) | (ce13 & 0xFFFF0000u)};
             for (int32_t i = 0; i < 4; ++i) {
                 memcpy(o + i * plane, &r[i], 4);
+            }
+        }
+        for (int32_t x = 0; x < j->rest; ++x, s += ch, ++o) {
+            for (int32_t i = 0; i < 4; ++i) {
+                o[i * plane] = s[i];
             }
         }
     }
@@ -414,20 +439,9 @@ static __attribute__((noinline)) void plane_fill(const eip_depthwise_conv2d_para
     const int8_t *src = in + (iy * p->in_w + g->lo - p->pad_left) * channels + c;
     const int32_t quads = cells / 4, groups = count > 1 ? count : n / 4;
     const int32_t src_step = count > 1 ? p->in_w * channels : 4, dst_step = count > 1 ? g->used : 4 * plane;
-    if (quads > 0 && groups > 0) {
-        const quads_job_t job = {src, d, quads, groups, channels, plane, src_step, dst_step};
+    if (cells > 0 && groups > 0) {
+        const quads_job_t job = {src, d, quads, groups, channels, plane, src_step, dst_step, cells - 4 * quads};
         eip_dsp_dw_plane_quads(&job);
-    }
-    for (int32_t k = 0; k < groups; ++k) {   /* the last cells % 4 pixels of each group */
-        const int8_t *s = src + k * src_step + 4 * quads * channels;
-        int8_t *o = d + k * dst_step + 4 * quads;
-        for (int32_t x = cells - 4 * quads; x > 0; --x, s += channels, ++o) {
-            const uint32_t v = (uint32_t)eip_load_s8x4(s);
-            o[0] = (int8_t)v;
-            o[plane] = (int8_t)(v >> 8);
-            o[2 * plane] = (int8_t)(v >> 16);
-            o[3 * plane] = (int8_t)(v >> 24);
-        }
     }
     for (int32_t j = count > 1 ? n : 4 * groups; j < n; ++j) {   /* the last in_c % 4 */
         const int8_t *s = src + j;
