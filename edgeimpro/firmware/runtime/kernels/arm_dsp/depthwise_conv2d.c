@@ -590,8 +590,7 @@ _Static_assert(sizeof(plane_job_t) == 72 && sizeof(void *) == 4, "plane_job_t la
             "   cmp     r7, r3\n"                                                                               \
             "   bne     1b\n"                                                                                   \
             "   ldr     r0, [lr, #28]\n"           /* the last output of an odd row */                         \
-            "   cmp     r0, #0\n"                                                                               \
-            "   beq     4f\n"                                                                                   \
+            "   cbz     r0, 4f\n"                                                                               \
             "   ldm     sp, {r0-r5}\n"                                                                          \
             PL_TAIL##STRIDE                                                                                     \
             "   ldm     lr, {r0-r1}\n"                                                                          \
