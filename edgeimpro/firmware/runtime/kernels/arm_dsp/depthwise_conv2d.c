@@ -201,11 +201,7 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
 static void depthwise_blocks_row(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
                                  const int32_t *bias, const kept_t *k, const row_t *r, int8_t *out, int fast)
 {
-    if (fast) {   /* the common case, specialised */
-        blocks_row(p, in, filter, bias, k, r, out, EIP_REQUANT_SMMULR, 1);
-    } else {
-        blocks_row(p, in, filter, bias, k, r, out, p->requant, 0);
-    }
+    blocks_row(p, in, filter, bias, k, r, out, p->requant, fast);   /* one copy: the planar path takes most layers */
 }
 
 /* Channels [c, in_c) of output row r->oy one at a time: the last in_c % 4 channels. */
