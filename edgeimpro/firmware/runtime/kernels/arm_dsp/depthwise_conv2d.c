@@ -201,11 +201,7 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
 static void depthwise_blocks_row(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
                                  const int32_t *bias, const kept_t *k, const row_t *r, int8_t *out, int fast)
 {
-    if (fast) {   /* the common case, specialised */
-        blocks_row(p, in, filter, bias, k, r, out, EIP_REQUANT_SMMULR, 1);
-    } else {
-        blocks_row(p, in, filter, bias, k, r, out, p->requant, 0);
-    }
+    blocks_row(p, in, filter, bias, k, r, out, p->requant, fast);   /* one copy: the planar path takes most layers */
 }
 
 /* Channels [c, in_c) of output row r->oy one at a time: the last in_c % 4 channels. */
@@ -253,13 +249,14 @@ static void channels_row(const eip_depthwise_conv2d_params_t *p, const int8_t *i
 typedef struct {
     int32_t outer[3];   /* filter row k's taps 0 and 2, doubled, as halfwords (tap 0 low) */
     int32_t mid01;      /* tap 1 of rows 0 and 1, doubled (row 0 low) */
-    int32_t mid2;       /* right shift - 1 in the low byte, tap 1 of row 2 doubled in the high halfword */
+    int32_t mid2;       /* right shift - 1 (0..PLANE_RIGHT1_MAX) low, tap 1 of row 2 doubled high */
     int32_t bias;       /* 2 (bias - in_zp * the 9 taps' sum), mod 2^32 */
 } plane_taps_t;
 _Static_assert(4 * sizeof(plane_taps_t) <= 100, "a block's taps fit the head strip_scratch plans");
 
-/* The channels whose taps one strip's layers keep on the stack (24 bytes each). */
-enum { PLANE_KEPT_CHANNELS = 64 };
+/* The channels whose taps one strip's layers keep on the stack (24 bytes each), and the largest right shift
+ * - 1 of the output step (PL_OUT: (1 + 2 out_zp) << (right - 1) within 2^30). */
+enum { PLANE_KEPT_CHANNELS = 64, PLANE_RIGHT1_MAX = 21 };
 
 static inline int32_t halves(int32_t lo, int32_t hi)
 {
@@ -279,7 +276,8 @@ static void plane_head(const eip_depthwise_conv2d_params_t *p, const int8_t *fil
         h->outer[1] = halves(2 * w3, 2 * w5);
         h->outer[2] = halves(2 * w6, 2 * w8);
         h->mid01 = halves(2 * w1, 2 * w4);
-        h->mid2 = halves((-p->shift[w - filter] - 1) & 0xFF, 2 * w7);   /* any byte serves a multiplier of 0 */
+        const int32_t right1 = p->multiplier[w - filter] != 0 ? -p->shift[w - filter] - 1 : 0;
+        h->mid2 = halves(right1, 2 * w7);
         const uint32_t b = bias != 0 ? (uint32_t)bias[w - filter] : 0u;
         const int32_t sum = w0 + w1 + w2 + w3 + w4 + w5 + w6 + w7 + w8;
         h->bias = (int32_t)(2u * (b - (uint32_t)zp * (uint32_t)sum));
@@ -293,38 +291,47 @@ typedef struct {
     int32_t lo, hi;  /* the slot cells [lo, hi) that come from the image (the others are pad) */
 } plane_t;
 
-/* Groups of four channels (from src on, `channels` bytes per pixel) of quads of four pixels as four channels'
- * rows (from dst on, `plane` bytes apart): the first 4 quads cells of each group's channels. */
+/* Groups of four channels (from src on, `channels` bytes per pixel) of quads of four pixels, then `rest`
+ * pixels, as four channels' rows (from dst on, `plane` bytes apart). A group is the
+ * next four channels of a row (src_step 4, dst_step 4 plane) or the same four of the next row (one strip). */
 typedef struct {
     const int8_t *src;   /* +0: the first group's first pixel */
     int8_t *dst;         /* +4: its channel 0's first cell */
-    int32_t quads;       /* +8: > 0 */
+    int32_t quads;       /* +8 */
     int32_t groups;      /* +12: > 0 */
     int32_t channels;    /* +16 */
     int32_t plane;       /* +20 */
+    int32_t src_step;    /* +24: from a group's first pixel to the next group's */
+    int32_t dst_step;    /* +28: from a group's first cell to the next group's */
+    int32_t rest;        /* +32: 0..3 */
 } quads_job_t;
 
 #if !defined(EIP_DSP_C_LOOPS)
 /* Per quad: four word loads (pixels a, b, c, e), with the GE flags at 0101 SEL(a, b << 8) = a0 b0 a2 b2,
  * SEL(a >> 8, b) = a1 b1 a3 b3 (and c, e alike), PKHBT/PKHTB to the four channels' words, four unaligned
  * stores: 24 instructions per 16 codes, against 41 from GCC. r0 walks the pixels, r1 the cells, r2 counts the
- * quads; r4 = channels, r6 = 3 channels, r5 = plane, r7 = 3 plane. */
+ * quads; r4 = channels, r6 = 3 channels, r5 = plane, r7 = 3 plane, r12/lr the group steps. The rest: a word
+ * load and four byte stores per pixel. */
 __asm__("   .pushsection .text.eip_dsp_dw_plane_quads,\"ax\",%progbits\n"
         "   .p2align 2\n"
         "   .type eip_dsp_dw_plane_quads, %function\n"
         "   .thumb_func\n"
         "eip_dsp_dw_plane_quads:\n"
         "   push    {r4-r11, lr}\n"
+        "   ldrd    r12, lr, [r0, #24]\n"
+        "   ldr     r8, [r0, #32]\n"
         "   ldm     r0, {r0-r5}\n"
-        "   push    {r0-r3}\n"
+        "   push    {r0-r3, r8}\n"
         "   add     r6, r4, r4, lsl #1\n"
         "   add     r7, r5, r5, lsl #1\n"
         "   mov     r8, #0x00FF00FF\n"
         "   uadd8   r8, r8, r8\n"                 /* GE = 0101: SEL takes bytes 0 and 2 from its first operand */
         "2: ldm     sp, {r0-r2}\n"
-        "   add     r3, r0, #4\n"
-        "   add     r8, r1, r5, lsl #2\n"
+        "   add     r3, r0, r12\n"
+        "   add     r8, r1, lr\n"
         "   strd    r3, r8, [sp]\n"
+        "   cmp     r2, #0\n"
+        "   beq     3f\n"
         "1: ldr     r3, [r0]\n"
         "   ldr     r8, [r0, r4]\n"
         "   ldr     r9, [r0, r4, lsl #1]\n"
@@ -349,11 +356,26 @@ __asm__("   .pushsection .text.eip_dsp_dw_plane_quads,\"ax\",%progbits\n"
         "   add     r1, r1, #4\n"
         "   subs    r2, r2, #1\n"
         "   bne     1b\n"
-        "   ldr     r3, [sp, #12]\n"
+        "3: ldr     r2, [sp, #16]\n"
+        "   cmp     r2, #0\n"
+        "   beq     5f\n"
+        "4: ldr     r3, [r0]\n"
+        "   add     r0, r0, r4\n"
+        "   strb    r3, [r1]\n"
+        "   lsr     r3, r3, #8\n"
+        "   strb    r3, [r1, r5]\n"
+        "   lsr     r3, r3, #8\n"
+        "   strb    r3, [r1, r5, lsl #1]\n"
+        "   lsr     r3, r3, #8\n"
+        "   strb    r3, [r1, r7]\n"
+        "   add     r1, r1, #1\n"
+        "   subs    r2, r2, #1\n"
+        "   bne     4b\n"
+        "5: ldr     r3, [sp, #12]\n"
         "   subs    r3, r3, #1\n"
         "   str     r3, [sp, #12]\n"
         "   bne     2b\n"
-        "   add     sp, sp, #16\n"
+        "   add     sp, sp, #20\n"
         "   pop     {r4-r11, pc}\n"
         "   .size eip_dsp_dw_plane_quads, . - eip_dsp_dw_plane_quads\n"
         "   .popsection\n");
@@ -367,8 +389,8 @@ static void eip_dsp_dw_plane_quads(const quads_job_t *j)
     const uint32_t m = 0x00FF00FFu;
     const int32_t ch = j->channels, plane = j->plane;
     for (int32_t g = 0; g < j->groups; ++g) {
-        const int8_t *s = j->src + 4 * g;
-        int8_t *o = j->dst + 4 * g * plane;
+        const int8_t *s = j->src + g * j->src_step;
+        int8_t *o = j->dst + g * j->dst_step;
         for (int32_t q = 0; q < j->quads; ++q, s += 4 * ch, o += 4) {
             const uint32_t a = (uint32_t)eip_load_s8x4(s), b = (uint32_t)eip_load_s8x4(s + ch);
             const uint32_t c = (uint32_t)eip_load_s8x4(s + 2 * ch), e = (uint32_t)eip_load_s8x4(s + 3 * ch);
@@ -380,41 +402,44 @@ static void eip_dsp_dw_plane_quads(const quads_job_t *j)
                 memcpy(o + i * plane, &r[i], 4);
             }
         }
+        for (int32_t x = 0; x < j->rest; ++x, s += ch, ++o) {
+            for (int32_t i = 0; i < 4; ++i) {
+                o[i * plane] = s[i];
+            }
+        }
     }
 }
 #endif
 
-/* Input row iy into slot `slot` of channels [c, c + n), whose rows start at `rows` (channel c's slot 0). */
+/* Input rows iy..iy + count - 1 into slots slot.. of channels [c, c + n), whose rows start at `rows` (channel
+ * c's slot 0): a row of every channel of a ring (count 1), or a block's 3 rows of one strip. */
 static __attribute__((noinline)) void plane_fill(const eip_depthwise_conv2d_params_t *p, const plane_t *g,
-                                                 const int8_t *in, int32_t c, int32_t n, int32_t iy, int32_t slot,
-                                                 int8_t *rows)
+                                                 const int8_t *in, int32_t c, int32_t n, int32_t iy, int32_t count,
+                                                 int32_t slot, int8_t *rows)
 {
+    const int inside = iy >= 0 && iy + count <= p->in_h;
+    if (count > 1 && (!inside || n != 4)) {   /* row by row */
+        for (int32_t r = 0; r < count; ++r) {
+            plane_fill(p, g, in, c, n, iy + r, 1, slot + r, rows);
+        }
+        return;
+    }
     const int32_t cells = g->hi - g->lo, plane = g->plane, channels = p->in_c;
     int8_t *d = rows + slot * g->used + g->lo;
-    if (iy < 0 || iy >= p->in_h) {
+    if (!inside) {
         for (int32_t j = 0; j < n; ++j) {
             memset(d + j * plane, p->in_zp, (size_t)cells);
         }
         return;
     }
     const int8_t *src = in + (iy * p->in_w + g->lo - p->pad_left) * channels + c;
-    const int32_t quads = cells / 4, groups = n / 4;
-    if (quads > 0 && groups > 0) {
-        const quads_job_t job = {src, d, quads, groups, channels, plane};
+    const int32_t quads = cells / 4, groups = count > 1 ? count : n / 4;
+    const int32_t src_step = count > 1 ? p->in_w * channels : 4, dst_step = count > 1 ? g->used : 4 * plane;
+    if (cells > 0 && groups > 0) {
+        const quads_job_t job = {src, d, quads, groups, channels, plane, src_step, dst_step, cells - 4 * quads};
         eip_dsp_dw_plane_quads(&job);
     }
-    for (int32_t k = 0; k < groups; ++k) {   /* the last cells % 4 pixels of each group */
-        const int8_t *s = src + 4 * k + 4 * quads * channels;
-        int8_t *o = d + 4 * k * plane + 4 * quads;
-        for (int32_t x = cells - 4 * quads; x > 0; --x, s += channels, ++o) {
-            const uint32_t v = (uint32_t)eip_load_s8x4(s);
-            o[0] = (int8_t)v;
-            o[plane] = (int8_t)(v >> 8);
-            o[2 * plane] = (int8_t)(v >> 16);
-            o[3 * plane] = (int8_t)(v >> 24);
-        }
-    }
-    for (int32_t j = 4 * groups; j < n; ++j) {   /* the last in_c % 4 */
+    for (int32_t j = count > 1 ? n : 4 * groups; j < n; ++j) {   /* the last in_c % 4 */
         const int8_t *s = src + j;
         for (int32_t x = 0; x < cells; ++x, s += channels) {
             d[j * plane + x] = *s;
@@ -426,7 +451,7 @@ static __attribute__((noinline)) void plane_fill(const eip_depthwise_conv2d_para
  * 0 and 3 are its own). */
 typedef struct {
     int32_t multiplier;          /* +0: the channel's (the assembly's) */
-    int32_t zp_round;            /* +4: 1 + 2 out_zp */
+    int32_t round;               /* +4: the channel's (1 + 2 out_zp) << (right - 1) (the assembly's) */
     int32_t out_step;            /* +8: channels */
     const int8_t *end;           /* +12: the channel's x after its pairs (the assembly's) */
     const plane_taps_t *taps;    /* +16: the first channel's */
@@ -442,14 +467,15 @@ typedef struct {
     int8_t *out;                 /* +56: pixel 0 of the first channel */
     uint32_t act_min4;           /* +60: act_min in every byte (the clamping variants) */
     uint32_t act_max4;           /* +64 */
+    int32_t zp_round;            /* +68: 1 + 2 out_zp */
 } plane_job_t;
-_Static_assert(sizeof(plane_job_t) == 68 && sizeof(void *) == 4, "plane_job_t layout (the assembly's offsets)");
+_Static_assert(sizeof(plane_job_t) == 72 && sizeof(void *) == 4, "plane_job_t layout (the assembly's offsets)");
 
 #if !defined(EIP_DSP_C_LOOPS)
 /* The job is copied to the stack at lr = sp + 28, below it a channel's taps as loaded per pair of outputs:
  * outer[0..2], mid01, mid2 and the bias twice (r0..r6 by one LDM, the two sums starting at the bias). r10/r11
- * hold the codes, r12 the output. After the taps one LDM gives the output step's multiplier, 1 + 2 out_zp, the
- * channel step and the end of the pairs (r0..r3); r4's low byte is the right shift - 1.
+ * hold the codes, r12 the output. After the taps one LDM gives the output step's multiplier and rounding
+ * term, the channel step and the end of the pairs (r0..r3); r4's low byte is the right shift - 1.
  * Stride 1: r7 walks filter row 0's slot, r8/r9 are the other rows' offsets from it. Stride 2: r7..r9 walk
  * the three rows. */
 #define PL_ROW1(ADDR, OUTER, MID_I, MID_J, MID)                                                                 \
@@ -491,14 +517,16 @@ _Static_assert(sizeof(plane_job_t) == 68 && sizeof(void *) == 4, "plane_job_t la
     PL_ROW2("r7", "r0", "smlabb", "smlatb", "r3")
 #define PL_TAIL2 PL_ONE1("[r8]", "r1", "smlabt", "r3") PL_ONE1("[r9]", "r2", "smlabt", "r4")                   \
     PL_ONE1("[r7]", "r0", "smlabb", "r3")
-/* The sum in ACC to its int8 code (out_fast): y = SMMULR(2 acc, M), ((y - (y < 0)) >> (right - 1)
- * + 1 + 2 out_zp) >> 1 saturated. */
+/* The sum in ACC (2 acc) to its int8 code: out_fast's ((y - (y < 0)) >> (right - 1) + 1 + 2 out_zp) >> 1
+ * saturated, y = SMMULR(2 acc, M), in 4 instructions: SMMLAR adds r1 = (1 + 2 out_zp) << (right - 1) to y (|y|,
+ * |r1| < 2^30: no overflow, and the shift then adds 1 + 2 out_zp exactly), and (acc < 0) stands for (y < 0):
+ * they differ only where acc < 0 rounds to y = 0, and there (-1 >> (right - 1)) + 1 + 2 out_zp = 2 out_zp and
+ * 1 + 2 out_zp halve alike. */
 #define PL_OUT(ACC)                                                                                             \
-    "   smmulr  " ACC ", " ACC ", r0\n"                                                                         \
-    "   add     " ACC ", " ACC ", " ACC ", asr #31\n"                                                           \
-    "   asr     " ACC ", " ACC ", r4\n"                                                                         \
-    "   qadd    " ACC ", " ACC ", r1\n"                                                                         \
-    "   ssat    " ACC ", #8, " ACC ", asr #1\n"
+    "   smmlar  r10, " ACC ", r0, r1\n"                                                                         \
+    "   add     r10, r10, " ACC ", asr #31\n"                                                                   \
+    "   asr     r10, r10, r4\n"                                                                                 \
+    "   ssat    " ACC ", #8, r10, asr #1\n"
 /* Clamp the codes in the low bytes of r5 (and r6) to [act_min, act_max] (SSUB8 and SEL per bound). */
 #define PL_CLAMP2                                                                                               \
     "   bfi     r5, r6, #8, #8\n"                                                                               \
@@ -525,13 +553,13 @@ _Static_assert(sizeof(plane_job_t) == 68 && sizeof(void *) == 4, "plane_job_t la
             "   .type " #NAME ", %function\n"                                                                   \
             "   .thumb_func\n" #NAME ":\n"                                                                      \
             "   push    {r4-r11, lr}\n"                                                                         \
-            "   sub     sp, sp, #96\n"                                                                          \
+            "   sub     sp, sp, #100\n"                                                                         \
             "   add     lr, sp, #28\n"                                                                          \
             "   ldm     r0!, {r1-r9}\n"                                                                         \
             "   stm     lr, {r1-r9}\n"                                                                          \
-            "   ldm     r0, {r1-r8}\n"                                                                          \
-            "   add     r9, lr, #36\n"                                                                          \
-            "   stm     r9, {r1-r8}\n"                                                                          \
+            "   ldm     r0, {r1-r9}\n"                                                                          \
+            "   add     r10, lr, #36\n"                                                                         \
+            "   stm     r10, {r1-r9}\n"                                                                         \
             "   ldrd    r7, r8, [lr, #44]\n"                                                                    \
             "   ldr     r9, [lr, #52]\n"                                                                        \
             "   ldr     r12, [lr, #56]\n"                                                                       \
@@ -540,7 +568,9 @@ _Static_assert(sizeof(plane_job_t) == 68 && sizeof(void *) == 4, "plane_job_t la
             "   ldm     r10!, {r0-r5}\n"                                                                        \
             "   ldr     r6, [r11], #4\n"                                                                        \
             "   strd    r10, r11, [lr, #16]\n"                                                                  \
-            "   str     r6, [lr]\n"                                                                             \
+            "   ldr     r10, [lr, #68]\n"                                                                       \
+            "   lsl     r10, r10, r4\n"                                                                         \
+            "   strd    r6, r10, [lr]\n"                                                                        \
             "   mov     r6, r5\n"                                                                               \
             "   stm     sp, {r0-r6}\n"                                                                          \
             "   ldr     r0, [lr, #24]\n"                                                                        \
@@ -556,8 +586,7 @@ _Static_assert(sizeof(plane_job_t) == 68 && sizeof(void *) == 4, "plane_job_t la
             "   cmp     r7, r3\n"                                                                               \
             "   bne     1b\n"                                                                                   \
             "   ldr     r0, [lr, #28]\n"           /* the last output of an odd row */                         \
-            "   cmp     r0, #0\n"                                                                               \
-            "   beq     4f\n"                                                                                   \
+            "   cbz     r0, 4f\n"                                                                               \
             "   ldm     sp, {r0-r5}\n"                                                                          \
             PL_TAIL##STRIDE                                                                                     \
             "   ldm     lr, {r0-r1}\n"                                                                          \
@@ -570,7 +599,7 @@ _Static_assert(sizeof(plane_job_t) == 68 && sizeof(void *) == 4, "plane_job_t la
             "   add     r12, r12, r1\n"                                                                         \
             "   cmp     r12, r2\n"                                                                              \
             "   bne     2b\n"                                                                                   \
-            "   add     sp, sp, #96\n"                                                                          \
+            "   add     sp, sp, #100\n"                                                                         \
             "   pop     {r4-r11, pc}\n"                                                                         \
             "   .size " #NAME ", . - " #NAME "\n"                                                               \
             "   .popsection\n")
@@ -616,9 +645,9 @@ static void plane_row_c(const plane_job_t *j, int32_t stride)
                 acc = (int32_t)((uint32_t)acc + (uint32_t)(r[0] * (int16_t)t->outer[k] + r[1] * mid[k] +
                                                            r[2] * (t->outer[k] >> 16)));
             }
-            const int32_t y = eip_dsp_smmulr(acc, j->multipliers[ch]);
-            const int64_t w = (int64_t)((y - (y < 0)) >> (t->mid2 & 31)) + j->zp_round;   /* QADD */
-            int32_t v = (int32_t)((w < INT32_MIN ? INT32_MIN : w > INT32_MAX ? INT32_MAX : w) >> 1);
+            const int32_t right1 = t->mid2 & 0xFF, round = (int32_t)((uint32_t)j->zp_round << right1);
+            const int32_t y = eip_dsp_smmulr(acc, j->multipliers[ch]) + round;   /* SMMLAR */
+            int32_t v = ((y - (acc < 0)) >> right1) >> 1;
             v = v < -128 ? -128 : v > 127 ? 127 : v;
             j->out[ch + i * j->out_step] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
         }
@@ -640,11 +669,21 @@ static void plane_row(const plane_job_t *job, int32_t stride, int clamp)
 #endif
 }
 
+/* fast_fits, and every right shift at most PLANE_RIGHT1_MAX + 1. */
 static int plane_fits(const eip_depthwise_conv2d_params_t *p)
 {
-    return p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
-           (p->stride_w == 1 || p->stride_w == 2) && p->out_w >= 2 && p->scratch != 0 && p->strip_blocks > 0 &&
-           fast_fits(p);
+    if (p->filter_h != 3 || p->filter_w != 3 || p->dilation_h != 1 || p->dilation_w != 1 ||
+        (p->stride_w != 1 && p->stride_w != 2) || p->out_w < 2 || p->scratch == 0 || p->strip_blocks <= 0 ||
+        p->requant != EIP_REQUANT_SMMULR) {
+        return 0;
+    }
+    for (int32_t c = 0; c < p->out_c; ++c) {
+        const int32_t right1 = -p->shift[c] - 1;
+        if (p->multiplier[c] != 0 && (right1 < 0 || right1 > PLANE_RIGHT1_MAX)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static inline int32_t mod3(int32_t v)
@@ -669,24 +708,25 @@ static __attribute__((noinline)) void plane_batch(const eip_depthwise_conv2d_par
     plane_taps_t kept[PLANE_KEPT_CHANNELS];
     const int keep = !ring && channels <= PLANE_KEPT_CHANNELS;
     plane_taps_t *taps = keep ? kept : (plane_taps_t *)(void *)(p->scratch + rows);
-    plane_job_t job = {0, 1 + 2 * p->out_zp, channels, 0, 0, 0, 2 * sw * pairs, out_w & 1,
+    plane_job_t job = {0, 0, channels, 0, 0, 0, 2 * sw * pairs, out_w & 1,
                        g.plane - 2 * sw * pairs, 1 - 2 * pairs * channels, 0, 0, 0, 0, 0,
-                       (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u};
+                       (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u, 1 + 2 * p->out_zp};
     memset(p->scratch, p->in_zp, (size_t)rows);   /* the pad cells stay */
     if (ring || keep) {
         plane_head(p, filter, bias, 0, channels, taps);
     }
-    int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN};   /* the input row in each slot, every channel alike */
+    int32_t held[3] = {-1, -1, -1};   /* the input row in each slot, every channel alike (-1: pad, zp alone) */
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
         int8_t *o = out + oy * out_w * channels;
         if (ring) {
             int32_t slot[3];
             for (int32_t ky = 0; ky < 3; ++ky) {
-                slot[ky] = mod3(iy0 + ky);
-                if (held[slot[ky]] != iy0 + ky) {
-                    held[slot[ky]] = iy0 + ky;
-                    plane_fill(p, &g, in, 0, channels, iy0 + ky, slot[ky], p->scratch);
+                const int32_t iy = iy0 + ky, row = iy < 0 || iy >= p->in_h ? -1 : iy;
+                slot[ky] = mod3(iy);
+                if (held[slot[ky]] != row) {
+                    held[slot[ky]] = row;
+                    plane_fill(p, &g, in, 0, channels, iy, 1, slot[ky], p->scratch);
                 }
             }
             job.off1 = (slot[1] - slot[0]) * g.used;
@@ -703,9 +743,7 @@ static __attribute__((noinline)) void plane_batch(const eip_depthwise_conv2d_par
         job.off2 = 2 * g.used;
         for (int32_t c = 0; c < channels; c += 4) {   /* one strip: a block's rows (and taps) at a time */
             const int32_t n = channels - c < 4 ? channels - c : 4;
-            for (int32_t ky = 0; ky < 3; ++ky) {
-                plane_fill(p, &g, in, c, n, iy0 + ky, ky, p->scratch);
-            }
+            plane_fill(p, &g, in, c, n, iy0, 3, 0, p->scratch);
             if (!keep) {
                 plane_head(p, filter, bias, c, n, taps);
             }
