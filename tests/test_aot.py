@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -120,7 +121,13 @@ def test_kernel_paths_state_what_the_layers_ask():
         assert (facts["EIP_MODEL_CONV_REQUANTS"], facts["EIP_MODEL_DEPTHWISE_REQUANTS"],
                 facts["EIP_MODEL_FULLY_CONNECTED_REQUANTS"]) == (conv, depthwise, fc), name
         assert not any(facts[f"EIP_MODEL_{op}_CLAMPS"] for op in ("CONV", "DEPTHWISE", "FULLY_CONNECTED"))
-        assert facts["EIP_MODEL_CONV_GROUPED"] == 0
+        assert facts["EIP_MODEL_CONV_GROUPED"] == facts["EIP_MODEL_DEPTHWISE_GENERAL"] == 0   # all planar
+        # a depthwise layer the planar path does not take (here without its strip) needs the general path
+        params = [op_params(graph, op) for op in graph.ops]
+        dw = [i for i, op in enumerate(graph.ops) if op.opcode == "DEPTHWISE_CONV_2D"]
+        if dw:
+            params[dw[-1]] = dataclasses.replace(params[dw[-1]], scratch=0, strip_blocks=0)
+            assert kernel_paths(graph, params)["EIP_MODEL_DEPTHWISE_GENERAL"] == 1
     # the golden tiny model's depthwise clamps: its RELU6 caps codes at -121
     graph = load_graph(GOLDEN / "tiny.tflite")
     facts = kernel_paths(graph, [op_params(graph, op) for op in graph.ops])

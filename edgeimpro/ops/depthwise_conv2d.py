@@ -11,7 +11,7 @@ from edgeimpro.graph.model import Graph, Op
 from edgeimpro.ops import describe as d
 from edgeimpro.ops import options as opt
 from edgeimpro.ops.base import KernelParams, OpDef, in_w_b, pointer_field, scalar_field, scratch_field
-from edgeimpro.ops.prepare import conv_fields, conv_operands, unsupported
+from edgeimpro.ops.prepare import REQUANT_SMMULR, conv_fields, conv_operands, unsupported
 from edgeimpro.ops.stream import ROW, Stream, window_stream
 from edgeimpro.ops.testspec import random_specs, spec
 from edgeimpro.ops.wrap import WrapWarning, mac_wrap
@@ -117,6 +117,21 @@ TESTS = (
          dilation=[1, 1], multiplier=2, act="relu6", bias=True),
     *random_specs("DEPTHWISE_CONV_2D", 3, 200),
 )
+
+
+DSP_PLANE_RIGHT1_MAX = 21   # arm_dsp/depthwise_conv2d.c, PLANE_RIGHT1_MAX
+
+
+def dsp_planar(p: DepthwiseConv2DParams) -> bool:
+    """Whether the Arm DSP kernel runs the layer on its planar 3x3 path (arm_dsp/depthwise_conv2d.c,
+    plane_fits, which this mirrors: the generator leaves the kernel's other paths out of a model whose layers
+    all take it, codegen/aot.py kernel_paths): a 3x3 filter without dilation, depth multiplier 1, stride 1 or 2
+    along the row, rows of two outputs or more, its planned strip, the single-multiply requantization with
+    every channel that has a multiplier shifting right by 1 to DSP_PLANE_RIGHT1_MAX + 1."""
+    return ((p.filter_h, p.filter_w, p.dilation_h, p.dilation_w, p.depth_multiplier) == (3, 3, 1, 1, 1)
+            and p.stride_w in (1, 2) and p.out_w >= 2 and p.scratch > 0 and p.strip_blocks > 0
+            and p.requant == REQUANT_SMMULR
+            and all(m == 0 or 0 <= -s - 1 <= DSP_PLANE_RIGHT1_MAX for m, s in zip(p.multiplier, p.shift, strict=True)))
 
 
 LEAN_MIN_WIDTH = 16   # narrower rows have no lean variant: one strip costs them too much

@@ -17,6 +17,7 @@
 #include "../mac_params.h"
 #include "../depthwise_conv2d_ref.h"
 #include "../fixedpoint.h"
+#include "../kernel_paths.h"
 #include "requantize.h"
 #include "simd.h"
 
@@ -737,7 +738,7 @@ static __attribute__((noinline)) void plane_batch(const eip_depthwise_conv2d_par
             job.out = o;
             job.out_end = o + channels;
             plane_row(&job, sw);
-            if (clamp) {
+            if (EIP_MODEL_DEPTHWISE_CLAMPS && clamp) {
                 clamp_row(p, o, out_w * channels);
             }
             continue;
@@ -757,7 +758,7 @@ static __attribute__((noinline)) void plane_batch(const eip_depthwise_conv2d_par
             job.out_end = o + c + n;
             plane_row(&job, sw);
         }
-        if (clamp) {
+        if (EIP_MODEL_DEPTHWISE_CLAMPS && clamp) {
             clamp_row(p, o, out_w * channels);
         }
     }
@@ -808,14 +809,21 @@ eip_status_t eip_depthwise_conv2d(const eip_depthwise_conv2d_params_t *p, const 
         return status;
     }
     const int simd = p->depth_multiplier == 1 && p->filter_h * p->filter_w <= EIP_DSP_DEPTHWISE_TAPS_MAX;
+    const int planar = simd && plane_fits(p);
+    /* the paths the model's layers do not take are left out (kernel_paths.h: ops/depthwise_conv2d.py,
+       dsp_planar, mirrors plane_fits) */
+    if ((!planar && !EIP_MODEL_DEPTHWISE_GENERAL) ||
+        (!EIP_MODEL_DEPTHWISE_CLAMPS && (p->act_min != -128 || p->act_max != 127))) {
+        return EIP_ERR_BAD_PARAM;   /* generated for another model */
+    }
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
         int8_t *out = output + b * p->out_h * p->out_w * p->out_c;
-        if (simd && plane_fits(p)) {
+        if (planar) {
             plane_batch(p, in, filter, bias, out);
-        } else if (simd) {
+        } else if (EIP_MODEL_DEPTHWISE_GENERAL && simd) {
             depthwise_simd(p, in, filter, bias, out);
-        } else {
+        } else if (EIP_MODEL_DEPTHWISE_GENERAL) {
             eip_depthwise_conv2d_batch_ref(p, in, filter, bias, out);
         }
     }
