@@ -61,9 +61,10 @@ extern "C" {{
 #define EIP_MAX_DIMS {max_dims}
 
 /* Longest receptive field (filter_h * filter_w * filter_c) the Arm DSP conv unrolls into its scratch columns
- * (two int16 columns: 4 bytes per tap and channel; a first layer of 2 or 3 channels pads each tap to four
- * lanes and adds its padded filter rows: 16 + 4 * out_c bytes per tap, column_scratch in ops/conv2d.py);
- * longer ones run the direct loop without scratch. */
+ * (four int16 columns: 8 bytes per tap and channel; a first layer of 1 to 3 channels packs its k codes into
+ * k4 = k rounded up to four lanes, with a k4-byte gathering buffer and, where k4 > k, its filter rows padded
+ * to k4: 9 * k4 (+ out_c * k4) bytes, column_scratch in ops/conv2d.py); longer ones run the direct loop
+ * without scratch. */
 #define EIP_DSP_CONV_COLUMN_MAX {column_max}
 
 /* The requantization a MAC layer's kernels may use (`requant`), proven exact for the layer at generation

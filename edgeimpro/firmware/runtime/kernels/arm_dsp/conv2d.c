@@ -265,7 +265,8 @@ static void channels_c(const eip_conv2d_params_t *p, const int8_t *rows, int32_t
 typedef struct {
     const int16_t *cols;            /* +0: the four pixels' interleaved columns */
     int32_t groups;                 /* +4: k / 4 > 0 (the assembly keeps its turns there) */
-    int32_t entry;                  /* +8: the assembly's: where the first turn enters */
+    int32_t entry;                  /* +8: 1: lanes 0 and 1 only (lanes 2, 3 store lane 1's pixel), else 0; the
+                                     * assembly's copy: where the first turn enters */
     int32_t bias_step;              /* +12: 4, or 0 with bias at a zero */
     int32_t shift_offset;           /* +16: shift minus multiplier, in bytes */
     const int32_t *multiplier_end;  /* +20: past the last channel's multiplier */
@@ -301,6 +302,17 @@ _Static_assert(sizeof(conv_quads_t) == 68 && sizeof(void *) == 4, "conv_quads_t 
     "   ldrd    r10, r11, [r5], #8\n"                                                                           \
     "   smlad   r3, r8, r10, r3\n"                                                                              \
     "   smlad   r3, r9, r11, r3\n"
+/* The same for the first two lanes only (a last step of one or two pixels): 9 instructions per 16 MACs. */
+#define HALF_GROUP(LABEL)                                                                                       \
+    LABEL ":ldr     r8, [r4], #4\n"                                                                             \
+    "   ldrd    r10, r11, [r5, #8]\n"                                                                           \
+    "   sxtb16  r9, r8, ror #8\n"                                                                               \
+    "   sxtb16  r8, r8\n"                                                                                       \
+    "   smlad   r1, r8, r10, r1\n"                                                                              \
+    "   smlad   r1, r9, r11, r1\n"                                                                              \
+    "   ldrd    r10, r11, [r5], #32\n"                                                                          \
+    "   smlad   r0, r8, r10, r0\n"                                                                              \
+    "   smlad   r0, r9, r11, r0\n"
 /* Sum ACC of a channel with multiplier r8 and right shift minus one r9 to (w + 1 + 2 out_zp) >> 1 saturated
  * to int8; r10 holds 1 + 2 out_zp. SMMULR: y = SMMULR(2 acc, M) (requantize.h, |acc| < 2^30). */
 #define QREQ_SMMULR(ACC)                                                                                        \
@@ -335,7 +347,9 @@ _Static_assert(sizeof(conv_quads_t) == 68 && sizeof(void *) == 4, "conv_quads_t 
             "   adds    r5, r6, #3\n"                                                                           \
             "   lsrs    r5, r5, #2\n"                                                                           \
             "   str     r5, [sp, #4]\n"                                                                         \
+            "   ldr     r3, [sp, #8]\n"           /* 1: two lanes */                                          \
             "   ands    r6, r6, #3\n"                                                                           \
+            "   cbnz    r3, 8f\n"                                                                               \
             "   adr.w   r9, .Lg1" #NAME "\n"                                                                    \
             "   beq     9f\n"                                                                                   \
             "   adr.w   r9, .Lg4" #NAME "\n"                                                                    \
@@ -344,6 +358,15 @@ _Static_assert(sizeof(conv_quads_t) == 68 && sizeof(void *) == 4, "conv_quads_t 
             "   adr.w   r9, .Lg3" #NAME "\n"                                                                    \
             "   beq     9f\n"                                                                                   \
             "   adr.w   r9, .Lg2" #NAME "\n"                                                                    \
+            "   b       9f\n"                                                                                   \
+            "8: adr.w   r9, .Lh1" #NAME "\n"                                                                    \
+            "   beq     9f\n"                                                                                   \
+            "   adr.w   r9, .Lh4" #NAME "\n"                                                                    \
+            "   cmp     r6, #2\n"                                                                               \
+            "   blo     9f\n"                                                                                   \
+            "   adr.w   r9, .Lh3" #NAME "\n"                                                                    \
+            "   beq     9f\n"                                                                                   \
+            "   adr.w   r9, .Lh2" #NAME "\n"                                                                    \
             "9: orr     r9, r9, #1\n"                                                                           \
             "   str     r9, [sp, #8]\n"                                                                         \
             "2: ldrd    r5, r6, [sp]\n"            /* columns, turns */                                         \
@@ -357,6 +380,7 @@ _Static_assert(sizeof(conv_quads_t) == 68 && sizeof(void *) == 4, "conv_quads_t 
             QUAD_GROUP(".Lg1" #NAME) QUAD_GROUP(".Lg2" #NAME) QUAD_GROUP(".Lg3" #NAME) QUAD_GROUP(".Lg4" #NAME) \
             "   subs    r6, r6, #1\n"                                                                           \
             "   bne     .Lg1" #NAME "\n"                                                                        \
+            ".Lq" #NAME ":\n"                                                                                   \
             "   ldr     r9, [sp, #16]\n"                                                                        \
             "   ldr     r9, [r7, r9]\n"            /* the shift, then right shift - 1 = ~shift */              \
             "   ldr     r8, [r7], #4\n"            /* the multiplier */                                        \
@@ -387,11 +411,18 @@ _Static_assert(sizeof(conv_quads_t) == 68 && sizeof(void *) == 4, "conv_quads_t 
             "   bne     2b\n"                                                                                   \
             "   add     sp, sp, #52\n"                                                                          \
             "   pop     {r4-r11, pc}\n"                                                                         \
+            HALF_GROUP(".Lh1" #NAME) HALF_GROUP(".Lh2" #NAME) HALF_GROUP(".Lh3" #NAME) HALF_GROUP(".Lh4" #NAME) \
+            "   subs    r6, r6, #1\n"                                                                           \
+            "   bne     .Lh1" #NAME "\n"                                                                        \
+            "   mov     r2, r1\n"                 /* lanes 2 and 3 store lane 1's pixel */                    \
+            "   mov     r3, r1\n"                                                                               \
+            "   b       .Lq" #NAME "\n"                                                                         \
             "   .size " #NAME ", . - " #NAME "\n"                                                               \
             "   .popsection\n")
 CONV_QUADS(eip_dsp_conv_quads_smmulr, QREQ_SMMULR);
 CONV_QUADS(eip_dsp_conv_quads_wide, QREQ_WIDE);
 #undef QUAD_GROUP
+#undef HALF_GROUP
 #undef QREQ_SMMULR
 #undef QREQ_WIDE
 #undef CONV_QUADS
@@ -410,6 +441,9 @@ static void conv_quads_c(const conv_quads_t *j, int32_t kind)
     for (const int32_t *m = j->multiplier; m != j->multiplier_end; ++m, row += k, bias += j->bias_step / 4, ++out) {
         int32_t acc[LANES] = {bias[0], bias[0], bias[0], bias[0]};
         dot_1x4(row, j->cols, k, acc);
+        if (j->entry == 1) {   /* as the assembly's two-lane loop: lanes 2 and 3 store lane 1's pixel */
+            acc[2] = acc[3] = acc[1];
+        }
         const int32_t rs = -*(const int32_t *)(const void *)((const int8_t *)m + j->shift_offset) - 1;
         for (int32_t i = 0; i < LANES; ++i) {
             const int32_t y = kind == EIP_REQUANT_SMMULR ? eip_dsp_smmulr((int32_t)((uint32_t)acc[i] << 1), *m)
@@ -672,12 +706,14 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
         /* Pixels four at a time; past the last pixel, lanes compute the last one again and store it there. */
         int32_t offset[LANES] = {0, p->out_c, 2 * p->out_c, 3 * p->out_c};
         memcpy(job.offset, offset + 1, sizeof job.offset);
+        job.entry = 0;
         for (int32_t px = 0; px < pixels; px += LANES) {
             if (px + LANES > pixels) {
                 for (int32_t i = 1; i < LANES; ++i) {
                     offset[i] = (px + i < pixels ? i : pixels - 1 - px) * p->out_c;
                 }
                 memcpy(job.offset, offset + 1, sizeof job.offset);
+                job.entry = pixels - px <= 2;   /* one or two pixels left: the assembly's two-lane loop */
             }
             if (dense) {   /* a pointwise layer over every pixel: input pixel i is the column of output pixel i */
                 for (int32_t lane = 0; lane < LANES; ++lane) {
