@@ -110,7 +110,8 @@ def test_golden_snapshot_of_generated_c():
 
 def test_kernel_paths_state_what_the_layers_ask():
     """eip_model_kernels.h per model: the requantizations each MAC op's layers use (1 << EIP_REQUANT_*:
-    general 1, no pre-shift 2, single multiply 4), whether any clamps, grouped convs."""
+    general 1, no pre-shift 2, single multiply 4), whether any clamps, convs on the Arm DSP direct loop,
+    depthwise layers off its planar path."""
     from edgeimpro.codegen.aot import kernel_paths
     from edgeimpro.ops import op_params
 
@@ -121,7 +122,7 @@ def test_kernel_paths_state_what_the_layers_ask():
         assert (facts["EIP_MODEL_CONV_REQUANTS"], facts["EIP_MODEL_DEPTHWISE_REQUANTS"],
                 facts["EIP_MODEL_FULLY_CONNECTED_REQUANTS"]) == (conv, depthwise, fc), name
         assert not any(facts[f"EIP_MODEL_{op}_CLAMPS"] for op in ("CONV", "DEPTHWISE", "FULLY_CONNECTED"))
-        assert facts["EIP_MODEL_CONV_GROUPED"] == facts["EIP_MODEL_DEPTHWISE_GENERAL"] == 0   # all planar
+        assert facts["EIP_MODEL_CONV_DIRECT"] == facts["EIP_MODEL_DEPTHWISE_GENERAL"] == 0   # all planar
         # a depthwise layer the planar path does not take (here without its strip) needs the general path
         params = [op_params(graph, op) for op in graph.ops]
         dw = [i for i, op in enumerate(graph.ops) if op.opcode == "DEPTHWISE_CONV_2D"]

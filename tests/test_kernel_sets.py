@@ -41,7 +41,7 @@ from edgeimpro.boards.build import CROSS
 from edgeimpro.firmware import runtime_dir
 from edgeimpro.graph import load_graph
 from edgeimpro.ops.add import AddParams
-from edgeimpro.ops.conv2d import Conv2DParams, column_scratch
+from edgeimpro.ops.conv2d import Conv2DParams, column_scratch, dsp_direct
 from edgeimpro.ops.depthwise_conv2d import DepthwiseConv2DParams, dsp_planar, strip_scratch
 from edgeimpro.ops.fully_connected import FullyConnectedParams
 from edgeimpro.ops.mul import MulParams
@@ -455,16 +455,17 @@ def test_bad_params_give_the_reference_status() -> None:
 
 def test_kernels_built_for_one_model_refuse_the_paths_it_does_not_take() -> None:
     """With a model's eip_model_kernels.h (codegen/aot.py kernel_paths: here one whose MAC layers all use the
-    single-multiply requantization and the whole int8 range, every depthwise on the planar path) the Arm DSP
-    kernels leave the other paths out: a layer on a built path is exact, one that needs another is refused
-    with EIP_ERR_BAD_PARAM; ops/depthwise_conv2d.py's dsp_planar says which, as the kernel decides it."""
-    facts = {"EIP_MODEL_KERNELS_H": "", "EIP_MODEL_CONV_GROUPED": 0, "EIP_MODEL_DEPTHWISE_GENERAL": 0, **{
+    single-multiply requantization and the whole int8 range, no conv on the direct loop, every depthwise on
+    the planar path) the Arm DSP kernels leave the other paths out: a layer on a built path is exact, one that
+    needs another is refused with EIP_ERR_BAD_PARAM; ops/conv2d.py's dsp_direct and ops/depthwise_conv2d.py's
+    dsp_planar say which, as the kernels decide it."""
+    facts = {"EIP_MODEL_KERNELS_H": "", "EIP_MODEL_CONV_DIRECT": 0, "EIP_MODEL_DEPTHWISE_GENERAL": 0, **{
         f"EIP_MODEL_{op}_{what}": value for op in ("CONV", "DEPTHWISE", "FULLY_CONNECTED")
         for what, value in (("REQUANTS", 1 << REQUANT_SMMULR), ("CLAMPS", 0))}}
     built = KernelSet("dsp", board="qemu-m4", defines=tuple(f"{k}={v}" if v != "" else k for k, v in facts.items()))
     calls = (random_calls(seed=21, count=180) + random_calls(seed=22, count=30, wrap=True)
              + random_calls(seed=23, count=30, big_bias=True))
-    calls = [c for c in calls if c.kernel in ("eip_fully_connected", "eip_depthwise_conv2d")]
+    calls = [c for c in calls if c.kernel in ("eip_conv2d", "eip_fully_connected", "eip_depthwise_conv2d")]
     calls += planar_depthwise_calls(seed=24)
 
     def on_path(c: KernelCall) -> bool:   # what codegen/aot.py kernel_paths reasons from
@@ -472,12 +473,14 @@ def test_kernels_built_for_one_model_refuse_the_paths_it_does_not_take() -> None
         full = (p.act_min, p.act_max) == (-128, 127)
         if c.kernel == "eip_depthwise_conv2d":
             return full and dsp_planar(p)   # and so the single-multiply requantization
+        if c.kernel == "eip_conv2d":
+            return full and p.requant == REQUANT_SMMULR and not dsp_direct(p)
         return p.requant == REQUANT_SMMULR
 
     reference = run_calls(build_driver("plain"), calls)
     results = built.run(calls)
     kept = [on_path(c) for c in calls]
-    for kernel in ("eip_fully_connected", "eip_depthwise_conv2d"):
+    for kernel in ("eip_conv2d", "eip_fully_connected", "eip_depthwise_conv2d"):
         assert {k for k, c in zip(kept, calls, strict=True) if c.kernel == kernel} == {True, False}
     for c, ok, want, got in zip(calls, kept, reference, results, strict=True):
         if ok:

@@ -24,6 +24,7 @@ from edgeimpro.graph.analysis import op_params as describe_op
 from edgeimpro.graph.model import Graph, Tensor
 from edgeimpro.graph.validate import check_int8, check_single_subgraph, check_static_shapes
 from edgeimpro.ops.base import SCRATCH
+from edgeimpro.ops.conv2d import dsp_direct
 from edgeimpro.ops.depthwise_conv2d import dsp_planar
 
 FORMAT_VERSION = 1
@@ -384,11 +385,12 @@ _PATH_OPS = {"CONV_2D": "CONV", "DEPTHWISE_CONV_2D": "DEPTHWISE", "FULLY_CONNECT
 def kernel_paths(graph: Graph, op_params: list[ops.KernelParams]) -> dict[str, int]:
     """What the model's layers ask of the MAC kernels, as the macros of eip_model_kernels.h: per op, the
     requantizations its layers use (EIP_MODEL_<OP>_REQUANTS, a mask of 1 << EIP_REQUANT_*) and whether any
-    clamps to less than the int8 range (EIP_MODEL_<OP>_CLAMPS); grouped convs (EIP_MODEL_CONV_GROUPED);
+    clamps to less than the int8 range (EIP_MODEL_<OP>_CLAMPS); convs the Arm DSP kernel runs on its direct loop
+    (EIP_MODEL_CONV_DIRECT, ops/conv2d.py dsp_direct);
     depthwise layers off the Arm DSP planar path (EIP_MODEL_DEPTHWISE_GENERAL, ops/depthwise_conv2d.py
     dsp_planar). The Arm kernels leave out the code of a path no layer takes (runtime/kernels/kernel_paths.h)."""
     facts = {f"EIP_MODEL_{name}_{what}": 0 for name in _PATH_OPS.values() for what in ("REQUANTS", "CLAMPS")}
-    facts["EIP_MODEL_CONV_GROUPED"] = 0
+    facts["EIP_MODEL_CONV_DIRECT"] = 0
     facts["EIP_MODEL_DEPTHWISE_GENERAL"] = 0
     for op, p in zip(graph.ops, op_params, strict=True):
         name = _PATH_OPS.get(op.opcode)
@@ -396,8 +398,8 @@ def kernel_paths(graph: Graph, op_params: list[ops.KernelParams]) -> dict[str, i
             continue
         facts[f"EIP_MODEL_{name}_REQUANTS"] |= 1 << p.requant
         facts[f"EIP_MODEL_{name}_CLAMPS"] |= int(p.act_min != -128 or p.act_max != 127)
-        if name == "CONV" and p.in_c != p.filter_c:
-            facts["EIP_MODEL_CONV_GROUPED"] = 1
+        if name == "CONV" and dsp_direct(p):
+            facts["EIP_MODEL_CONV_DIRECT"] = 1
         if name == "DEPTHWISE" and not dsp_planar(p):
             facts["EIP_MODEL_DEPTHWISE_GENERAL"] = 1
     return facts

@@ -82,6 +82,18 @@ def column_scratch(taps: int, filter_c: int, in_c: int, out_c: int) -> int:
     return max(8 * k, helium) if k <= DSP_CONV_COLUMN_MAX else 0
 
 
+def dsp_direct(p: Conv2DParams) -> bool:
+    """Whether the Arm DSP kernel runs the layer on its direct loop (arm_dsp/conv2d.c, eip_conv2d's `direct`,
+    which this mirrors: the generator leaves that loop out of a model none of whose convs take it,
+    codegen/aot.py kernel_paths): a grouped conv, a layer without its columns, or one whose column row (a
+    first layer's packed taps: k rounded up to four) is longer than DSP_CONV_COLUMN_MAX."""
+    k = p.filter_h * p.filter_w * p.filter_c
+    first = p.filter_c <= 3 and p.in_c == p.filter_c and p.filter_h * p.filter_w > 1   # packed_len
+    k4 = (k + 3) & ~3
+    row = k4 if first and k4 <= DSP_CONV_COLUMN_MAX else k
+    return p.in_c != p.filter_c or p.scratch == 0 or row > DSP_CONV_COLUMN_MAX
+
+
 def wrap(graph: Graph, op: Op, p: Conv2DParams) -> list[WrapWarning]:
     weights = np.asarray(graph.tensors[op.inputs[1]].data).reshape(p.out_c, -1)
     found = mac_wrap(graph, op, weights, 0, p.in_zp, p.shift)

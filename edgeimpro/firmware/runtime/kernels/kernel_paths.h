@@ -21,7 +21,7 @@
 #define EIP_MODEL_DEPTHWISE_GENERAL 1
 #define EIP_MODEL_FULLY_CONNECTED_REQUANTS 7
 #define EIP_MODEL_FULLY_CONNECTED_CLAMPS 1
-#define EIP_MODEL_CONV_GROUPED 1
+#define EIP_MODEL_CONV_DIRECT 1
 #endif
 
 /* Whether a layer of a model whose OP layers use the requantizations of mask `built` (1 << EIP_REQUANT_*) can

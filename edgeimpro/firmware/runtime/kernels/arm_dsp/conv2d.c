@@ -14,6 +14,7 @@
 #include "eip_kernels.h"
 #include "../mac_params.h"
 #include "../fixedpoint.h"
+#include "../kernel_paths.h"
 #include "requantize.h"
 #include "simd.h"
 
@@ -229,8 +230,8 @@ static inline int8_t requantize(const eip_conv2d_params_t *p, int32_t acc, const
     if (bias != 0) {
         acc = eip_add_wrap(acc, bias[oc]);
     }
-    return eip_dsp_requantize_kind(p->requant, acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min,
-                                   p->act_max);
+    return eip_dsp_requantize_built(EIP_MODEL_CONV_REQUANTS, p->requant, acc, p->multiplier[oc], p->shift[oc],
+                                    p->out_zp, p->act_min, p->act_max);
 }
 
 /* Every output channel of four pixels whose columns are interleaved in cols (row_len long; lane i's outputs
@@ -478,7 +479,9 @@ static int quads_fit(const eip_conv2d_params_t *p, int32_t row_len)
 static void conv_quads(const conv_quads_t *j, int32_t kind)
 {
 #if !defined(EIP_DSP_C_LOOPS)
-    (kind == EIP_REQUANT_SMMULR ? eip_dsp_conv_quads_smmulr : eip_dsp_conv_quads_wide)(j);
+    /* the 64-bit kind only where a layer of the model needs it (kernel_paths.h) */
+    const int wide = (EIP_MODEL_CONV_REQUANTS & (1 << EIP_REQUANT_NO_PRESHIFT)) != 0 && kind != EIP_REQUANT_SMMULR;
+    (wide ? eip_dsp_conv_quads_wide : eip_dsp_conv_quads_smmulr)(j);
 #else
     conv_quads_c(j, kind);
 #endif
@@ -671,18 +674,25 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
     if (status != EIP_OK) {
         return status;
     }
-    if (p->in_c != p->filter_c) {
-        return grouped(p, input, filter, bias, output);
-    }
     const int32_t k = p->filter_h * p->filter_w * p->filter_c;
     const int32_t pixels = p->out_h * p->out_w;
     const int32_t k4 = packed_len(p);
+    const int32_t row_len = k4 != 0 ? k4 : k;
+    /* the direct loop (grouped convs, fields longer than the columns or without them) and the requantizations
+       only where a layer of the model needs them (kernel_paths.h; ops/conv2d.py dsp_direct mirrors this test) */
+    const int direct = p->in_c != p->filter_c || row_len > EIP_DSP_CONV_COLUMN_MAX || p->scratch == 0;
+    if ((direct && !EIP_MODEL_CONV_DIRECT) || !EIP_REQUANT_BUILT(EIP_MODEL_CONV_REQUANTS, p->requant) ||
+        (!EIP_MODEL_CONV_CLAMPS && (p->act_min != -128 || p->act_max != 127))) {
+        return EIP_ERR_BAD_PARAM;   /* generated for another model */
+    }
+    if (EIP_MODEL_CONV_DIRECT && p->in_c != p->filter_c) {
+        return grouped(p, input, filter, bias, output);
+    }
     /* the four columns live in the layer's scratch, planned in the arena (8 * k bytes, 16-byte aligned) */
     int16_t *const cols = (int16_t *)(void *)p->scratch;
     /* a first layer: columns of k4, then filter rows padded to k4 where k is not, then the gathering buffer */
     const int8_t *const rows = k4 != k && k4 != 0 && p->scratch != 0 ? p->scratch + 2 * LANES * k4 : filter;
     int8_t *const buf = k4 != 0 && p->scratch != 0 ? p->scratch + 2 * LANES * k4 + (rows != filter ? p->out_c * k4 : 0) : 0;
-    const int32_t row_len = k4 != 0 ? k4 : k;
     if (rows != filter) {
         pad_filters(p, filter, k, k4, p->scratch + 2 * LANES * k4);
     }
@@ -699,7 +709,7 @@ eip_status_t eip_conv2d(const eip_conv2d_params_t *p, const int8_t *input, const
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in = input + b * p->in_h * p->in_w * p->in_c;
         int8_t *out = output + b * pixels * p->out_c;
-        if (row_len > EIP_DSP_CONV_COLUMN_MAX || p->scratch == 0) {
+        if (EIP_MODEL_CONV_DIRECT && direct) {
             conv_direct(p, in, filter, bias, out);
             continue;
         }
