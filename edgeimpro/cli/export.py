@@ -40,7 +40,8 @@ def _aot(args: argparse.Namespace) -> int:
     name, code = rep["name"], Path(args.output) / (rep["code_dir"] if rep["code_dir"] != "." else "")
     print(f"AOT C export in {args.output} ({layout} layout, model {name}, {rep['layers']} layers)")
     print(f"  {code}: model.c, {name}.h (every symbol starts with {name}_), model.h (generic eip_model_* names "
-          f"for a one-model program) and the runtime it needs, core {rep['core']}: "
+          f"for a one-model program), eip_model_kernels.h (the kernel paths its layers take) and the runtime it "
+          f"needs, core {rep['core']}: "
           + ", ".join(s for s in rep["sources"] if s != "model.c"))
     print(f"  use: {AOT_USE[layout].format(name=name, name_upper=name.upper())}; #include \"{name}.h\", call {name}_invoke() "
           "(see README.md there)")
