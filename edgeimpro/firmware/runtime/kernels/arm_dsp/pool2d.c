@@ -14,18 +14,6 @@
 #include "../pool_params.h"
 #include "simd.h"
 
-/* The window of output (oy, ox) clipped to the image: rows [w->y0, w->y1), columns [w->x0, w->x1). */
-typedef struct {
-    int32_t y0, y1, x0, x1;
-} window_t;
-
-static inline window_t window(const eip_pool2d_params_t *p, int32_t oy, int32_t ox)
-{
-    const int32_t ys = oy * p->stride_h - p->pad_top, xs = ox * p->stride_w - p->pad_left;
-    return (window_t){eip_max_i32(0, ys), eip_min_i32(p->in_h, ys + p->filter_h), eip_max_i32(0, xs),
-                      eip_min_i32(p->in_w, xs + p->filter_w)};
-}
-
 /* The larger code of each byte of a and b: SSUB8 a - b sets the GE flag of each byte where a >= b, SEL takes
  * those bytes from a and the others from b. One asm statement: the compiler does not see the GE flags. */
 static inline int32_t max_s8x4(int32_t a, int32_t b)
@@ -59,7 +47,7 @@ eip_status_t eip_max_pool2d(const eip_pool2d_params_t *p, const int8_t *input, i
         const int8_t *in = input + b * p->in_h * row;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                const window_t w = window(p, oy, ox);
+                const eip_pool_window_t w = eip_pool_window(p, oy, ox);
                 const int8_t *cells = in + w.y0 * row + w.x0 * ch;
                 int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * ch;
                 int32_t c = 0;
@@ -139,7 +127,7 @@ eip_status_t eip_average_pool2d(const eip_pool2d_params_t *p, const int8_t *inpu
         const int8_t *in = input + b * p->in_h * row;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                const window_t w = window(p, oy, ox);
+                const eip_pool_window_t w = eip_pool_window(p, oy, ox);
                 if (w.y1 <= w.y0 || w.x1 <= w.x0) {
                     return EIP_ERR_BAD_PARAM;   /* a window wholly in the padding, as the reference */
                 }

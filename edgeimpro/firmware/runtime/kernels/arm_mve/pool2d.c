@@ -10,17 +10,6 @@
 #include "../fixedpoint.h"
 #include "../pool_params.h"
 
-/* The window of output (oy, ox) clipped to the image: rows [*y0, *y1), columns [*x0, *x1). */
-static inline void window(const eip_pool2d_params_t *p, int32_t oy, int32_t ox, int32_t *y0, int32_t *y1, int32_t *x0,
-                          int32_t *x1)
-{
-    const int32_t ys = oy * p->stride_h - p->pad_top, xs = ox * p->stride_w - p->pad_left;
-    *y0 = eip_max_i32(0, ys);
-    *y1 = eip_min_i32(p->in_h, ys + p->filter_h);
-    *x0 = eip_max_i32(0, xs);
-    *x1 = eip_min_i32(p->in_w, xs + p->filter_w);
-}
-
 eip_status_t eip_max_pool2d(const eip_pool2d_params_t *p, const int8_t *input, int8_t *output)
 {
     const eip_status_t status = eip_pool2d_check(p, input, output);
@@ -33,8 +22,8 @@ eip_status_t eip_max_pool2d(const eip_pool2d_params_t *p, const int8_t *input, i
         const int8_t *in = input + b * p->in_h * row;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                int32_t y0, y1, x0, x1;
-                window(p, oy, ox, &y0, &y1, &x0, &x1);
+                const eip_pool_window_t w = eip_pool_window(p, oy, ox);
+                const int32_t y0 = w.y0, y1 = w.y1, x0 = w.x0, x1 = w.x1;
                 int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * ch;
                 for (int32_t c = 0; c < ch; c += 16) {
                     const mve_pred16_t lanes = vctp8q((uint32_t)(ch - c));
@@ -64,8 +53,8 @@ eip_status_t eip_average_pool2d(const eip_pool2d_params_t *p, const int8_t *inpu
         const int8_t *in = input + b * p->in_h * row;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                int32_t y0, y1, x0, x1;
-                window(p, oy, ox, &y0, &y1, &x0, &x1);
+                const eip_pool_window_t w = eip_pool_window(p, oy, ox);
+                const int32_t y0 = w.y0, y1 = w.y1, x0 = w.x0, x1 = w.x1;
                 const int32_t count = (y1 - y0) * (x1 - x0);
                 if (y1 <= y0 || x1 <= x0) {
                     return EIP_ERR_BAD_PARAM;   /* a window wholly in the padding, as the reference */
