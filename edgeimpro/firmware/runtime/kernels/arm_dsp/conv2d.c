@@ -9,7 +9,9 @@
  * ops/conv2d.py). Integer sums wrap modulo 2^32 (SMLAD, eip_add_wrap),
  * so only the order of additions differs from the reference; the requantization is the layer's proven kind
  * (requantize.h), equal to eip_mbqm. The four columns live in the layer's scratch, which the memory plan
- * places in the arena; without it (NULL) the direct loop runs.
+ * places in the arena; without it (NULL) the direct loop runs. Built with a model's eip_model_kernels.h
+ * (../kernel_paths.h), the direct loop, the 64-bit channel loop and the clamps are left out where no layer of
+ * the model takes them.
  */
 #include "eip_kernels.h"
 #include "../mac_params.h"

@@ -11,7 +11,9 @@
  * on the stack across rows for as many blocks as EIP_DSP_DEPTHWISE_KEPT_WORDS holds, worked out again per
  * row for the others.
  * Other depth multipliers and filters with more than EIP_DSP_DEPTHWISE_TAPS_MAX taps run the reference
- * loop itself (../depthwise_conv2d_ref.h), which walks rows outermost too.
+ * loop itself (../depthwise_conv2d_ref.h), which walks rows outermost too. Built with a model's
+ * eip_model_kernels.h (../kernel_paths.h) whose depthwise layers all take the planar path, only that path is
+ * built (and its row clamp only where a layer clamps).
  */
 #include "eip_kernels.h"
 #include "../mac_params.h"
