@@ -89,7 +89,7 @@ def test_resnet8_npy_exact(tmp_path: Path) -> None:
     s = summary(report)
     assert s["inputs"] == 8 and s["references"]["tflm"]["exact_inputs"] == 8
     assert s["labels"]["labelled"] == 8
-    assert s["device_performance"]["per_inference"]["min"] > 15_000_000  # DSP kernels ~32 M, reference ~103 M
+    assert 10_000_000 < s["device_performance"]["per_inference"]["min"] < 20_000_000  # DSP kernels 14.9 M, reference ~103 M
     check_report(report / "report.html")
 
 
