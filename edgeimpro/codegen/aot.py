@@ -385,10 +385,10 @@ _PATH_OPS = {"CONV_2D": "CONV", "DEPTHWISE_CONV_2D": "DEPTHWISE", "FULLY_CONNECT
 def kernel_paths(graph: Graph, op_params: list[ops.KernelParams]) -> dict[str, int]:
     """What the model's layers ask of the MAC kernels, as the macros of eip_model_kernels.h: per op, the
     requantizations its layers use (EIP_MODEL_<OP>_REQUANTS, a mask of 1 << EIP_REQUANT_*) and whether any
-    clamps to less than the int8 range (EIP_MODEL_<OP>_CLAMPS); convs the Arm DSP kernel runs on its direct loop
-    (EIP_MODEL_CONV_DIRECT, ops/conv2d.py dsp_direct);
-    depthwise layers off the Arm DSP planar path (EIP_MODEL_DEPTHWISE_GENERAL, ops/depthwise_conv2d.py
-    dsp_planar). The Arm kernels leave out the code of a path no layer takes (runtime/kernels/kernel_paths.h)."""
+    clamps to less than the int8 range (EIP_MODEL_<OP>_CLAMPS); convs the Arm DSP kernel runs on its direct
+    loop (EIP_MODEL_CONV_DIRECT, ops/conv2d.py dsp_direct); depthwise layers off its planar path
+    (EIP_MODEL_DEPTHWISE_GENERAL, ops/depthwise_conv2d.py dsp_planar). The Arm kernels leave out the code of
+    a path no layer takes (runtime/kernels/kernel_paths.h)."""
     facts = {f"EIP_MODEL_{name}_{what}": 0 for name in _PATH_OPS.values() for what in ("REQUANTS", "CLAMPS")}
     facts["EIP_MODEL_CONV_DIRECT"] = 0
     facts["EIP_MODEL_DEPTHWISE_GENERAL"] = 0

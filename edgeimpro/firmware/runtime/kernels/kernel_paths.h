@@ -13,15 +13,30 @@
 #endif
 #endif
 
-#ifndef EIP_MODEL_KERNELS_H
+/* every path, for a fact the header does not state (or without it) */
+#ifndef EIP_MODEL_CONV_REQUANTS
 #define EIP_MODEL_CONV_REQUANTS 7
+#endif
+#ifndef EIP_MODEL_CONV_CLAMPS
 #define EIP_MODEL_CONV_CLAMPS 1
-#define EIP_MODEL_DEPTHWISE_REQUANTS 7
-#define EIP_MODEL_DEPTHWISE_CLAMPS 1
-#define EIP_MODEL_DEPTHWISE_GENERAL 1
-#define EIP_MODEL_FULLY_CONNECTED_REQUANTS 7
-#define EIP_MODEL_FULLY_CONNECTED_CLAMPS 1
+#endif
+#ifndef EIP_MODEL_CONV_DIRECT
 #define EIP_MODEL_CONV_DIRECT 1
+#endif
+#ifndef EIP_MODEL_DEPTHWISE_REQUANTS
+#define EIP_MODEL_DEPTHWISE_REQUANTS 7
+#endif
+#ifndef EIP_MODEL_DEPTHWISE_CLAMPS
+#define EIP_MODEL_DEPTHWISE_CLAMPS 1
+#endif
+#ifndef EIP_MODEL_DEPTHWISE_GENERAL
+#define EIP_MODEL_DEPTHWISE_GENERAL 1
+#endif
+#ifndef EIP_MODEL_FULLY_CONNECTED_REQUANTS
+#define EIP_MODEL_FULLY_CONNECTED_REQUANTS 7
+#endif
+#ifndef EIP_MODEL_FULLY_CONNECTED_CLAMPS
+#define EIP_MODEL_FULLY_CONNECTED_CLAMPS 1
 #endif
 
 /* Whether a layer of a model whose OP layers use the requantizations of mask `built` (1 << EIP_REQUANT_*) can
