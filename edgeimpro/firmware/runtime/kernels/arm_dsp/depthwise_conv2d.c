@@ -92,7 +92,7 @@ static inline __attribute__((always_inline)) void tap_codes(const int8_t *x, int
 /* One filter tap of one output pixel for four channels: w_tap holds the tap sign-extended, channels (0, 2)
  * and (1, 3); tap_codes turns the four input codes at `in + x_off` into x - in_zp the same way, and SMLABB /
  * SMLATT add one product each to the sums acc0..acc3. A macro, so the sums stay in registers. */
-#define DW_TAP(x_off, w_tap)                                                                            \
+#define DW_TAP(x_off, w_tap, gather)                                                                    \
     do {                                                                                               \
         int32_t x02_, x13_;                                                                            \
         tap_codes(in + (x_off), minus_zp, gather, &g, &x02_, &x13_);                                   \
@@ -100,6 +100,22 @@ static inline __attribute__((always_inline)) void tap_codes(const int8_t *x, int
         acc2 = __smlatt((w_tap)[0], x02_, acc2);                                                       \
         acc1 = __smlabb((w_tap)[1], x13_, acc1);                                                       \
         acc3 = __smlatt((w_tap)[1], x13_, acc3);                                                       \
+    } while (0)
+
+/* The valid taps of one output pixel for four channels, the input codes gathered or not (a constant). */
+#define DW_TAPS(gather)                                                                                 \
+    do {                                                                                               \
+        int32_t x_row_ = x_row;                                                                        \
+        for (int32_t ky = ky0; ky < ky1; ++ky) {                                                       \
+            const int32_t *w_tap = w + 2 * (ky * fw + kx0);                                            \
+            int32_t x_tap = x_row_;                                                                    \
+            for (int32_t kx = kx1 - kx0; kx > 0; --kx) {                                               \
+                DW_TAP(x_tap, w_tap, gather);                                                          \
+                w_tap += 2;                                                                            \
+                x_tap += col_step;                                                                     \
+            }                                                                                          \
+            x_row_ += row_step;                                                                        \
+        }                                                                                              \
     } while (0)
 
 /* What a block of four channels keeps for every output row, in `stride` = 2 * taps + 8 words of the kept
@@ -168,18 +184,17 @@ typedef struct {
 
 static const int32_t no_bias[4] = {0, 0, 0, 0};
 
-/* Every 4-channel block of output row r->oy, requantized by `kind`, or on the fast path, its input codes
- * gathered for depth multiplier > 1 (`gather`) (constants where inlined). Pixels whose taps all lie inside the image (the interior: whole rows of taps, and the columns
- * found once) skip the clipping of the tap rectangle. Tap offsets, not pointers: the step after the last tap
+/* Every block of four output channels of output row r->oy, requantized by `kind`, or on the fast path (a
+ * constant where inlined); for depth multiplier > 1 each tap's input codes gathered (tap_codes). Pixels whose
+ * taps all lie inside the image (the interior: whole rows of taps, and the columns found once) skip the
+ * clipping of the tap rectangle. Tap offsets, not pointers: the step after the last tap
  * may lie outside the input. */
 static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise_conv2d_params_t *p,
                                                              const int8_t *in, const int8_t *filter,
                                                              const int32_t *bias, const kept_t *k,
-                                                             const row_t *r, int8_t *out, int32_t kind, int fast,
-                                                             int gather)
+                                                             const row_t *r, int8_t *out, int32_t kind, int fast)
 {
-    /* depth multiplier 1: the input's channels those of the output, as the compiler cannot know */
-    const int32_t channels = p->out_c, in_c = gather ? p->in_c : channels, mult = p->depth_multiplier;
+    const int32_t channels = p->out_c, in_c = p->in_c, mult = p->depth_multiplier, gather = mult != 1;
     const int32_t fh = p->filter_h, fw = p->filter_w, out_w = p->out_w;
     const int32_t minus_zp = eip_pair16(-p->in_zp);
     const int32_t row_step = p->dilation_h * p->in_w * in_c, col_step = p->dilation_w * in_c;
@@ -191,9 +206,9 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
         if (block >= k->kept) {
             block_setup(p, filter, c, state);
         }
-        const int32_t *w = state, *step = state + 2 * fh * fw, ic = gather ? c / mult : c;
+        const int32_t *w = state, *step = state + 2 * fh * fw, ic = c / mult;
         gather_t g = {{0, 1, 2, 3}, 0};
-        for (int32_t i = 1; i < 4 && gather; ++i) {
+        for (int32_t i = 1; i < 4; ++i) {
             g.d[i] = (c + i) / mult - ic;
         }
         g.same = g.d[1] == 0 && g.d[3] == g.d[2];
@@ -206,16 +221,12 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
             if (ox < ox_lo || ox >= ox_hi) {
                 valid_taps(in_x0, p->dilation_w, p->in_w, fw, &kx0, &kx1);
             }
-            int32_t x_row = ((in_y0 + ky0 * p->dilation_h) * p->in_w + in_x0 + kx0 * p->dilation_w) * in_c + ic;
-            for (int32_t ky = ky0; ky < ky1; ++ky) {
-                const int32_t *w_tap = w + 2 * (ky * fw + kx0);
-                int32_t x_tap = x_row;
-                for (int32_t kx = kx1 - kx0; kx > 0; --kx) {
-                    DW_TAP(x_tap, w_tap);
-                    w_tap += 2;
-                    x_tap += col_step;
-                }
-                x_row += row_step;
+            const int32_t x_row =
+                ((in_y0 + ky0 * p->dilation_h) * p->in_w + in_x0 + kx0 * p->dilation_w) * in_c + ic;
+            if (gather) {   /* one test per pixel, the tap loop twice: one copy of the output steps */
+                DW_TAPS(1);
+            } else {
+                DW_TAPS(0);
             }
             if (fast) {
                 o[0] = out_fast(&range, step, 0, acc0);
@@ -232,24 +243,17 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
     }
 }
 
+#undef DW_TAPS
 #undef DW_TAP
 
-/* One copy per gather (the planar path takes most layers), each its own function: inlined together, the
- * sums of depth multiplier 1 went to the stack. */
+/* One copy (the planar path takes most layers), its own function: inlined into depthwise_simd, the sums went
+ * to the stack. */
 static __attribute__((noinline)) void depthwise_blocks_row(const eip_depthwise_conv2d_params_t *p,
                                                            const int8_t *in, const int8_t *filter,
                                                            const int32_t *bias, const kept_t *k, const row_t *r,
                                                            int8_t *out, int fast)
 {
-    blocks_row(p, in, filter, bias, k, r, out, p->requant, fast, 0);
-}
-
-static __attribute__((noinline)) void gathered_blocks_row(const eip_depthwise_conv2d_params_t *p,
-                                                          const int8_t *in, const int8_t *filter,
-                                                          const int32_t *bias, const kept_t *k, const row_t *r,
-                                                          int8_t *out, int fast)
-{
-    blocks_row(p, in, filter, bias, k, r, out, p->requant, fast, 1);
+    blocks_row(p, in, filter, bias, k, r, out, p->requant, fast);
 }
 
 /* Output channels [c, out_c) of output row r->oy one at a time: the last out_c % 4 channels. */
@@ -841,8 +845,7 @@ static void depthwise_simd(const eip_depthwise_conv2d_params_t *p, const int8_t 
         valid_taps(r.in_y0, p->dilation_h, p->in_h, p->filter_h, &r.ky0, &r.ky1);
         r.row_inside = r.ky0 == 0 && r.ky1 == p->filter_h;
         if (blocks > 0) {
-            (p->depth_multiplier == 1 ? depthwise_blocks_row : gathered_blocks_row)(p, in, filter, bias, &k, &r,
-                                                                                     out, fast);
+            depthwise_blocks_row(p, in, filter, bias, &k, &r, out, fast);
         }
         if (4 * blocks < p->out_c) {
             channels_row(p, in, filter, bias, &r, 4 * blocks, out);
