@@ -66,19 +66,21 @@ static void valid_taps(int32_t in0, int32_t dilation, int32_t size, int32_t taps
 }
 
 /* Where a block of four output channels finds its input codes: the input channel of output channel c + i is
- * `d[i]` channels after the block's first (gathered only where the depth multiplier is above 1), and `same`
- * where channels (1, 3) read the codes of channels (0, 2) (M = 2: c, c, c + 1, c + 1; M a multiple of 4). */
+ * `d[i]` channels after the block's first (gathered only where the depth multiplier is above 1). */
 typedef struct {
     int32_t d[4];
-    int same;
 } gather_t;
 
-/* The four input codes of a tap at x minus in_zp, sign-extended as pairs (0, 2) and (1, 3): one word load for
- * depth multiplier 1 (`gather` 0, a constant where inlined), else the bytes at g's offsets. */
+/* How a block gathers (tap_codes): one word (depth multiplier 1), four bytes, or two where channels (1, 3) read
+ * the codes of channels (0, 2) (M = 2: c, c, c + 1, c + 1; M a multiple of 4). */
+enum { GATHER_WORD, GATHER_BYTES, GATHER_PAIRED };
+
+/* The four input codes of a tap at x minus in_zp, sign-extended as pairs (0, 2) and (1, 3), as `gather` says
+ * (a constant where inlined). */
 static inline __attribute__((always_inline)) void tap_codes(const int8_t *x, int32_t minus_zp, int gather,
                                                             const gather_t *g, int32_t *x02, int32_t *x13)
 {
-    if (!gather) {
+    if (gather == GATHER_WORD) {
         const int32_t v = eip_load_s8x4(x);
         *x02 = __sxtab16(minus_zp, v);
         *x13 = eip_sxtab16_odd(minus_zp, v);
@@ -86,7 +88,7 @@ static inline __attribute__((always_inline)) void tap_codes(const int8_t *x, int
     }
     const uint8_t *u = (const uint8_t *)x;
     *x02 = __sxtab16(minus_zp, (int32_t)(u[0] | (uint32_t)u[g->d[2]] << 16));
-    *x13 = g->same ? *x02 : __sxtab16(minus_zp, (int32_t)(u[g->d[1]] | (uint32_t)u[g->d[3]] << 16));
+    *x13 = gather == GATHER_PAIRED ? *x02 : __sxtab16(minus_zp, (int32_t)(u[g->d[1]] | (uint32_t)u[g->d[3]] << 16));
 }
 
 /* One filter tap of one output pixel for four channels: w_tap holds the tap sign-extended, channels (0, 2)
@@ -194,7 +196,7 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
                                                              const int32_t *bias, const kept_t *k,
                                                              const row_t *r, int8_t *out, int32_t kind, int fast)
 {
-    const int32_t channels = p->out_c, in_c = p->in_c, mult = p->depth_multiplier, gather = mult != 1;
+    const int32_t channels = p->out_c, in_c = p->in_c, mult = p->depth_multiplier;
     const int32_t fh = p->filter_h, fw = p->filter_w, out_w = p->out_w;
     const int32_t minus_zp = eip_pair16(-p->in_zp);
     const int32_t row_step = p->dilation_h * p->in_w * in_c, col_step = p->dilation_w * in_c;
@@ -207,11 +209,11 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
             block_setup(p, filter, c, state);
         }
         const int32_t *w = state, *step = state + 2 * fh * fw, ic = c / mult;
-        gather_t g = {{0, 1, 2, 3}, 0};
+        gather_t g = {{0, 1, 2, 3}};
         for (int32_t i = 1; i < 4; ++i) {
             g.d[i] = (c + i) / mult - ic;
         }
-        g.same = g.d[1] == 0 && g.d[3] == g.d[2];
+        const int gather = mult == 1 ? GATHER_WORD : g.d[1] == 0 && g.d[3] == g.d[2] ? GATHER_PAIRED : GATHER_BYTES;
         const int32_t *start = bias != 0 ? bias + c : no_bias;
         int8_t *o = out + r->oy * out_w * channels + c;
         for (int32_t ox = 0; ox < out_w; ++ox, o += channels) {
@@ -223,10 +225,12 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
             }
             const int32_t x_row =
                 ((in_y0 + ky0 * p->dilation_h) * p->in_w + in_x0 + kx0 * p->dilation_w) * in_c + ic;
-            if (gather) {   /* one test per pixel, the tap loop twice: one copy of the output steps */
-                DW_TAPS(1);
+            if (gather == GATHER_WORD) {   /* a test per pixel, the tap loop thrice: one copy of the output steps */
+                DW_TAPS(GATHER_WORD);
+            } else if (gather == GATHER_PAIRED) {
+                DW_TAPS(GATHER_PAIRED);
             } else {
-                DW_TAPS(0);
+                DW_TAPS(GATHER_BYTES);
             }
             if (fast) {
                 o[0] = out_fast(&range, step, 0, acc0);
