@@ -323,6 +323,52 @@ def test_planar_depthwise_equals_the_reference_kernel(kernel_set: KernelSet) -> 
     assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
 
 
+def depth_multiplier_call(rng: np.random.Generator, in_c: int, dm: int, k: int, stride: int, same: bool,
+                          in_h: int, in_w: int, clamp: bool) -> KernelCall:
+    """One depthwise layer with depth multiplier `dm`: a k x k filter, `stride` both ways, SAME or VALID;
+    `clamp`: a narrower activation range than int8."""
+    win = {"batches": 1, "in_h": in_h, "in_w": in_w, "filter_h": k, "filter_w": k, "stride_h": stride,
+           "stride_w": stride, "dilation_h": 1, "dilation_w": 1}
+    win["out_h"], win["pad_top"] = _out_size(in_h, k, stride, 1, same)
+    win["out_w"], win["pad_left"] = _out_size(in_w, k, stride, 1, same)
+    q = _quant(rng, in_c * dm, k * k)
+    q["act_min"], q["act_max"] = (int(rng.integers(-128, -20)), int(rng.integers(20, 128))) if clamp else (-128, 127)
+    p = DepthwiseConv2DParams(in_c=in_c, out_c=in_c * dm, depth_multiplier=dm, **win, requant=0, scratch=0,
+                              strip_blocks=0, **q)
+    x = rng.integers(-128, 128, (1, in_h, in_w, in_c), dtype=np.int8)
+    w = rng.integers(-128, 128, (1, k, k, p.out_c), dtype=np.int8)
+    return with_proven_requant(KernelCall("eip_depthwise_conv2d", p, [x, w, _bias(rng, p.out_c)],
+                                          p.out_h * p.out_w * p.out_c, f"depth multiplier {dm} {p}"))
+
+
+def depth_multiplier_calls(seed: int) -> list[KernelCall]:
+    """Depthwise layers with depth multipliers 2, 3, 4 and 8 (the Arm DSP path SIMD across output channels):
+    1x1, 3x3 and 5x5 filters, stride 1 and 2, SAME and VALID, 1-9 input channels (output channels not a
+    multiple of 4, blocks that straddle input channels), half of them clamped."""
+    rng = np.random.default_rng(seed)
+    calls: list[KernelCall] = []
+    for dm in (2, 3, 4, 8):
+        for k in (1, 3, 5):
+            for stride in (1, 2):
+                for same in (True, False):
+                    in_c = int(rng.integers(1, 10))
+                    in_h, in_w = int(rng.integers(k, k + 6)), int(rng.integers(k, k + 6))
+                    calls.append(depth_multiplier_call(rng, in_c, dm, k, stride, same, in_h, in_w,
+                                                       clamp=bool(rng.random() < 0.5)))
+    return calls
+
+
+@pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
+def test_depth_multipliers_equal_the_reference_kernel(kernel_set: KernelSet) -> None:
+    calls = depth_multiplier_calls(seed=61)
+    assert any(c.params.out_c % 4 for c in calls) and any(c.params.in_c % 2 for c in calls)
+    reference = run_calls(build_driver("plain"), calls)
+    assert all(status == 0 for status, _ in reference)
+    expected = [np.frombuffer(out, np.int8) for _, out in reference]
+    problems = compare(calls, expected, kernel_set.run(calls))
+    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+
+
 def random_add_calls(seed: int, count: int) -> list[KernelCall]:
     """ADD without broadcasting, with the parameters TFLM derives from random scales (as ops.add does), on
     tensors below and above the DSP variant's table threshold (sizes not a multiple of four too: its

@@ -4,13 +4,14 @@
  * Depth multiplier 1, a 3x3 filter with its planned strip (stride 1 or 2 along the row, the fast output step):
  * the planar path below, SIMD along the row within one channel. Other depth multiplier 1 layers: four channels
  * at a time, SIMD across channels; each output pixel walks the rectangle of its valid taps (padding adds
- * nothing, as the reference's skipped taps). Output rows are outermost, for
+ * nothing, as the reference's skipped taps). Depth multiplier M > 1 takes the same loop over blocks of four
+ * output channels, each tap's four input codes gathered from input channels oc / M. Output rows are outermost, for
  * the streaming contract of issue 13 (a layer's output may lie below its input): row oy is finished, every
  * block of four channels and then the last in_c % 4 channels, before row oy + 1, and from then on no
  * input row before row oy's first is read. The sign-extended taps and output steps of the blocks are kept
  * on the stack across rows for as many blocks as EIP_DSP_DEPTHWISE_KEPT_WORDS holds, worked out again per
  * row for the others.
- * Other depth multipliers and filters with more than EIP_DSP_DEPTHWISE_TAPS_MAX taps run the reference
+ * Filters with more than EIP_DSP_DEPTHWISE_TAPS_MAX taps run the reference
  * loop itself (../depthwise_conv2d_ref.h), which walks rows outermost too. Built with a model's
  * eip_model_kernels.h (../kernel_paths.h) whose depthwise layers all take the planar path, only that path is
  * built (and its row clamp only where a layer clamps).
@@ -64,17 +65,59 @@ static void valid_taps(int32_t in0, int32_t dilation, int32_t size, int32_t taps
     *k1 = hi;
 }
 
+/* Where a block of four output channels finds its input codes: the input channel of output channel c + i is
+ * `d[i]` channels after the block's first (gathered only where the depth multiplier is above 1). */
+typedef struct {
+    int32_t d[4];
+} gather_t;
+
+/* How a block gathers (tap_codes): one word (depth multiplier 1), four bytes, or two where channels (1, 3) read
+ * the codes of channels (0, 2) (M = 2: c, c, c + 1, c + 1; M a multiple of 4). */
+enum { GATHER_WORD, GATHER_BYTES, GATHER_PAIRED };
+
+/* The four input codes of a tap at x minus in_zp, sign-extended as pairs (0, 2) and (1, 3), as `gather` says
+ * (a constant where inlined). */
+static inline __attribute__((always_inline)) void tap_codes(const int8_t *x, int32_t minus_zp, int gather,
+                                                            const gather_t *g, int32_t *x02, int32_t *x13)
+{
+    if (gather == GATHER_WORD) {
+        const int32_t v = eip_load_s8x4(x);
+        *x02 = __sxtab16(minus_zp, v);
+        *x13 = eip_sxtab16_odd(minus_zp, v);
+        return;
+    }
+    const uint8_t *u = (const uint8_t *)x;
+    *x02 = __sxtab16(minus_zp, (int32_t)(u[0] | (uint32_t)u[g->d[2]] << 16));
+    *x13 = gather == GATHER_PAIRED ? *x02 : __sxtab16(minus_zp, (int32_t)(u[g->d[1]] | (uint32_t)u[g->d[3]] << 16));
+}
+
 /* One filter tap of one output pixel for four channels: w_tap holds the tap sign-extended, channels (0, 2)
- * and (1, 3); SXTAB16 turns the four input bytes at `in + x_off` into x - in_zp the same way, and SMLABB /
+ * and (1, 3); tap_codes turns the four input codes at `in + x_off` into x - in_zp the same way, and SMLABB /
  * SMLATT add one product each to the sums acc0..acc3. A macro, so the sums stay in registers. */
-#define DW_TAP(x_off, w_tap)                                                                            \
+#define DW_TAP(x_off, w_tap, gather)                                                                    \
     do {                                                                                               \
-        const int32_t x_ = eip_load_s8x4(in + (x_off));                                                \
-        const int32_t x02_ = __sxtab16(minus_zp, x_), x13_ = eip_sxtab16_odd(minus_zp, x_);           \
+        int32_t x02_, x13_;                                                                            \
+        tap_codes(in + (x_off), minus_zp, gather, &g, &x02_, &x13_);                                   \
         acc0 = __smlabb((w_tap)[0], x02_, acc0);                                                       \
         acc2 = __smlatt((w_tap)[0], x02_, acc2);                                                       \
         acc1 = __smlabb((w_tap)[1], x13_, acc1);                                                       \
         acc3 = __smlatt((w_tap)[1], x13_, acc3);                                                       \
+    } while (0)
+
+/* The valid taps of one output pixel for four channels, the input codes gathered or not (a constant). */
+#define DW_TAPS(gather)                                                                                 \
+    do {                                                                                               \
+        int32_t x_row_ = x_row;                                                                        \
+        for (int32_t ky = ky0; ky < ky1; ++ky) {                                                       \
+            const int32_t *w_tap = w + 2 * (ky * fw + kx0);                                            \
+            int32_t x_tap = x_row_;                                                                    \
+            for (int32_t kx = kx1 - kx0; kx > 0; --kx) {                                               \
+                DW_TAP(x_tap, w_tap, gather);                                                          \
+                w_tap += 2;                                                                            \
+                x_tap += col_step;                                                                     \
+            }                                                                                          \
+            x_row_ += row_step;                                                                        \
+        }                                                                                              \
     } while (0)
 
 /* What a block of four channels keeps for every output row, in `stride` = 2 * taps + 8 words of the kept
@@ -100,7 +143,7 @@ static int fast_fits(const eip_depthwise_conv2d_params_t *p)
 
 static void block_setup(const eip_depthwise_conv2d_params_t *p, const int8_t *filter, int32_t c, int32_t *state)
 {
-    const int32_t channels = p->in_c, taps = p->filter_h * p->filter_w;
+    const int32_t channels = p->out_c, taps = p->filter_h * p->filter_w;
     for (int32_t t = 0; t < taps; ++t) {
         const int32_t v = eip_load_s8x4(filter + t * channels + c);
         state[2 * t] = __sxtb16(v);
@@ -143,18 +186,20 @@ typedef struct {
 
 static const int32_t no_bias[4] = {0, 0, 0, 0};
 
-/* Every 4-channel block of output row r->oy, requantized by `kind`, or on the fast path (a constant where
- * inlined). Pixels whose taps all lie inside the image (the interior: whole rows of taps, and the columns
- * found once) skip the clipping of the tap rectangle. Tap offsets, not pointers: the step after the last tap
+/* Every block of four output channels of output row r->oy, requantized by `kind`, or on the fast path (a
+ * constant where inlined); for depth multiplier > 1 each tap's input codes gathered (tap_codes). Pixels whose
+ * taps all lie inside the image (the interior: whole rows of taps, and the columns found once) skip the
+ * clipping of the tap rectangle. Tap offsets, not pointers: the step after the last tap
  * may lie outside the input. */
 static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise_conv2d_params_t *p,
                                                              const int8_t *in, const int8_t *filter,
                                                              const int32_t *bias, const kept_t *k,
                                                              const row_t *r, int8_t *out, int32_t kind, int fast)
 {
-    const int32_t channels = p->in_c, fh = p->filter_h, fw = p->filter_w, out_w = p->out_w;
+    const int32_t channels = p->out_c, in_c = p->in_c, mult = p->depth_multiplier;
+    const int32_t fh = p->filter_h, fw = p->filter_w, out_w = p->out_w;
     const int32_t minus_zp = eip_pair16(-p->in_zp);
-    const int32_t row_step = p->dilation_h * p->in_w * channels, col_step = p->dilation_w * channels;
+    const int32_t row_step = p->dilation_h * p->in_w * in_c, col_step = p->dilation_w * in_c;
     const out_range_t range = {1 + 2 * p->out_zp, p->act_min, p->act_max};
     const int32_t in_y0 = r->in_y0, ky0 = r->ky0, ky1 = r->ky1;
     const int32_t ox_lo = r->row_inside ? r->ox_lo : 0, ox_hi = r->row_inside ? r->ox_hi : 0;
@@ -163,7 +208,12 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
         if (block >= k->kept) {
             block_setup(p, filter, c, state);
         }
-        const int32_t *w = state, *step = state + 2 * fh * fw;
+        const int32_t *w = state, *step = state + 2 * fh * fw, ic = c / mult;
+        gather_t g = {{0, 1, 2, 3}};
+        for (int32_t i = 1; i < 4; ++i) {
+            g.d[i] = (c + i) / mult - ic;
+        }
+        const int gather = mult == 1 ? GATHER_WORD : g.d[1] == 0 && g.d[3] == g.d[2] ? GATHER_PAIRED : GATHER_BYTES;
         const int32_t *start = bias != 0 ? bias + c : no_bias;
         int8_t *o = out + r->oy * out_w * channels + c;
         for (int32_t ox = 0; ox < out_w; ++ox, o += channels) {
@@ -173,16 +223,14 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
             if (ox < ox_lo || ox >= ox_hi) {
                 valid_taps(in_x0, p->dilation_w, p->in_w, fw, &kx0, &kx1);
             }
-            int32_t x_row = ((in_y0 + ky0 * p->dilation_h) * p->in_w + in_x0 + kx0 * p->dilation_w) * channels + c;
-            for (int32_t ky = ky0; ky < ky1; ++ky) {
-                const int32_t *w_tap = w + 2 * (ky * fw + kx0);
-                int32_t x_tap = x_row;
-                for (int32_t kx = kx1 - kx0; kx > 0; --kx) {
-                    DW_TAP(x_tap, w_tap);
-                    w_tap += 2;
-                    x_tap += col_step;
-                }
-                x_row += row_step;
+            const int32_t x_row =
+                ((in_y0 + ky0 * p->dilation_h) * p->in_w + in_x0 + kx0 * p->dilation_w) * in_c + ic;
+            if (gather == GATHER_WORD) {   /* a test per pixel, the tap loop thrice: one copy of the output steps */
+                DW_TAPS(GATHER_WORD);
+            } else if (gather == GATHER_PAIRED) {
+                DW_TAPS(GATHER_PAIRED);
+            } else {
+                DW_TAPS(GATHER_BYTES);
             }
             if (fast) {
                 o[0] = out_fast(&range, step, 0, acc0);
@@ -199,31 +247,37 @@ static inline __attribute__((always_inline)) void blocks_row(const eip_depthwise
     }
 }
 
+#undef DW_TAPS
 #undef DW_TAP
 
-static void depthwise_blocks_row(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
-                                 const int32_t *bias, const kept_t *k, const row_t *r, int8_t *out, int fast)
+/* One copy (the planar path takes most layers), its own function: inlined into depthwise_simd, the sums went
+ * to the stack. */
+static __attribute__((noinline)) void depthwise_blocks_row(const eip_depthwise_conv2d_params_t *p,
+                                                           const int8_t *in, const int8_t *filter,
+                                                           const int32_t *bias, const kept_t *k, const row_t *r,
+                                                           int8_t *out, int fast)
 {
-    blocks_row(p, in, filter, bias, k, r, out, p->requant, fast);   /* one copy: the planar path takes most layers */
+    blocks_row(p, in, filter, bias, k, r, out, p->requant, fast);
 }
 
-/* Channels [c, in_c) of output row r->oy one at a time: the last in_c % 4 channels. */
+/* Output channels [c, out_c) of output row r->oy one at a time: the last out_c % 4 channels. */
 static void channels_row(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
                          const int32_t *bias, const row_t *r, int32_t c, int8_t *out)
 {
-    const int32_t channels = p->in_c;
+    const int32_t channels = p->out_c, in_c = p->in_c;
     for (int32_t ox = 0; ox < p->out_w; ++ox) {
         const int32_t in_x0 = ox * p->stride_w - p->pad_left;
         int32_t kx0, kx1;
         valid_taps(in_x0, p->dilation_w, p->in_w, p->filter_w, &kx0, &kx1);
         for (int32_t ch = c; ch < channels; ++ch) {
+            const int32_t ic = ch / p->depth_multiplier;
             int32_t acc = 0;
             for (int32_t ky = r->ky0; ky < r->ky1; ++ky) {
                 const int32_t iy = r->in_y0 + ky * p->dilation_h;
                 for (int32_t kx = kx0; kx < kx1; ++kx) {
                     const int32_t ix = in_x0 + kx * p->dilation_w;
                     acc = eip_add_wrap(acc, (int32_t)filter[(ky * p->filter_w + kx) * channels + ch] *
-                                                ((int32_t)in[(iy * p->in_w + ix) * channels + ch] - p->in_zp));
+                                                ((int32_t)in[(iy * p->in_w + ix) * in_c + ic] - p->in_zp));
                 }
             }
             out[(r->oy * p->out_w + ox) * channels + ch] = requantize(p, acc, bias, ch);
@@ -766,12 +820,12 @@ static __attribute__((noinline)) void plane_batch(const eip_depthwise_conv2d_par
     }
 }
 
-/* Depth multiplier 1 (out_c == in_c), output rows outermost for the streaming contract (issue 13): each
- * row is finished, its blocks of four channels and then its last in_c % 4 channels, before the next. */
+/* Any depth multiplier (out_c == M in_c), output rows outermost for the streaming contract (issue 13): each
+ * row is finished, its blocks of four output channels and then its last out_c % 4 channels, before the next. */
 static void depthwise_simd(const eip_depthwise_conv2d_params_t *p, const int8_t *in, const int8_t *filter,
                            const int32_t *bias, int8_t *out)
 {
-    const int32_t blocks = p->in_c / 4;
+    const int32_t blocks = p->out_c / 4;
     int32_t words[EIP_DSP_DEPTHWISE_KEPT_WORDS];
     kept_t k = {words, 2 * p->filter_h * p->filter_w + STEP_WORDS, 0};
     const int32_t slots = EIP_DSP_DEPTHWISE_KEPT_WORDS / k.stride;
@@ -797,7 +851,7 @@ static void depthwise_simd(const eip_depthwise_conv2d_params_t *p, const int8_t 
         if (blocks > 0) {
             depthwise_blocks_row(p, in, filter, bias, &k, &r, out, fast);
         }
-        if (4 * blocks < p->in_c) {
+        if (4 * blocks < p->out_c) {
             channels_row(p, in, filter, bias, &r, 4 * blocks, out);
         }
     }
@@ -810,8 +864,8 @@ eip_status_t eip_depthwise_conv2d(const eip_depthwise_conv2d_params_t *p, const 
     if (status != EIP_OK) {
         return status;
     }
-    const int simd = p->depth_multiplier == 1 && p->filter_h * p->filter_w <= EIP_DSP_DEPTHWISE_TAPS_MAX;
-    const int planar = simd && plane_fits(p);
+    const int simd = p->filter_h * p->filter_w <= EIP_DSP_DEPTHWISE_TAPS_MAX;
+    const int planar = simd && p->depth_multiplier == 1 && plane_fits(p);
     /* the paths the model's layers do not take are left out (kernel_paths.h: ops/depthwise_conv2d.py,
        dsp_planar, mirrors plane_fits) */
     if ((!planar && !EIP_MODEL_DEPTHWISE_GENERAL) ||
