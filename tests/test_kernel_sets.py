@@ -213,17 +213,22 @@ def _random_calls(seed: int, count: int, wrap: bool, big_bias: bool) -> list[Ker
     return calls
 
 
+def assert_like_the_reference(kernel_set: KernelSet, calls: list[KernelCall]) -> None:
+    """Every call accepted by the plain reference kernels, and kernel_set's outputs equal to theirs."""
+    reference = run_calls(build_driver("plain"), calls)
+    assert all(status == 0 for status, _ in reference)
+    expected = [np.frombuffer(out, np.int8) for _, out in reference]
+    problems = compare(calls, expected, kernel_set.run(calls))
+    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+
+
 @pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
 def test_random_shapes_equal_the_reference_kernels(kernel_set: KernelSet) -> None:
     calls = (random_calls(seed=7, count=600) + random_calls(seed=8, count=150, wrap=True)
              + random_calls(seed=9, count=150, big_bias=True))
     kinds = {c.params.requant for c in calls}
     assert kinds == {REQUANT_GENERAL, REQUANT_NO_PRESHIFT, REQUANT_SMMULR}, kinds   # every kind is exercised
-    reference = run_calls(build_driver("plain"), calls)
-    assert all(status == 0 for status, _ in reference)
-    expected = [np.frombuffer(out, np.int8) for _, out in reference]
-    problems = compare(calls, expected, kernel_set.run(calls))
-    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+    assert_like_the_reference(kernel_set, calls)
 
 
 def odd_channel_calls(seed: int) -> list[KernelCall]:
@@ -273,11 +278,7 @@ def odd_channel_calls(seed: int) -> list[KernelCall]:
 def test_odd_channel_counts_equal_the_reference_kernels(kernel_set: KernelSet) -> None:
     calls = odd_channel_calls(seed=41)
     assert {c.params.shift[0] for c in calls} >= {0}
-    reference = run_calls(build_driver("plain"), calls)
-    assert all(status == 0 for status, _ in reference)
-    expected = [np.frombuffer(out, np.int8) for _, out in reference]
-    problems = compare(calls, expected, kernel_set.run(calls))
-    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+    assert_like_the_reference(kernel_set, calls)
 
 
 def planar_depthwise_calls(seed: int) -> list[KernelCall]:
@@ -316,11 +317,7 @@ def planar_depthwise_calls(seed: int) -> list[KernelCall]:
 def test_planar_depthwise_equals_the_reference_kernel(kernel_set: KernelSet) -> None:
     calls = planar_depthwise_calls(seed=51)
     assert {c.params.strip_blocks for c in calls if c.params.in_c > 64} >= {1}
-    reference = run_calls(build_driver("plain"), calls)
-    assert all(status == 0 for status, _ in reference)
-    expected = [np.frombuffer(out, np.int8) for _, out in reference]
-    problems = compare(calls, expected, kernel_set.run(calls))
-    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+    assert_like_the_reference(kernel_set, calls)
 
 
 def depth_multiplier_call(rng: np.random.Generator, in_c: int, dm: int, k: int, stride: int, same: bool,
@@ -362,11 +359,7 @@ def depth_multiplier_calls(seed: int) -> list[KernelCall]:
 def test_depth_multipliers_equal_the_reference_kernel(kernel_set: KernelSet) -> None:
     calls = depth_multiplier_calls(seed=61)
     assert any(c.params.out_c % 4 for c in calls) and any(c.params.in_c % 2 for c in calls)
-    reference = run_calls(build_driver("plain"), calls)
-    assert all(status == 0 for status, _ in reference)
-    expected = [np.frombuffer(out, np.int8) for _, out in reference]
-    problems = compare(calls, expected, kernel_set.run(calls))
-    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+    assert_like_the_reference(kernel_set, calls)
 
 
 def random_add_calls(seed: int, count: int) -> list[KernelCall]:
@@ -400,11 +393,7 @@ def random_add_calls(seed: int, count: int) -> list[KernelCall]:
 @pytest.mark.parametrize("kernel_set", SETS, ids=SET_IDS)
 def test_add_equals_the_reference_kernel(kernel_set: KernelSet) -> None:
     calls = random_add_calls(seed=21, count=120)
-    reference = run_calls(build_driver("plain"), calls)
-    assert all(status == 0 for status, _ in reference)
-    expected = [np.frombuffer(out, np.int8) for _, out in reference]
-    problems = compare(calls, expected, kernel_set.run(calls))
-    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+    assert_like_the_reference(kernel_set, calls)
 
 
 def random_pool_calls(seed: int, count: int) -> list[KernelCall]:
@@ -476,11 +465,7 @@ def random_mul_calls(seed: int, count: int) -> list[KernelCall]:
 def test_mul_equals_the_reference_kernel(kernel_set: KernelSet) -> None:
     calls = random_mul_calls(seed=31, count=80)
     assert {c.params.shift > 14 for c in calls} == {True, False}   # both the fast path and the fallback
-    reference = run_calls(build_driver("plain"), calls)
-    assert all(status == 0 for status, _ in reference)
-    expected = [np.frombuffer(out, np.int8) for _, out in reference]
-    problems = compare(calls, expected, kernel_set.run(calls))
-    assert not problems, f"{len(problems)}/{len(calls)} differ:\n" + "\n".join(problems[:10])
+    assert_like_the_reference(kernel_set, calls)
 
 
 def test_bad_params_give_the_reference_status() -> None:

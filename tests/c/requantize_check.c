@@ -1,8 +1,9 @@
 /* eip_dsp_mbqm (kernels/arm_dsp/requantize.h) against eip_mbqm (kernels/fixedpoint.h): every shift the
  * params allow (-31..31, pre-shifts that wrap included), the int32 extremes, and N random operands; and
- * each requantization kind the generator may choose (eip_dsp_mbqm_kind) on the operands it chooses it for:
- * NO_PRESHIFT on every shift <= 0 and multiplier >= 0, SMMULR there too with |acc| < 2^30 (its C
- * definition here; the SMMULR instruction runs in the kernel suite on the emulated boards).
+ * each requantization kind the generator may choose (eip_dsp_mbqm_built, every kind built) on the
+ * operands it chooses it for: NO_PRESHIFT on every shift <= 0 and multiplier >= 0, SMMULR there too with
+ * |acc| < 2^30 (its C definition here; the SMMULR instruction runs in the kernel suite on the emulated
+ * boards).
  * Prints mismatches; exit 1 if any. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ static void check_kinds(int32_t x, int32_t m, int32_t s, long *bad, long *cases)
     const int small = x >= -(1 << 30) && x < (1 << 30);
     for (int32_t kind = EIP_REQUANT_NO_PRESHIFT; kind <= (small ? EIP_REQUANT_SMMULR : EIP_REQUANT_NO_PRESHIFT);
          ++kind) {
-        const int32_t got = eip_dsp_mbqm_kind(kind, x, m, s);
+        const int32_t got = eip_dsp_mbqm_built(7, kind, x, m, s);
         (*cases)++;
         if (got != want) {
             if (*bad < 10) {

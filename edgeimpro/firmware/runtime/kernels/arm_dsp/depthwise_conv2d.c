@@ -41,8 +41,8 @@ _Static_assert(EIP_DSP_DEPTHWISE_KEPT_WORDS >= 2 * (2 * EIP_DSP_DEPTHWISE_TAPS_M
 static inline __attribute__((always_inline)) int8_t requantize_sum_kind(const eip_depthwise_conv2d_params_t *p,
                                                                         int32_t kind, int32_t acc, int32_t oc)
 {
-    return eip_dsp_requantize_kind(kind, acc, p->multiplier[oc], p->shift[oc], p->out_zp, p->act_min,
-                                   p->act_max);
+    return eip_dsp_requantize_built(EIP_MODEL_DEPTHWISE_REQUANTS, kind, acc, p->multiplier[oc], p->shift[oc],
+                                    p->out_zp, p->act_min, p->act_max);
 }
 
 static inline int8_t requantize(const eip_depthwise_conv2d_params_t *p, int32_t acc, const int32_t *bias,
@@ -868,7 +868,7 @@ eip_status_t eip_depthwise_conv2d(const eip_depthwise_conv2d_params_t *p, const 
     const int planar = simd && p->depth_multiplier == 1 && plane_fits(p);
     /* the paths the model's layers do not take are left out (kernel_paths.h: ops/depthwise_conv2d.py,
        dsp_planar, mirrors plane_fits) */
-    if ((!planar && !EIP_MODEL_DEPTHWISE_GENERAL) ||
+    if ((!planar && !EIP_MODEL_DEPTHWISE_GENERAL) || !EIP_REQUANT_BUILT(EIP_MODEL_DEPTHWISE_REQUANTS, p->requant) ||
         (!EIP_MODEL_DEPTHWISE_CLAMPS && (p->act_min != -128 || p->act_max != 127))) {
         return EIP_ERR_BAD_PARAM;   /* generated for another model */
     }

@@ -56,8 +56,9 @@ static inline int32_t eip_dsp_rdbpot_small(int32_t y, int32_t right)
     return (y + (int32_t)((1u << right) >> 1) - ((y < 0) & (right != 0))) >> right;   /* |y| < 2^30 */
 }
 
-/* eip_dsp_mbqm_kind for a layer whose kind is one of mask `built` (1 << EIP_REQUANT_*, a constant: the
- * model's, kernel_paths.h): the kinds outside it are not compiled, and one left alone takes no test. */
+/* eip_mbqm by the layer's requantization kind, one of mask `built` (1 << EIP_REQUANT_*, a constant: the
+ * model's, ../kernel_paths.h; 7 for every kind): the kinds outside it are not compiled, and one left alone
+ * takes no test. */
 static inline __attribute__((always_inline)) int32_t eip_dsp_mbqm_built(int32_t built, int32_t kind, int32_t acc,
                                                                          int32_t multiplier, int32_t shift)
 {
@@ -73,11 +74,6 @@ static inline __attribute__((always_inline)) int32_t eip_dsp_mbqm_built(int32_t 
     return eip_dsp_mbqm(acc, multiplier, shift);
 }
 
-static inline int32_t eip_dsp_mbqm_kind(int32_t kind, int32_t acc, int32_t multiplier, int32_t shift)
-{
-    return eip_dsp_mbqm_built(7, kind, acc, multiplier, shift);
-}
-
 /* acc (+ bias) requantized to an int8 code: the kernels' output step, eip_requantize of ../fixedpoint.h. */
 static inline __attribute__((always_inline)) int8_t eip_dsp_requantize_built(int32_t built, int32_t kind,
                                                                              int32_t acc, int32_t multiplier,
@@ -85,14 +81,6 @@ static inline __attribute__((always_inline)) int8_t eip_dsp_requantize_built(int
                                                                              int32_t act_min, int32_t act_max)
 {
     int32_t out = eip_add_wrap(eip_dsp_mbqm_built(built, kind, acc, multiplier, shift), out_zp);
-    out = out < act_min ? act_min : out;
-    return (int8_t)(out > act_max ? act_max : out);
-}
-
-static inline int8_t eip_dsp_requantize_kind(int32_t kind, int32_t acc, int32_t multiplier, int32_t shift,
-                                             int32_t out_zp, int32_t act_min, int32_t act_max)
-{
-    int32_t out = eip_add_wrap(eip_dsp_mbqm_kind(kind, acc, multiplier, shift), out_zp);
     out = out < act_min ? act_min : out;
     return (int8_t)(out > act_max ? act_max : out);
 }

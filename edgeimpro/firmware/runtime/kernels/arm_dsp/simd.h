@@ -21,13 +21,6 @@ static inline int32_t eip_load_s8x4(const int8_t *p)
     return v;
 }
 
-static inline int32_t eip_load_s16x2(const int16_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 static inline void eip_store_s16x2(int16_t *p, int32_t v)
 {
     memcpy(p, &v, sizeof v);
